@@ -1,0 +1,51 @@
+# The two commands a user needs are `make demo` and `make test`; everything else is for development.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+# npm scripts and dev tools run on the Node 24 that the `node` dev dependency installs.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+CLUSTER := test/cluster
+
+.PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-integration \
+        demo cluster-up cluster-down run bench generate
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+deps: system-packages node-modules binaries ## install everything the tests and the demo need (cached)
+
+system-packages: ## Debian packages (apt-get update first, only when something is missing)
+	@bash $(CLUSTER)/install-system-packages.sh
+
+node-modules: ## npm packages, including the Node 24 that runs every script
+	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  npm ci --no-audit --no-fund; fi
+
+binaries: ## Kubernetes, etcd, kwok, containerd, helm, provisioner: built from Go modules once, cached by version
+	@bash $(CLUSTER)/build-binaries.sh all
+
+test: deps ## every test: static checks, unit tests, then integration tests on a local cluster started and stopped here
+	@bash test/run-tests.sh
+
+test-static: node-modules ## typecheck, lint, formatting
+	tsc --noEmit -p tsconfig.json
+	eslint --max-warnings 0 .
+	prettier --check .
+
+test-unit: node-modules ## unit tests of pure code (no cluster)
+	vitest run --project unit
+
+test-integration: ## integration tests against the running local cluster (make cluster-up first)
+	KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project integration
+
+demo: deps ## the main job on the local cluster (today: bring it up and show its nodes)
+	@bash $(CLUSTER)/cluster-up.sh
+	@KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig kubectl get nodes -L longvideo.dev/pool -L nvidia.com/gpu.product
+
+cluster-up: deps ## start the local cluster; kubeconfig at .cache/cluster/kubeconfig
+	@bash $(CLUSTER)/cluster-up.sh
+
+cluster-down: ## stop every process cluster-up started, by pid, and remove its state
+	@bash $(CLUSTER)/cluster-down.sh
+
+run: node-modules ## the operator, out of cluster, against $$KUBECONFIG (default: the local cluster)
+	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.cache/cluster/kubeconfig} node src/main.ts
