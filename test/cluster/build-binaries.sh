@@ -13,7 +13,7 @@ wrapper_dir() { local d="$LV_CACHE/src/$1"; mkdir -p "$d"; echo "$d"; }
 have_all() { local dir=$1; shift; for b in "$@"; do [ -x "$dir/$b" ] || return 1; done; }
 
 build_kubernetes() {
-  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
   have_all "$K8S_BIN" "${bins[@]}" && return 0
   log "building Kubernetes $KUBERNETES_VERSION (${bins[*]}); cold builds take a while on 2 cores"
   local dir minor staging_version
@@ -42,6 +42,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Stops exactly what cluster-up started, by the pids it recorded, and removes the run state.
+# The real node's containers are stopped through containerd first, so no pod outlives the cluster.
+# Harmless when nothing is running.
+set -uo pipefail
+. "$(dirname "$0")/env.sh"
+
+PIDS=$LV_RUN/pids
+CONTAINERD_SOCK=$LV_RUN/containerd/containerd.sock
+BRIDGE=lvbr0
+
+# A pid is ours only if its process still runs the binary we started; a recycled pid is left alone.
+owned_pid() { # <name> -> prints the pid when it is still ours
+  local pidfile=$PIDS/$1.pid pid exe
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [ "$(basename "$exe")" = "$(expected_binary "$1")" ] && echo "$pid"
+}
+expected_binary() { case $1 in apiserver-bridge) echo socat ;; *) echo "$1" ;; esac; }
+
+stop() { # <name> [grace seconds]
+  local name=$1 grace=${2:-10} pid
+  if pid=$(owned_pid "$name"); then
+    kill -TERM "$pid" 2>/dev/null
+    local deadline=$((SECONDS + grace))
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null && log "killed $name ($pid) after ${grace}s"
+  fi
+  rm -f "$PIDS/$name.pid"
+}
+
+stop_containers() {
+  [ -S "$CONTAINERD_SOCK" ] && owned_pid containerd >/dev/null || return 0
+  local c=(ctr --address "$CONTAINERD_SOCK" -n k8s.io)
+  local tasks; tasks=$("${c[@]}" tasks ls -q 2>/dev/null)
+  for t in $tasks; do "${c[@]}" tasks kill -s SIGKILL "$t" >/dev/null 2>&1; done
+  for t in $tasks; do "${c[@]}" tasks delete -f "$t" >/dev/null 2>&1; done
+  for ctn in $("${c[@]}" containers ls -q 2>/dev/null); do "${c[@]}" containers delete "$ctn" >/dev/null 2>&1; done
+}
+
+unmount_run_state() {
+  [ -d "$LV_RUN" ] || return 0
+  # Deepest first: kubelet volume mounts, sandbox network namespaces, container root filesystems.
+  findmnt -rn -o TARGET | grep -F "$LV_RUN/" | sort -r | while read -r target; do
+    umount -l "$target" 2>/dev/null
+  done
+}
+
+main() {
+  stop kubelet 20
+  stop_containers
+  stop containerd 10
+  stop local-path-provisioner
+  stop kwok
+  stop kube-scheduler
+  stop kube-controller-manager
+  stop apiserver-bridge
+  stop kube-apiserver 15
+  stop etcd
+  unmount_run_state
+  ip link del "$BRIDGE" 2>/dev/null
+  # The kubelet's pod cgroups outlive it; empty ones are removed so the next kubelet starts clean.
+  for hierarchy in /sys/fs/cgroup/*/kubepods; do
+    [ -d "$hierarchy" ] && find "$hierarchy" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  rm -rf "$LV_RUN"
+  return 0
+}
+
+main "$@"

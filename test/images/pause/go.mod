@@ -1,0 +1,3 @@
+module longvideo.dev/test/images/pause
+
+go 1.24

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Every test, in order from fast to real: static checks, unit tests, runtime tests, then integration tests on a
+# local cluster that this script starts and always stops. Ends with one line counting every test that ran.
+# `make test` installs what this needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. test/cluster/env.sh
+export PATH="$LV_ROOT/node_modules/.bin:$PATH"
+
+results=$LV_ROOT/.cache/test-results
+rm -rf "$results"; mkdir -p "$results"
+step() { log "== $*"; }
+
+step "static checks: types, lint, formatting"
+tsc --noEmit -p tsconfig.json
+eslint --max-warnings 0 .
+prettier --check . >/dev/null || { prettier --check .; exit 1; }
+if node -e 'process.exit(require("./package.json").scripts["generate:check"] ? 0 : 1)'; then
+  step "generated files are up to date"
+  npm run --silent generate:check
+fi
+
+step "unit tests"
+vitest run --project unit --reporter=default --reporter=json --outputFile.json="$results/unit.json"
+
+if [ -x runtime-image/run-tests.sh ]; then
+  step "runtime tests"
+  LV_TEST_RESULTS=$results runtime-image/run-tests.sh
+fi
+
+step "integration tests on the local cluster"
+cluster_pids=()
+teardown() {
+  local status=$?
+  if [ $status -ne 0 ] && [ -d "$LV_RUN" ]; then
+    for f in "$LV_RUN"/*.log; do echo "--- last lines of $f"; tail -n 15 "$f"; done >&2
+  fi
+  bash test/cluster/cluster-down.sh
+  # Nothing the tests started may outlive them: every recorded pid and every container shim must be gone.
+  local leaked=()
+  for pid in "${cluster_pids[@]}"; do kill -0 "$pid" 2>/dev/null && leaked+=("$pid"); done
+  while read -r pid; do leaked+=("$pid"); done < <(pgrep -f "$LV_RUN/containerd" || true)
+  if [ ${#leaked[@]} -gt 0 ]; then
+    log "processes left running after cluster-down: ${leaked[*]}"; ps -o pid,args -p "${leaked[@]}" >&2 || true
+    status=1
+  fi
+  exit $status
+}
+trap teardown EXIT
+bash test/cluster/cluster-up.sh
+for f in "$LV_RUN"/pids/*.pid; do cluster_pids+=("$(cat "$f")"); done
+KUBECONFIG=$LV_RUN/kubeconfig vitest run --project integration \
+  --reporter=default --reporter=json --outputFile.json="$results/integration.json"
+
+# One closing line for every suite that ran (vitest JSON reports, plus the runtime's count when present).
+node -e '
+  const fs = require("fs"), dir = process.argv[1];
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of fs.readdirSync(dir)) {
+    const r = JSON.parse(fs.readFileSync(dir + "/" + f, "utf8"));
+    passed += r.numPassedTests ?? 0; failed += r.numFailedTests ?? 0;
+    skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  process.exit(failed > 0 || passed === 0 ? 1 : 0);
+' "$results"
