@@ -19,15 +19,18 @@ owned_pid() { # <name> -> prints the pid when it is still ours
 }
 expected_binary() { case $1 in apiserver-bridge) echo socat ;; *) echo "$1" ;; esac; }
 
-stop() { # <name> [grace seconds]
-  local name=$1 grace=${2:-10} pid
-  if pid=$(owned_pid "$name"); then
-    kill -TERM "$pid" 2>/dev/null
-    local deadline=$((SECONDS + grace))
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+stop() { # <grace seconds> <name>...: all at once, then waits for each; SIGKILL after the grace period
+  local grace=$1 name pid t0=$SECONDS; shift
+  local -A pids=()
+  for name in "$@"; do
+    if pid=$(owned_pid "$name"); then kill -TERM "$pid" 2>/dev/null; pids[$name]=$pid; fi
+  done
+  for name in "${!pids[@]}"; do
+    pid=${pids[$name]}
+    while kill -0 "$pid" 2>/dev/null && [ $((SECONDS - t0)) -lt "$grace" ]; do sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null && log "killed $name ($pid) after ${grace}s"
-  fi
-  rm -f "$PIDS/$name.pid"
+  done
+  for name in "$@"; do rm -f "$PIDS/$name.pid"; done
 }
 
 stop_containers() {
@@ -48,16 +51,12 @@ unmount_run_state() {
 }
 
 main() {
-  stop kubelet 20
+  # Consumers before what they consume: the node, then the controllers, then the API server, then etcd.
+  stop 20 kubelet
   stop_containers
-  stop containerd 10
-  stop local-path-provisioner
-  stop kwok
-  stop kube-scheduler
-  stop kube-controller-manager
-  stop apiserver-bridge
-  stop kube-apiserver 15
-  stop etcd
+  stop 10 containerd local-path-provisioner kwok kube-scheduler kube-controller-manager apiserver-bridge
+  stop 15 kube-apiserver
+  stop 10 etcd
   unmount_run_state
   ip link del "$BRIDGE" 2>/dev/null
   # The kubelet's pod cgroups outlive it; empty ones are removed so the next kubelet starts clean.

@@ -119,6 +119,48 @@ describe("the local cluster", () => {
     expect(local?.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\/2\./);
   });
 
+  it("scales the kwok GPU pools to 200 nodes, all Ready", async () => {
+    const isKwok = "type=kwok";
+    const existing = (await core.listNode({ labelSelector: isKwok })).items.length;
+    const extra = Math.max(0, 200 - existing);
+    const names = Array.from({ length: extra }, (_, i) => `kwok-scale-${String(i)}`);
+    const started = performance.now();
+    try {
+      for (let i = 0; i < names.length; i += 20) {
+        await Promise.all(
+          names.slice(i, i + 20).map((name, j) => {
+            const [pool, product] = (i + j) % 2 ? ["a100", "NVIDIA-A100-SXM4-80GB"] : ["h100", "NVIDIA-H100-80GB-HBM3"];
+            return core.createNode({
+              body: {
+                metadata: {
+                  name,
+                  annotations: { "kwok.x-k8s.io/node": "fake" },
+                  labels: { type: "kwok", "longvideo.dev/pool": pool, "nvidia.com/gpu.product": product },
+                },
+                spec: { taints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }] },
+                status: { capacity: { cpu: "96", memory: "1Ti", pods: "110", "nvidia.com/gpu": "8" } },
+              },
+            });
+          }),
+        );
+      }
+      let ready = 0;
+      for (let i = 0; i < 600 && ready < 200; i++) {
+        const nodes = (await core.listNode({ labelSelector: isKwok })).items;
+        ready = nodes.filter((n) =>
+          n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        ).length;
+        if (ready < 200) await sleep(200);
+      }
+      expect(ready).toBeGreaterThanOrEqual(200);
+      console.info(
+        `kwok: ${String(existing + extra)} nodes Ready ${((performance.now() - started) / 1000).toFixed(1)}s after creating ${String(extra)}`,
+      );
+    } finally {
+      await Promise.all(names.map((name) => core.deleteNode({ name }).catch(() => undefined)));
+    }
+  });
+
   it("runs a real container to completion on the real node and reads its logs back", async () => {
     const marker = randomBytes(8).toString("hex");
     await core.createNamespacedPod({ namespace, body: realNodePod("real-hello", `echo hello-${marker}; id -u`) });
