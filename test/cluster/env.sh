@@ -15,7 +15,8 @@ HELM_BIN=$LV_BIN/helm-$HELM_VERSION
 CONTAINERD_BIN=$LV_BIN/containerd-$CONTAINERD_VERSION
 LPP_BIN=$LV_BIN/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-export PATH="$K8S_BIN:$ETCD_BIN:$KWOK_BIN:$HELM_BIN:$CONTAINERD_BIN:$LPP_BIN:$PATH"
+# Node 24 from the `node` dev dependency runs every script; the pinned cluster binaries come before any on the host.
+export PATH="$LV_ROOT/node_modules/.bin:$K8S_BIN:$ETCD_BIN:$KWOK_BIN:$HELM_BIN:$CONTAINERD_BIN:$LPP_BIN:$PATH"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
