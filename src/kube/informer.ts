@@ -1,0 +1,251 @@
+/**
+ * A list-watch cache with what long-running controllers need and client-node's informer leaves to its users:
+ * restart with backoff after errors, a relist on 410 Gone, a watchdog that relists when the stream goes quiet
+ * (a silently dead connection otherwise looks like a calm cluster), and a periodic resync that re-delivers
+ * every cached object so level-triggered reconcilers heal missed edges.
+ */
+import type { KubeClient, KubeError } from "./kube-client.ts";
+
+/** The fields of any Kubernetes object the cache relies on. */
+export interface KubeObject {
+  readonly metadata?: {
+    readonly name?: string;
+    readonly namespace?: string;
+    readonly resourceVersion?: string;
+    readonly uid?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly ownerReferences?: readonly { readonly uid: string; readonly kind: string; readonly name: string }[];
+  };
+}
+
+export type InformerEvent = "add" | "update" | "delete" | "resync";
+
+/** What an informer reports about itself, for logs and metrics. */
+export interface InformerLog {
+  relisted(resource: string, reason: string, objects: number): void;
+  watchFailed(resource: string, error: KubeError): void;
+}
+
+export interface InformerOptions {
+  /** Collection path, e.g. `/apis/batch/v1/jobs` or `/api/v1/namespaces/x/pods`. */
+  readonly path: string;
+  readonly labelSelector?: string;
+  /** Re-deliver every cached object this often. */
+  readonly resyncMs: number;
+  /** Relist when nothing (not even a bookmark) arrived for this long. */
+  readonly watchdogMs: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** Server-side watch timeout; a watch that ends this way is resumed without a relist. */
+  readonly watchTimeoutSeconds: number;
+}
+
+interface ObjectList<T> {
+  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
+  readonly items?: T[];
+}
+
+/** `namespace/name`, the key a work queue and the cache share. */
+export function objectKey(object: KubeObject): string {
+  const name = object.metadata?.name ?? "";
+  const namespace = object.metadata?.namespace;
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+type Handler<T> = (object: T, event: InformerEvent) => void;
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+export class Informer<T extends KubeObject> {
+  readonly #client: KubeClient;
+  readonly #options: InformerOptions;
+  readonly #log: InformerLog;
+  readonly #cache = new Map<string, T>();
+  readonly #handlers: Handler<T>[] = [];
+  #synced = false;
+  #failures = 0;
+
+  constructor(client: KubeClient, options: InformerOptions, log: InformerLog) {
+    this.#client = client;
+    this.#options = options;
+    this.#log = log;
+  }
+
+  /** Registers a handler; it sees every change after the first list as well as the objects of that list. */
+  onChange(handler: Handler<T>): void {
+    this.#handlers.push(handler);
+  }
+
+  /** True once the first list has filled the cache. */
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  get(key: string): T | undefined {
+    return this.#cache.get(key);
+  }
+
+  list(): T[] {
+    return [...this.#cache.values()];
+  }
+
+  /** Runs until `signal` aborts. Never throws: failures are retried with backoff and reported to the log. */
+  async run(signal: AbortSignal): Promise<void> {
+    const resync = setInterval(() => {
+      for (const object of this.#cache.values()) this.#emit(object, "resync");
+    }, this.#options.resyncMs);
+    try {
+      let reason = "start";
+      while (!signal.aborted) {
+        const resourceVersion = await this.#relist(reason, signal);
+        if (resourceVersion === undefined) {
+          await this.#backoff(signal);
+          reason = "list failed";
+          continue;
+        }
+        reason = await this.#watchFrom(resourceVersion, signal);
+      }
+    } finally {
+      clearInterval(resync);
+    }
+  }
+
+  async #backoff(signal: AbortSignal): Promise<void> {
+    this.#failures += 1;
+    const { backoffBaseMs, backoffMaxMs } = this.#options;
+    const delay = Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.min(this.#failures - 1, 20));
+    // Jitter keeps many informers from reconnecting in lockstep after an API server restart.
+    await sleep(delay * (0.8 + Math.random() * 0.4), signal);
+  }
+
+  /** Lists every page, replaces the cache and emits the difference. Returns the list's resourceVersion. */
+  async #relist(reason: string, signal: AbortSignal): Promise<string | undefined> {
+    const items: T[] = [];
+    let continueToken: string | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      if (signal.aborted) return undefined;
+      const page = await this.#client.get<ObjectList<T>>(this.#options.path, {
+        labelSelector: this.#options.labelSelector,
+        limit: 500,
+        continue: continueToken,
+      });
+      if (!page.ok) {
+        this.#log.watchFailed(this.#options.path, page.error);
+        return undefined;
+      }
+      items.push(...(page.value.items ?? []));
+      const next = page.value.metadata?.continue ?? "";
+      continueToken = next === "" ? undefined : next;
+      resourceVersion = page.value.metadata?.resourceVersion;
+    } while (continueToken);
+
+    const seen = new Set<string>();
+    for (const item of items) {
+      const key = objectKey(item);
+      seen.add(key);
+      const previous = this.#cache.get(key);
+      this.#cache.set(key, item);
+      if (!previous) this.#emit(item, "add");
+      else if (previous.metadata?.resourceVersion !== item.metadata?.resourceVersion) this.#emit(item, "update");
+    }
+    for (const [key, object] of this.#cache) {
+      if (!seen.has(key)) {
+        this.#cache.delete(key);
+        this.#emit(object, "delete");
+      }
+    }
+    this.#synced = true;
+    this.#log.relisted(this.#options.path, reason, items.length);
+    return resourceVersion;
+  }
+
+  /** Watches from `resourceVersion` until a relist is needed; returns why. */
+  async #watchFrom(startVersion: string, signal: AbortSignal): Promise<string> {
+    let resourceVersion = startVersion;
+    while (!signal.aborted) {
+      const watchAbort = new AbortController();
+      const abortWatch = () => {
+        watchAbort.abort();
+      };
+      signal.addEventListener("abort", abortWatch, { once: true });
+      const stream = { quiet: false };
+      let watchdog = setTimeout(onQuiet, this.#options.watchdogMs);
+      function onQuiet() {
+        stream.quiet = true;
+        watchAbort.abort();
+      }
+      try {
+        const opened = await this.#client.watch<T>(
+          this.#options.path,
+          {
+            labelSelector: this.#options.labelSelector,
+            resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: this.#options.watchTimeoutSeconds,
+          },
+          watchAbort.signal,
+        );
+        if (!opened.ok) {
+          this.#log.watchFailed(this.#options.path, opened.error);
+          if (opened.error.kind === "Gone") return "watch expired (410 Gone)";
+          await this.#backoff(signal);
+          continue;
+        }
+        for await (const event of opened.value) {
+          clearTimeout(watchdog);
+          watchdog = setTimeout(onQuiet, this.#options.watchdogMs);
+          if (event.type === "ERROR") {
+            const status = event.object as { code?: number; message?: string };
+            this.#log.watchFailed(this.#options.path, {
+              kind: status.code === 410 ? "Gone" : "Unexpected",
+              status: status.code ?? 0,
+              message: status.message ?? "watch error",
+            });
+            return status.code === 410 ? "watch expired (410 Gone)" : "watch error";
+          }
+          const version = event.object.metadata?.resourceVersion;
+          if (version) resourceVersion = version;
+          if (event.type === "BOOKMARK") continue;
+          this.#failures = 0;
+          this.#apply(event.type, event.object);
+        }
+        if (stream.quiet) return `no events for ${String(this.#options.watchdogMs)}ms`;
+        // The server ended the watch (its timeout): resume from the last version seen, no relist needed.
+      } finally {
+        clearTimeout(watchdog);
+        signal.removeEventListener("abort", abortWatch);
+      }
+    }
+    return "stopped";
+  }
+
+  #apply(type: "ADDED" | "MODIFIED" | "DELETED", object: T): void {
+    const key = objectKey(object);
+    if (type === "DELETED") {
+      this.#cache.delete(key);
+      this.#emit(object, "delete");
+      return;
+    }
+    const existed = this.#cache.has(key);
+    this.#cache.set(key, object);
+    this.#emit(object, existed ? "update" : "add");
+  }
+
+  #emit(object: T, event: InformerEvent): void {
+    for (const handler of this.#handlers) handler(object, event);
+  }
+}
