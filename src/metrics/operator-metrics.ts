@@ -1,0 +1,160 @@
+/**
+ * The operator's Prometheus metrics, on a registry the composition root passes in (never the global one).
+ * Controller and work-queue metrics use controller-runtime's names and labels so existing dashboards and alerts
+ * work unchanged; domain metrics carry the `longvideo_` prefix. No label ever holds a film or segment name.
+ */
+import { Counter, Gauge, Histogram } from "prom-client";
+import type { Registry } from "prom-client";
+import type { RestClientObserver } from "../kube/kube-client.ts";
+import type { WorkQueueObserver } from "../kube/work-queue.ts";
+
+/** How one reconcile ended, as controller-runtime labels it. */
+export type ReconcileResult = "success" | "error" | "requeue" | "requeue_after";
+
+export class OperatorMetrics {
+  readonly reconcileTotal: Counter<"controller" | "result">;
+  readonly reconcileErrors: Counter<"controller">;
+  readonly reconcileTime: Histogram<"controller">;
+  readonly workqueueDepth: Gauge<"name">;
+  readonly workqueueAdds: Counter<"name">;
+  readonly workqueueQueueDuration: Histogram<"name">;
+  readonly workqueueWorkDuration: Histogram<"name">;
+  readonly workqueueRetries: Counter<"name">;
+  readonly leaderStatus: Gauge<"name">;
+  readonly restRequests: Counter<"code" | "method" | "host">;
+  readonly segments: Counter<"result">;
+  readonly segmentDuration: Histogram<"backend">;
+  readonly handoffLatency: Histogram;
+  readonly films: Gauge<"phase">;
+  readonly gpuSeconds: Counter<"resource">;
+  readonly #host: string;
+
+  constructor(registry: Registry, apiServerHost: string) {
+    const registers = [registry];
+    this.#host = apiServerHost;
+    this.reconcileTotal = new Counter({
+      name: "controller_runtime_reconcile_total",
+      help: "Total number of reconciliations per controller",
+      labelNames: ["controller", "result"],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: "controller_runtime_reconcile_errors_total",
+      help: "Total number of reconciliation errors per controller",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.reconcileTime = new Histogram({
+      name: "controller_runtime_reconcile_time_seconds",
+      help: "Length of time per reconciliation per controller",
+      labelNames: ["controller"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.workqueueDepth = new Gauge({
+      name: "workqueue_depth",
+      help: "Current depth of workqueue",
+      labelNames: ["name"],
+      registers,
+    });
+    this.workqueueAdds = new Counter({
+      name: "workqueue_adds_total",
+      help: "Total number of adds handled by workqueue",
+      labelNames: ["name"],
+      registers,
+    });
+    this.workqueueQueueDuration = new Histogram({
+      name: "workqueue_queue_duration_seconds",
+      help: "How long in seconds an item stays in workqueue before being requested",
+      labelNames: ["name"],
+      buckets: [0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, 10, 60],
+      registers,
+    });
+    this.workqueueWorkDuration = new Histogram({
+      name: "workqueue_work_duration_seconds",
+      help: "How long in seconds processing an item from workqueue takes",
+      labelNames: ["name"],
+      buckets: [0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, 10, 60],
+      registers,
+    });
+    this.workqueueRetries = new Counter({
+      name: "workqueue_retries_total",
+      help: "Total number of retries handled by workqueue",
+      labelNames: ["name"],
+      registers,
+    });
+    this.leaderStatus = new Gauge({
+      name: "leader_election_master_status",
+      help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master",
+      labelNames: ["name"],
+      registers,
+    });
+    this.restRequests = new Counter({
+      name: "rest_client_requests_total",
+      help: "Number of HTTP requests, partitioned by status code, method, and host",
+      labelNames: ["code", "method", "host"],
+      registers,
+    });
+    this.segments = new Counter({
+      name: "longvideo_segments_total",
+      help: "Segments that ended, by result (succeeded, failed, retried)",
+      labelNames: ["result"],
+      registers,
+    });
+    this.segmentDuration = new Histogram({
+      name: "longvideo_segment_duration_seconds",
+      help: "Wall time of a segment's pod, from start to termination",
+      labelNames: ["backend"],
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 2400],
+      registers,
+    });
+    this.handoffLatency = new Histogram({
+      name: "longvideo_handoff_latency_seconds",
+      help: "Time from a segment's recorded result to the creation of its successor's job",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.films = new Gauge({
+      name: "longvideo_films",
+      help: "LongVideos by phase",
+      labelNames: ["phase"],
+      registers,
+    });
+    this.gpuSeconds = new Counter({
+      name: "longvideo_gpu_seconds_total",
+      help: "GPU-seconds consumed by finished segment pods (GPUs per pod times its run time)",
+      labelNames: ["resource"],
+      registers,
+    });
+  }
+
+  /** Counts API requests by code and method (`rest_client_requests_total`). */
+  restClientObserver(): RestClientObserver {
+    return {
+      requestDone: (method, code) => {
+        this.restRequests.inc({ code, method, host: this.#host });
+      },
+    };
+  }
+
+  /** Feeds the `workqueue_*` metrics of one named queue. */
+  workQueueObserver(name: string): WorkQueueObserver {
+    return {
+      added: () => {
+        this.workqueueAdds.inc({ name });
+      },
+      depth: (depth) => {
+        this.workqueueDepth.set({ name }, depth);
+      },
+      queued: (seconds) => {
+        this.workqueueQueueDuration.observe({ name }, seconds);
+      },
+      retried: () => {
+        this.workqueueRetries.inc({ name });
+      },
+      worked: (seconds) => {
+        this.workqueueWorkDuration.observe({ name }, seconds);
+      },
+    };
+  }
+}
