@@ -1,0 +1,82 @@
+/**
+ * The operator's settings, read once from the environment in `main.ts` and passed down. Every setting has a
+ * default that works out of cluster against the local cluster; the Helm chart sets the in-cluster ones.
+ */
+import os from "node:os";
+import { z } from "zod";
+
+const booleanFlag = z
+  .enum(["true", "false", "1", "0"])
+  .transform((value) => value === "true" || value === "1")
+  .optional();
+
+const environmentSchema = z.object({
+  LV_NAMESPACE: z.string().min(1).optional(),
+  POD_NAMESPACE: z.string().min(1).optional(),
+  POD_NAME: z.string().min(1).optional(),
+  LV_HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  LV_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  LV_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  LV_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  LV_LEADER_ELECTION: booleanFlag,
+  LV_LEASE_NAME: z.string().min(1).default("longvideo-operator"),
+  LV_LEASE_DURATION_SECONDS: z.coerce.number().int().min(2).default(15),
+  LV_RENEW_DEADLINE_SECONDS: z.coerce.number().int().min(1).default(10),
+  LV_RETRY_PERIOD_SECONDS: z.coerce.number().min(0.1).default(2),
+  LV_RESYNC_SECONDS: z.coerce.number().min(1).default(300),
+  LV_WATCHDOG_SECONDS: z.coerce.number().min(5).default(180),
+  LV_RUNTIME_IMAGE: z.string().min(1).default("localhost/longvideo/runtime:dev"),
+  LV_RUNTIME_IMAGE_PULL_POLICY: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
+});
+
+export interface OperatorConfig {
+  /** Namespace of the leader-election Lease. */
+  readonly namespace: string;
+  /** This replica's identity in the Lease. */
+  readonly identity: string;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  /** Films reconciled at once (distinct keys; one key is never reconciled twice at once). */
+  readonly concurrency: number;
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  readonly leaderElection: boolean;
+  readonly leaseName: string;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+  readonly resyncMs: number;
+  readonly watchdogMs: number;
+  readonly runtimeImage: string;
+  readonly runtimeImagePullPolicy: "Always" | "IfNotPresent" | "Never";
+}
+
+/** Settings from an environment; a bad value is reported with the variable's name, never silently defaulted. */
+export function operatorConfig(
+  environment: Readonly<Record<string, string | undefined>>,
+): { ok: true; config: OperatorConfig } | { ok: false; errors: string[] } {
+  const parsed = environmentSchema.safeParse(environment);
+  if (!parsed.success) {
+    return { ok: false, errors: parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`) };
+  }
+  const env = parsed.data;
+  return {
+    ok: true,
+    config: {
+      namespace: env.LV_NAMESPACE ?? env.POD_NAMESPACE ?? "longvideo-system",
+      identity: env.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`,
+      httpHost: env.LV_HTTP_HOST,
+      httpPort: env.LV_HTTP_PORT,
+      concurrency: env.LV_CONCURRENCY,
+      logLevel: env.LV_LOG_LEVEL,
+      leaderElection: env.LV_LEADER_ELECTION ?? true,
+      leaseName: env.LV_LEASE_NAME,
+      leaseDurationMs: env.LV_LEASE_DURATION_SECONDS * 1000,
+      renewDeadlineMs: env.LV_RENEW_DEADLINE_SECONDS * 1000,
+      retryPeriodMs: env.LV_RETRY_PERIOD_SECONDS * 1000,
+      resyncMs: env.LV_RESYNC_SECONDS * 1000,
+      watchdogMs: env.LV_WATCHDOG_SECONDS * 1000,
+      runtimeImage: env.LV_RUNTIME_IMAGE,
+      runtimeImagePullPolicy: env.LV_RUNTIME_IMAGE_PULL_POLICY,
+    },
+  };
+}
