@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { renderJob } from "./render-job.ts";
+import type { RenderJobInput } from "./render-job.ts";
+
+const base: RenderJobInput = {
+  name: "trailer-s3-1a2b3c4d-a0",
+  namespace: "films",
+  owner: { apiVersion: "longvideo.dev/v1alpha1", kind: "LongVideo", name: "trailer", uid: "uid-1" },
+  labels: { "longvideo.dev/film": "trailer", team: "vfx" },
+  jobAnnotations: { "longvideo.dev/segment": "3" },
+  podAnnotations: { "sim.longvideo.dev/run-for": "2s" },
+  image: "localhost/longvideo/runtime:dev",
+  imagePullPolicy: "IfNotPresent",
+  args: ["segment"],
+  env: { LV_SEGMENT_INDEX: "3", LV_INPUT_DIGEST: "sha256:ab" },
+  workspaceClaim: "trailer-workspace",
+  modelsClaim: "svi-models",
+  cpu: { request: 1, limit: 4 },
+  memoryMiB: { request: 2048, limit: 8192 },
+  placement: {
+    resourceName: "nvidia.com/gpu",
+    count: 2,
+    nodeSelector: { "longvideo.dev/pool": "h100" },
+    tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+    priorityClassName: "render-high",
+  },
+};
+
+interface JobShape {
+  metadata: { name: string; namespace: string; labels: Record<string, string>; ownerReferences: unknown[] };
+  spec: {
+    backoffLimit: number;
+    suspend?: boolean;
+    podFailurePolicy: { rules: { action: string }[] };
+    template: {
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+      spec: {
+        nodeSelector: Record<string, string>;
+        tolerations: unknown[];
+        priorityClassName?: string;
+        securityContext: Record<string, unknown>;
+        volumes: { name: string; persistentVolumeClaim?: { claimName: string; readOnly?: boolean } }[];
+        containers: {
+          env: { name: string; value: string }[];
+          resources: { limits: Record<string, string> };
+          securityContext: Record<string, unknown>;
+          volumeMounts: { mountPath: string; readOnly?: boolean }[];
+        }[];
+      };
+    };
+  };
+}
+
+describe("renderJob", () => {
+  const job = renderJob(base) as unknown as JobShape;
+  const pod = job.spec.template.spec;
+  const container = pod.containers[0];
+
+  it("keeps the deterministic name, namespace and a controller owner reference", () => {
+    expect(job.metadata.name).toBe("trailer-s3-1a2b3c4d-a0");
+    expect(job.metadata.namespace).toBe("films");
+    expect(job.metadata.ownerReferences).toEqual([
+      { ...base.owner, controller: true, blockOwnerDeletion: true },
+    ]);
+  });
+
+  it("places the pod on the GPU pool with the requested count of the requested resource", () => {
+    expect(pod.nodeSelector).toEqual({ "longvideo.dev/pool": "h100" });
+    expect(pod.tolerations).toEqual(base.placement?.tolerations);
+    expect(pod.priorityClassName).toBe("render-high");
+    expect(container?.resources.limits["nvidia.com/gpu"]).toBe("2");
+  });
+
+  it("meets the restricted Pod Security level", () => {
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(container?.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+    });
+  });
+
+  it("copies the film's pod metadata and passes the segment contract in the environment", () => {
+    expect(job.spec.template.metadata.labels).toMatchObject({ team: "vfx", "longvideo.dev/film": "trailer" });
+    expect(job.spec.template.metadata.annotations).toEqual({ "sim.longvideo.dev/run-for": "2s" });
+    expect(container?.env).toEqual(
+      expect.arrayContaining([
+        { name: "LV_SEGMENT_INDEX", value: "3" },
+        { name: "LV_INPUT_DIGEST", value: "sha256:ab" },
+      ]),
+    );
+  });
+
+  it("mounts the workspace read-write and the model cache read-only", () => {
+    const claims = pod.volumes.flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim] : []));
+    expect(claims).toEqual(
+      expect.arrayContaining([
+        { claimName: "trailer-workspace", readOnly: false },
+        { claimName: "svi-models", readOnly: true },
+      ]),
+    );
+    expect(container?.volumeMounts).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ mountPath: "/workspace" }),
+        expect.objectContaining({ mountPath: "/models", readOnly: true }),
+      ]),
+    );
+  });
+
+  it("leaves retries to the operator and disruptions out of the failure count", () => {
+    expect(job.spec.backoffLimit).toBe(0);
+    expect(job.spec.podFailurePolicy.rules.map((r) => r.action)).toEqual(["Ignore", "FailJob"]);
+    expect(job.spec.suspend).toBeUndefined();
+  });
+
+  it("creates the Job suspended and labelled for Kueue when a queue is named", () => {
+    const placement = base.placement;
+    if (!placement) throw new Error("fixture has a placement");
+    const queued = renderJob({ ...base, placement: { ...placement, queueName: "gpu-queue" } }) as unknown as JobShape;
+    expect(queued.spec.suspend).toBe(true);
+    expect(queued.metadata.labels["kueue.x-k8s.io/queue-name"]).toBe("gpu-queue");
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * The Jobs the operator creates for a film (one per segment attempt, and the concatenation), built with
+ * cdk8s-plus-28 and finished with JSON patches for what that library does not model (extended GPU resources,
+ * raw affinity, pod failure policy, Kueue suspension).
+ */
+import { ApiObject, App, Chart, Duration, JsonPatch, Size } from "cdk8s";
+import * as kplus from "cdk8s-plus-28";
+
+/** Kubernetes toleration, as in the API. */
+export interface Toleration {
+  readonly key?: string;
+  readonly operator?: string;
+  readonly value?: string;
+  readonly effect?: string;
+  readonly tolerationSeconds?: number;
+}
+
+/** Where and how the pod runs on the GPU pool. */
+export interface GpuPlacement {
+  readonly resourceName: string;
+  readonly count: number;
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly tolerations: readonly Toleration[];
+  /** A Kubernetes affinity object, passed through unchanged. */
+  readonly affinity?: unknown;
+  readonly priorityClassName?: string;
+  /** A Kueue LocalQueue: the Job is labelled for it and created suspended so that Kueue admits it. */
+  readonly queueName?: string;
+}
+
+export interface OwnerReference {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+export interface RenderJobInput {
+  readonly name: string;
+  readonly namespace: string;
+  readonly owner: OwnerReference;
+  /** Labels on the Job and its pods (the operator's selectors plus the film's podMetadata labels). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly jobAnnotations: Readonly<Record<string, string>>;
+  readonly podAnnotations: Readonly<Record<string, string>>;
+  readonly image: string;
+  readonly imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly placement?: GpuPlacement;
+  readonly workspaceClaim: string;
+  readonly modelsClaim?: string;
+  readonly activeDeadlineSeconds?: number;
+  /** CPU cores. */
+  readonly cpu: { readonly request: number; readonly limit: number };
+  /** Memory in MiB. */
+  readonly memoryMiB: { readonly request: number; readonly limit: number };
+}
+
+/** Where the workspace and model cache are mounted in every render pod. */
+export const workspaceMountPath = "/workspace";
+export const modelsMountPath = "/models";
+/** The runtime image's non-root user. */
+const runtimeUser = 1000;
+
+const exitCodeBadInput = 2;
+
+/** A Job manifest (plain JSON) for one render step of a film. */
+export function renderJob(input: RenderJobInput): Record<string, unknown> {
+  const app = new App();
+  const chart = new Chart(app, "film", { namespace: input.namespace, disableResourceNameHashes: true });
+  const job = new kplus.Job(chart, "job", {
+    metadata: { name: input.name, labels: { ...input.labels }, annotations: { ...input.jobAnnotations } },
+    podMetadata: { labels: { ...input.labels }, annotations: { ...input.podAnnotations } },
+    // The operator owns retries (with its own backoff and a durable record); the Job runs exactly one pod.
+    backoffLimit: 0,
+    ttlAfterFinished: Duration.days(7),
+    ...(input.activeDeadlineSeconds ? { activeDeadline: Duration.seconds(input.activeDeadlineSeconds) } : {}),
+    restartPolicy: kplus.RestartPolicy.NEVER,
+    automountServiceAccountToken: false,
+    securityContext: { ensureNonRoot: true, user: runtimeUser, group: runtimeUser, fsGroup: runtimeUser },
+  });
+  const workspace = kplus.Volume.fromPersistentVolumeClaim(
+    chart,
+    "workspace",
+    kplus.PersistentVolumeClaim.fromClaimName(chart, "workspace-claim", input.workspaceClaim),
+  );
+  const container = job.addContainer({
+    name: "render",
+    image: input.image,
+    imagePullPolicy: kplus.ImagePullPolicy[pullPolicyKey(input.imagePullPolicy)],
+    args: [...input.args],
+    envVariables: Object.fromEntries(Object.entries(input.env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+    securityContext: {
+      ensureNonRoot: true,
+      user: runtimeUser,
+      group: runtimeUser,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      privileged: false,
+    },
+    resources: {
+      cpu: { request: kplus.Cpu.units(input.cpu.request), limit: kplus.Cpu.units(input.cpu.limit) },
+      memory: { request: Size.mebibytes(input.memoryMiB.request), limit: Size.mebibytes(input.memoryMiB.limit) },
+    },
+    volumeMounts: [{ path: workspaceMountPath, volume: workspace }],
+  });
+  if (input.modelsClaim) {
+    const models = kplus.Volume.fromPersistentVolumeClaim(
+      chart,
+      "models",
+      kplus.PersistentVolumeClaim.fromClaimName(chart, "models-claim", input.modelsClaim),
+      { readOnly: true },
+    );
+    container.mount(modelsMountPath, models, { readOnly: true });
+  }
+  // A scratch directory: the root filesystem is read-only and PyTorch, ffmpeg and Python want a writable /tmp.
+  container.mount("/tmp", kplus.Volume.fromEmptyDir(chart, "tmp", "tmp"));
+
+  ApiObject.of(job).metadata.addOwnerReference({ ...input.owner, controller: true, blockOwnerDeletion: true });
+  if (input.placement?.queueName) ApiObject.of(job).metadata.addLabel("kueue.x-k8s.io/queue-name", input.placement.queueName);
+  const [synthesized] = chart.toJson() as Record<string, unknown>[];
+  if (!synthesized) throw new Error("the job chart produced no manifest");
+
+  // Patched after synthesis: the generated KubeJob serializer drops fields it does not model, such as a
+  // quantity for an extended resource.
+  const podSpec = "/spec/template/spec";
+  const patches = [
+    JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: "RuntimeDefault" }),
+    JsonPatch.add(`${podSpec}/containers/0/securityContext/capabilities`, { drop: ["ALL"] }),
+    JsonPatch.add(`${podSpec}/containers/0/terminationMessagePolicy`, "FallbackToLogsOnError"),
+    // A disruption (preemption, node drain, eviction) is not the segment's fault: it must not use up a retry.
+    // Bad input will fail the same way again: the pod is marked failed at once instead of being retried.
+    JsonPatch.add("/spec/podFailurePolicy", {
+      rules: [
+        { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget" }] },
+        { action: "FailJob", onExitCodes: { containerName: "render", operator: "In", values: [exitCodeBadInput] } },
+      ],
+    }),
+  ];
+  const placement = input.placement;
+  if (placement) {
+    patches.push(
+      JsonPatch.add(`${podSpec}/containers/0/resources/limits/${escapePointer(placement.resourceName)}`, String(placement.count)),
+      JsonPatch.add(`${podSpec}/nodeSelector`, { ...placement.nodeSelector }),
+      JsonPatch.add(`${podSpec}/tolerations`, placement.tolerations.map((t) => ({ ...t }))),
+    );
+    if (placement.affinity !== undefined) patches.push(JsonPatch.add(`${podSpec}/affinity`, placement.affinity));
+    if (placement.priorityClassName) patches.push(JsonPatch.add(`${podSpec}/priorityClassName`, placement.priorityClassName));
+    if (placement.queueName) patches.push(JsonPatch.add("/spec/suspend", true));
+  }
+  return JsonPatch.apply(synthesized, ...patches) as Record<string, unknown>;
+}
+
+function pullPolicyKey(policy: RenderJobInput["imagePullPolicy"]): "ALWAYS" | "IF_NOT_PRESENT" | "NEVER" {
+  return policy === "Always" ? "ALWAYS" : policy === "Never" ? "NEVER" : "IF_NOT_PRESENT";
+}
+
+/** JSON Pointer escaping for keys such as `nvidia.com/gpu`. */
+function escapePointer(key: string): string {
+  return key.replace(/~/g, "~0").replace(/\//g, "~1");
+}
