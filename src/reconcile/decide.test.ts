@@ -1,0 +1,394 @@
+import { describe, expect, it } from "vitest";
+import { concatJobName, decide, filmFinalizer, segmentJobName } from "./decide.ts";
+import type {
+  Action,
+  FilmIntent,
+  FilmSnapshot,
+  FilmStatus,
+  ObservedJob,
+  ObservedPod,
+  PlannedSegment,
+  SegmentRecord,
+} from "./film-snapshot.ts";
+
+const now = new Date("2026-11-25T12:00:00.000Z");
+const at = (secondsAgo: number) => new Date(now.getTime() - secondsAgo * 1000).toISOString();
+
+const segments: PlannedSegment[] = [0, 1, 2].map((index) => ({
+  index,
+  hash: `h${String(index)}`,
+  keptFrames: 76,
+  env: { LV_SEGMENT_INDEX: String(index) },
+}));
+
+const intent = (overrides: Partial<FilmIntent> = {}): FilmIntent => ({
+  segments,
+  suspend: false,
+  retry: { limit: 2, baseDelayMs: 10_000, maxDelayMs: 60_000 },
+  placement: { resourceName: "nvidia.com/gpu", count: 1, nodeSelector: {}, tolerations: [] },
+  podLabels: {},
+  podAnnotations: {},
+  workspace: { claimName: "film-workspace", size: "10Gi", accessMode: "ReadWriteMany", retainOnDelete: false },
+  backend: "animatic",
+  concat: { hash: "c1", env: {}, frames: 233, seconds: 14.56, path: "/workspace/film.mp4" },
+  ...overrides,
+});
+
+const succeeded = (index: number, input: string, output: string, attempt = 0): SegmentRecord => ({
+  index,
+  attempt,
+  state: "Succeeded",
+  hash: `h${String(index)}`,
+  inputDigest: input,
+  outputDigest: output,
+  startTime: at(100),
+  finishTime: at(90),
+  node: "kwok-h100-0",
+});
+
+function jobFor(
+  index: number,
+  input: string,
+  attempt: number,
+  finished?: "Succeeded" | "Failed",
+  hash?: string,
+): ObservedJob {
+  const planHash = hash ?? `h${String(index)}`;
+  return {
+    name: segmentJobName("film", index, planHash, input, attempt),
+    kind: "segment",
+    segment: index,
+    hash: planHash,
+    inputDigest: input,
+    attempt,
+    createdAt: at(30),
+    finished,
+    deleting: false,
+  };
+}
+
+function podFor(job: ObservedJob, message?: string, exitCode?: number): ObservedPod {
+  return {
+    name: `${job.name}-pod`,
+    jobName: job.name,
+    nodeName: "kwok-h100-1",
+    phase: job.finished ?? "Running",
+    startedAt: at(20),
+    ...(job.finished ? { finishedAt: at(5) } : {}),
+    ...(message === undefined ? {} : { terminationMessage: message }),
+    ...(exitCode === undefined ? {} : { exitCode }),
+  };
+}
+
+function snapshot(overrides: {
+  status?: FilmStatus;
+  intent?: FilmIntent;
+  jobs?: ObservedJob[];
+  pods?: ObservedPod[];
+  finalizers?: string[];
+  deleting?: boolean;
+  invalid?: boolean;
+  workspace?: boolean;
+}): FilmSnapshot {
+  return {
+    now,
+    film: {
+      name: "film",
+      namespace: "films",
+      uid: "uid",
+      generation: 1,
+      deleting: overrides.deleting ?? false,
+      finalizers: overrides.finalizers ?? [filmFinalizer],
+      status: overrides.status ?? {},
+    },
+    intent: overrides.invalid
+      ? { ok: false, errors: [{ path: "spec.render.framesPerClip", message: "must be 4n+1" }] }
+      : { ok: true, intent: overrides.intent ?? intent() },
+    jobs: overrides.jobs ?? [],
+    pods: overrides.pods ?? [],
+    workspaceClaim: overrides.workspace === false ? undefined : { name: "film-workspace", ownedByFilm: true },
+  };
+}
+
+const kinds = (actions: readonly Action[]) => actions.map((a) => a.kind);
+const statusOf = (actions: readonly Action[]): FilmStatus => {
+  const update = actions.find((a) => a.kind === "updateStatus");
+  if (update?.kind !== "updateStatus") throw new Error("no status update");
+  return update.status;
+};
+const created = (actions: readonly Action[]) =>
+  actions.flatMap((a) =>
+    a.kind === "createSegmentJob" ? [{ index: a.segment.index, attempt: a.attempt, input: a.inputDigest }] : [],
+  );
+const condition = (status: FilmStatus, type: string) => status.conditions?.find((c) => c.type === type);
+
+describe("decide", () => {
+  it.each([
+    {
+      name: "a new film gets its finalizer, workspace and first segment, in that order",
+      input: snapshot({ finalizers: [], workspace: false }),
+      kinds: ["addFinalizer", "createWorkspace", "updateStatus", "createSegmentJob", "event"],
+      created: [{ index: 0, attempt: 0, input: "" }],
+      phase: "Rendering",
+      progress: "0/3",
+    },
+    {
+      name: "a running segment is left to run",
+      input: snapshot({ jobs: [jobFor(0, "", 0)], pods: [podFor(jobFor(0, "", 0))], status: { phase: "Rendering" } }),
+      kinds: ["updateStatus"],
+      created: [],
+      phase: "Rendering",
+      progress: "0/3",
+    },
+    {
+      name: "a finished segment is recorded before its successor starts, with the latents it produced",
+      input: snapshot({
+        jobs: [jobFor(0, "", 0, "Succeeded")],
+        pods: [podFor(jobFor(0, "", 0, "Succeeded"), '{"segment":0,"frames":81,"latentsDigest":"sha256:l0"}')],
+      }),
+      kinds: ["updateStatus", "event", "createSegmentJob", "event"],
+      created: [{ index: 1, attempt: 0, input: "sha256:l0" }],
+      phase: "Rendering",
+      progress: "1/3",
+    },
+    {
+      name: "a failed attempt waits out its backoff",
+      input: snapshot({
+        status: { segments: [succeeded(0, "", "sha256:l0")] },
+        jobs: [jobFor(1, "sha256:l0", 0, "Failed")],
+        pods: [podFor(jobFor(1, "sha256:l0", 0, "Failed"), '{"error":"CUDA out of memory"}', 4)],
+      }),
+      kinds: ["updateStatus", "event"],
+      created: [],
+      phase: "Rendering",
+      progress: "1/3",
+    },
+    {
+      name: "after its backoff a failed segment is retried with the next attempt",
+      input: snapshot({
+        status: {
+          segments: [
+            succeeded(0, "", "sha256:l0"),
+            {
+              index: 1,
+              attempt: 0,
+              state: "Retrying",
+              hash: "h1",
+              inputDigest: "sha256:l0",
+              finishTime: at(11),
+              message: "x",
+            },
+          ],
+        },
+        jobs: [jobFor(1, "sha256:l0", 0, "Failed")],
+        pods: [podFor(jobFor(1, "sha256:l0", 0, "Failed"), '{"error":"x"}', 1)],
+      }),
+      kinds: ["updateStatus", "createSegmentJob", "event"],
+      created: [{ index: 1, attempt: 1, input: "sha256:l0" }],
+      phase: "Rendering",
+      progress: "1/3",
+    },
+    {
+      name: "a suspended film with nothing running is Suspended and starts nothing",
+      input: snapshot({ intent: intent({ suspend: true }), status: { segments: [succeeded(0, "", "sha256:l0")] } }),
+      kinds: ["updateStatus"],
+      created: [],
+      phase: "Suspended",
+      progress: "1/3",
+    },
+    {
+      name: "a suspended film lets its running segment finish",
+      input: snapshot({
+        intent: intent({ suspend: true }),
+        jobs: [jobFor(0, "", 0)],
+        pods: [podFor(jobFor(0, "", 0))],
+      }),
+      kinds: ["updateStatus"],
+      created: [],
+      phase: "Rendering",
+      progress: "0/3",
+    },
+    {
+      name: "when every segment is recorded the film is concatenated",
+      input: snapshot({
+        status: {
+          segments: [
+            succeeded(0, "", "sha256:l0"),
+            succeeded(1, "sha256:l0", "sha256:l1"),
+            succeeded(2, "sha256:l1", "sha256:l2"),
+          ],
+        },
+      }),
+      kinds: ["updateStatus", "createConcatJob", "event"],
+      created: [],
+      phase: "Concatenating",
+      progress: "3/3",
+    },
+  ])("$name", ({ input, kinds: expectedKinds, created: expectedCreated, phase, progress }) => {
+    const decision = decide(input);
+    expect(kinds(decision.actions)).toEqual(expectedKinds);
+    expect(created(decision.actions)).toEqual(expectedCreated);
+    const status = statusOf(decision.actions);
+    expect(status.phase).toBe(phase);
+    expect(status.progress).toBe(progress);
+    expect(status.observedGeneration).toBe(1);
+  });
+
+  it("records the result of a segment with its digests, node and timing, and reports it for metrics", () => {
+    const job = jobFor(0, "", 0, "Succeeded");
+    const decision = decide(
+      snapshot({ jobs: [job], pods: [podFor(job, '{"frames":81,"latentsDigest":"sha256:l0"}')] }),
+    );
+    const [record] = statusOf(decision.actions).segments ?? [];
+    expect(record).toMatchObject({
+      index: 0,
+      state: "Succeeded",
+      inputDigest: "",
+      outputDigest: "sha256:l0",
+      node: "kwok-h100-1",
+      startTime: at(20),
+      finishTime: at(5),
+      frames: 81,
+    });
+    expect(decision.facts.segmentsEnded).toEqual([{ result: "succeeded", seconds: 15 }]);
+    expect(decision.facts.handoffsFrom).toEqual([at(5)]);
+  });
+
+  it("asks to be woken when the backoff ends", () => {
+    const job = jobFor(1, "sha256:l0", 0, "Failed");
+    const decision = decide(
+      snapshot({ status: { segments: [succeeded(0, "", "sha256:l0")] }, jobs: [job], pods: [podFor(job, "{}", 1)] }),
+    );
+    // Finished 5 s ago, first retry after 10 s.
+    expect(decision.requeueAfterMs).toBe(5_000);
+    expect(statusOf(decision.actions).segments?.[1]?.state).toBe("Retrying");
+  });
+
+  it("fails the film once retries are exhausted, naming the segment and the container's message, keeping records", () => {
+    const job = jobFor(1, "sha256:l0", 2, "Failed");
+    const decision = decide(
+      snapshot({
+        status: { segments: [succeeded(0, "", "sha256:l0")] },
+        jobs: [jobFor(1, "sha256:l0", 0, "Failed"), jobFor(1, "sha256:l0", 1, "Failed"), job],
+        pods: [podFor(job, '{"error":"latents digest mismatch"}', 3)],
+      }),
+    );
+    const status = statusOf(decision.actions);
+    expect(status.phase).toBe("Failed");
+    expect(condition(status, "Failed")).toMatchObject({ status: "True", reason: "RetriesExhausted" });
+    expect(condition(status, "Failed")?.message).toBe(
+      "segment 1 failed 3 time(s): latents digest mismatch (exit code 3)",
+    );
+    expect(status.segments?.[0]?.state).toBe("Succeeded");
+    expect(created(decision.actions)).toEqual([]);
+    expect(decision.actions).toContainEqual(expect.objectContaining({ kind: "event", reason: "FilmFailed" }));
+  });
+
+  it("re-renders from the edited segment on: a running job for the old plan is stopped, earlier records kept", () => {
+    const edited = segments.map((s) => (s.index >= 1 ? { ...s, hash: `${s.hash}-edited` } : s));
+    const oldJob = jobFor(2, "sha256:l1", 0);
+    const decision = decide(
+      snapshot({
+        intent: intent({ segments: edited }),
+        status: { segments: [succeeded(0, "", "sha256:l0"), succeeded(1, "sha256:l0", "sha256:l1")] },
+        jobs: [jobFor(0, "", 0, "Succeeded"), jobFor(1, "sha256:l0", 0, "Succeeded"), oldJob],
+        pods: [podFor(oldJob)],
+      }),
+    );
+    expect(created(decision.actions)).toEqual([{ index: 1, attempt: 0, input: "sha256:l0" }]);
+    expect(decision.actions).toContainEqual({ kind: "deleteJob", name: oldJob.name });
+    const status = statusOf(decision.actions);
+    expect(status.progress).toBe("1/3");
+    expect(status.segments?.map((r) => r.index)).toEqual([0]);
+  });
+
+  it("re-renders a segment whose recorded input no longer matches its predecessor's output", () => {
+    const decision = decide(
+      snapshot({ status: { segments: [succeeded(0, "", "sha256:new"), succeeded(1, "sha256:old", "sha256:l1")] } }),
+    );
+    expect(created(decision.actions)).toEqual([{ index: 1, attempt: 0, input: "sha256:new" }]);
+  });
+
+  it("treats a successful pod without a result as a failed attempt", () => {
+    const job = jobFor(0, "", 0, "Succeeded");
+    const decision = decide(snapshot({ jobs: [job], pods: [podFor(job, "")] }));
+    const record = statusOf(decision.actions).segments?.[0];
+    expect(record?.state).toBe("Retrying");
+    expect(record?.message).toContain("left no result");
+  });
+
+  it("records the film once the concatenation job succeeds", () => {
+    const done = [
+      succeeded(0, "", "sha256:l0"),
+      succeeded(1, "sha256:l0", "sha256:l1"),
+      succeeded(2, "sha256:l1", "sha256:l2"),
+    ];
+    const job: ObservedJob = {
+      name: concatJobName("film", "c1", 0),
+      kind: "concat",
+      segment: -1,
+      hash: "c1",
+      inputDigest: "",
+      attempt: 0,
+      createdAt: at(10),
+      finished: "Succeeded",
+      deleting: false,
+    };
+    const decision = decide(
+      snapshot({ status: { segments: done }, jobs: [job], pods: [podFor(job, '{"frames":233,"seconds":14.5625}')] }),
+    );
+    const status = statusOf(decision.actions);
+    expect(status.phase).toBe("Succeeded");
+    expect(status.output).toEqual({ path: "/workspace/film.mp4", frames: 233, seconds: 14.5625, hash: "c1" });
+    expect(condition(status, "Ready")).toMatchObject({ status: "True", reason: "FilmComplete" });
+    expect(status.completionTime).toBe(now.toISOString());
+    expect(decision.actions).toContainEqual(expect.objectContaining({ kind: "event", reason: "FilmConcatenated" }));
+  });
+
+  it("creates nothing for an invalid spec and reports the field, keeping what was rendered", () => {
+    const decision = decide(snapshot({ invalid: true, status: { segments: [succeeded(0, "", "sha256:l0")] } }));
+    expect(kinds(decision.actions)).toEqual(["event", "updateStatus"]);
+    const status = statusOf(decision.actions);
+    expect(condition(status, "Ready")).toMatchObject({
+      status: "False",
+      reason: "InvalidSpec",
+      message: "spec.render.framesPerClip: must be 4n+1",
+    });
+    expect(status.segments).toHaveLength(1);
+  });
+
+  it("does not repeat the invalid-spec event once it is reported for this generation", () => {
+    const first = statusOf(decide(snapshot({ invalid: true })).actions);
+    expect(kinds(decide(snapshot({ invalid: true, status: first })).actions)).toEqual([]);
+  });
+
+  it("writes no status when nothing changed", () => {
+    const job = jobFor(0, "", 0);
+    const input = snapshot({ jobs: [job], pods: [podFor(job)] });
+    const status = statusOf(decide(input).actions);
+    expect(decide({ ...input, film: { ...input.film, status } }).actions).toEqual([]);
+  });
+
+  it.each([
+    { retain: true, expected: ["releaseWorkspace", "event", "removeFinalizer"] },
+    { retain: false, expected: ["deleteWorkspace", "removeFinalizer"] },
+  ])("on deletion stops running jobs and honours retain=$retain for the workspace", ({ retain, expected }) => {
+    const running = jobFor(1, "sha256:l0", 0);
+    const decision = decide(
+      snapshot({
+        deleting: true,
+        intent: intent({ workspace: { ...intent().workspace, retainOnDelete: retain } }),
+        jobs: [jobFor(0, "", 0, "Succeeded"), running],
+      }),
+    );
+    expect(kinds(decision.actions)).toEqual(["deleteJob", ...expected]);
+  });
+
+  it("gives deterministic job names that stay within Kubernetes' 63 characters", () => {
+    const long = "a".repeat(80);
+    const name = segmentJobName(long, 12, "hash", "sha256:x", 3);
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(segmentJobName(long, 12, "hash", "sha256:x", 3)).toBe(name);
+    expect(segmentJobName(long, 12, "hash", "sha256:y", 3)).not.toBe(name);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * Condition types and reasons the operator writes on a LongVideo, and the rule that keeps their transition
+ * times honest: a condition's lastTransitionTime changes only when its status does.
+ */
+import type { Condition } from "./film-snapshot.ts";
+
+export const ConditionType = {
+  Ready: "Ready",
+  Progressing: "Progressing",
+  Succeeded: "Succeeded",
+  Failed: "Failed",
+  Suspended: "Suspended",
+} as const;
+
+export const ConditionReason = {
+  InvalidSpec: "InvalidSpec",
+  Rendering: "Rendering",
+  WaitingForRetry: "WaitingForRetry",
+  Concatenating: "Concatenating",
+  FilmComplete: "FilmComplete",
+  RetriesExhausted: "RetriesExhausted",
+  ConcatenationFailed: "ConcatenationFailed",
+  SuspendRequested: "SuspendRequested",
+  Suspended: "Suspended",
+  NotSuspended: "NotSuspended",
+  NoFailure: "NoFailure",
+  InProgress: "InProgress",
+} as const;
+
+export const EventReason = {
+  InvalidSpec: "InvalidSpec",
+  SegmentStarted: "SegmentStarted",
+  SegmentSucceeded: "SegmentSucceeded",
+  SegmentRetrying: "SegmentRetrying",
+  SegmentFailed: "SegmentFailed",
+  SegmentsInvalidated: "SegmentsInvalidated",
+  ConcatenationStarted: "ConcatenationStarted",
+  FilmConcatenated: "FilmConcatenated",
+  FilmFailed: "FilmFailed",
+  WorkspaceRetained: "WorkspaceRetained",
+} as const;
+
+export type ConditionDraft = Omit<Condition, "lastTransitionTime" | "observedGeneration">;
+
+/**
+ * The new conditions, keeping each previous transition time whose status did not change; conditions not drafted
+ * are dropped (a type that no longer applies is not left behind with a stale status).
+ */
+export function mergedConditions(
+  previous: readonly Condition[],
+  drafts: readonly ConditionDraft[],
+  now: string,
+  generation: number,
+): Condition[] {
+  return drafts.map((draft) => {
+    const before = previous.find((c) => c.type === draft.type);
+    const lastTransitionTime = before?.status === draft.status ? before.lastTransitionTime : now;
+    return { ...draft, lastTransitionTime, observedGeneration: generation };
+  });
+}
