@@ -20,6 +20,10 @@ if node -e 'process.exit(require("./package.json").scripts["generate:check"] ? 0
   npm run --silent generate:check
 fi
 
+step "monitoring rules (promtool)"
+promtool check rules charts/longvideo-operator/files/prometheus-rules.yaml
+promtool test rules test/monitoring/prometheus-rules.test.yaml
+
 step "unit tests"
 vitest run --project unit --reporter=default --reporter=json --outputFile.json="$results/unit.json"
 
