@@ -27,7 +27,34 @@ const environmentSchema = z.object({
   LV_WATCHDOG_SECONDS: z.coerce.number().min(5).default(180),
   LV_RUNTIME_IMAGE: z.string().min(1).default("localhost/longvideo/runtime:dev"),
   LV_RUNTIME_IMAGE_PULL_POLICY: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
+  LV_DEFAULT_BACKEND: z.enum(["svi", "animatic"]).default("svi"),
+  LV_DEFAULT_NODE_SELECTOR: z
+    .string()
+    .default("{}")
+    .transform((text, ctx) => jsonOf(text, ctx, z.record(z.string(), z.string()))),
+  LV_DEFAULT_TOLERATIONS: z
+    .string()
+    .default("[]")
+    .transform((text, ctx) => jsonOf(text, ctx, z.array(z.record(z.string(), z.union([z.string(), z.number()]))))),
+  LV_MODEL_CACHE_CLAIM: z.string().default(""),
 });
+
+/** Parses a JSON-valued variable against a schema, reporting failures on the variable itself. */
+function jsonOf<T>(text: string, ctx: z.RefinementCtx, schema: z.ZodType<T>): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+    return z.NEVER;
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    ctx.addIssue({ code: "custom", message: parsed.error.issues.map((i) => i.message).join("; ") });
+    return z.NEVER;
+  }
+  return parsed.data;
+}
 
 export interface OperatorConfig {
   /** Namespace of the leader-election Lease. */
@@ -48,6 +75,11 @@ export interface OperatorConfig {
   readonly watchdogMs: number;
   readonly runtimeImage: string;
   readonly runtimeImagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  /** Defaults for films that leave these unset (the chart's `runtime.backend`, `gpuPool` and `modelCache`). */
+  readonly defaultBackend: "svi" | "animatic";
+  readonly defaultNodeSelector: Readonly<Record<string, string>>;
+  readonly defaultTolerations: readonly Readonly<Record<string, string | number>>[];
+  readonly modelCacheClaim: string;
 }
 
 /** Settings from an environment; a bad value is reported with the variable's name, never silently defaulted. */
@@ -77,6 +109,10 @@ export function operatorConfig(
       watchdogMs: env.LV_WATCHDOG_SECONDS * 1000,
       runtimeImage: env.LV_RUNTIME_IMAGE,
       runtimeImagePullPolicy: env.LV_RUNTIME_IMAGE_PULL_POLICY,
+      defaultBackend: env.LV_DEFAULT_BACKEND,
+      defaultNodeSelector: env.LV_DEFAULT_NODE_SELECTOR,
+      defaultTolerations: env.LV_DEFAULT_TOLERATIONS,
+      modelCacheClaim: env.LV_MODEL_CACHE_CLAIM,
     },
   };
 }
