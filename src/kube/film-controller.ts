@@ -1,0 +1,479 @@
+/**
+ * The LongVideo controller's I/O: informers feed a work queue keyed by film; each reconcile reads the caches into
+ * a snapshot, asks the pure `decide` what to do, and performs the actions in order, stopping at the first failure
+ * so that nothing is created on the strength of a status write that did not happen.
+ */
+import { decide, filmFinalizer } from "../reconcile/decide.ts";
+import type {
+  Action,
+  FilmSnapshot,
+  FilmStatus,
+  IntentResult,
+  ObservedJob,
+  ObservedPod,
+} from "../reconcile/film-snapshot.ts";
+import { renderJob } from "../manifests/render-job.ts";
+import type { OperatorMetrics, ReconcileResult } from "../metrics/operator-metrics.ts";
+import { Informer, objectKey } from "./informer.ts";
+import type { InformerLog, KubeObject } from "./informer.ts";
+import type { KubeClient, KubeError, KubeResult } from "./kube-client.ts";
+import type { WorkOutcome } from "./work-queue.ts";
+import { WorkQueue } from "./work-queue.ts";
+
+export const group = "longvideo.dev";
+export const version = "v1alpha1";
+export const managedByLabel = "app.kubernetes.io/managed-by";
+export const managedByValue = "longvideo-operator";
+export const filmLabel = "longvideo.dev/film";
+const kindLabel = "longvideo.dev/kind";
+const segmentLabel = "longvideo.dev/segment";
+const attemptLabel = "longvideo.dev/attempt";
+const hashAnnotation = "longvideo.dev/hash";
+const inputAnnotation = "longvideo.dev/input-digest";
+const fieldManager = "longvideo-operator";
+const controllerName = "longvideo";
+
+/** A LongVideo as the API server returns it; the spec stays unknown until the intent validates it. */
+export interface LongVideoObject extends KubeObject {
+  readonly metadata: KubeObject["metadata"] & {
+    readonly generation?: number;
+    readonly deletionTimestamp?: string;
+    readonly finalizers?: readonly string[];
+  };
+  readonly spec?: unknown;
+  readonly status?: FilmStatus;
+}
+
+interface JobObject extends KubeObject {
+  readonly metadata: KubeObject["metadata"] & {
+    readonly annotations?: Readonly<Record<string, string>>;
+    readonly creationTimestamp?: string;
+    readonly deletionTimestamp?: string;
+  };
+  readonly status?: {
+    readonly conditions?: readonly {
+      readonly type: string;
+      readonly status: string;
+      readonly reason?: string;
+      readonly message?: string;
+    }[];
+  };
+}
+
+interface PodObject extends KubeObject {
+  readonly spec?: { readonly nodeName?: string };
+  readonly status?: {
+    readonly phase?: string;
+    readonly reason?: string;
+    readonly containerStatuses?: readonly {
+      readonly state?: {
+        readonly running?: { readonly startedAt?: string };
+        readonly terminated?: {
+          readonly exitCode?: number;
+          readonly reason?: string;
+          readonly message?: string;
+          readonly startedAt?: string;
+          readonly finishedAt?: string;
+        };
+      };
+    }[];
+  };
+}
+
+interface ClaimObject extends KubeObject {
+  readonly metadata: KubeObject["metadata"] & { readonly deletionTimestamp?: string };
+}
+
+/** Everything a reconcile needs besides the caches: how to read a spec, what to run, where to report. */
+export interface FilmControllerOptions {
+  readonly concurrency: number;
+  readonly resyncMs: number;
+  readonly watchdogMs: number;
+  readonly runtimeImage: string;
+  readonly runtimeImagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  /** The film's spec, validated and planned (pure; from src/api and src/plan). */
+  readonly intentOf: (film: LongVideoObject) => IntentResult;
+  readonly now: () => Date;
+}
+
+export interface ControllerLog extends InformerLog {
+  reconciled(key: string, result: ReconcileResult, actions: readonly string[], ms: number): void;
+  actionFailed(key: string, action: string, error: KubeError): void;
+}
+
+const informerDefaults = { backoffBaseMs: 500, backoffMaxMs: 30_000, watchTimeoutSeconds: 240 };
+
+export class FilmController {
+  readonly #client: KubeClient;
+  readonly #options: FilmControllerOptions;
+  readonly #metrics: OperatorMetrics;
+  readonly #log: ControllerLog;
+  readonly films: Informer<LongVideoObject>;
+  readonly jobs: Informer<JobObject>;
+  readonly pods: Informer<PodObject>;
+  readonly claims: Informer<ClaimObject>;
+  readonly queue: WorkQueue;
+
+  constructor(client: KubeClient, options: FilmControllerOptions, metrics: OperatorMetrics, log: ControllerLog) {
+    this.#client = client;
+    this.#options = options;
+    this.#metrics = metrics;
+    this.#log = log;
+    const common = { ...informerDefaults, resyncMs: options.resyncMs, watchdogMs: options.watchdogMs };
+    const owned = `${managedByLabel}=${managedByValue}`;
+    this.films = new Informer(client, { ...common, path: `/apis/${group}/${version}/longvideos` }, log);
+    this.jobs = new Informer(client, { ...common, path: "/apis/batch/v1/jobs", labelSelector: owned }, log);
+    this.pods = new Informer(client, { ...common, path: "/api/v1/pods", labelSelector: owned }, log);
+    this.claims = new Informer(
+      client,
+      { ...common, path: "/api/v1/persistentvolumeclaims", labelSelector: owned },
+      log,
+    );
+    this.queue = new WorkQueue(
+      { concurrency: options.concurrency, baseRetryMs: 200, maxRetryMs: 60_000 },
+      undefined,
+      metrics.workQueueObserver(controllerName),
+    );
+    this.films.onChange((film) => {
+      this.queue.add(objectKey(film));
+    });
+    const toFilm = (object: KubeObject) => {
+      const film = object.metadata?.labels?.[filmLabel];
+      const namespace = object.metadata?.namespace;
+      if (film && namespace) this.queue.add(`${namespace}/${film}`);
+    };
+    this.jobs.onChange(toFilm);
+    this.pods.onChange(toFilm);
+    this.claims.onChange(toFilm);
+  }
+
+  hasSynced(): boolean {
+    return this.films.hasSynced() && this.jobs.hasSynced() && this.pods.hasSynced() && this.claims.hasSynced();
+  }
+
+  /** Runs the informers (always, so a standby is warm) and, while `leading` is not aborted, the workers. */
+  async runInformers(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.films.run(signal), this.jobs.run(signal), this.pods.run(signal), this.claims.run(signal)]);
+  }
+
+  async runWorkers(leading: AbortSignal): Promise<void> {
+    for (const film of this.films.list()) this.queue.add(objectKey(film));
+    await this.queue.run((key) => this.reconcile(key), leading);
+  }
+
+  /** Reconciles one film; never throws. */
+  async reconcile(key: string): Promise<WorkOutcome> {
+    const started = performance.now();
+    const film = this.films.get(key);
+    if (!film) return { kind: "done" };
+    const snapshot = this.#snapshot(film);
+    const decision = decide(snapshot);
+    const done: string[] = [];
+    for (const action of decision.actions) {
+      const result = await this.#perform(film, snapshot, action);
+      if (!result.ok) {
+        this.#log.actionFailed(key, action.kind, result.error);
+        return this.#finish(key, "error", done, started, { kind: "retry", error: result.error });
+      }
+      done.push(action.kind);
+    }
+    for (const ended of decision.facts.segmentsEnded) {
+      this.#metrics.segments.inc({ result: ended.result });
+      this.#metrics.segmentDuration.observe(
+        { backend: snapshot.intent.ok ? snapshot.intent.intent.backend : "unknown" },
+        ended.seconds,
+      );
+      if (snapshot.intent.ok) {
+        const placement = snapshot.intent.intent.placement;
+        this.#metrics.gpuSeconds.inc({ resource: placement.resourceName }, ended.seconds * placement.count);
+      }
+    }
+    const created = Date.now();
+    for (const from of decision.facts.handoffsFrom) {
+      this.#metrics.handoffLatency.observe(Math.max(0, (created - Date.parse(from)) / 1000));
+    }
+    this.#refreshPhaseGauge();
+    if (decision.requeueAfterMs !== undefined) {
+      return this.#finish(key, "requeue_after", done, started, { kind: "requeueAfter", ms: decision.requeueAfterMs });
+    }
+    return this.#finish(key, "success", done, started, { kind: "done" });
+  }
+
+  #finish(
+    key: string,
+    result: ReconcileResult,
+    done: readonly string[],
+    started: number,
+    outcome: WorkOutcome,
+  ): WorkOutcome {
+    const ms = performance.now() - started;
+    this.#metrics.reconcileTotal.inc({ controller: controllerName, result });
+    if (result === "error") this.#metrics.reconcileErrors.inc({ controller: controllerName });
+    this.#metrics.reconcileTime.observe({ controller: controllerName }, ms / 1000);
+    this.#log.reconciled(key, result, done, ms);
+    return outcome;
+  }
+
+  #refreshPhaseGauge(): void {
+    const counts = new Map<string, number>();
+    for (const phase of ["Pending", "Rendering", "Concatenating", "Succeeded", "Failed", "Suspended"])
+      counts.set(phase, 0);
+    for (const film of this.films.list()) {
+      const phase = film.status?.phase ?? "Pending";
+      counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    }
+    for (const [phase, count] of counts) this.#metrics.films.set({ phase }, count);
+  }
+
+  #snapshot(film: LongVideoObject): FilmSnapshot {
+    const name = film.metadata.name ?? "";
+    const namespace = film.metadata.namespace ?? "";
+    const mine = (object: KubeObject) =>
+      object.metadata?.namespace === namespace && object.metadata.labels?.[filmLabel] === name;
+    const jobs = this.jobs
+      .list()
+      .filter(mine)
+      .flatMap((job) => observedJob(job));
+    const pods = this.pods
+      .list()
+      .filter(mine)
+      .flatMap((pod) => observedPod(pod));
+    const intent = this.#options.intentOf(film);
+    const claimName = intent.ok ? intent.intent.workspace.claimName : `${name}-workspace`;
+    const claim = this.claims.get(`${namespace}/${claimName}`);
+    const uid = film.metadata.uid ?? "";
+    return {
+      now: this.#options.now(),
+      film: {
+        name,
+        namespace,
+        uid,
+        generation: film.metadata.generation ?? 0,
+        deleting: film.metadata.deletionTimestamp !== undefined,
+        finalizers: film.metadata.finalizers ?? [],
+        status: film.status ?? {},
+      },
+      intent,
+      jobs,
+      pods,
+      workspaceClaim: claim
+        ? { name: claimName, ownedByFilm: claim.metadata.ownerReferences?.some((o) => o.uid === uid) ?? false }
+        : undefined,
+    };
+  }
+
+  #filmPath(film: LongVideoObject): string {
+    return `/apis/${group}/${version}/namespaces/${film.metadata.namespace ?? ""}/longvideos/${film.metadata.name ?? ""}`;
+  }
+
+  async #perform(film: LongVideoObject, snapshot: FilmSnapshot, action: Action): Promise<KubeResult<unknown>> {
+    const namespace = snapshot.film.namespace;
+    const owner = {
+      apiVersion: `${group}/${version}`,
+      kind: "LongVideo",
+      name: snapshot.film.name,
+      uid: snapshot.film.uid,
+    };
+    const ownLabels = { [managedByLabel]: managedByValue, [filmLabel]: snapshot.film.name };
+    switch (action.kind) {
+      case "addFinalizer":
+      case "removeFinalizer": {
+        const finalizers = (film.metadata.finalizers ?? []).filter((f) => f !== filmFinalizer);
+        if (action.kind === "addFinalizer") finalizers.push(filmFinalizer);
+        // The resourceVersion makes this a compare-and-swap: a concurrent change to the list is never lost.
+        return this.#client.patch(
+          this.#filmPath(film),
+          { metadata: { finalizers, resourceVersion: film.metadata.resourceVersion } },
+          "merge",
+          fieldManager,
+        );
+      }
+      case "updateStatus": {
+        const result = await this.#client.patch<LongVideoObject>(
+          `${this.#filmPath(film)}/status`,
+          { metadata: { resourceVersion: film.metadata.resourceVersion }, status: statusForWrite(action.status) },
+          "merge",
+          fieldManager,
+        );
+        return result;
+      }
+      case "event":
+        return this.#client.create(
+          `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
+          {
+            apiVersion: "events.k8s.io/v1",
+            kind: "Event",
+            metadata: { generateName: `${snapshot.film.name}.`, namespace },
+            eventTime: microTime(this.#options.now()),
+            reportingController: `${group}/operator`,
+            reportingInstance: fieldManager,
+            action: action.reason,
+            reason: action.reason,
+            note: action.message.slice(0, 1024),
+            type: action.type,
+            regarding: { ...owner, namespace },
+          },
+          fieldManager,
+        );
+      case "createWorkspace": {
+        const result = await this.#client.create(
+          `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
+          {
+            apiVersion: "v1",
+            kind: "PersistentVolumeClaim",
+            metadata: {
+              name: action.workspace.claimName,
+              namespace,
+              labels: ownLabels,
+              ownerReferences: [{ ...owner, controller: true, blockOwnerDeletion: true }],
+            },
+            spec: {
+              accessModes: [action.workspace.accessMode],
+              resources: { requests: { storage: action.workspace.size } },
+              ...(action.workspace.storageClassName ? { storageClassName: action.workspace.storageClassName } : {}),
+            },
+          },
+          fieldManager,
+        );
+        return tolerate(result, "AlreadyExists");
+      }
+      case "releaseWorkspace":
+        return tolerate(
+          await this.#client.patch(
+            `/api/v1/namespaces/${namespace}/persistentvolumeclaims/${action.claimName}`,
+            [{ op: "remove", path: "/metadata/ownerReferences" }],
+            "json",
+            fieldManager,
+          ),
+          "NotFound",
+        );
+      case "deleteWorkspace":
+        return tolerate(
+          await this.#client.delete(`/api/v1/namespaces/${namespace}/persistentvolumeclaims/${action.claimName}`),
+          "NotFound",
+        );
+      case "deleteJob":
+        return tolerate(
+          await this.#client.delete(`/apis/batch/v1/namespaces/${namespace}/jobs/${action.name}`, {
+            propagationPolicy: "Background",
+          }),
+          "NotFound",
+        );
+      case "createSegmentJob":
+      case "createConcatJob": {
+        if (!snapshot.intent.ok) throw new Error("jobs are only created for a valid intent");
+        const intent = snapshot.intent.intent;
+        const segment = action.kind === "createSegmentJob" ? action.segment : undefined;
+        const labels = {
+          ...intent.podLabels,
+          ...ownLabels,
+          [kindLabel]: segment ? "segment" : "concat",
+          [segmentLabel]: segment ? String(segment.index) : "concat",
+          [attemptLabel]: String(action.attempt),
+        };
+        const env =
+          segment && action.kind === "createSegmentJob"
+            ? { ...segment.env, LV_INPUT_DIGEST: action.inputDigest, LV_ATTEMPT: String(action.attempt) }
+            : { ...intent.concat.env, LV_ATTEMPT: String(action.attempt) };
+        const manifest = renderJob({
+          name: action.name,
+          namespace,
+          owner,
+          labels,
+          jobAnnotations: {
+            [hashAnnotation]: segment ? segment.hash : intent.concat.hash,
+            [inputAnnotation]: action.kind === "createSegmentJob" ? action.inputDigest : "",
+          },
+          podAnnotations: intent.podAnnotations,
+          image: this.#options.runtimeImage,
+          imagePullPolicy: this.#options.runtimeImagePullPolicy,
+          args: [segment ? "segment" : "concat"],
+          env,
+          ...(segment ? { placement: intent.placement } : {}),
+          workspaceClaim: intent.workspace.claimName,
+          ...(intent.modelsClaim && segment ? { modelsClaim: intent.modelsClaim } : {}),
+          cpu: segment ? { request: 1, limit: 4 } : { request: 0.25, limit: 2 },
+          memoryMiB: segment ? { request: 1024, limit: 16384 } : { request: 256, limit: 2048 },
+        });
+        return tolerate(
+          await this.#client.create(`/apis/batch/v1/namespaces/${namespace}/jobs`, manifest, fieldManager),
+          "AlreadyExists",
+        );
+      }
+    }
+  }
+}
+
+/** Treats one error kind as success: the action's goal already holds (created before, or already gone). */
+function tolerate<T>(result: KubeResult<T>, kind: KubeError["kind"]): KubeResult<T | undefined> {
+  return !result.ok && result.error.kind === kind ? { ok: true, value: undefined } : result;
+}
+
+/** A merge patch replaces lists but merges maps; fields the decision dropped must be nulled explicitly. */
+function statusForWrite(status: FilmStatus): Record<string, unknown> {
+  const fields = [
+    "observedGeneration",
+    "phase",
+    "progress",
+    "segments",
+    "conditions",
+    "output",
+    "startTime",
+    "completionTime",
+    "eta",
+  ];
+  const record = status as Record<string, unknown>;
+  return Object.fromEntries(fields.map((field) => [field, record[field] ?? null]));
+}
+
+function microTime(date: Date): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+function observedJob(job: JobObject): ObservedJob[] {
+  const labels = job.metadata.labels ?? {};
+  const annotations = job.metadata.annotations ?? {};
+  const name = job.metadata.name;
+  const kind = labels[kindLabel];
+  if (!name || (kind !== "segment" && kind !== "concat")) return [];
+  const conditions = job.status?.conditions ?? [];
+  const complete = conditions.find((c) => c.type === "Complete" && c.status === "True");
+  const failed = conditions.find((c) => c.type === "Failed" && c.status === "True");
+  return [
+    {
+      name,
+      kind,
+      segment: kind === "segment" ? Number(labels[segmentLabel] ?? -1) : -1,
+      hash: annotations[hashAnnotation] ?? "",
+      inputDigest: annotations[inputAnnotation] ?? "",
+      attempt: Number(labels[attemptLabel] ?? 0),
+      createdAt: job.metadata.creationTimestamp ?? new Date(0).toISOString(),
+      finished: complete ? "Succeeded" : failed ? "Failed" : undefined,
+      ...(failed?.reason ? { failureReason: failed.reason } : {}),
+      ...(failed?.message ? { failureMessage: failed.message } : {}),
+      deleting: job.metadata.deletionTimestamp !== undefined,
+    },
+  ];
+}
+
+function observedPod(pod: PodObject): ObservedPod[] {
+  const name = pod.metadata?.name;
+  const jobName = pod.metadata?.labels?.["batch.kubernetes.io/job-name"] ?? pod.metadata?.labels?.["job-name"];
+  if (!name || !jobName) return [];
+  const state = pod.status?.containerStatuses?.[0]?.state;
+  const terminated = state?.terminated;
+  const startedAt = terminated?.startedAt ?? state?.running?.startedAt;
+  return [
+    {
+      name,
+      jobName,
+      phase: pod.status?.phase ?? "Pending",
+      ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
+      ...(startedAt ? { startedAt } : {}),
+      ...(terminated?.finishedAt ? { finishedAt: terminated.finishedAt } : {}),
+      ...(terminated?.exitCode === undefined ? {} : { exitCode: terminated.exitCode }),
+      ...(terminated?.message ? { terminationMessage: terminated.message } : {}),
+      ...((terminated?.reason ?? pod.status?.reason) ? { reason: terminated?.reason ?? pod.status?.reason ?? "" } : {}),
+    },
+  ];
+}

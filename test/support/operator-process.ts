@@ -1,0 +1,92 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import path from "node:path";
+import { localClusterKubeconfig } from "./test-kube-config.ts";
+
+const repoRoot = path.resolve(import.meta.dirname, "../..");
+
+/** An operator running as its own process against the local cluster, the way `make run` starts it. */
+export interface OperatorProcess {
+  readonly identity: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Everything the process logged so far (JSON lines). */
+  logs(): string;
+  /** Fetches one of its HTTP endpoints. */
+  get(endpoint: string): Promise<{ status: number; text: string }>;
+  /** Signals the process and waits for it to exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === "object") resolve(address.port);
+        else reject(new Error("no port"));
+      });
+    });
+  });
+}
+
+export async function startOperator(options: {
+  identity: string;
+  leaseNamespace: string;
+  env?: Record<string, string>;
+}): Promise<OperatorProcess> {
+  const port = await freePort();
+  let output = "";
+  const child = spawn(process.execPath, [path.join(repoRoot, "src/main.ts")], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      KUBECONFIG: process.env.KUBECONFIG ?? localClusterKubeconfig,
+      POD_NAME: options.identity,
+      LV_NAMESPACE: options.leaseNamespace,
+      LV_HTTP_PORT: String(port),
+      LV_LOG_LEVEL: "debug",
+      LV_LEASE_DURATION_SECONDS: "6",
+      LV_RENEW_DEADLINE_SECONDS: "4",
+      LV_RETRY_PERIOD_SECONDS: "1",
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      resolve(code);
+    }),
+  );
+  const operator: OperatorProcess = {
+    identity: options.identity,
+    port,
+    child,
+    logs: () => output,
+    get: async (endpoint) => {
+      const response = await fetch(`http://127.0.0.1:${String(port)}${endpoint}`);
+      return { status: response.status, text: await response.text() };
+    },
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  // Up means the HTTP endpoints answer; readiness is for the caller to wait on as it needs.
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`operator exited with ${String(child.exitCode)}:\n${output}`);
+    try {
+      await operator.get("/healthz");
+      return operator;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  await operator.stop("SIGKILL");
+  throw new Error(`operator did not start:\n${output}`);
+}
