@@ -1,0 +1,180 @@
+/**
+ * The operator's I/O layer against the real API server: typed errors, the informer's watch/relist behaviour and
+ * leader election between two candidates.
+ */
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Informer } from "../../src/kube/informer.ts";
+import type { InformerEvent } from "../../src/kube/informer.ts";
+import { KubeClient } from "../../src/kube/kube-client.ts";
+import type { KubeError } from "../../src/kube/kube-client.ts";
+import { LeaderElector } from "../../src/kube/leader-election.ts";
+import { testKubeConfig } from "../support/test-kube-config.ts";
+
+const requests: string[] = [];
+const client = new KubeClient(testKubeConfig(), {
+  requestDone: (method, code) => {
+    requests.push(`${method} ${code}`);
+  },
+});
+const namespace = `lv-it-kube-${randomBytes(3).toString("hex")}`;
+const configMaps = `/api/v1/namespaces/${namespace}/configmaps`;
+
+async function eventually(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+beforeAll(async () => {
+  const created = await client.create("/api/v1/namespaces", { metadata: { name: namespace } }, "test");
+  expect(created.ok).toBe(true);
+});
+
+afterAll(async () => {
+  await client.delete(`/api/v1/namespaces/${namespace}`);
+});
+
+describe("KubeClient", () => {
+  it("turns API failures into typed values and counts every request", async () => {
+    const before = requests.length;
+    const missing = await client.get(`${configMaps}/absent`);
+    expect(missing.ok ? undefined : missing.error.kind).toBe("NotFound");
+
+    const body = { metadata: { name: "twice" }, data: { a: "1" } };
+    expect((await client.create(configMaps, body, "test")).ok).toBe(true);
+    const again = await client.create(configMaps, body, "test");
+    expect(again.ok ? undefined : again.error.kind).toBe("AlreadyExists");
+
+    const stale = await client.request("PUT", `${configMaps}/twice`, {
+      body: { ...body, metadata: { name: "twice", resourceVersion: "1" } },
+    });
+    expect(stale.ok ? undefined : stale.error.kind).toBe("Conflict");
+
+    const invalid = await client.create(configMaps, { metadata: { name: "Not_A_Name" } }, "test");
+    expect(invalid.ok ? undefined : invalid.error).toMatchObject({ kind: "Invalid", status: 422 });
+    expect(invalid.ok ? "" : invalid.error.message).toContain("Not_A_Name");
+
+    expect(requests.slice(before)).toEqual(["GET 404", "POST 201", "POST 409", "PUT 409", "POST 422"]);
+  });
+});
+
+describe("Informer", () => {
+  it("delivers adds, updates and deletes, and resumes after the server ends a watch", async () => {
+    const relists: string[] = [];
+    const failures: KubeError[] = [];
+    const informer = new Informer<{ metadata?: { name?: string; namespace?: string; resourceVersion?: string } }>(
+      client,
+      {
+        path: configMaps,
+        labelSelector: "watched=yes",
+        resyncMs: 60_000,
+        watchdogMs: 4_000,
+        backoffBaseMs: 100,
+        backoffMaxMs: 1_000,
+        // The server ends each watch after a second: the informer must carry on from its resourceVersion.
+        watchTimeoutSeconds: 1,
+      },
+      {
+        relisted: (_resource, reason) => relists.push(reason),
+        watchFailed: (_resource, error) => failures.push(error),
+      },
+    );
+    const events: string[] = [];
+    informer.onChange((object, event: InformerEvent) => events.push(`${event} ${object.metadata?.name ?? ""}`));
+    const stop = new AbortController();
+    const running = informer.run(stop.signal);
+    try {
+      await eventually("the first list", () => informer.hasSynced());
+      const labels = { watched: "yes" };
+      await client.create(configMaps, { metadata: { name: "one", labels }, data: { v: "1" } }, "test");
+      await client.create(configMaps, { metadata: { name: "ignored" }, data: { v: "1" } }, "test");
+      await eventually("the add", () => events.includes("add one"));
+      // Outlive a few server-side watch timeouts before changing anything.
+      await sleep(2_500);
+      await client.patch(`${configMaps}/one`, { data: { v: "2" } }, "merge", "test");
+      await eventually("the update", () => events.includes("update one"));
+      await client.delete(`${configMaps}/one`);
+      await eventually("the delete", () => events.includes("delete one"));
+      expect(informer.get(`${namespace}/one`)).toBeUndefined();
+      expect(events.some((e) => e.endsWith("ignored"))).toBe(false);
+      expect(relists).toEqual(["start"]);
+      expect(failures).toEqual([]);
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
+  it("relists when a long watch stays silent past the watchdog, keeping its cache", async () => {
+    await client.create(configMaps, { metadata: { name: "kept", labels: { quiet: "yes" } } }, "test");
+    const relists: string[] = [];
+    const informer = new Informer(
+      client,
+      {
+        path: configMaps,
+        labelSelector: "quiet=yes",
+        resyncMs: 60_000,
+        watchdogMs: 1_500,
+        backoffBaseMs: 100,
+        backoffMaxMs: 1_000,
+        watchTimeoutSeconds: 300,
+      },
+      { relisted: (_resource, reason) => relists.push(reason), watchFailed: () => undefined },
+    );
+    const stop = new AbortController();
+    const running = informer.run(stop.signal);
+    try {
+      // A silently dead connection looks exactly like this: an open watch that delivers nothing.
+      await eventually("a watchdog relist", () => relists.some((r) => r.startsWith("no events")), 10_000);
+      expect(relists[0]).toBe("start");
+      expect(informer.get(`${namespace}/kept`)).toBeDefined();
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+});
+
+describe("LeaderElector", () => {
+  it("lets exactly one of two candidates lead, and hands over promptly when the leader steps down", async () => {
+    const options = { namespace, name: "election", leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 300 };
+    const quiet = { acquired: () => undefined, lost: () => undefined, failed: () => undefined };
+    const a = new LeaderElector(client, { ...options, identity: "a" }, quiet);
+    const b = new LeaderElector(client, { ...options, identity: "b" }, quiet);
+    const stopA = new AbortController();
+    const stopB = new AbortController();
+    const leaders: string[] = [];
+    let bothLeading = false;
+    const watch = setInterval(() => {
+      if (a.isLeader && b.isLeader) bothLeading = true;
+    }, 20);
+    const runA = a.run(stopA.signal, () => leaders.push("a"));
+    await eventually("a to lead", () => a.isLeader);
+    const runB = b.run(stopB.signal, () => leaders.push("b"));
+    try {
+      await sleep(3_000);
+      expect(b.isLeader).toBe(false);
+      const handover = Date.now();
+      stopA.abort();
+      await runA;
+      await eventually("b to take over", () => b.isLeader, 10_000);
+      // A released lease is taken within a few retry periods, not after the lease duration.
+      expect(Date.now() - handover).toBeLessThan(options.leaseDurationMs);
+      expect(leaders).toEqual(["a", "b"]);
+      expect(bothLeading).toBe(false);
+      const lease = await client.get<{ spec: { holderIdentity: string; leaseTransitions: number } }>(
+        `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/election`,
+      );
+      expect(lease.ok && lease.value.spec).toMatchObject({ holderIdentity: "b", leaseTransitions: 1 });
+    } finally {
+      clearInterval(watch);
+      stopA.abort();
+      stopB.abort();
+      await Promise.all([runA, runB]);
+    }
+  });
+});
