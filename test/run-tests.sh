@@ -40,6 +40,8 @@ teardown() {
     for f in "$LV_RUN"/*.log; do echo "--- last lines of $f"; tail -n 15 "$f"; done >&2
   fi
   bash test/cluster/cluster-down.sh
+  # Stopping a cluster that is not running is harmless.
+  bash test/cluster/cluster-down.sh || { log "a second cluster-down failed"; status=1; }
   # Nothing the tests started may outlive them: every recorded pid and every container shim must be gone.
   local leaked=()
   for pid in "${cluster_pids[@]}"; do kill -0 "$pid" 2>/dev/null && leaked+=("$pid"); done
@@ -53,6 +55,10 @@ teardown() {
 trap teardown EXIT
 bash test/cluster/cluster-up.sh
 for f in "$LV_RUN"/pids/*.pid; do cluster_pids+=("$(cat "$f")"); done
+# Starting it again while it runs only checks it: same processes, nothing restarted.
+bash test/cluster/cluster-up.sh
+again=(); for f in "$LV_RUN"/pids/*.pid; do again+=("$(cat "$f")"); done
+[ "${again[*]}" = "${cluster_pids[*]}" ] || { log "a second cluster-up changed the cluster's processes"; exit 1; }
 KUBECONFIG=$LV_RUN/kubeconfig vitest run --project integration \
   --reporter=default --reporter=json --outputFile.json="$results/integration.json"
 
