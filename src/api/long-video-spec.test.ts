@@ -1,0 +1,259 @@
+import { describe, expect, it } from "vitest";
+import { fieldErrorLine, fieldPath, invalidObjectMessage } from "./field-errors.ts";
+import { longVideoSpecVerdict, longVideoVerdict } from "./long-video.ts";
+import { longVideoSpecSchema } from "./long-video-spec.ts";
+
+const minimal = {
+  referenceImage: { url: "https://example.com/still.png" },
+  storyline: [{ prompt: "a lighthouse at dawn", clips: 2 }],
+  storage: { models: { claimName: "svi-models" } },
+};
+
+/** `minimal` with `patch` merged in, one level deep per key. */
+function with_(patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...minimal };
+  for (const [key, value] of Object.entries(patch)) {
+    const base = out[key];
+    out[key] =
+      typeof value === "object" && value !== null && !Array.isArray(value) && typeof base === "object" && base
+        ? { ...base, ...value }
+        : value;
+  }
+  return out;
+}
+
+describe("LongVideo spec defaults", () => {
+  it("fills in everything Kubernetes defaults, and nothing that depends on the variant", () => {
+    expect(longVideoSpecSchema.parse(minimal)).toEqual({
+      variant: "film",
+      referenceImage: { url: "https://example.com/still.png" },
+      storyline: [{ prompt: "a lighthouse at dawn", clips: 2 }],
+      render: {
+        resolution: { width: 832, height: 480 },
+        fps: 16,
+        framesPerClip: 81,
+        steps: 50,
+        seed: 42,
+        backend: "svi",
+      },
+      gpu: { count: 1, resourceName: "nvidia.com/gpu" },
+      storage: {
+        workspace: { size: "20Gi", accessMode: "ReadWriteOnce", whenDeleted: "Delete" },
+        models: { claimName: "svi-models" },
+      },
+      output: { path: "film.mp4" },
+      retry: { limit: 3, backoff: { initialSeconds: 10, maxSeconds: 600 } },
+      suspend: false,
+    });
+  });
+
+  it("fills nested defaults inside objects that are partly given", () => {
+    const spec = longVideoSpecSchema.parse(with_({ render: { resolution: { width: 480 }, fps: 24 } }));
+    expect(spec.render).toMatchObject({ resolution: { width: 480, height: 480 }, fps: 24, framesPerClip: 81 });
+  });
+});
+
+describe("LongVideo spec validation", () => {
+  const valid: [string, Record<string, unknown>][] = [
+    ["the minimal spec", minimal],
+    ["a pvc image", { ...minimal, referenceImage: { pvc: { claimName: "stills", path: "a/b.png" } } }],
+    ["a shot", with_({ variant: "shot" })],
+    ["pro with 2 latent motion frames", with_({ variant: "pro", render: { motionFrames: 2 } })],
+    ["an animatic without a model cache", { ...minimal, storage: {}, render: { backend: "animatic" } }],
+    ["a film of 64 scenes", with_({ storyline: Array.from({ length: 64 }, () => ({ prompt: "x", seconds: 1.5 })) })],
+    [
+      "a tolerate-everything toleration",
+      with_({ gpu: { tolerations: [{ operator: "Exists" }], nodeSelector: { "longvideo.dev/pool": "h100" } } }),
+    ],
+    ["pod labels", with_({ podMetadata: { labels: { team: "a", "example.com/tier": "" } } })],
+    ["a fractional size", with_({ storage: { workspace: { size: "1.5Gi" } } })],
+  ];
+  it.each(valid)("accepts %s", (_, spec) => {
+    const verdict = longVideoSpecVerdict(spec);
+    expect(verdict.ok ? [] : verdict.errors.map(fieldErrorLine)).toEqual([]);
+  });
+
+  const invalid: [string, Record<string, unknown>, string, RegExp][] = [
+    ["no image source", { ...minimal, referenceImage: {} }, "spec.referenceImage", /exactly one image source/],
+    [
+      "two image sources",
+      with_({ referenceImage: { url: "https://a.b/c.png", configMap: { name: "a", key: "b" } } }),
+      "spec.referenceImage",
+      /exactly one image source/,
+    ],
+    [
+      "both clips and seconds",
+      with_({ storyline: [{ prompt: "x", clips: 1, seconds: 2 }] }),
+      "spec.storyline[0]",
+      /exactly one of clips or seconds/,
+    ],
+    [
+      "neither clips nor seconds",
+      with_({ storyline: [{ prompt: "x" }] }),
+      "spec.storyline[0]",
+      /exactly one of clips or seconds/,
+    ],
+    ["an empty storyline", with_({ storyline: [] }), "spec.storyline", /at least 1 items/],
+    ["a blank prompt", with_({ storyline: [{ prompt: "  ", clips: 1 }] }), "spec.storyline[0].prompt", /should match/],
+    ["80 frames per clip", with_({ render: { framesPerClip: 80 } }), "spec.render.framesPerClip", /4n\+1/],
+    [
+      "125 frames per clip",
+      with_({ render: { framesPerClip: 125 } }),
+      "spec.render.framesPerClip",
+      /less than or equal to 121/,
+    ],
+    [
+      "motion frames >= frames per clip",
+      with_({ render: { framesPerClip: 17, motionFrames: 17 } }),
+      "spec.render.motionFrames",
+      /fewer than framesPerClip/,
+    ],
+    [
+      "pro overlap too long",
+      with_({ variant: "pro", render: { framesPerClip: 17, motionFrames: 4 } }),
+      "spec.render.motionFrames",
+      /4 \* motionFrames \+ 1/,
+    ],
+    [
+      "a shot of two scenes",
+      with_({
+        variant: "shot",
+        storyline: [
+          { prompt: "a", clips: 1 },
+          { prompt: "b", clips: 1 },
+        ],
+      }),
+      "spec.storyline",
+      /single scene/,
+    ],
+    ["svi without a model cache", { ...minimal, storage: {} }, "spec.storage.models", /claimName/],
+    [
+      "a width that is no multiple of 16",
+      with_({ render: { resolution: { width: 500 } } }),
+      "spec.render.resolution.width",
+      /multiple of 16/,
+    ],
+    [
+      "too many pixels",
+      with_({ render: { resolution: { width: 1280, height: 1280 } } }),
+      "spec.render.resolution",
+      /921600/,
+    ],
+    ["a zero seed multiplier", with_({ render: { seed: 0 } }), "spec.render.seed", /greater than or equal to 1/],
+    [
+      "an unknown backend",
+      with_({ render: { backend: "sora" } }),
+      "spec.render.backend",
+      /supported values: "svi", "animatic"/,
+    ],
+    ["an unknown variant", with_({ variant: "talk" }), "spec.variant", /supported values/],
+    [
+      "a label key with a space",
+      with_({ podMetadata: { labels: { "bad key": "x" } } }),
+      "spec.podMetadata.labels[bad key]",
+      /should match/,
+    ],
+    [
+      "a reserved label",
+      with_({ podMetadata: { labels: { "longvideo.dev/film": "x" } } }),
+      "spec.podMetadata.labels",
+      /set by the operator/,
+    ],
+    [
+      "a label value of 64 characters",
+      with_({ podMetadata: { labels: { a: "x".repeat(64) } } }),
+      "spec.podMetadata.labels.a",
+      /Too long/,
+    ],
+    [
+      "an Exists toleration with a value",
+      with_({ gpu: { tolerations: [{ key: "k", operator: "Exists", value: "v" }] } }),
+      "spec.gpu.tolerations[0].value",
+      /takes no value/,
+    ],
+    [
+      "a keyless Equal toleration",
+      with_({ gpu: { tolerations: [{ value: "v" }] } }),
+      "spec.gpu.tolerations[0].operator",
+      /without a key/,
+    ],
+    ["nine GPUs", with_({ gpu: { count: 9 } }), "spec.gpu.count", /less than or equal to 8/],
+    [
+      "a size that is no quantity",
+      with_({ storage: { workspace: { size: "lots" } } }),
+      "spec.storage.workspace.size",
+      /should match/,
+    ],
+    [
+      "a size below 1Gi",
+      with_({ storage: { workspace: { size: "512Mi" } } }),
+      "spec.storage.workspace.size",
+      /from 1Gi to 64Ti/,
+    ],
+    [
+      "an absolute image path",
+      { ...minimal, referenceImage: { pvc: { claimName: "a", path: "/etc/passwd" } } },
+      "spec.referenceImage.pvc.path",
+      /should match/,
+    ],
+    [
+      "a path escaping the volume",
+      { ...minimal, referenceImage: { pvc: { claimName: "a", path: "a/../../b" } } },
+      "spec.referenceImage.pvc.path",
+      /should match/,
+    ],
+    ["an output that is no mp4", with_({ output: { path: "film.avi" } }), "spec.output.path", /should match/],
+    [
+      "backoff that shrinks",
+      with_({ retry: { backoff: { initialSeconds: 60, maxSeconds: 30 } } }),
+      "spec.retry.backoff.initialSeconds",
+      /must not exceed/,
+    ],
+    ["an unknown field", with_({ render: { colour: "red" } }), "spec.render.colour", /unknown field/],
+  ];
+  it.each(invalid)("rejects %s at %s", (_, spec, field, detail) => {
+    const verdict = longVideoSpecVerdict(spec);
+    expect(verdict.ok).toBe(false);
+    if (verdict.ok) return;
+    const error = verdict.errors.find((e) => e.field === field);
+    expect(error, verdict.errors.map(fieldErrorLine).join("\n")).toBeDefined();
+    expect(error && fieldErrorLine(error)).toMatch(detail);
+  });
+});
+
+describe("field errors", () => {
+  it("writes paths the way the API server does", () => {
+    expect(fieldPath(["spec", "storyline", 3, "prompt"])).toBe("spec.storyline[3].prompt");
+    expect(fieldPath(["spec", "podMetadata", "labels", "example.com/tier"])).toBe(
+      "spec.podMetadata.labels[example.com/tier]",
+    );
+  });
+
+  it("phrases a whole rejection like kubectl", () => {
+    const verdict = longVideoVerdict({
+      apiVersion: "longvideo.dev/v1alpha1",
+      kind: "LongVideo",
+      metadata: { name: "x" },
+      spec: with_({ variant: "talk", render: { fps: 61 } }),
+    });
+    expect(verdict.ok).toBe(false);
+    if (verdict.ok) return;
+    expect(invalidObjectMessage("LongVideo", "x", verdict.errors)).toBe(
+      [
+        'The LongVideo "x" is invalid: ',
+        '* spec.variant: Unsupported value: "talk": supported values: "shot", "film", "pro"',
+        "* spec.render.fps: Invalid value: 61: spec.render.fps in body should be less than or equal to 60",
+      ].join("\n"),
+    );
+  });
+
+  it("rejects names that cannot be label values", () => {
+    const verdict = longVideoVerdict({
+      apiVersion: "longvideo.dev/v1alpha1",
+      kind: "LongVideo",
+      metadata: { name: "x".repeat(64) },
+      spec: minimal,
+    });
+    expect(verdict.ok ? [] : verdict.errors.map((e) => e.field)).toEqual(["metadata.name"]);
+  });
+});

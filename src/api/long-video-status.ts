@@ -1,0 +1,143 @@
+/**
+ * `LongVideo.status`: what the operator reports. Written only by the operator through the status subresource;
+ * the schema bounds it so one film's status stays far below etcd's object size limit, and gives list semantics
+ * (segments keyed by index, conditions keyed by type) that server-side apply merges correctly.
+ */
+import * as z from "zod";
+
+/** Condition types the operator sets on a LongVideo. */
+export const ConditionType = {
+  /** The film is finished and at `status.output.path`. */
+  Ready: "Ready",
+  /** Segments are rendering or the film is being concatenated. */
+  Progressing: "Progressing",
+  /** Every segment rendered and the film was written. */
+  Succeeded: "Succeeded",
+  /** A segment exhausted its retries, or concatenation failed; the film will not finish without a change. */
+  Failed: "Failed",
+  /** Rendering stopped at a segment boundary because `spec.suspend` is true. */
+  Suspended: "Suspended",
+  /** The film is still progressing but something needs attention (retries, an invalid spec). */
+  Degraded: "Degraded",
+} as const;
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+/** Reasons (the `reason` field of a condition): PascalCase, stable, meant for machines and alerts. */
+export const ConditionReason = {
+  InvalidSpec: "InvalidSpec",
+  InProgress: "InProgress",
+  Rendering: "Rendering",
+  WaitingForRetry: "WaitingForRetry",
+  Concatenating: "Concatenating",
+  FilmComplete: "FilmComplete",
+  RetriesExhausted: "RetriesExhausted",
+  ConcatenationFailed: "ConcatenationFailed",
+  SuspendRequested: "SuspendRequested",
+  Suspended: "Suspended",
+  NotSuspended: "NotSuspended",
+  NoFailure: "NoFailure",
+} as const;
+export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];
+
+/** Phases of a film, in `status.phase`. */
+export const phases = ["Pending", "Rendering", "Concatenating", "Succeeded", "Failed", "Suspended"] as const;
+export type Phase = (typeof phases)[number];
+
+/** States of one segment's record. */
+export const segmentStates = ["Pending", "Running", "Succeeded", "Failed", "Retrying"] as const;
+export type SegmentState = (typeof segmentStates)[number];
+
+/** Films are bounded by the spec (64 scenes of up to 64 clips); status lists never exceed that. */
+export const maxSegments = 4096;
+
+const timestamp = z.iso.datetime();
+const digest = z.string().max(128).meta({ description: "A content digest, such as a hex sha256." });
+
+/** A metav1.Condition. */
+export const conditionSchema = z.strictObject({
+  type: z
+    .string()
+    .min(1)
+    .max(316)
+    .regex(
+      /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+    )
+    .meta({ description: "Condition type, such as Ready or Progressing." }),
+  status: z.enum(["True", "False", "Unknown"]),
+  observedGeneration: z.int().min(0).exactOptional().meta({ description: "The generation the condition was set for." }),
+  lastTransitionTime: timestamp.meta({ description: "When the status last changed." }),
+  reason: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+    .meta({ description: "A PascalCase reason for the last transition." }),
+  message: z.string().max(32_768).meta({ description: "A human-readable explanation." }),
+});
+
+/** The compact record of one segment. */
+export const segmentRecordSchema = z.strictObject({
+  index: z.int().min(0).max(maxSegments).meta({ description: "Position of the segment in the film." }),
+  attempt: z.int().min(0).max(100).meta({ description: "Attempt number of the latest render, from 0." }),
+  state: z.enum(segmentStates),
+  hash: digest.meta({ description: "Plan hash of the segment's inputs, chained through its predecessor's." }),
+  node: z.string().max(253).exactOptional().meta({ description: "Node the latest attempt ran on." }),
+  startTime: timestamp.exactOptional(),
+  finishTime: timestamp.exactOptional(),
+  inputDigest: digest.exactOptional().meta({ description: "Digest of the latents the segment consumed." }),
+  outputDigest: digest.exactOptional().meta({ description: "Digest of the latents it produced for its successor." }),
+  frames: z.int().min(0).max(100_000).exactOptional().meta({ description: "Frames the segment rendered." }),
+  message: z.string().max(1024).exactOptional().meta({ description: "Why the latest attempt failed, when it did." }),
+});
+
+/** `status` of a LongVideo. */
+export const longVideoStatusSchema = z
+  .strictObject({
+    observedGeneration: z
+      .int()
+      .min(0)
+      .exactOptional()
+      .meta({ description: "The spec generation this status describes." }),
+    phase: z.enum(phases).exactOptional().meta({ description: "Where the film is in its life." }),
+    progress: z
+      .string()
+      .max(16)
+      .regex(/^[0-9]+\/[0-9]+$/)
+      .exactOptional()
+      .meta({ description: "Segments rendered out of segments planned, such as 12/40." }),
+    segments: z
+      .array(segmentRecordSchema)
+      .max(maxSegments)
+      .exactOptional()
+      .meta({
+        description: "One record per rendered or rendering segment.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["index"],
+      }),
+    conditions: z
+      .array(conditionSchema)
+      .max(16)
+      .exactOptional()
+      .meta({
+        description: "Ready, Progressing, Succeeded, Failed, Suspended and Degraded.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+      }),
+    output: z
+      .strictObject({
+        path: z.string().max(1024).meta({ description: "Path of the film in the workspace." }),
+        frames: z.int().min(0).meta({ description: "Frames in the film." }),
+        seconds: z.number().min(0).meta({ description: "Length of the film in seconds." }),
+        hash: digest.meta({ description: "Hash of everything the film was made from." }),
+      })
+      .exactOptional()
+      .meta({ description: "The finished film." }),
+    startTime: timestamp.exactOptional().meta({ description: "When the first segment started." }),
+    completionTime: timestamp.exactOptional().meta({ description: "When the film succeeded or failed." }),
+    eta: timestamp.exactOptional().meta({ description: "When the film is expected to be finished, while rendering." }),
+  })
+  .meta({ description: "What the operator observed and did." });
+
+export type LongVideoStatus = z.output<typeof longVideoStatusSchema>;
+export type Condition = z.output<typeof conditionSchema>;
+export type SegmentRecord = z.output<typeof segmentRecordSchema>;
