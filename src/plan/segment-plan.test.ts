@@ -1,0 +1,299 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { longVideoSpecSchema } from "../api/long-video-spec.ts";
+import type { LongVideoSpec, LongVideoSpecInput } from "../api/long-video-spec.ts";
+import { clipsForSeconds, resolvedRender, segmentHash, segmentPlan } from "./segment-plan.ts";
+import type { SegmentPlan } from "./segment-plan.ts";
+
+const image = { configMap: { name: "still", key: "image.png" } };
+
+function spec(input: Omit<LongVideoSpecInput, "referenceImage"> & Partial<Pick<LongVideoSpecInput, "referenceImage">>) {
+  return longVideoSpecSchema.parse({
+    referenceImage: image,
+    ...input,
+    render: { backend: "animatic", ...input.render },
+  });
+}
+
+function plan(s: LongVideoSpec, clipRenderSeconds = 10): SegmentPlan {
+  const result = segmentPlan(s, { clipRenderSeconds });
+  if (!result.ok) throw new Error(`${result.error.field}: ${result.error.message}`);
+  return result.plan;
+}
+
+describe("segmentPlan: tables", () => {
+  it.each([
+    // variant, scenes, fps, segments, frames per segment kept, total frames
+    { name: "film, one 81-frame clip", variant: "film", storyline: [{ clips: 1 }], fps: 16, kept: [81] },
+    {
+      name: "film trims the tail of all but the last",
+      variant: "film",
+      storyline: [{ clips: 3 }],
+      fps: 16,
+      kept: [76, 76, 81],
+    },
+    { name: "shot hands over one frame", variant: "shot", storyline: [{ clips: 3 }], fps: 16, kept: [80, 80, 81] },
+    {
+      name: "pro trims the head of all but the first",
+      variant: "pro",
+      storyline: [{ clips: 3 }],
+      fps: 16,
+      kept: [81, 76, 76],
+    },
+    // 10 s at 16 fps = 160 frames: 76 + 81 = 157 is short, so three clips.
+    { name: "film, 10 seconds", variant: "film", storyline: [{ seconds: 10 }], fps: 16, kept: [76, 76, 81] },
+    // 81 frames exactly at 16 fps: the last clip keeps its overlap, one clip is enough.
+    {
+      name: "shot, exactly one clip of seconds",
+      variant: "shot",
+      storyline: [{ seconds: 81 / 16 }],
+      fps: 16,
+      kept: [81],
+    },
+    // A seconds scene before another scene has no overlap bonus: 5 s = 80 frames > 76, two clips.
+    {
+      name: "film, seconds scene then clips scene",
+      variant: "film",
+      storyline: [{ seconds: 5 }, { clips: 1 }],
+      fps: 16,
+      kept: [76, 76, 81],
+    },
+  ] as const)("$name", ({ variant, storyline, fps, kept }) => {
+    const p = plan(
+      spec({ variant, storyline: storyline.map((s, i) => ({ prompt: `scene ${String(i)}`, ...s })), render: { fps } }),
+    );
+    expect(p.segments.map((s) => s.framesKept)).toEqual(kept);
+    expect(p.totals.frames).toBe(kept.reduce((a, b) => a + b, 0));
+    expect(p.totals.seconds).toBeCloseTo(p.totals.frames / fps, 9);
+  });
+
+  it("gives each segment its scene's prompt, its seed and its place in the film", () => {
+    const p = plan(
+      spec({
+        variant: "film",
+        storyline: [
+          { prompt: "dawn", clips: 2 },
+          { prompt: "dusk", clips: 1 },
+        ],
+        render: { seed: 7, fps: 19 },
+      }),
+    );
+    expect(
+      p.segments.map(({ index, scene, clipInScene, prompt, seed, startFrame }) => ({
+        index,
+        scene,
+        clipInScene,
+        prompt,
+        seed,
+        startFrame,
+      })),
+    ).toEqual([
+      { index: 0, scene: 0, clipInScene: 0, prompt: "dawn", seed: 0, startFrame: 0 },
+      { index: 1, scene: 0, clipInScene: 1, prompt: "dawn", seed: 7, startFrame: 76 },
+      { index: 2, scene: 1, clipInScene: 0, prompt: "dusk", seed: 14, startFrame: 152 },
+    ]);
+    expect(p.segments[2]?.startSeconds).toBeCloseTo(152 / 19, 12);
+    expect(p.scenes.map((s) => ({ clips: s.clips, frames: s.frames }))).toEqual([
+      { clips: 2, frames: 152 },
+      { clips: 1, frames: 81 },
+    ]);
+  });
+
+  it("resolves per-variant defaults and keeps explicit settings", () => {
+    const film = resolvedRender("film", spec({ variant: "film", storyline: [{ prompt: "x", clips: 1 }] }).render);
+    expect(film).toMatchObject({ motionFrames: 5, overlapFrames: 5, padding: "zeros", guidanceScale: 5 });
+    const pro = resolvedRender("pro", spec({ variant: "pro", storyline: [{ prompt: "x", clips: 1 }] }).render);
+    expect(pro).toMatchObject({ motionFrames: 1, motionUnit: "latent", overlapFrames: 5, padding: "anchor" });
+    const shot = resolvedRender(
+      "shot",
+      spec({ variant: "shot", storyline: [{ prompt: "x", clips: 1 }], render: { guidanceScale: 3.5, motionFrames: 2 } })
+        .render,
+    );
+    expect(shot).toMatchObject({ motionFrames: 2, overlapFrames: 2, padding: "reference", guidanceScale: 3.5 });
+  });
+
+  it("estimates GPU-seconds from the clip time and the GPUs per segment", () => {
+    const s = spec({ storyline: [{ prompt: "x", clips: 4 }], gpu: { count: 2 } });
+    expect(plan(s, 600).totals.gpuSeconds).toBe(4 * 600 * 2);
+  });
+
+  it("refuses a storyline longer than a status can record", () => {
+    const s = spec({
+      variant: "film",
+      storyline: Array.from({ length: 64 }, () => ({ prompt: "x", seconds: 300 })),
+      render: { fps: 60, framesPerClip: 17, motionFrames: 13 },
+    });
+    const result = segmentPlan(s, { clipRenderSeconds: 1 });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toMatchObject({ field: "spec.storyline" });
+  });
+
+  it("hashes the reference image by content, not by the order its fields were written in", () => {
+    const a = spec({ storyline: [{ prompt: "x", clips: 1 }], referenceImage: { configMap: { name: "a", key: "b" } } });
+    const b = spec({ storyline: [{ prompt: "x", clips: 1 }], referenceImage: { configMap: { key: "b", name: "a" } } });
+    expect(plan(a).segments[0]?.hash).toBe(plan(b).segments[0]?.hash);
+  });
+
+  it("leaves hashes alone when only save-time or placement settings change", () => {
+    const base = spec({ storyline: [{ prompt: "x", clips: 3 }] });
+    const moved = spec({
+      storyline: [{ prompt: "x", clips: 3 }],
+      render: { fps: 25 },
+      gpu: { count: 2, nodeSelector: { "longvideo.dev/pool": "h100" } },
+      retry: { limit: 7 },
+      output: { path: "elsewhere.mp4" },
+    });
+    expect(plan(moved).segments.map((s) => s.hash)).toEqual(plan(base).segments.map((s) => s.hash));
+  });
+});
+
+// ---- properties ----
+
+const framesPerClip = fc.integer({ min: 4, max: 30 }).map((n) => 4 * n + 1);
+const scene = fc.oneof(
+  fc.record({
+    prompt: fc.string({ minLength: 1, maxLength: 12 }).map((s) => `p ${s}`),
+    clips: fc.integer({ min: 1, max: 6 }),
+  }),
+  fc.record({
+    prompt: fc.string({ minLength: 1, maxLength: 12 }).map((s) => `p ${s}`),
+    seconds: fc.double({ min: 0.05, max: 40, noNaN: true }),
+  }),
+);
+
+/** Valid specs with defaults applied: whatever the generator draws that the schema rejects is discarded. */
+const validSpec = fc
+  .record({
+    variant: fc.constantFrom("shot", "film", "pro"),
+    storyline: fc.array(scene, { minLength: 1, maxLength: 6 }),
+    fps: fc.integer({ min: 1, max: 60 }),
+    framesPerClip,
+    motionFrames: fc.option(fc.integer({ min: 1, max: 12 }), { nil: undefined }),
+    seed: fc.integer({ min: 1, max: 100_000 }),
+  })
+  .map(({ variant, storyline, fps, framesPerClip, motionFrames, seed }) =>
+    longVideoSpecSchema.safeParse({
+      variant,
+      referenceImage: image,
+      storyline: variant === "shot" ? storyline.slice(0, 1) : storyline,
+      render: {
+        fps,
+        framesPerClip,
+        seed,
+        backend: "animatic",
+        ...(motionFrames === undefined ? {} : { motionFrames }),
+      },
+    }),
+  )
+  .filter((parsed) => parsed.success)
+  .map((parsed) => parsed.data);
+
+describe("segmentPlan: properties", () => {
+  it("adds up: segments, frames, seconds and start times agree with each other", () => {
+    fc.assert(
+      fc.property(validSpec, (s) => {
+        const p = plan(s);
+        expect(p.totals.segments).toBe(p.segments.length);
+        expect(p.scenes.reduce((n, sc) => n + sc.clips, 0)).toBe(p.segments.length);
+        expect(p.segments.reduce((n, sg) => n + sg.framesKept, 0)).toBe(p.totals.frames);
+        expect(p.scenes.reduce((n, sc) => n + sc.frames, 0)).toBe(p.totals.frames);
+        expect(p.totals.seconds).toBeCloseTo(p.totals.frames / s.render.fps, 9);
+        let start = 0;
+        for (const sg of p.segments) {
+          expect(sg.startFrame).toBe(start);
+          expect(sg.framesKept).toBe(sg.framesGenerated - sg.trimHead - sg.trimTail);
+          expect(sg.framesKept).toBeGreaterThan(0);
+          start += sg.framesKept;
+        }
+        // Exactly one clip keeps its overlap frames: the last (tail trimming) or the first (head trimming).
+        expect(p.segments.filter((sg) => sg.trimHead + sg.trimTail === 0)).toHaveLength(1);
+        expect(p.totals.gpuSeconds).toBe(p.segments.length * 10 * s.gpu.count);
+      }),
+    );
+  });
+
+  it("chains every hash through its predecessor's", () => {
+    fc.assert(
+      fc.property(validSpec, (s) => {
+        const p = plan(s);
+        let previous = "";
+        for (const sg of p.segments) {
+          expect(sg.hash).toMatch(/^[0-9a-f]{64}$/);
+          expect(sg.hash).toBe(segmentHash(previous, p.render, s.referenceImage, sg));
+          previous = sg.hash;
+        }
+        expect(new Set(p.segments.map((sg) => sg.hash)).size).toBe(p.segments.length);
+      }),
+    );
+  });
+
+  it("seeds every clip differently, with index x seed multiplier", () => {
+    fc.assert(
+      fc.property(validSpec, (s) => {
+        const seeds = plan(s).segments.map((sg) => sg.seed);
+        expect(seeds).toEqual(seeds.map((_, i) => i * s.render.seed));
+        expect(new Set(seeds).size).toBe(seeds.length);
+      }),
+    );
+  });
+
+  it("never delivers a seconds scene short, and never a whole clip too long", () => {
+    fc.assert(
+      fc.property(validSpec, (s) => {
+        const p = plan(s);
+        const perClip = p.render.framesPerClip - p.render.overlapFrames;
+        for (const sc of p.scenes) {
+          if (!("seconds" in sc.requested)) continue;
+          const asked = sc.requested.seconds * s.render.fps;
+          expect(sc.frames).toBeGreaterThanOrEqual(asked - 1e-6);
+          if (sc.clips > 1) expect(sc.frames - perClip).toBeLessThan(asked);
+        }
+      }),
+    );
+  });
+
+  it("changes, when one scene's prompt is edited, that scene's hashes and every later one, and nothing before", () => {
+    fc.assert(
+      fc.property(validSpec, fc.nat(), fc.string({ minLength: 1, maxLength: 8 }), (s, pick, suffix) => {
+        const edited = pick % s.storyline.length;
+        const before = plan(s);
+        const after = plan({
+          ...s,
+          storyline: s.storyline.map((sc, i) => (i === edited ? { ...sc, prompt: `${sc.prompt} / ${suffix}` } : sc)),
+        });
+        const first = before.segments.findIndex((sg) => sg.scene === edited);
+        expect(after.segments).toHaveLength(before.segments.length);
+        for (const [i, sg] of before.segments.entries()) {
+          const hash = after.segments[i]?.hash;
+          if (i < first) expect(hash).toBe(sg.hash);
+          else expect(hash).not.toBe(sg.hash);
+        }
+      }),
+    );
+  });
+
+  it("keeps every hash when a scene is appended", () => {
+    fc.assert(
+      fc.property(validSpec, scene, (s, extra) => {
+        fc.pre(s.variant !== "shot");
+        const before = plan(s);
+        const after = plan({ ...s, storyline: [...s.storyline, extra] });
+        expect(after.segments.slice(0, before.segments.length).map((sg) => sg.hash)).toEqual(
+          before.segments.map((sg) => sg.hash),
+        );
+      }),
+    );
+  });
+
+  it("converts seconds with the clip that carries the overlap in mind", () => {
+    fc.assert(
+      fc.property(validSpec, fc.double({ min: 0.05, max: 300, noNaN: true }), fc.boolean(), (s, seconds, carries) => {
+        const render = resolvedRender(s.variant, s.render);
+        const clips = clipsForSeconds(seconds, render, carries);
+        const frames = clips * (render.framesPerClip - render.overlapFrames) + (carries ? render.overlapFrames : 0);
+        expect(frames).toBeGreaterThanOrEqual(seconds * render.fps - 1e-6);
+        expect(clips).toBeGreaterThanOrEqual(1);
+      }),
+    );
+  });
+});

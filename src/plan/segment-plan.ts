@@ -1,0 +1,296 @@
+/**
+ * The segment plan: a storyline and render settings, turned into the clips ("segments") SVI renders one after
+ * another. Pure: the same spec always gives the same plan, byte for byte, which is what lets the reconciler compare
+ * a stored segment record with the plan of an edited spec.
+ *
+ * How a film is stitched decides how long it is. Consecutive clips overlap by a few decoded frames (the motion
+ * frames handed from one clip to the next), and stitching keeps each overlap once: Shot and Film drop the tail of
+ * every clip but the last, Pro drops the head of every clip but the first. So every clip adds `framesPerClip -
+ * overlap` frames to the film, and one clip (the last, or for Pro the first) adds the overlap on top.
+ */
+import { createHash } from "node:crypto";
+import type { LongVideoSpec, RenderSettings } from "../api/long-video-spec.ts";
+import { maxSegments } from "../api/long-video-status.ts";
+import { overlapFrames, variantProfiles } from "../api/variant-profiles.ts";
+import type { Padding, Variant } from "../api/variant-profiles.ts";
+
+/** What the planner reads from a spec (defaults applied). */
+export type PlanInput = Pick<LongVideoSpec, "variant" | "referenceImage" | "storyline" | "render"> & {
+  readonly gpu?: { readonly count: number };
+};
+
+/** The render settings of a film after per-variant defaults: what every segment of it is rendered with. */
+export interface ResolvedRender {
+  readonly variant: Variant;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly framesPerClip: number;
+  /** Motion frames handed to the next clip, in the variant's unit (decoded frames, or latent frames for Pro). */
+  readonly motionFrames: number;
+  readonly motionUnit: "pixel" | "latent";
+  /** Decoded frames two consecutive clips share. */
+  readonly overlapFrames: number;
+  readonly padding: Padding;
+  readonly guidanceScale: number;
+  readonly steps: number;
+  readonly seedMultiplier: number;
+  readonly backend: RenderSettings["backend"];
+}
+
+/** One segment: everything its render pod is told, where its frames land in the film, and its content hash. */
+export interface SegmentSpec {
+  /** Position in the film, from 0. */
+  readonly index: number;
+  /** The scene the segment belongs to, and its position within that scene. */
+  readonly scene: number;
+  readonly clipInScene: number;
+  readonly prompt: string;
+  /** `index * seed multiplier`, as SVI seeds its clips. */
+  readonly seed: number;
+  /** Frames the model generates for this clip (`framesPerClip`). */
+  readonly framesGenerated: number;
+  /** Decoded frames stitching drops from the start and from the end of this clip. */
+  readonly trimHead: number;
+  readonly trimTail: number;
+  /** Frames this segment contributes to the film. */
+  readonly framesKept: number;
+  /** Index of its first kept frame in the film, and when that frame plays. */
+  readonly startFrame: number;
+  readonly startSeconds: number;
+  /**
+   * sha256 of everything that decides what this segment renders, chained through the previous segment's hash:
+   * equal hashes mean equal clips, and a change anywhere upstream changes every hash after it.
+   */
+  readonly hash: string;
+}
+
+/** One scene as planned. */
+export interface ScenePlan {
+  readonly index: number;
+  readonly prompt: string;
+  /** What the spec asked for. */
+  readonly requested: { readonly clips: number } | { readonly seconds: number };
+  readonly clips: number;
+  readonly frames: number;
+  readonly seconds: number;
+}
+
+export interface PlanTotals {
+  readonly segments: number;
+  readonly frames: number;
+  readonly seconds: number;
+  /** GPU time to render every segment once: segments x seconds per clip x GPUs per segment. */
+  readonly gpuSeconds: number;
+}
+
+export interface SegmentPlan {
+  readonly render: ResolvedRender;
+  readonly scenes: readonly ScenePlan[];
+  readonly segments: readonly SegmentSpec[];
+  readonly totals: PlanTotals;
+}
+
+/** A spec the schema accepts but that cannot be planned, reported like a field error. */
+export interface PlanError {
+  readonly field: string;
+  readonly message: string;
+}
+
+export type SegmentPlanResult =
+  { readonly ok: true; readonly plan: SegmentPlan } | { readonly ok: false; readonly error: PlanError };
+
+export interface PlanOptions {
+  /** Wall-clock seconds one clip takes to render, for the GPU-seconds estimate. */
+  readonly clipRenderSeconds: number;
+}
+
+// Frames are counted from seconds * fps; a product like 1.1 * 10 = 11.000000000000002 must not ask for a 12th frame.
+const frameEpsilon = 1e-9;
+
+/** The settings every segment of the film is rendered with, per-variant defaults filled in. */
+export function resolvedRender(variant: Variant, render: RenderSettings): ResolvedRender {
+  const profile = variantProfiles[variant];
+  const motionFrames = render.motionFrames ?? profile.motionFrames;
+  return {
+    variant,
+    width: render.resolution.width,
+    height: render.resolution.height,
+    fps: render.fps,
+    framesPerClip: render.framesPerClip,
+    motionFrames,
+    motionUnit: profile.motionUnit,
+    overlapFrames: overlapFrames(profile, motionFrames),
+    padding: profile.padding,
+    guidanceScale: render.guidanceScale ?? profile.guidanceScale,
+    steps: render.steps,
+    seedMultiplier: render.seed,
+    backend: render.backend,
+  };
+}
+
+/**
+ * Clips a scene needs so that its kept frames last at least `seconds`. `carriesOverlap` is true for the scene
+ * holding the one clip that keeps its overlap frames (the last scene, or the first for head-trimmed variants).
+ */
+export function clipsForSeconds(seconds: number, render: ResolvedRender, carriesOverlap: boolean): number {
+  const needed = Math.ceil(seconds * render.fps - frameEpsilon);
+  const perClip = render.framesPerClip - render.overlapFrames;
+  const extra = carriesOverlap ? render.overlapFrames : 0;
+  return Math.max(1, Math.ceil((needed - extra) / perClip));
+}
+
+/** JSON with object keys sorted, so a hash does not depend on the order a manifest lists fields in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+// Bumped when the meaning of the hashed inputs changes, so old records never match new plans by accident.
+const hashScheme = "longvideo.dev/segment/v1";
+
+/**
+ * The content hash of a segment: its predecessor's hash and everything that changes the pixels or latents it
+ * produces. Deliberately absent: fps (a save-time setting), trimming (a stitching concern, so appending a scene
+ * leaves every earlier hash alone), and placement, retries, storage and output (where and how often, not what).
+ */
+export function segmentHash(
+  previous: string,
+  render: ResolvedRender,
+  referenceImage: LongVideoSpec["referenceImage"],
+  segment: { readonly index: number; readonly prompt: string; readonly seed: number },
+): string {
+  const inputs = {
+    scheme: hashScheme,
+    previous,
+    variant: render.variant,
+    referenceImage,
+    model: {
+      width: render.width,
+      height: render.height,
+      framesPerClip: render.framesPerClip,
+      motionFrames: render.motionFrames,
+      padding: render.padding,
+      guidanceScale: render.guidanceScale,
+      steps: render.steps,
+      backend: render.backend,
+    },
+    index: segment.index,
+    prompt: segment.prompt,
+    seed: segment.seed,
+  };
+  return createHash("sha256").update(canonicalJson(inputs)).digest("hex");
+}
+
+/** The film's segment plan, or why it cannot be planned. */
+export function segmentPlan(input: PlanInput, options: PlanOptions): SegmentPlanResult {
+  const render = resolvedRender(input.variant, input.render);
+  const profile = variantProfiles[input.variant];
+  const perClip = render.framesPerClip - render.overlapFrames;
+  if (perClip < 1) {
+    return {
+      ok: false,
+      error: {
+        field: "spec.render.motionFrames",
+        message: `the ${input.variant} variant overlaps ${String(render.overlapFrames)} frames between clips, which leaves no new frames in a ${String(render.framesPerClip)}-frame clip`,
+      },
+    };
+  }
+  const lastScene = input.storyline.length - 1;
+  const overlapScene = profile.trim === "tail" ? lastScene : 0;
+  const clipCounts = input.storyline.map(
+    (scene, i) => scene.clips ?? clipsForSeconds(scene.seconds ?? 0, render, i === overlapScene),
+  );
+  const total = clipCounts.reduce((sum, n) => sum + n, 0);
+  if (total > maxSegments) {
+    return {
+      ok: false,
+      error: {
+        field: "spec.storyline",
+        message: `the storyline plans ${String(total)} segments; a film has at most ${String(maxSegments)}`,
+      },
+    };
+  }
+
+  const segments: SegmentSpec[] = [];
+  const scenes: ScenePlan[] = [];
+  let previous = "";
+  let startFrame = 0;
+  for (const [sceneIndex, scene] of input.storyline.entries()) {
+    const clips = clipCounts[sceneIndex] ?? 0;
+    const sceneStart = startFrame;
+    for (let clipInScene = 0; clipInScene < clips; clipInScene++) {
+      const index = segments.length;
+      const first = index === 0;
+      const last = index === total - 1;
+      const trimHead = profile.trim === "head" && !first ? render.overlapFrames : 0;
+      const trimTail = profile.trim === "tail" && !last ? render.overlapFrames : 0;
+      const framesKept = render.framesPerClip - trimHead - trimTail;
+      const seed = index * render.seedMultiplier;
+      const hash = segmentHash(previous, render, input.referenceImage, { index, prompt: scene.prompt, seed });
+      segments.push({
+        index,
+        scene: sceneIndex,
+        clipInScene,
+        prompt: scene.prompt,
+        seed,
+        framesGenerated: render.framesPerClip,
+        trimHead,
+        trimTail,
+        framesKept,
+        startFrame,
+        startSeconds: startFrame / render.fps,
+        hash,
+      });
+      previous = hash;
+      startFrame += framesKept;
+    }
+    const frames = startFrame - sceneStart;
+    scenes.push({
+      index: sceneIndex,
+      prompt: scene.prompt,
+      requested: scene.clips === undefined ? { seconds: scene.seconds ?? 0 } : { clips: scene.clips },
+      clips,
+      frames,
+      seconds: frames / render.fps,
+    });
+  }
+  const gpus = input.gpu?.count ?? 1;
+  return {
+    ok: true,
+    plan: {
+      render,
+      scenes,
+      segments,
+      totals: {
+        segments: segments.length,
+        frames: startFrame,
+        seconds: startFrame / render.fps,
+        gpuSeconds: segments.length * options.clipRenderSeconds * gpus,
+      },
+    },
+  };
+}
+
+// The SVI notes report about 12 minutes per 81-frame 480x832 clip at 50 steps on an A800.
+const reportedClip = { seconds: 720, steps: 50, frames: 81, pixels: 480 * 832 };
+
+/**
+ * A rough render time per clip for the GPU-seconds estimate when none is given: the reported SVI figure scaled
+ * linearly by steps, frames and pixels (attention grows faster than that, so large frames are underestimated).
+ * The animatic backend draws on a CPU in about a second per clip.
+ */
+export function clipRenderSecondsEstimate(render: ResolvedRender): number {
+  if (render.backend === "animatic") return 1;
+  const scale =
+    (render.steps / reportedClip.steps) *
+    (render.framesPerClip / reportedClip.frames) *
+    ((render.width * render.height) / reportedClip.pixels);
+  return Math.round(reportedClip.seconds * scale);
+}
