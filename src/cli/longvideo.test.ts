@@ -1,0 +1,84 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { durationText, textTable } from "./plan-table.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const cli = path.join(root, "src/cli/longvideo.ts");
+const examples = readdirSync(path.join(root, "manifests/examples")).filter((f) => f.endsWith(".yaml"));
+
+/** Runs the CLI on the Node running the tests (Node 24, which runs .ts directly). */
+function run(...args: string[]): { status: number; stdout: string; stderr: string } {
+  try {
+    const stdout = execFileSync(process.execPath, [cli, ...args], { encoding: "utf8", stdio: "pipe" });
+    return { status: 0, stdout, stderr: "" };
+  } catch (error) {
+    const failed = error as { status: number; stdout: string; stderr: string };
+    return { status: failed.status, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe("longvideo plan", () => {
+  it("has the examples the issue asks for", () => {
+    expect(examples).toEqual(expect.arrayContaining(["shot.yaml", "film.yaml", "pro.yaml", "gpu-pool.yaml"]));
+  });
+
+  it.each(examples)("plans manifests/examples/%s", (file) => {
+    const result = run("plan", path.join(root, "manifests/examples", file));
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^LongVideo \S+: (shot|film|pro), \d+ scene/);
+    expect(result.stdout).toMatch(/^SEGMENT\s+SCENE\s+SEED/m);
+  });
+
+  it("rejects an invalid manifest the way the API server words it, with exit status 1", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "lv-cli-"));
+    const file = path.join(dir, "bad.yaml");
+    writeFileSync(
+      file,
+      [
+        "apiVersion: longvideo.dev/v1alpha1",
+        "kind: LongVideo",
+        "metadata: {name: bad}",
+        "spec:",
+        "  referenceImage: {url: 'https://example.com/a.png'}",
+        "  storyline: [{prompt: x, clips: 1, seconds: 2}]",
+        "  render: {backend: animatic, framesPerClip: 80}",
+      ].join("\n"),
+    );
+    const result = run("plan", file);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('The LongVideo "bad" is invalid: ');
+    expect(result.stderr).toContain(
+      "* spec.storyline[0]: Invalid value: set exactly one of clips or seconds for each scene",
+    );
+    expect(result.stderr).toContain("* spec.render.framesPerClip: Invalid value: 80: must be 4n+1");
+  });
+
+  it("explains its usage with exit status 2", () => {
+    expect(run().status).toBe(2);
+    expect(run("plan").stderr).toContain("usage: longvideo plan FILE");
+  });
+});
+
+describe("plan table", () => {
+  it("pads columns like kubectl", () => {
+    expect(
+      textTable([
+        ["A", "BB", "C"],
+        ["xxx", "y", "z"],
+      ]),
+    ).toBe("A    BB  C\nxxx  y   z");
+  });
+
+  it.each([
+    [0, "0s"],
+    [59.6, "1m00s"],
+    [95, "1m35s"],
+    [5400, "1h30m"],
+  ])("writes %s seconds as %s", (seconds, text) => {
+    expect(durationText(seconds)).toBe(text);
+  });
+});
