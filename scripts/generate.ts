@@ -1,0 +1,45 @@
+/**
+ * Regenerates every file derived from the zod schemas: the LongVideo CRD in `crds/` and, when the Helm chart has a
+ * `crds/` directory, the chart's copy. With `--check` it writes nothing and fails when a committed file differs
+ * from what it would write, naming the stale files.
+ *
+ *   node scripts/generate.ts          # write
+ *   node scripts/generate.ts --check  # verify (make test runs this)
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import process from "node:process";
+import { crdYaml } from "../src/api/crd-yaml.ts";
+
+const root = path.resolve(import.meta.dirname, "..");
+const crdFile = "crds/longvideo.dev_longvideos.yaml";
+const chartCrdDir = "charts/longvideo-operator/crds";
+
+function generatedFiles(): { file: string; content: string }[] {
+  const content = crdYaml();
+  const files = [{ file: crdFile, content }];
+  if (existsSync(path.join(root, chartCrdDir)))
+    files.push({ file: `${chartCrdDir}/longvideo.dev_longvideos.yaml`, content });
+  return files;
+}
+
+function main(check: boolean): number {
+  const stale: string[] = [];
+  for (const { file, content } of generatedFiles()) {
+    const target = path.join(root, file);
+    const current = existsSync(target) ? readFileSync(target, "utf8") : undefined;
+    if (current === content) continue;
+    if (check) stale.push(file);
+    else {
+      writeFileSync(target, content);
+      process.stdout.write(`wrote ${file}\n`);
+    }
+  }
+  if (stale.length > 0) {
+    process.stderr.write(`stale generated files (run \`npm run generate\`):\n  ${stale.join("\n  ")}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+process.exitCode = main(process.argv.includes("--check"));
