@@ -4,6 +4,7 @@
  */
 import os from "node:os";
 import { z } from "zod";
+import type { Toleration } from "../manifests/render-job.ts";
 
 const booleanFlag = z
   .enum(["true", "false", "1", "0"])
@@ -35,7 +36,21 @@ const environmentSchema = z.object({
   LV_DEFAULT_TOLERATIONS: z
     .string()
     .default("[]")
-    .transform((text, ctx) => jsonOf(text, ctx, z.array(z.record(z.string(), z.union([z.string(), z.number()]))))),
+    .transform((text, ctx) =>
+      jsonOf(
+        text,
+        ctx,
+        z.array(
+          z.strictObject({
+            key: z.string().optional(),
+            operator: z.string().optional(),
+            value: z.string().optional(),
+            effect: z.string().optional(),
+            tolerationSeconds: z.number().optional(),
+          }),
+        ),
+      ),
+    ),
   LV_MODEL_CACHE_CLAIM: z.string().default(""),
 });
 
@@ -78,7 +93,7 @@ export interface OperatorConfig {
   /** Defaults for films that leave these unset (the chart's `runtime.backend`, `gpuPool` and `modelCache`). */
   readonly defaultBackend: "svi" | "animatic";
   readonly defaultNodeSelector: Readonly<Record<string, string>>;
-  readonly defaultTolerations: readonly Readonly<Record<string, string | number>>[];
+  readonly defaultTolerations: readonly Toleration[];
   readonly modelCacheClaim: string;
 }
 

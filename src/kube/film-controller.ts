@@ -169,12 +169,17 @@ export class FilmController {
     const snapshot = this.#snapshot(film);
     const decision = decide(snapshot);
     const done: string[] = [];
+    // Each write to the film moves its resourceVersion on; later writes in this reconcile build on the new one.
+    let current = film;
     for (const action of decision.actions) {
-      const result = await this.#perform(film, snapshot, action);
+      const result = await this.#perform(current, snapshot, action);
       if (!result.ok) {
         this.#log.actionFailed(key, action.kind, result.error);
+        // Events are best effort: a lost event must not hold a film back.
+        if (action.kind === "event") continue;
         return this.#finish(key, "error", done, started, { kind: "retry", error: result.error });
       }
+      if (isFilm(result.value)) current = result.value;
       done.push(action.kind);
     }
     for (const ended of decision.facts.segmentsEnded) {
@@ -303,7 +308,7 @@ export class FilmController {
           {
             apiVersion: "events.k8s.io/v1",
             kind: "Event",
-            metadata: { generateName: `${snapshot.film.name}.`, namespace },
+            metadata: { generateName: `${snapshot.film.name.slice(0, 52)}-`, namespace },
             eventTime: microTime(this.#options.now()),
             reportingController: `${group}/operator`,
             reportingInstance: fieldManager,
@@ -389,7 +394,8 @@ export class FilmController {
           imagePullPolicy: this.#options.runtimeImagePullPolicy,
           args: [segment ? "segment" : "concat"],
           env,
-          ...(segment ? { placement: intent.placement } : {}),
+          // Concatenation needs no GPU, but it runs where the film's pods may run: next to its workspace.
+          placement: segment ? intent.placement : { ...intent.placement, count: 0 },
           workspaceClaim: intent.workspace.claimName,
           ...(intent.modelsClaim && segment ? { modelsClaim: intent.modelsClaim } : {}),
           cpu: segment ? { request: 1, limit: 4 } : { request: 0.25, limit: 2 },
@@ -402,6 +408,10 @@ export class FilmController {
       }
     }
   }
+}
+
+function isFilm(value: unknown): value is LongVideoObject {
+  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "LongVideo";
 }
 
 /** Treats one error kind as success: the action's goal already holds (created before, or already gone). */

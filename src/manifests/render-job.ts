@@ -8,11 +8,11 @@ import * as kplus from "cdk8s-plus-28";
 
 /** Kubernetes toleration, as in the API. */
 export interface Toleration {
-  readonly key?: string;
-  readonly operator?: string;
-  readonly value?: string;
-  readonly effect?: string;
-  readonly tolerationSeconds?: number;
+  readonly key?: string | undefined;
+  readonly operator?: string | undefined;
+  readonly value?: string | undefined;
+  readonly effect?: string | undefined;
+  readonly tolerationSeconds?: number | undefined;
 }
 
 /** Where and how the pod runs on the GPU pool. */
@@ -140,8 +140,15 @@ export function renderJob(input: RenderJobInput): Record<string, unknown> {
   ];
   const placement = input.placement;
   if (placement) {
+    if (placement.count > 0) {
+      patches.push(
+        JsonPatch.add(
+          `${podSpec}/containers/0/resources/limits/${escapePointer(placement.resourceName)}`,
+          String(placement.count),
+        ),
+      );
+    }
     patches.push(
-      JsonPatch.add(`${podSpec}/containers/0/resources/limits/${escapePointer(placement.resourceName)}`, String(placement.count)),
       JsonPatch.add(`${podSpec}/nodeSelector`, { ...placement.nodeSelector }),
       JsonPatch.add(`${podSpec}/tolerations`, placement.tolerations.map((t) => ({ ...t }))),
     );

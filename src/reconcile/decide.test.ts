@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { concatJobName, decide, filmFinalizer, segmentJobName } from "./decide.ts";
+import { canonicalJson, concatJobName, decide, filmFinalizer, segmentJobName } from "./decide.ts";
 import type {
   Action,
   FilmIntent,
@@ -254,6 +254,18 @@ describe("decide", () => {
     expect(decision.facts.handoffsFrom).toEqual([at(5)]);
   });
 
+  it("estimates completion from observed segment times, and the estimate does not move with the clock alone", () => {
+    const input = snapshot({
+      status: { segments: [succeeded(0, "", "sha256:l0")] },
+      jobs: [jobFor(1, "sha256:l0", 0)],
+    });
+    const status = statusOf(decide(input).actions);
+    // One segment took 10 s and finished 90 s ago; two remain.
+    expect(status.eta).toBe(new Date(now.getTime() - 90_000 + 20_000).toISOString());
+    const later = decide({ ...input, now: new Date(now.getTime() + 5_000), film: { ...input.film, status } });
+    expect(later.actions).toEqual([]);
+  });
+
   it("asks to be woken when the backoff ends", () => {
     const job = jobFor(1, "sha256:l0", 0, "Failed");
     const decision = decide(
@@ -362,11 +374,13 @@ describe("decide", () => {
     expect(kinds(decide(snapshot({ invalid: true, status: first })).actions)).toEqual([]);
   });
 
-  it("writes no status when nothing changed", () => {
+  it("writes no status when nothing changed, whatever order the API server returns its fields in", () => {
     const job = jobFor(0, "", 0);
     const input = snapshot({ jobs: [job], pods: [podFor(job)] });
     const status = statusOf(decide(input).actions);
-    expect(decide({ ...input, film: { ...input.film, status } }).actions).toEqual([]);
+    const reordered = JSON.parse(canonicalJson(status)) as FilmStatus;
+    expect(Object.keys(reordered)).not.toEqual(Object.keys(status));
+    expect(decide({ ...input, film: { ...input.film, status: reordered } }).actions).toEqual([]);
   });
 
   it.each([

@@ -412,9 +412,12 @@ function filmStatus(
   const durations = records.flatMap((r) => (r.state === "Succeeded" ? [durationSeconds(r) ?? 0] : []));
   const mean = durations.length > 0 ? durations.reduce((a, b) => a + b, 0) / durations.length : undefined;
   const remaining = n - progress.valid;
+  // Anchored on the last recorded finish, not on now: the estimate then changes only when a segment does, and
+  // the status is not rewritten on every reconcile.
+  const finishes = records.flatMap((r) => (r.state === "Succeeded" && r.finishTime ? [Date.parse(r.finishTime)] : []));
   const eta =
-    phase === "Rendering" && mean !== undefined
-      ? new Date(snapshot.now.getTime() + mean * remaining * 1000).toISOString()
+    phase === "Rendering" && mean !== undefined && finishes.length > 0
+      ? new Date(Math.max(...finishes) + mean * remaining * 1000).toISOString()
       : undefined;
 
   const drafts: ConditionDraft[] = [];
@@ -484,9 +487,24 @@ function filmStatus(
   };
 }
 
-/** Adds a status write when the status changed (comparing everything but condition timestamps' noise). */
+/** Adds a status write only when the status changed. */
 function pushStatus(actions: Action[], previous: FilmStatus, next: FilmStatus): void {
-  if (JSON.stringify(previous) !== JSON.stringify(next)) actions.push({ kind: "updateStatus", status: next });
+  if (canonicalJson(previous) !== canonicalJson(next)) actions.push({ kind: "updateStatus", status: next });
+}
+
+/**
+ * JSON with object keys sorted and undefined fields dropped: the API server returns objects with their keys in
+ * its own order, so a plain comparison would see a change in every read-back and write status forever.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
 }
 
 function decideDeletion(snapshot: FilmSnapshot): Decision {
