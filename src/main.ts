@@ -1,7 +1,165 @@
 /**
- * Composition root of the LongVideo operator. The control loop lands with the reconciler; until then this entry
- * point only reports what it is, so `make run` has something honest to start.
+ * Composition root of the LongVideo operator: the one place that reads the environment and makes the logger,
+ * clock, API client, metrics registry, controller, leader elector and HTTP endpoints, then wires them together.
  */
 import process from "node:process";
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { operatorConfig } from "./config/operator-config.ts";
+import { startOperatorServer } from "./http/operator-server.ts";
+import { FilmController } from "./kube/film-controller.ts";
+import { KubeClient } from "./kube/kube-client.ts";
+import { LeaderElector } from "./kube/leader-election.ts";
+import { OperatorMetrics } from "./metrics/operator-metrics.ts";
+import { filmIntent } from "./reconcile/film-intent.ts";
 
-process.stdout.write("longvideo-operator: the control loop is not built yet\n");
+async function main(): Promise<number> {
+  const parsed = operatorConfig(process.env);
+  if (!parsed.ok) {
+    process.stderr.write(`longvideo-operator: invalid configuration:\n  ${parsed.errors.join("\n  ")}\n`);
+    return 2;
+  }
+  const config = parsed.config;
+  const log = pino({ level: config.logLevel, base: { identity: config.identity } });
+
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (!server) {
+    log.fatal("no Kubernetes cluster in the kubeconfig or the pod environment");
+    return 2;
+  }
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = new OperatorMetrics(registry, new URL(server).host);
+  const client = new KubeClient(kubeConfig, metrics.restClientObserver());
+
+  const controller = new FilmController(
+    client,
+    {
+      concurrency: config.concurrency,
+      resyncMs: config.resyncMs,
+      watchdogMs: config.watchdogMs,
+      runtimeImage: config.runtimeImage,
+      runtimeImagePullPolicy: config.runtimeImagePullPolicy,
+      intentOf: (film) =>
+        filmIntent(
+          { name: film.metadata.name ?? "", spec: film.spec },
+          {
+            nodeSelector: config.defaultNodeSelector,
+            tolerations: config.defaultTolerations,
+            modelCacheClaim: config.modelCacheClaim,
+            clipRenderSeconds: 600,
+          },
+        ),
+      now: () => new Date(),
+    },
+    metrics,
+    {
+      relisted: (resource, reason, objects) => {
+        log.info({ resource, reason, objects }, "relisted");
+      },
+      watchFailed: (resource, error) => {
+        log.warn({ resource, error }, "list or watch failed");
+      },
+      reconciled: (key, result, actions, ms) => {
+        log.debug({ film: key, result, actions, ms: Math.round(ms * 10) / 10 }, "reconciled");
+      },
+      actionFailed: (key, action, error) => {
+        log.warn({ film: key, action, error }, "action failed");
+      },
+    },
+  );
+
+  const stop = new AbortController();
+  let leading = !config.leaderElection;
+  let acting = false;
+  const http = await startOperatorServer({
+    host: config.httpHost,
+    port: config.httpPort,
+    registry,
+    healthy: () => ({ ok: true }),
+    ready: () => {
+      if (!controller.hasSynced()) return { ok: false, reason: "informer caches are not synced yet" };
+      if (leading && !acting) return { ok: false, reason: "leading but the workers have not started" };
+      return { ok: true };
+    },
+  });
+  log.info({ address: http.address(), concurrency: config.concurrency }, "operator started");
+
+  const shutdown = (signal: string) => {
+    log.info({ signal }, "shutting down: finishing reconciles in flight, releasing the lease");
+    stop.abort();
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+
+  const informers = controller.runInformers(stop.signal);
+  const runWorkers = async (leadership: AbortSignal) => {
+    while (!controller.hasSynced() && !leadership.aborted) await new Promise((r) => setTimeout(r, 50));
+    acting = true;
+    try {
+      await controller.runWorkers(leadership);
+    } finally {
+      acting = false;
+    }
+  };
+
+  if (config.leaderElection) {
+    const elector = new LeaderElector(
+      client,
+      {
+        namespace: config.namespace,
+        name: config.leaseName,
+        identity: config.identity,
+        leaseDurationMs: config.leaseDurationMs,
+        renewDeadlineMs: config.renewDeadlineMs,
+        retryPeriodMs: config.retryPeriodMs,
+      },
+      {
+        acquired: (identity) => {
+          log.info({ identity }, "leading");
+        },
+        lost: (identity, reason) => {
+          log.warn({ identity, reason }, "stopped leading");
+        },
+        failed: (error) => {
+          log.warn({ error }, "leader election request failed");
+        },
+      },
+    );
+    let workers: Promise<void> = Promise.resolve();
+    metrics.leaderStatus.set({ name: config.leaseName }, 0);
+    await elector.run(stop.signal, (leadership) => {
+      leading = true;
+      metrics.leaderStatus.set({ name: config.leaseName }, 1);
+      leadership.addEventListener("abort", () => {
+        leading = false;
+        metrics.leaderStatus.set({ name: config.leaseName }, 0);
+        // A replica that lost its lease must not act on; it exits and restarts as a clean standby.
+        if (!stop.signal.aborted) stop.abort();
+      });
+      workers = runWorkers(leadership);
+    });
+    await workers;
+  } else {
+    await runWorkers(stop.signal);
+  }
+  await informers;
+  await new Promise((resolve) => http.close(resolve));
+  log.info("stopped");
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `longvideo-operator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

@@ -118,7 +118,8 @@ function recordFromJob(
     };
   }
   const detail = result?.error ?? job.failureMessage ?? pod?.reason ?? job.failureReason ?? "the render pod failed";
-  const exit = pod?.exitCode === undefined ? "" : ` (exit code ${String(pod.exitCode)})`;
+  const exit =
+    pod?.exitCode === undefined || detail.includes("exit code") ? "" : ` (exit code ${String(pod.exitCode)})`;
   return { ...base, state: "Failed", finishTime, message: `${detail}${exit}`.slice(0, 1024) };
 }
 

@@ -1,0 +1,128 @@
+/**
+ * A film's intent: its spec validated by the API's zod schema, planned into segments, and turned into what the
+ * reconciler acts on (each segment's contract environment, placement, retries, workspace, concatenation). Pure.
+ */
+import { createHash } from "node:crypto";
+import { fieldErrorLine } from "../api/field-errors.ts";
+import { longVideoSpecVerdict } from "../api/long-video.ts";
+import { segmentPlan } from "../plan/segment-plan.ts";
+import type { Toleration } from "../manifests/render-job.ts";
+import type { FilmIntent, IntentResult } from "./film-snapshot.ts";
+
+/** Where the runtime finds the workspace and the model cache in every render pod. */
+export const workspaceDir = "/workspace";
+export const modelsDir = "/models";
+
+/** Operator-wide defaults a film may leave unset (from the Helm chart's values). */
+export interface IntentDefaults {
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly tolerations: readonly Toleration[];
+  readonly modelCacheClaim: string;
+  /** Per-clip render time assumed for estimates before any segment has been timed. */
+  readonly clipRenderSeconds: number;
+}
+
+/** The workspace claim of a film: one per film, named after it. */
+export function workspaceClaimName(film: string): string {
+  const suffix = "-workspace";
+  return `${film.slice(0, 63 - suffix.length)}${suffix}`;
+}
+
+export function filmIntent(
+  film: { readonly name: string; readonly spec: unknown },
+  defaults: IntentDefaults,
+): IntentResult {
+  const verdict = longVideoSpecVerdict(film.spec);
+  if (!verdict.ok) {
+    return {
+      ok: false,
+      errors: verdict.errors.map((e) => ({ path: e.field, message: fieldErrorLine(e).slice(e.field.length + 2) })),
+    };
+  }
+  const spec = verdict.value;
+  const planned = segmentPlan(spec, { clipRenderSeconds: defaults.clipRenderSeconds });
+  if (!planned.ok) return { ok: false, errors: [{ path: planned.error.field, message: planned.error.message }] };
+  const { plan } = planned;
+  const render = plan.render;
+  const count = plan.segments.length;
+  const shared: Record<string, string> = {
+    LV_VARIANT: render.variant,
+    LV_BACKEND: render.backend,
+    LV_WIDTH: String(render.width),
+    LV_HEIGHT: String(render.height),
+    LV_FPS: String(render.fps),
+    LV_STEPS: String(render.steps),
+    LV_GUIDANCE_SCALE: String(render.guidanceScale),
+    LV_MOTION_FRAMES: String(render.motionFrames),
+    LV_PADDING: render.padding,
+    LV_SEGMENT_COUNT: String(count),
+    LV_WORKSPACE: workspaceDir,
+    LV_MODELS_DIR: modelsDir,
+    LV_REFERENCE_IMAGE: JSON.stringify(spec.referenceImage),
+  };
+  const segments = plan.segments.map((segment) => ({
+    index: segment.index,
+    hash: segment.hash,
+    keptFrames: segment.framesKept,
+    env: {
+      ...shared,
+      LV_SEGMENT_INDEX: String(segment.index),
+      LV_SCENE_INDEX: String(segment.scene),
+      LV_PROMPT: segment.prompt,
+      LV_SEED: String(segment.seed),
+      LV_FRAMES: String(segment.framesGenerated),
+      LV_TRIM_HEAD: String(segment.trimHead),
+      LV_TRIM_TAIL: String(segment.trimTail),
+      LV_KEPT_FRAMES: String(segment.framesKept),
+    },
+  }));
+  const last = plan.segments[count - 1];
+  const outputPath = `${workspaceDir}/${spec.output.path}`;
+  // The film depends on every segment (the last hash chains them all) and on how it is written.
+  const concatHash = createHash("sha256")
+    .update(JSON.stringify([last?.hash ?? "", spec.output.path, render.fps]))
+    .digest("hex");
+  const gpu = spec.gpu;
+  const modelsClaim = spec.storage.models?.claimName ?? (defaults.modelCacheClaim || undefined);
+  const intent: FilmIntent = {
+    segments,
+    suspend: spec.suspend,
+    retry: {
+      limit: spec.retry.limit,
+      baseDelayMs: spec.retry.backoff.initialSeconds * 1000,
+      maxDelayMs: spec.retry.backoff.maxSeconds * 1000,
+    },
+    placement: {
+      resourceName: gpu.resourceName,
+      count: gpu.count,
+      nodeSelector: gpu.nodeSelector ?? defaults.nodeSelector,
+      tolerations: gpu.tolerations ?? defaults.tolerations,
+      ...(gpu.affinity ? { affinity: gpu.affinity } : {}),
+      ...(gpu.priorityClassName ? { priorityClassName: gpu.priorityClassName } : {}),
+      ...(gpu.queueName ? { queueName: gpu.queueName } : {}),
+    },
+    podLabels: spec.podMetadata?.labels ?? {},
+    podAnnotations: spec.podMetadata?.annotations ?? {},
+    workspace: {
+      claimName: workspaceClaimName(film.name),
+      size: spec.storage.workspace.size,
+      accessMode: spec.storage.workspace.accessMode,
+      retainOnDelete: spec.storage.workspace.whenDeleted === "Retain",
+      ...(spec.storage.workspace.storageClassName ? { storageClassName: spec.storage.workspace.storageClassName } : {}),
+    },
+    ...(modelsClaim && render.backend === "svi" ? { modelsClaim } : {}),
+    backend: render.backend,
+    concat: {
+      hash: concatHash,
+      env: {
+        ...shared,
+        LV_OUTPUT_PATH: outputPath,
+        LV_EXPECTED_FRAMES: String(plan.totals.frames),
+      },
+      frames: plan.totals.frames,
+      seconds: plan.totals.seconds,
+      path: outputPath,
+    },
+  };
+  return { ok: true, intent };
+}

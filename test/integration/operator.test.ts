@@ -1,0 +1,235 @@
+/**
+ * The operator, run as its own process (as `make run` runs it), against the local cluster's kwok GPU pools:
+ * pods "render" for their annotated time and succeed or fail as annotated.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FilmStatus } from "../../src/reconcile/film-snapshot.ts";
+import { startOperator } from "../support/operator-process.ts";
+import type { OperatorProcess } from "../support/operator-process.ts";
+import { localClusterKubeconfig, testKubeConfig } from "../support/test-kube-config.ts";
+
+const kc = testKubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const batch = kc.makeApiClient(BatchV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const namespace = `lv-it-op-${randomBytes(3).toString("hex")}`;
+const group = "longvideo.dev";
+const version = "v1alpha1";
+const plural = "longvideos";
+let operator: OperatorProcess;
+
+interface Film {
+  metadata: { name: string; resourceVersion?: string };
+  spec: Record<string, unknown>;
+  status?: FilmStatus;
+}
+
+function film(
+  name: string,
+  spec: { scenes?: { prompt: string; clips: number }[]; annotations?: Record<string, string> } & Record<
+    string,
+    unknown
+  > = {},
+): Film {
+  const { scenes, annotations, ...rest } = spec;
+  return {
+    metadata: { name },
+    spec: {
+      variant: "film",
+      referenceImage: { url: "https://images.example.com/first-frame.png" },
+      storyline: scenes ?? [
+        { prompt: "a lighthouse at dawn", clips: 2 },
+        { prompt: "waves crash on the rocks", clips: 1 },
+      ],
+      render: { backend: "animatic" },
+      gpu: {
+        nodeSelector: { "longvideo.dev/pool": "h100" },
+        tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+      },
+      podMetadata: { annotations: { "sim.longvideo.dev/run-for": "1s", ...annotations } },
+      retry: { limit: 2, backoff: { initialSeconds: 1, maxSeconds: 2 } },
+      storage: { workspace: { accessMode: "ReadWriteMany" } },
+      ...rest,
+    },
+  };
+}
+
+async function createFilm(body: Film): Promise<void> {
+  await custom.createNamespacedCustomObject({
+    group,
+    version,
+    namespace,
+    plural,
+    body: { apiVersion: `${group}/${version}`, kind: "LongVideo", ...body },
+  });
+}
+
+async function readFilm(name: string): Promise<Film> {
+  return (await custom.getNamespacedCustomObject({ group, version, namespace, plural, name })) as Film;
+}
+
+async function filmUntil(name: string, done: (f: Film) => boolean, timeoutMs = 90_000): Promise<Film> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const current = await readFilm(name);
+    if (done(current)) return current;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `film ${name} did not get there: ${JSON.stringify(current.status)}\n${operator.logs().slice(-3000)}`,
+      );
+    }
+    await sleep(250);
+  }
+}
+
+async function jobsOf(name: string): Promise<V1Job[]> {
+  return (await batch.listNamespacedJob({ namespace, labelSelector: `longvideo.dev/film=${name}` })).items;
+}
+
+async function podsOf(name: string): Promise<V1Pod[]> {
+  return (await core.listNamespacedPod({ namespace, labelSelector: `longvideo.dev/film=${name}` })).items;
+}
+
+const segmentJobs = (jobs: V1Job[]) => jobs.filter((j) => j.metadata?.labels?.["longvideo.dev/kind"] === "segment");
+const segmentOf = (job: V1Job) => Number(job.metadata?.labels?.["longvideo.dev/segment"]);
+
+function kubectl(...args: string[]): string {
+  return execFileSync("kubectl", args, {
+    env: { ...process.env, KUBECONFIG: process.env.KUBECONFIG ?? localClusterKubeconfig },
+    encoding: "utf8",
+  });
+}
+
+beforeAll(async () => {
+  const crd = path.resolve(import.meta.dirname, "../../crds/longvideo.dev_longvideos.yaml");
+  kubectl("apply", "--server-side", "--force-conflicts", "-f", crd);
+  kubectl("wait", "--for=condition=Established", "crd/longvideos.longvideo.dev", "--timeout=60s");
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  operator = await startOperator({ identity: "operator-a", leaseNamespace: namespace });
+}, 120_000);
+
+afterAll(async () => {
+  await operator.stop();
+  await core.deleteNamespace({ name: namespace });
+});
+
+describe("the operator on kwok GPU pools", () => {
+  it("renders a multi-scene film segment by segment, in the requested pool, and concatenates it", async () => {
+    await createFilm(film("lighthouse"));
+    const done = await filmUntil("lighthouse", (f) => f.status?.phase === "Succeeded");
+    expect(done.status?.progress).toBe("3/3");
+    expect(done.status?.output?.path).toBe("/workspace/film.mp4");
+    expect(done.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({
+      status: "True",
+      reason: "FilmComplete",
+    });
+    const records = done.status?.segments ?? [];
+    expect(records.map((r) => r.index)).toEqual([0, 1, 2]);
+    // The latents hand-off: each segment consumed exactly what its predecessor produced.
+    expect(records[0]?.inputDigest).toBe("");
+    for (let i = 1; i < records.length; i++) expect(records[i]?.inputDigest).toBe(records[i - 1]?.outputDigest);
+
+    const jobs = segmentJobs(await jobsOf("lighthouse")).sort((a, b) => segmentOf(a) - segmentOf(b));
+    expect(jobs).toHaveLength(3);
+    const pods = await podsOf("lighthouse");
+    for (const pod of pods) expect(pod.spec?.nodeName).toMatch(/^kwok-h100-/);
+    // No segment's job exists before its predecessor's pod finished (timestamps have one-second resolution).
+    for (let i = 1; i < jobs.length; i++) {
+      const created = jobs[i]?.metadata?.creationTimestamp?.getTime() ?? 0;
+      const predecessorFinished = Date.parse(records[i - 1]?.finishTime ?? "");
+      expect(created).toBeGreaterThanOrEqual(predecessorFinished);
+    }
+    const workspace = await core.readNamespacedPersistentVolumeClaim({ name: "lighthouse-workspace", namespace });
+    expect(workspace.status?.phase).toBe("Bound");
+  });
+
+  it("retries a failed segment and finishes the film", async () => {
+    await createFilm(film("flaky", { annotations: { "sim.longvideo.dev/outcome": "FailFirstAttempt" } }));
+    const done = await filmUntil("flaky", (f) => f.status?.phase === "Succeeded");
+    expect(done.status?.segments?.map((r) => r.attempt)).toEqual([1, 1, 1]);
+    const jobs = segmentJobs(await jobsOf("flaky"));
+    expect(jobs).toHaveLength(6);
+  });
+
+  it("fails the film with the segment and the container's message once retries are exhausted, keeping its records", async () => {
+    await createFilm(
+      film("doomed", { annotations: { "sim.longvideo.dev/outcome": "Failed", "sim.longvideo.dev/exit-code": "3" } }),
+    );
+    const failed = await filmUntil("doomed", (f) => f.status?.phase === "Failed");
+    const condition = failed.status?.conditions?.find((c) => c.type === "Failed");
+    expect(condition).toMatchObject({ status: "True", reason: "RetriesExhausted" });
+    expect(condition?.message).toBe("segment 0 failed 3 time(s): simulated failure (exit code 3)");
+    expect(segmentJobs(await jobsOf("doomed"))).toHaveLength(3);
+  });
+
+  it("starts nothing while suspended and finishes once resumed", async () => {
+    await createFilm(film("paused", { suspend: true }));
+    const suspended = await filmUntil("paused", (f) => f.status?.phase === "Suspended");
+    expect(suspended.status?.conditions?.find((c) => c.type === "Suspended")?.status).toBe("True");
+    await sleep(2_000);
+    expect(await jobsOf("paused")).toHaveLength(0);
+    kubectl("-n", namespace, "patch", "lv", "paused", "--type=merge", "-p", '{"spec":{"suspend":false}}');
+    await filmUntil("paused", (f) => f.status?.phase === "Succeeded");
+  });
+
+  it("finishes a film after the operator is killed mid-render, rendering no segment twice", async () => {
+    const scenes = [
+      { prompt: "a train leaves the station", clips: 3 },
+      { prompt: "fields rush past", clips: 3 },
+    ];
+    await createFilm(film("express", { scenes, annotations: { "sim.longvideo.dev/run-for": "2s" } }));
+    await filmUntil("express", (f) => Number(f.status?.progress?.split("/")[0] ?? 0) >= 2);
+    await operator.stop("SIGKILL");
+    operator = await startOperator({ identity: "operator-b", leaseNamespace: namespace });
+    const done = await filmUntil("express", (f) => f.status?.phase === "Succeeded", 120_000);
+    expect(done.status?.progress).toBe("6/6");
+    const jobs = segmentJobs(await jobsOf("express"));
+    expect(jobs.map(segmentOf).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it("lets only the leading replica act", async () => {
+    const standby = await startOperator({ identity: "operator-standby", leaseNamespace: namespace });
+    try {
+      await createFilm(film("duet"));
+      await filmUntil("duet", (f) => f.status?.phase === "Succeeded");
+      const metrics = (await standby.get("/metrics")).text;
+      expect(metrics).toMatch(/^leader_election_master_status\{name="longvideo-operator"\} 0$/m);
+      expect(metrics).not.toMatch(/^controller_runtime_reconcile_total\{/m);
+      expect((await operator.get("/metrics")).text).toMatch(
+        /^leader_election_master_status\{name="longvideo-operator"\} 1$/m,
+      );
+      expect((await standby.get("/readyz")).status).toBe(200);
+    } finally {
+      await standby.stop();
+    }
+  });
+
+  it.each([
+    { policy: "Delete", kept: false },
+    { policy: "Retain", kept: true },
+  ])("on deletion removes the film's jobs and honours the $policy workspace policy", async ({ policy, kept }) => {
+    const name = `gone-${policy.toLowerCase()}`;
+    await createFilm(film(name, { storage: { workspace: { accessMode: "ReadWriteMany", whenDeleted: policy } } }));
+    await filmUntil(name, (f) => f.status?.phase === "Succeeded");
+    await custom.deleteNamespacedCustomObject({ group, version, namespace, plural, name });
+    for (let i = 0; i < 120; i++) {
+      const remaining = await custom
+        .listNamespacedCustomObject({ group, version, namespace, plural })
+        .then((l) => (l as { items: Film[] }).items.filter((f) => f.metadata.name === name).length);
+      if (remaining === 0) break;
+      await sleep(250);
+    }
+    const claim = await core.readNamespacedPersistentVolumeClaim({ name: `${name}-workspace`, namespace }).then(
+      (c) => (c.metadata?.deletionTimestamp ? undefined : c),
+      () => undefined,
+    );
+    expect(claim !== undefined).toBe(kept);
+    if (claim) expect(claim.metadata?.ownerReferences ?? []).toEqual([]);
+  });
+});
