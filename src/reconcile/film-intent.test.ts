@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { filmIntent, workspaceClaimName } from "./film-intent.ts";
+
+const defaults = {
+  nodeSelector: { "longvideo.dev/pool": "a100" },
+  tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+  modelCacheClaim: "shared-models",
+  clipRenderSeconds: 600,
+};
+
+const spec = {
+  variant: "film",
+  referenceImage: { url: "https://images.example.com/a.png" },
+  storyline: [
+    { prompt: "dawn over the bay", clips: 2 },
+    { prompt: "gulls take off", clips: 1 },
+  ],
+  render: { backend: "animatic" },
+};
+
+describe("filmIntent", () => {
+  it("plans one segment per clip with the segment contract in each environment", () => {
+    const result = filmIntent({ name: "bay", spec }, defaults);
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    const { segments, concat } = result.intent;
+    expect(segments.map((s) => s.index)).toEqual([0, 1, 2]);
+    expect(segments[2]?.env).toMatchObject({
+      LV_SEGMENT_INDEX: "2",
+      LV_SCENE_INDEX: "1",
+      LV_PROMPT: "gulls take off",
+      LV_SEED: "84",
+      LV_FRAMES: "81",
+      LV_BACKEND: "animatic",
+      LV_VARIANT: "film",
+      LV_SEGMENT_COUNT: "3",
+      LV_WORKSPACE: "/workspace",
+    });
+    expect(new Set(segments.map((s) => s.hash)).size).toBe(3);
+    expect(concat.frames).toBe(segments.reduce((sum, s) => sum + s.keptFrames, 0));
+    expect(concat.path).toBe("/workspace/film.mp4");
+  });
+
+  it("falls back to the operator's pool defaults and mounts no model cache for the animatic backend", () => {
+    const result = filmIntent({ name: "bay", spec }, defaults);
+    if (!result.ok) throw new Error("expected a valid spec");
+    expect(result.intent.placement).toMatchObject({
+      nodeSelector: defaults.nodeSelector,
+      tolerations: defaults.tolerations,
+    });
+    expect(result.intent.modelsClaim).toBeUndefined();
+    expect(result.intent.workspace).toMatchObject({ claimName: "bay-workspace", retainOnDelete: false });
+  });
+
+  it("takes placement, retries and retention from the spec when given", () => {
+    const result = filmIntent(
+      {
+        name: "bay",
+        spec: {
+          ...spec,
+          render: { backend: "svi" },
+          gpu: { nodeSelector: { "longvideo.dev/pool": "h100" }, count: 2, queueName: "gpu" },
+          retry: { limit: 5, backoff: { initialSeconds: 2, maxSeconds: 30 } },
+          storage: { workspace: { whenDeleted: "Retain" }, models: { claimName: "svi-weights" } },
+        },
+      },
+      defaults,
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    expect(result.intent.placement).toMatchObject({
+      nodeSelector: { "longvideo.dev/pool": "h100" },
+      count: 2,
+      queueName: "gpu",
+    });
+    expect(result.intent.retry).toEqual({ limit: 5, baseDelayMs: 2000, maxDelayMs: 30_000 });
+    expect(result.intent.workspace.retainOnDelete).toBe(true);
+    expect(result.intent.modelsClaim).toBe("svi-weights");
+  });
+
+  it("reports what is wrong with a spec by field path, as the API server would", () => {
+    const result = filmIntent(
+      { name: "bay", spec: { ...spec, render: { backend: "animatic", framesPerClip: 80 } } },
+      defaults,
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors).toContainEqual(expect.objectContaining({ path: "spec.render.framesPerClip" }));
+    expect(result.errors.map((e) => e.message).join(" ")).toContain("4n+1");
+  });
+
+  it("keeps workspace claim names within 63 characters", () => {
+    expect(workspaceClaimName("x".repeat(63)).length).toBeLessThanOrEqual(63);
+  });
+});
