@@ -193,6 +193,39 @@ describe("the operator on kwok GPU pools", () => {
     expect(jobs.map(segmentOf).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
+  it("re-renders only from the edited scene on when the storyline changes mid-render", async () => {
+    const scenes = [
+      { prompt: "a kite rises", clips: 2 },
+      { prompt: "the string snaps", clips: 2 },
+      { prompt: "the kite drifts over the sea", clips: 2 },
+    ];
+    await createFilm(film("kite", { scenes, annotations: { "sim.longvideo.dev/run-for": "2s" } }));
+    await filmUntil("kite", (f) => Number(f.status?.progress?.split("/")[0] ?? 0) >= 2);
+    const edited = scenes.map((scene, i) => (i === 2 ? { ...scene, prompt: "the kite lands in a tree" } : scene));
+    kubectl(
+      "-n",
+      namespace,
+      "patch",
+      "lv",
+      "kite",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { storyline: edited } }),
+    );
+    const done = await filmUntil("kite", (f) => f.status?.phase === "Succeeded" && f.status.observedGeneration === 2);
+    expect(done.status?.progress).toBe("6/6");
+    const jobs = segmentJobs(await jobsOf("kite"));
+    const perSegment = (index: number) => jobs.filter((j) => segmentOf(j) === index);
+    // Scenes before the edit were rendered once; the edited scene's segments run with the new prompt.
+    for (const index of [0, 1, 2, 3]) expect(perSegment(index)).toHaveLength(1);
+    const prompts = (index: number) =>
+      perSegment(index)
+        .filter((j) => !j.metadata?.deletionTimestamp)
+        .map((j) => j.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === "LV_PROMPT")?.value);
+    expect(prompts(4)).toContain("the kite lands in a tree");
+    expect(prompts(5)).toEqual(["the kite lands in a tree"]);
+  });
+
   it("lets only the leading replica act", async () => {
     const standby = await startOperator({ identity: "operator-standby", leaseNamespace: namespace });
     try {
