@@ -41,14 +41,15 @@ export function invalidObjectMessage(kind: string, name: string, errors: readonl
   return `The ${kind} "${name}" is invalid: \n${lines.map((line) => `* ${line}`).join("\n")}`;
 }
 
-/** A zod path as a Kubernetes field path: fields joined by dots, list indices and odd map keys in brackets. */
+/**
+ * A zod path as a Kubernetes field path: fields and map keys joined by dots, list indices in brackets
+ * (`spec.storyline[0].prompt`, `spec.gpu.nodeSelector.longvideo.dev/pool`), as the API server writes them.
+ */
 export function fieldPath(path: readonly PropertyKey[]): string {
   let text = "";
   for (const segment of path) {
     if (typeof segment === "number") text += `[${String(segment)}]`;
-    else if (typeof segment === "string" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(segment))
-      text += text === "" ? segment : `.${segment}`;
-    else text += `[${String(segment)}]`;
+    else text += text === "" ? String(segment) : `.${String(segment)}`;
   }
   return text;
 }

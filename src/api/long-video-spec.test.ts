@@ -150,7 +150,7 @@ describe("LongVideo spec validation", () => {
     [
       "a label key with a space",
       with_({ podMetadata: { labels: { "bad key": "x" } } }),
-      "spec.podMetadata.labels[bad key]",
+      "spec.podMetadata.labels.bad key",
       /should match/,
     ],
     [
@@ -225,7 +225,7 @@ describe("field errors", () => {
   it("writes paths the way the API server does", () => {
     expect(fieldPath(["spec", "storyline", 3, "prompt"])).toBe("spec.storyline[3].prompt");
     expect(fieldPath(["spec", "podMetadata", "labels", "example.com/tier"])).toBe(
-      "spec.podMetadata.labels[example.com/tier]",
+      "spec.podMetadata.labels.example.com/tier",
     );
   });
 
