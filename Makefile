@@ -47,5 +47,10 @@ cluster-up: deps ## start the local cluster; kubeconfig at .cache/cluster/kubeco
 cluster-down: ## stop every process cluster-up started, by pid, and remove its state
 	@bash $(CLUSTER)/cluster-down.sh
 
+bench: deps ## benchmarks on a fresh local cluster; each prints its figures last
+	@bash $(CLUSTER)/cluster-down.sh
+	@LV_KWOK_NODES_PER_POOL=$$(( $${LV_BENCH_NODES:-100} / 2 )) bash $(CLUSTER)/cluster-up.sh
+	@trap 'bash $(CLUSTER)/cluster-down.sh' EXIT; KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/operator-bench.ts
+
 run: node-modules ## the operator, out of cluster, against $$KUBECONFIG (default: the local cluster)
 	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.cache/cluster/kubeconfig} node src/main.ts

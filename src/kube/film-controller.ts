@@ -113,6 +113,8 @@ export class FilmController {
   readonly pods: Informer<PodObject>;
   readonly claims: Informer<ClaimObject>;
   readonly queue: WorkQueue;
+  /** Per film: when the first end of a render step was seen since its last job was created. */
+  readonly #endedAt = new Map<string, number>();
 
   constructor(client: KubeClient, options: FilmControllerOptions, metrics: OperatorMetrics, log: ControllerLog) {
     this.#client = client;
@@ -137,10 +139,14 @@ export class FilmController {
     this.films.onChange((film) => {
       this.queue.add(objectKey(film));
     });
-    const toFilm = (object: KubeObject) => {
+    const toFilm = (object: KubeObject, event: string) => {
       const film = object.metadata?.labels?.[filmLabel];
       const namespace = object.metadata?.namespace;
-      if (film && namespace) this.queue.add(`${namespace}/${film}`);
+      if (!film || !namespace) return;
+      const key = `${namespace}/${film}`;
+      // The moment the operator first hears that a render step ended starts the hand-off clock.
+      if (event === "update" && hasEnded(object) && !this.#endedAt.has(key)) this.#endedAt.set(key, performance.now());
+      this.queue.add(key);
     };
     this.jobs.onChange(toFilm);
     this.pods.onChange(toFilm);
@@ -177,6 +183,9 @@ export class FilmController {
         this.#log.actionFailed(key, action.kind, result.error);
         // Events are best effort: a lost event must not hold a film back.
         if (action.kind === "event") continue;
+        // A conflict on the film means the cache is behind a newer version whose watch event is on its way and
+        // will queue the film again; backing off would only delay the next segment.
+        if (result.error.kind === "Conflict") return this.#finish(key, "requeue", done, started, { kind: "done" });
         return this.#finish(key, "error", done, started, { kind: "retry", error: result.error });
       }
       if (isFilm(result.value)) current = result.value;
@@ -193,9 +202,12 @@ export class FilmController {
         this.#metrics.gpuSeconds.inc({ resource: placement.resourceName }, ended.seconds * placement.count);
       }
     }
-    const created = Date.now();
-    for (const from of decision.facts.handoffsFrom) {
-      this.#metrics.handoffLatency.observe(Math.max(0, (created - Date.parse(from)) / 1000));
+    if (done.includes("createSegmentJob") || done.includes("createConcatJob")) {
+      const endedAt = this.#endedAt.get(key);
+      if (endedAt !== undefined && decision.facts.handoffsFrom.length > 0) {
+        this.#metrics.handoffLatency.observe((performance.now() - endedAt) / 1000);
+      }
+      this.#endedAt.delete(key);
     }
     this.#refreshPhaseGauge();
     if (decision.requeueAfterMs !== undefined) {
@@ -408,6 +420,16 @@ export class FilmController {
       }
     }
   }
+}
+
+/** A finished pod, or a Job with a terminal condition. */
+function hasEnded(object: KubeObject): boolean {
+  const status = (object as { status?: { phase?: string; conditions?: readonly { type: string; status: string }[] } })
+    .status;
+  if (status?.phase === "Succeeded" || status?.phase === "Failed") return true;
+  return (
+    status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True") ?? false
+  );
 }
 
 function isFilm(value: unknown): value is LongVideoObject {

@@ -110,7 +110,7 @@ export class OperatorMetrics {
     });
     this.handoffLatency = new Histogram({
       name: "longvideo_handoff_latency_seconds",
-      help: "Time from a segment's recorded result to the creation of its successor's job",
+      help: "Time from the operator first seeing a segment end to the creation of its successor's job",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });

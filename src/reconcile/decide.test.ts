@@ -266,6 +266,14 @@ describe("decide", () => {
     expect(later.actions).toEqual([]);
   });
 
+  it("hands off as soon as the segment's pod succeeded, before the Job controller marks the Job complete", () => {
+    const job = jobFor(0, "", 0);
+    const pod: ObservedPod = { ...podFor(job, '{"latentsDigest":"sha256:l0"}'), phase: "Succeeded", finishedAt: at(1) };
+    expect(created(decide(snapshot({ jobs: [job], pods: [pod] })).actions)).toEqual([
+      { index: 1, attempt: 0, input: "sha256:l0" },
+    ]);
+  });
+
   it("asks to be woken when the backoff ends", () => {
     const job = jobFor(1, "sha256:l0", 0, "Failed");
     const decision = decide(

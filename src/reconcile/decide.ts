@@ -132,7 +132,18 @@ interface Progress {
   readonly nextInput: string;
 }
 
-export function decide(snapshot: FilmSnapshot): Decision {
+export function decide(observed: FilmSnapshot): Decision {
+  // A Job runs one pod (backoffLimit 0, one completion), so its pod's success is the segment's success. The Job
+  // controller marks the Job Complete only after batching pod updates for a second; not waiting for it is most of
+  // the hand-off time.
+  const snapshot: FilmSnapshot = {
+    ...observed,
+    jobs: observed.jobs.map((job) =>
+      job.finished === undefined && podOf(observed.pods, job)?.phase === "Succeeded"
+        ? { ...job, finished: "Succeeded" }
+        : job,
+    ),
+  };
   const { film } = snapshot;
   const now = snapshot.now.toISOString();
   if (film.deleting) return decideDeletion(snapshot);
