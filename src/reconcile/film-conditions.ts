@@ -4,28 +4,8 @@
  */
 import type { Condition } from "./film-snapshot.ts";
 
-export const ConditionType = {
-  Ready: "Ready",
-  Progressing: "Progressing",
-  Succeeded: "Succeeded",
-  Failed: "Failed",
-  Suspended: "Suspended",
-} as const;
-
-export const ConditionReason = {
-  InvalidSpec: "InvalidSpec",
-  Rendering: "Rendering",
-  WaitingForRetry: "WaitingForRetry",
-  Concatenating: "Concatenating",
-  FilmComplete: "FilmComplete",
-  RetriesExhausted: "RetriesExhausted",
-  ConcatenationFailed: "ConcatenationFailed",
-  SuspendRequested: "SuspendRequested",
-  Suspended: "Suspended",
-  NotSuspended: "NotSuspended",
-  NoFailure: "NoFailure",
-  InProgress: "InProgress",
-} as const;
+// The condition vocabulary belongs to the API (src/api); the reconciler only speaks it.
+export { ConditionReason, ConditionType } from "../api/long-video-status.ts";
 
 export const EventReason = {
   InvalidSpec: "InvalidSpec",
