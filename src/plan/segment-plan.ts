@@ -9,6 +9,7 @@
  * overlap` frames to the film, and one clip (the last, or for Pro the first) adds the overlap on top.
  */
 import { createHash } from "node:crypto";
+import { canonicalJson } from "./canonical-json.ts";
 import type { LongVideoSpec, RenderSettings } from "../api/long-video-spec.ts";
 import { maxSegments } from "../api/long-video-status.ts";
 import { overlapFrames, variantProfiles } from "../api/variant-profiles.ts";
@@ -138,18 +139,6 @@ export function clipsForSeconds(seconds: number, render: ResolvedRender, carries
   const perClip = render.framesPerClip - render.overlapFrames;
   const extra = carriesOverlap ? render.overlapFrames : 0;
   return Math.max(1, Math.ceil((needed - extra) / perClip));
-}
-
-/** JSON with object keys sorted, so a hash does not depend on the order a manifest lists fields in. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }
 
 // Bumped when the meaning of the hashed inputs changes, so old records never match new plans by accident.

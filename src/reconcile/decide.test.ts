@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, concatJobName, decide, filmFinalizer, segmentJobName } from "./decide.ts";
+import { canonicalJson } from "../plan/canonical-json.ts";
+import { concatJobName, decide, filmFinalizer, segmentJobName } from "./decide.ts";
 import type {
   Action,
   FilmIntent,

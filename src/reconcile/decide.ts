@@ -26,6 +26,7 @@ import type {
   PlannedSegment,
   SegmentRecord,
 } from "./film-snapshot.ts";
+import { canonicalJson } from "../plan/canonical-json.ts";
 import { segmentResult } from "./segment-result.ts";
 
 /** Held on every film so deletion can honour the workspace retention policy before the film disappears. */
@@ -502,21 +503,6 @@ function filmStatus(
 /** Adds a status write only when the status changed. */
 function pushStatus(actions: Action[], previous: FilmStatus, next: FilmStatus): void {
   if (canonicalJson(previous) !== canonicalJson(next)) actions.push({ kind: "updateStatus", status: next });
-}
-
-/**
- * JSON with object keys sorted and undefined fields dropped: the API server returns objects with their keys in
- * its own order, so a plain comparison would see a change in every read-back and write status forever.
- */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }
 
 function decideDeletion(snapshot: FilmSnapshot): Decision {
