@@ -1,0 +1,56 @@
+"""What a rendering backend receives and returns; the segment command does everything around it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from longvideo_runtime.arrays import Array
+from longvideo_runtime.errors import BadInput
+from longvideo_runtime.handoff import Handoff
+from longvideo_runtime.logs import Logger
+from longvideo_runtime.spec import SegmentSpec
+
+
+@dataclass(frozen=True)
+class RenderInput:
+    spec: SegmentSpec
+    #: Segment i-1's verified handoff; None for segment 0.
+    previous: Handoff | None
+    #: The reference image at the render resolution, uint8 [H, W, 3]; None when the segment does not need it.
+    reference: Array | None
+    log: Logger
+
+
+@dataclass
+class RenderOutput:
+    #: Every generated frame (before trimming), uint8 [frames, H, W, 3].
+    frames: Array
+    #: The tensors for segment i+1 (see handoff.py).
+    handoff: dict[str, Array]
+    #: Seconds spent in model compute, loading, etc. (backend-specific keys).
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    def render(self, request: RenderInput) -> RenderOutput: ...
+
+
+def needs_reference(spec: SegmentSpec) -> bool:
+    """Segment 0 starts from the reference image; reference padding repeats it in every clip."""
+    return spec.index == 0 or (spec.backend == "svi" and spec.padding == "reference")
+
+
+def load_backend(spec: SegmentSpec) -> Backend:
+    """Imports the backend lazily: the animatic path never imports torch."""
+    if spec.backend == "animatic":
+        from longvideo_runtime.animatic import AnimaticBackend
+
+        return AnimaticBackend()
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise BadInput("the svi backend needs torch, which this image does not carry (use the GPU image)") from None
+    from longvideo_runtime.svi.backend import SviBackend
+
+    return SviBackend()

@@ -1,0 +1,192 @@
+"""`python -m longvideo_runtime segment|concat`: the container's entry point.
+
+Inputs come from LV_* environment variables (what the operator sets); an option given on the command line
+overrides its variable. Every run ends with a JSON line on stdout and, in a pod, the same compact JSON in the
+termination message; the exit code says what kind of failure it was (errors.ExitCode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+from longvideo_runtime.errors import BadInput, ExitCode, OutOfMemory, Terminated, WorkerError
+from longvideo_runtime.logs import Logger
+from longvideo_runtime.spec import DEFAULT_TERMINATION_LOG
+
+MAX_TERMINATION_BYTES = 4096
+
+# (option, variable) pairs: each option overrides the LV_* variable of the same meaning.
+SEGMENT_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("--index", "LV_SEGMENT_INDEX"),
+    ("--segment-count", "LV_SEGMENT_COUNT"),
+    ("--scene", "LV_SCENE_INDEX"),
+    ("--prompt", "LV_PROMPT"),
+    ("--negative-prompt", "LV_NEGATIVE_PROMPT"),
+    ("--seed", "LV_SEED"),
+    ("--frames", "LV_FRAMES"),
+    ("--motion-frames", "LV_MOTION_FRAMES"),
+    ("--trim-head", "LV_TRIM_HEAD"),
+    ("--trim-tail", "LV_TRIM_TAIL"),
+    ("--kept-frames", "LV_KEPT_FRAMES"),
+    ("--input-digest", "LV_INPUT_DIGEST"),
+    ("--workspace", "LV_WORKSPACE"),
+    ("--backend", "LV_BACKEND"),
+    ("--variant", "LV_VARIANT"),
+    ("--padding", "LV_PADDING"),
+    ("--fps", "LV_FPS"),
+    ("--width", "LV_WIDTH"),
+    ("--height", "LV_HEIGHT"),
+    ("--steps", "LV_STEPS"),
+    ("--guidance-scale", "LV_GUIDANCE_SCALE"),
+    ("--shift", "LV_SHIFT"),
+    ("--boundary-ratio", "LV_BOUNDARY_RATIO"),
+    ("--reference-image", "LV_REFERENCE_IMAGE"),
+    ("--reference-image-path", "LV_REFERENCE_IMAGE_PATH"),
+    ("--reference-dir", "LV_REFERENCE_DIR"),
+    ("--models-dir", "LV_MODELS_DIR"),
+    ("--model", "LV_MODEL"),
+    ("--lora", "LV_LORA"),
+    ("--lora-2", "LV_LORA_2"),
+    ("--lora-scale", "LV_LORA_SCALE"),
+    ("--device", "LV_DEVICE"),
+    ("--dtype", "LV_DTYPE"),
+    ("--offload-encoders", "LV_OFFLOAD_ENCODERS"),
+    ("--vae-tiling", "LV_VAE_TILING"),
+    ("--attempt", "LV_ATTEMPT"),
+)
+CONCAT_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("--workspace", "LV_WORKSPACE"),
+    ("--segment-count", "LV_SEGMENT_COUNT"),
+    ("--output", "LV_OUTPUT_PATH"),
+    ("--expected-frames", "LV_EXPECTED_FRAMES"),
+    ("--fps", "LV_FPS"),
+    ("--audio", "LV_AUDIO_PATH"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise BadInput(f"usage: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="longvideo_runtime", description=__doc__)
+    parser.add_argument(
+        "--termination-log",
+        help=f"where the short JSON result goes (env LV_TERMINATION_LOG, default {DEFAULT_TERMINATION_LOG})",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("LV_LOG_LEVEL", "info"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    segment = commands.add_parser("segment", help="render one segment into <workspace>/segments/<index>/")
+    for option, variable in SEGMENT_OPTIONS:
+        segment.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")
+    concat = commands.add_parser("concat", help="concatenate every segment's clip into the film")
+    for option, variable in CONCAT_OPTIONS:
+        concat.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")
+    return parser
+
+
+def _termination_path(option: str | None) -> Path | None:
+    """The explicit path, or the default only where Kubernetes created it (never a new file under /dev)."""
+    explicit = option or os.environ.get("LV_TERMINATION_LOG")
+    if explicit:
+        return Path(explicit)
+    default = Path(DEFAULT_TERMINATION_LOG)
+    return default if default.exists() else None
+
+
+def compact(message: dict[str, Any]) -> str:
+    """JSON under Kubernetes' 4096-byte limit: long strings are cut first."""
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    if len(text.encode()) <= MAX_TERMINATION_BYTES:
+        return text
+    trimmed = {k: (v[:300] + "…" if isinstance(v, str) and len(v) > 300 else v) for k, v in message.items()}
+    text = json.dumps(trimmed, separators=(",", ":"), ensure_ascii=False)
+    return text.encode()[:MAX_TERMINATION_BYTES].decode(errors="ignore")
+
+
+def _report(path: Path | None, message: dict[str, Any], log: Logger) -> None:
+    text = compact(message)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+    if path is None:
+        return
+    try:
+        path.write_text(text)
+    except OSError as e:
+        log.warning("termination-log-unwritable", path=str(path), error=str(e))
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated("stopped by SIGTERM before the segment finished")
+
+
+def _classify(error: BaseException) -> WorkerError:
+    if isinstance(error, WorkerError):
+        return error
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        return OutOfMemory(f"out of memory: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+    text = str(error)
+    if isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text):
+        return OutOfMemory(f"out of memory: {text.splitlines()[0]}")
+    return WorkerError(f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".strip())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    log = Logger(level=os.environ.get("LV_LOG_LEVEL", "info"))
+    termination = _termination_path(None)
+    base: dict[str, Any] = {}
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        args = _parser().parse_args(argv)
+        log = Logger(level=args.log_level)
+        termination = _termination_path(args.termination_log)
+        overrides = {k: v for k, v in vars(args).items() if k.startswith("LV_")}
+        if args.command == "segment":
+            from longvideo_runtime.segment import run_segment, summary
+            from longvideo_runtime.spec import parse_segment
+
+            base = {
+                "segment": _int_or_none(overrides.get("LV_SEGMENT_INDEX") or os.environ.get("LV_SEGMENT_INDEX")),
+                "inputDigest": overrides.get("LV_INPUT_DIGEST") or os.environ.get("LV_INPUT_DIGEST", ""),
+                "backend": overrides.get("LV_BACKEND") or os.environ.get("LV_BACKEND", "svi"),
+            }
+            spec = parse_segment(os.environ, overrides)
+            _report(termination, summary(run_segment(spec, log)), log)
+        else:
+            from longvideo_runtime.concat import run_concat
+            from longvideo_runtime.spec import parse_concat
+
+            base = {"kind": "concat"}
+            _report(termination, run_concat(parse_concat(os.environ, overrides), log), log)
+        return ExitCode.OK
+    except BaseException as raw:
+        if isinstance(raw, KeyboardInterrupt):
+            raw = Terminated("interrupted")
+        if isinstance(raw, SystemExit):
+            raise
+        error = _classify(raw)
+        if error.code == ExitCode.INTERNAL:
+            log.error("internal-error", error=error.message, traceback=traceback.format_exc()[-3000:])
+        else:
+            log.error(error.kind, error=error.message)
+        message = {**{k: v for k, v in base.items() if v not in (None, "")}, "ok": False}
+        message.update({"exitCode": int(error.code), "reason": error.kind, "error": error.message})
+        _report(termination, message, log)
+        return int(error.code)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,156 @@
+"""The concat command: the film from every segment's clip, by stream copy, checked against the plan."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from longvideo_runtime import fsio, media
+from longvideo_runtime.errors import BadInput, HandoffError
+from longvideo_runtime.logs import Logger
+from longvideo_runtime.segment import CLIP_FILE, POSTER_FILE, result_path
+from longvideo_runtime.spec import ConcatSpec
+
+
+def _results(spec: ConcatSpec) -> list[dict[str, Any]]:
+    """Every segment's result, checked to form one unbroken digest chain."""
+    results: list[dict[str, Any]] = []
+    for index in range(spec.segment_count):
+        path = result_path(spec.workspace, index)
+        try:
+            result = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise HandoffError(f"segment {index} is not finished: {path} does not exist") from None
+        except (OSError, ValueError) as e:
+            raise HandoffError(f"cannot read {path}: {e}") from e
+        expected_input = results[-1]["latentsDigest"] if results else ""
+        if result.get("inputDigest", "") != expected_input:
+            raise HandoffError(
+                f"segment {index} was rendered from {result.get('inputDigest') or 'the reference image'}, "
+                f"but segment {index - 1} now hands off {expected_input}: re-render segment {index}"
+            )
+        clip = path.parent / CLIP_FILE
+        if not clip.is_file():
+            raise HandoffError(f"segment {index}'s clip {clip} is missing")
+        results.append(result)
+    return results
+
+
+def contact_sheet(posters: list[Path], target: Path, thumb_width: int = 240) -> None:
+    """One poster per segment in a grid, numbered."""
+    images = [Image.open(p).convert("RGB") for p in posters]
+    w = min(thumb_width, images[0].width)
+    h = max(1, round(images[0].height * w / images[0].width))
+    columns = min(len(images), 6)
+    rows = math.ceil(len(images) / columns)
+    pad = 4
+    sheet = Image.new("RGB", (columns * (w + pad) + pad, rows * (h + pad) + pad), (16, 16, 16))
+    draw = ImageDraw.Draw(sheet)
+    for i, image in enumerate(images):
+        x, y = pad + (i % columns) * (w + pad), pad + (i // columns) * (h + pad)
+        sheet.paste(image.resize((w, h), Image.Resampling.BILINEAR), (x, y))
+        draw.text((x + 3, y + 2), str(i + 1), fill=(255, 214, 90))
+    media.write_png(np.asarray(sheet), target)
+
+
+def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
+    started = time.perf_counter()
+    results = _results(spec)
+    planned = sum(int(r["keptFrames"]) for r in results)
+    if spec.expected_frames is not None and planned != spec.expected_frames:
+        raise BadInput(f"the segments keep {planned} frames but the plan expects {spec.expected_frames}")
+    if any(int(r["fps"]) != spec.fps for r in results):
+        raise BadInput(f"segments were rendered at {sorted({r['fps'] for r in results})} fps, the film is {spec.fps}")
+    if spec.audio_path is not None and not spec.audio_path.is_file():
+        raise BadInput(f"audio track {spec.audio_path} does not exist")
+    fsio.ensure_dir(spec.output_path.parent)
+    fsio.clean_stale_temps(spec.output_path.parent)
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RuntimeError("ffmpeg is not on PATH")
+
+    with tempfile.TemporaryDirectory(prefix="lv-concat-") as scratch, fsio.atomic_target(spec.output_path) as tmp:
+        listing = Path(scratch) / "clips.txt"
+        lines = []
+        for r in results:
+            clip = (result_path(spec.workspace, int(r["segment"])).parent / CLIP_FILE).resolve()
+            lines.append("file '" + str(clip).replace("'", "'\\''") + "'")
+        listing.write_text("\n".join(lines) + "\n")
+        args = [
+            ffmpeg,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+        ]
+        if spec.audio_path is not None:
+            # Video is copied; the audio is encoded, padded with silence and cut to the film's length.
+            args += [
+                "-i",
+                str(spec.audio_path),
+                "-map",
+                "0:v:0",
+                "-map",
+                "1:a:0",
+                "-c:v",
+                "copy",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "160k",
+                "-af",
+                "apad",
+                "-shortest",
+            ]
+        else:
+            args += ["-map", "0:v:0", "-c", "copy"]
+        args += ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
+        with fsio.workspace_errors(spec.output_path):
+            done = subprocess.run(args, capture_output=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"ffmpeg concat failed: {done.stderr.decode(errors='replace').strip()[-400:]}")
+        probe = media.probe(tmp)
+        if probe.frames != planned:
+            raise RuntimeError(f"the film has {probe.frames} frames, the segments keep {planned}")
+        expected_seconds = planned / spec.fps
+        if abs(probe.seconds - expected_seconds) > 1.5 / spec.fps:
+            raise RuntimeError(
+                f"the film lasts {probe.seconds:.3f}s, {planned} frames at {spec.fps} fps is {expected_seconds:.3f}s"
+            )
+
+    sheet = spec.output_path.with_name(spec.output_path.stem + ".contact.png")
+    posters = [result_path(spec.workspace, int(r["segment"])).parent / POSTER_FILE for r in results]
+    with contextlib.suppress(FileNotFoundError):
+        if all(p.is_file() for p in posters):
+            contact_sheet(posters, sheet)
+    result = {
+        "kind": "concat",
+        "ok": True,
+        "path": str(spec.output_path),
+        "frames": probe.frames,
+        "seconds": round(probe.seconds, 3),
+        "segments": len(results),
+        "audio": probe.has_audio,
+        "digest": fsio.sha256_file(spec.output_path),
+        "contactSheet": str(sheet) if sheet.is_file() else None,
+        "elapsed": round(time.perf_counter() - started, 3),
+    }
+    log.info("film-written", **{k: v for k, v in result.items() if k != "ok"})
+    return result

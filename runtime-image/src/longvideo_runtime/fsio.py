@@ -1,0 +1,105 @@
+"""Atomic file output: write to a temporary name in the same directory, fsync, rename into place."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from longvideo_runtime.errors import WorkspaceError
+
+TMP_MARK = ".tmp-"
+
+
+def temp_path(target: Path) -> Path:
+    """A sibling name that never looks finished: `.name.tmp-<pid>`."""
+    return target.with_name(f".{target.name}{TMP_MARK}{os.getpid()}")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def commit(tmp: Path, target: Path) -> None:
+    """fsync `tmp` and rename it over `target` (atomic on one filesystem), then fsync the directory."""
+    with workspace_errors(target):
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+
+
+def write_bytes(target: Path, data: bytes) -> None:
+    tmp = temp_path(target)
+    with workspace_errors(target):
+        tmp.write_bytes(data)
+    commit(tmp, target)
+
+
+@contextlib.contextmanager
+def atomic_target(target: Path) -> Iterator[Path]:
+    """Yields a temporary path to fill; commits it to `target` on success, removes it on failure."""
+    tmp = temp_path(target)
+    try:
+        yield tmp
+        commit(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def remove(target: Path) -> None:
+    with workspace_errors(target):
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return
+        _fsync_dir(target.parent)
+
+
+def clean_stale_temps(directory: Path) -> None:
+    """Removes temporary files a killed attempt left behind."""
+    if not directory.is_dir():
+        return
+    for entry in directory.iterdir():
+        if entry.name.startswith(".") and TMP_MARK in entry.name:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+
+
+def ensure_dir(directory: Path) -> None:
+    with workspace_errors(directory):
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".probe{TMP_MARK}{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+@contextlib.contextmanager
+def workspace_errors(path: Path) -> Iterator[None]:
+    """Turns storage failures (read-only, permissions, full disk, not a directory) into WorkspaceError."""
+    try:
+        yield
+    except OSError as e:
+        storage = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EEXIST}
+        if e.errno in storage:
+            raise WorkspaceError(f"cannot write {path}: {e.strerror or e}") from e
+        raise

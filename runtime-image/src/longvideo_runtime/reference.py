@@ -1,0 +1,68 @@
+"""Finding the film's reference image (the first frame the whole film grows from).
+
+Order: LV_REFERENCE_IMAGE_PATH (a file), else LV_REFERENCE_IMAGE (the spec's JSON source):
+- `{"pvc": {"claimName", "path"}}`: the claim mounted read-only at LV_REFERENCE_DIR, file `<dir>/<path>`;
+- `{"configMap": {"name", "key"}}`: the config map mounted at LV_REFERENCE_DIR, file `<dir>/<key>`;
+- `{"url": "https://..."}`: fetched once into `<workspace>/inputs/reference-<hash>` and reused by later segments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from longvideo_runtime import fsio
+from longvideo_runtime.errors import BadInput
+from longvideo_runtime.spec import SegmentSpec
+
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+DOWNLOAD_TIMEOUT_SECONDS = 30
+
+
+def _inside(base: Path, relative: str, what: str) -> Path:
+    candidate = (base / relative).resolve()
+    if not candidate.is_relative_to(base.resolve()):
+        raise BadInput(f"{what} {relative!r} points outside {base}")
+    return candidate
+
+
+def _fetch(url: str, target: Path) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise BadInput(f"reference image url must be http(s): {url!r}")
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+            data = response.read(MAX_DOWNLOAD_BYTES + 1)
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        raise BadInput(f"cannot fetch the reference image {url}: {getattr(e, 'reason', e)}") from e
+    if len(data) > MAX_DOWNLOAD_BYTES:
+        raise BadInput(f"reference image {url} is larger than {MAX_DOWNLOAD_BYTES} bytes")
+    fsio.ensure_dir(target.parent)
+    fsio.write_bytes(target, data)
+
+
+def locate(spec: SegmentSpec) -> Path | None:
+    """The reference image's file, fetching a url source into the workspace; None when no source is configured."""
+    if spec.reference_image_path is not None:
+        return spec.reference_image_path
+    if not spec.reference_image.strip():
+        return None
+    try:
+        source = json.loads(spec.reference_image)
+    except json.JSONDecodeError as e:
+        raise BadInput(f"LV_REFERENCE_IMAGE is not JSON: {e}") from None
+    if not isinstance(source, dict) or len(source) != 1:
+        raise BadInput("LV_REFERENCE_IMAGE must name exactly one of pvc, configMap, url")
+    kind, value = next(iter(source.items()))
+    if kind == "pvc" and isinstance(value, dict) and isinstance(value.get("path"), str):
+        return _inside(spec.reference_dir, value["path"], "reference image path")
+    if kind == "configMap" and isinstance(value, dict) and isinstance(value.get("key"), str):
+        return _inside(spec.reference_dir, value["key"], "reference image key")
+    if kind == "url" and isinstance(value, str):
+        cached = spec.workspace / "inputs" / f"reference-{hashlib.sha256(value.encode()).hexdigest()[:16]}"
+        if not cached.is_file():
+            _fetch(value, cached)
+        return cached
+    raise BadInput(f"LV_REFERENCE_IMAGE has an unknown or malformed source: {spec.reference_image[:200]}")

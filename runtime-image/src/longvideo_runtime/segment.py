@@ -1,0 +1,146 @@
+"""The segment command: verify the handoff, render, trim, write `segments/<i>/` atomically, result.json last."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from longvideo_runtime import __version__, fsio, handoff, media, reference
+from longvideo_runtime.arrays import Array
+from longvideo_runtime.backend import Backend, RenderInput, load_backend, needs_reference
+from longvideo_runtime.errors import BadInput
+from longvideo_runtime.logs import Logger
+from longvideo_runtime.spec import SegmentSpec
+
+CLIP_FILE = "clip.mp4"
+POSTER_FILE = "poster.png"
+RESULT_FILE = "result.json"
+RESULT_SCHEMA = "longvideo.segment-result/v1"
+
+
+def _stall_point(stage: str, log: Logger) -> None:
+    """Fault injection for tests: LV_DEBUG_STALL_AT=<stage> parks the worker there (to be killed)."""
+    if os.environ.get("LV_DEBUG_STALL_AT") == stage:
+        log.warning("debug-stall", stage=stage)
+        time.sleep(3600)
+
+
+def _reuse(spec: SegmentSpec, log: Logger) -> dict[str, Any] | None:
+    """A finished result of this very spec (same inputs, same digest chain) whose files are intact, if any."""
+    path = spec.segment_dir / RESULT_FILE
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(result, dict) or result.get("fingerprint") != spec.fingerprint():
+        return None
+    files = result.get("files", {})
+    for name, record in files.items():
+        target = spec.segment_dir / name
+        if not target.is_file() or fsio.sha256_file(target) != record.get("digest"):
+            log.warning("stale-result", file=name)
+            return None
+    log.info("segment-reused", detail="result.json matches this spec and its files are intact")
+    return result
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The termination message: short (Kubernetes keeps 4096 bytes), the fields the operator records."""
+    keys = ("segment", "backend", "variant", "frames", "keptFrames", "inputDigest", "latentsDigest", "seconds")
+    short = {k: result[k] for k in keys if k in result}
+    short["ok"] = True
+    if result.get("reused"):
+        short["reused"] = True
+    return short
+
+
+def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    log = log.bind(segment=spec.index, backend=spec.backend, variant=spec.variant)
+    out_dir = spec.segment_dir
+    fsio.ensure_dir(out_dir)
+    fsio.clean_stale_temps(out_dir)
+    previous_result = _reuse(spec, log)
+    if previous_result is not None:
+        return {**previous_result, "reused": True}
+    # From here on the directory must not look finished until the new result.json lands.
+    fsio.remove(out_dir / RESULT_FILE)
+
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    previous = handoff.read_previous(spec) if spec.index > 0 else None
+    timings["handoff_read_seconds"] = time.perf_counter() - t
+    if previous is not None:
+        log.info("handoff-verified", digest=previous.digest, shapes=previous.metadata.get("shapes"))
+
+    image: Array | None = None
+    if needs_reference(spec):
+        t = time.perf_counter()
+        path = reference.locate(spec)
+        if path is not None and path.is_file():
+            image = media.load_rgb(path, spec.width, spec.height)
+        elif spec.backend == "svi":
+            raise BadInput(f"the svi backend needs the reference image: {path or 'LV_REFERENCE_IMAGE is not set'}")
+        timings["reference_seconds"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    engine = backend or load_backend(spec)
+    timings["backend_import_seconds"] = time.perf_counter() - t
+    log.info("render-start", frames=spec.frames, seed=spec.seed, steps=spec.steps)
+    output = engine.render(RenderInput(spec=spec, previous=previous, reference=image, log=log))
+    timings.update(output.timings)
+    frames = output.frames
+    if frames.shape != (spec.frames, spec.height, spec.width, 3) or frames.dtype != np.uint8:
+        raise RuntimeError(f"backend returned frames {frames.dtype}{frames.shape}")
+    kept = frames[spec.trim_head : spec.frames - spec.trim_tail]
+    log.info("render-done", kept=len(kept), trim_head=spec.trim_head, trim_tail=spec.trim_tail)
+
+    t = time.perf_counter()
+    media.encode_h264(kept, spec.fps, out_dir / CLIP_FILE)
+    timings["encode_seconds"] = time.perf_counter() - t
+    _stall_point("after-clip", log)
+    t = time.perf_counter()
+    media.write_png(kept[len(kept) // 2], out_dir / POSTER_FILE)
+    latents_path, latents_digest = handoff.write(spec, output.handoff)
+    timings["handoff_write_seconds"] = time.perf_counter() - t
+    _stall_point("before-result", log)
+
+    files = {
+        name: {"digest": fsio.sha256_file(out_dir / name), "bytes": (out_dir / name).stat().st_size}
+        for name in (CLIP_FILE, POSTER_FILE, latents_path.name)
+    }
+    result: dict[str, Any] = {
+        "schema": RESULT_SCHEMA,
+        "runtime": __version__,
+        "segment": spec.index,
+        "scene": spec.scene,
+        "backend": spec.backend,
+        "variant": spec.variant,
+        "seed": spec.seed,
+        "frames": spec.frames,
+        "keptFrames": len(kept),
+        "trimHead": spec.trim_head,
+        "trimTail": spec.trim_tail,
+        "fps": spec.fps,
+        "width": spec.width,
+        "height": spec.height,
+        "inputDigest": spec.input_digest,
+        "latentsDigest": latents_digest,
+        "fingerprint": spec.fingerprint(),
+        "attempt": spec.attempt,
+        "files": files,
+        "timings": {k: round(v, 4) for k, v in timings.items()},
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    fsio.write_bytes(out_dir / RESULT_FILE, (json.dumps(result, indent=2, sort_keys=True) + "\n").encode())
+    log.info("segment-written", latents=latents_digest, seconds=result["seconds"])
+    return result
+
+
+def result_path(workspace: Path, index: int) -> Path:
+    return workspace / "segments" / str(index) / RESULT_FILE

@@ -1,0 +1,328 @@
+"""The segment and concat contracts: read from LV_* environment variables, overridable by CLI options.
+
+Every field is validated here, so a render never starts from a spec it would fail on later (exit code 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar, cast
+
+from longvideo_runtime.errors import BadInput
+from longvideo_runtime.variants import (
+    FRAMES_PER_LATENT,
+    PADDINGS,
+    PROFILES,
+    VARIANTS,
+    Padding,
+    Variant,
+    latent_frames,
+    overlap_frames,
+)
+
+Backend = Literal["svi", "animatic"]
+BACKENDS: tuple[Backend, ...] = ("svi", "animatic")
+DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+_T = TypeVar("_T", bound=str)
+
+
+@dataclass(frozen=True)
+class SviSettings:
+    """How the svi backend runs: model files and memory options (ignored by the animatic backend)."""
+
+    models_dir: Path
+    model: Path
+    lora: Path | None
+    lora_2: Path | None
+    lora_scale: float
+    device: str
+    dtype: str
+    offload_encoders: bool | None
+    vae_tiling: bool | None
+    shift: float
+    boundary_ratio: float
+    negative_prompt: str
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    index: int
+    scene: int
+    segment_count: int | None
+    prompt: str
+    seed: int
+    frames: int
+    motion_frames: int
+    trim_head: int
+    trim_tail: int
+    input_digest: str
+    workspace: Path
+    backend: Backend
+    variant: Variant
+    padding: Padding
+    fps: int
+    width: int
+    height: int
+    steps: int
+    guidance_scale: float
+    reference_image: str
+    reference_image_path: Path | None
+    reference_dir: Path
+    attempt: int
+    svi: SviSettings = field(compare=False)
+
+    @property
+    def kept_frames(self) -> int:
+        return self.frames - self.trim_head - self.trim_tail
+
+    @property
+    def protocol(self) -> Literal["pixel", "latent"]:
+        return PROFILES[self.variant].protocol
+
+    @property
+    def segment_dir(self) -> Path:
+        return self.workspace / "segments" / str(self.index)
+
+    @property
+    def previous_dir(self) -> Path:
+        return self.workspace / "segments" / str(self.index - 1)
+
+    def fingerprint(self) -> str:
+        """Digest of everything that determines this segment's output (not where or how fast it runs)."""
+        fields = {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in {"workspace", "attempt", "svi", "reference_dir", "reference_image_path", "segment_count"}
+        }
+        fields["models"] = (
+            {
+                "model": str(self.svi.model),
+                "lora": str(self.svi.lora),
+                "lora_2": str(self.svi.lora_2),
+                "lora_scale": self.svi.lora_scale,
+                "shift": self.svi.shift,
+                "boundary_ratio": self.svi.boundary_ratio,
+                "negative_prompt": self.svi.negative_prompt,
+            }
+            if self.backend == "svi"
+            else None
+        )
+        blob = json.dumps(fields, sort_keys=True, default=str).encode()
+        return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True)
+class ConcatSpec:
+    workspace: Path
+    segment_count: int
+    output_path: Path
+    expected_frames: int | None
+    fps: int
+    audio_path: Path | None
+
+
+class _Source:
+    """Values by LV_* name: CLI overrides first, then the environment."""
+
+    def __init__(self, env: Mapping[str, str], overrides: Mapping[str, str | None]) -> None:
+        self._env = env
+        self._overrides = overrides
+
+    def get(self, name: str) -> str | None:
+        value = self._overrides.get(name)
+        if value is not None:
+            return value
+        return self._env.get(name)
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self.get(name)
+        if value is None:
+            if default is None:
+                raise BadInput(f"{name} is required")
+            return default
+        return value
+
+    def integer(self, name: str, default: int | None = None, *, minimum: int | None = None) -> int:
+        raw = self.get(name)
+        if raw is None or raw.strip() == "":
+            if default is None:
+                raise BadInput(f"{name} is required")
+            value = default
+        else:
+            try:
+                value = int(raw.strip())
+            except ValueError:
+                raise BadInput(f"{name} must be an integer, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise BadInput(f"{name} must be >= {minimum}, got {value}")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise BadInput(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise BadInput(f"{name} must be finite, got {raw!r}")
+        return value
+
+    def flag(self, name: str) -> bool | None:
+        raw = self.get(name)
+        if raw is None or raw.strip() in ("", "auto"):
+            return None
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise BadInput(f"{name} must be true, false or auto, got {raw!r}")
+
+    def choice(self, name: str, options: tuple[_T, ...], default: _T) -> _T:
+        raw = self.get(name)
+        value = default if raw is None or raw == "" else raw
+        if value not in options:
+            raise BadInput(f"{name} must be one of {', '.join(options)}, got {value!r}")
+        return cast(_T, value)
+
+
+def _resolve_model_path(models_dir: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else models_dir / path
+
+
+def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> SegmentSpec:
+    src = _Source(env, overrides or {})
+    variant = src.choice("LV_VARIANT", VARIANTS, "film")
+    profile = PROFILES[variant]
+    backend = src.choice("LV_BACKEND", BACKENDS, "svi")
+    index = src.integer("LV_SEGMENT_INDEX", minimum=0)
+    count_raw = src.get("LV_SEGMENT_COUNT")
+    segment_count = src.integer("LV_SEGMENT_COUNT", minimum=1) if count_raw not in (None, "") else None
+    if segment_count is not None and index >= segment_count:
+        raise BadInput(f"LV_SEGMENT_INDEX {index} is outside the film's {segment_count} segments")
+
+    frames = src.integer("LV_FRAMES", 81, minimum=5)
+    if frames % FRAMES_PER_LATENT != 1:
+        raise BadInput(f"LV_FRAMES must be 4n+1 (Wan's VAE packs 4 frames per latent frame), got {frames}")
+    motion = src.integer("LV_MOTION_FRAMES", profile.motion_frames, minimum=1)
+    overlap = overlap_frames(profile, motion)
+    if profile.protocol == "pixel" and motion >= frames:
+        raise BadInput(f"LV_MOTION_FRAMES {motion} must be fewer than LV_FRAMES {frames}")
+    if profile.protocol == "latent" and 1 + motion >= latent_frames(frames):
+        raise BadInput(f"LV_MOTION_FRAMES {motion} motion latents leave nothing to generate in {frames} frames")
+
+    first = index == 0
+    last = segment_count is not None and index == segment_count - 1
+    head_default = overlap if profile.trim == "head" and not first else 0
+    tail_default = overlap if profile.trim == "tail" and not last else 0
+    trim_head = src.integer("LV_TRIM_HEAD", head_default, minimum=0)
+    trim_tail = src.integer("LV_TRIM_TAIL", tail_default, minimum=0)
+    kept = frames - trim_head - trim_tail
+    if kept < 1:
+        raise BadInput(f"trimming {trim_head}+{trim_tail} of {frames} frames leaves none")
+    kept_raw = src.get("LV_KEPT_FRAMES")
+    if kept_raw not in (None, "") and src.integer("LV_KEPT_FRAMES") != kept:
+        raise BadInput(f"LV_KEPT_FRAMES {kept_raw} != LV_FRAMES {frames} - LV_TRIM_HEAD {trim_head} - {trim_tail}")
+
+    padding = src.choice("LV_PADDING", PADDINGS, profile.padding)
+    if (padding == "anchor") != (profile.protocol == "latent"):
+        allowed = "anchor" if profile.protocol == "latent" else "reference or zeros"
+        raise BadInput(f"LV_PADDING {padding!r} does not fit variant {variant!r} (use {allowed})")
+
+    width = src.integer("LV_WIDTH", 832, minimum=16)
+    height = src.integer("LV_HEIGHT", 480, minimum=16)
+    for name, value in (("LV_WIDTH", width), ("LV_HEIGHT", height)):
+        if value % 16 != 0:
+            raise BadInput(f"{name} must be a multiple of 16, got {value}")
+
+    input_digest = src.text("LV_INPUT_DIGEST", "").strip()
+    if first and input_digest:
+        raise BadInput("segment 0 starts from the reference image: LV_INPUT_DIGEST must be empty")
+    if not first and not input_digest:
+        raise BadInput(f"segment {index} continues segment {index - 1}: LV_INPUT_DIGEST is required")
+    if input_digest and not (input_digest.startswith("sha256:") and len(input_digest) == 71):
+        raise BadInput(f"LV_INPUT_DIGEST must be sha256:<64 hex>, got {input_digest!r}")
+
+    prompt = src.text("LV_PROMPT", "")
+    if backend == "svi" and not prompt.strip():
+        raise BadInput("LV_PROMPT is required by the svi backend")
+
+    models_dir = Path(src.text("LV_MODELS_DIR", "/models"))
+    lora = src.text("LV_LORA", profile.lora)
+    lora_2 = src.text("LV_LORA_2", profile.lora_2)
+    svi = SviSettings(
+        models_dir=models_dir,
+        model=_resolve_model_path(models_dir, src.text("LV_MODEL", profile.model)),
+        lora=_resolve_model_path(models_dir, lora) if lora else None,
+        lora_2=_resolve_model_path(models_dir, lora_2) if lora_2 else None,
+        lora_scale=src.number("LV_LORA_SCALE", 1.0),
+        device=src.text("LV_DEVICE", "auto"),
+        dtype=src.choice("LV_DTYPE", ("auto", "bfloat16", "float16", "float32"), "auto"),
+        offload_encoders=src.flag("LV_OFFLOAD_ENCODERS"),
+        vae_tiling=src.flag("LV_VAE_TILING"),
+        shift=src.number("LV_SHIFT", 5.0),
+        boundary_ratio=src.number("LV_BOUNDARY_RATIO", 0.875),
+        negative_prompt=src.text("LV_NEGATIVE_PROMPT", ""),
+    )
+    if not 0.0 < svi.boundary_ratio < 1.0:
+        raise BadInput(f"LV_BOUNDARY_RATIO must be in (0, 1), got {svi.boundary_ratio}")
+
+    fps = src.integer("LV_FPS", 16, minimum=1)
+    if fps > 120:
+        raise BadInput(f"LV_FPS must be <= 120, got {fps}")
+    ref_path = src.get("LV_REFERENCE_IMAGE_PATH")
+    return SegmentSpec(
+        index=index,
+        scene=src.integer("LV_SCENE_INDEX", 0, minimum=0),
+        segment_count=segment_count,
+        prompt=prompt,
+        seed=src.integer("LV_SEED", index * 42, minimum=0),
+        frames=frames,
+        motion_frames=motion,
+        trim_head=trim_head,
+        trim_tail=trim_tail,
+        input_digest=input_digest,
+        workspace=Path(src.text("LV_WORKSPACE", "/workspace")),
+        backend=backend,
+        variant=variant,
+        padding=padding,
+        fps=fps,
+        width=width,
+        height=height,
+        steps=src.integer("LV_STEPS", 50, minimum=1),
+        guidance_scale=src.number("LV_GUIDANCE_SCALE", 5.0),
+        reference_image=src.text("LV_REFERENCE_IMAGE", ""),
+        reference_image_path=Path(ref_path) if ref_path else None,
+        reference_dir=Path(src.text("LV_REFERENCE_DIR", "/reference")),
+        attempt=src.integer("LV_ATTEMPT", 0, minimum=0),
+        svi=svi,
+    )
+
+
+def parse_concat(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> ConcatSpec:
+    src = _Source(env, overrides or {})
+    workspace = Path(src.text("LV_WORKSPACE", "/workspace"))
+    output = Path(src.text("LV_OUTPUT_PATH", str(workspace / "film.mp4")))
+    if output.suffix.lower() != ".mp4":
+        raise BadInput(f"LV_OUTPUT_PATH must end in .mp4, got {str(output)!r}")
+    expected_raw = src.get("LV_EXPECTED_FRAMES")
+    audio = src.get("LV_AUDIO_PATH")
+    audio_path = None
+    if audio:
+        audio_path = Path(audio) if Path(audio).is_absolute() else workspace / audio
+    return ConcatSpec(
+        workspace=workspace,
+        segment_count=src.integer("LV_SEGMENT_COUNT", minimum=1),
+        output_path=output if output.is_absolute() else workspace / output,
+        expected_frames=src.integer("LV_EXPECTED_FRAMES", minimum=1) if expected_raw not in (None, "") else None,
+        fps=src.integer("LV_FPS", 16, minimum=1),
+        audio_path=audio_path,
+    )

@@ -1,0 +1,1 @@
+"""The svi backend: SVI conditioning on diffusers Wan components (imports torch)."""

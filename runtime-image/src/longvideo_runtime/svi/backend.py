@@ -1,0 +1,144 @@
+"""The svi backend: one SVI clip on diffusers' Wan components, conditioned by the variant's protocol."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+
+from longvideo_runtime.backend import RenderInput, RenderOutput
+from longvideo_runtime.errors import BadInput
+from longvideo_runtime.svi import models, protocol
+from longvideo_runtime.svi.lora import merge_lora
+from longvideo_runtime.svi.sampler import ExpertSwitch, sample
+from longvideo_runtime.variants import VAE_SCALE, latent_frames
+
+
+@dataclass
+class Trace:
+    """What a render did, for logs and tests (e.g. that Pro never touches the previous clip's pixels)."""
+
+    vae_encodes: int = 0
+    vae_decodes: int = 0
+    experts: list[str] = field(default_factory=list)
+    condition_shape: tuple[int, ...] = ()
+
+
+class SviBackend:
+    def __init__(self) -> None:
+        self.trace = Trace()
+        self.last_condition: torch.Tensor | None = None
+
+    def _encode(self, components: models.WanComponents, video: torch.Tensor) -> torch.Tensor:
+        self.trace.vae_encodes += 1
+        return models.vae_encode(components, video)
+
+    def render(self, request: RenderInput) -> RenderOutput:
+        spec, previous, log = request.spec, request.previous, request.log
+        settings = spec.svi
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        components = models.load(settings, two_experts=spec.protocol == "latent", log=log)
+        timings["load_seconds"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        merged = 0
+        if settings.lora is not None:
+            merged += merge_lora(components.transformer, settings.lora, settings.lora_scale)
+        if settings.lora_2 is not None:
+            if components.transformer_2 is None:
+                raise BadInput("LV_LORA_2 is for Wan 2.2's low-noise expert; this model has one expert")
+            merged += merge_lora(components.transformer_2, settings.lora_2, settings.lora_scale)
+        timings["lora_seconds"] = time.perf_counter() - t
+        log.info("lora-merged", modules=merged, lora=str(settings.lora), lora_2=str(settings.lora_2))
+
+        compute = time.perf_counter()
+        t = compute
+        text = models.encode_text(components, spec.prompt)
+        negative = models.encode_text(components, settings.negative_prompt) if spec.guidance_scale > 1 else None
+        timings["text_seconds"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        reference = torch.from_numpy(request.reference) if request.reference is not None else None
+        h, w = spec.height, spec.width
+        anchor: torch.Tensor | None = None
+        if spec.protocol == "pixel":
+            motion_u8 = torch.from_numpy(previous.tensors["motion_frames"]) if previous is not None else None
+            if motion_u8 is None:
+                if reference is None:
+                    raise BadInput("segment 0 needs the reference image")
+                motion_u8 = reference[None]
+            ref_range = protocol.to_model_range(reference[None])[0] if reference is not None else None
+            padding: Literal["reference", "zeros"] = "reference" if spec.padding == "reference" else "zeros"
+            video = protocol.pixel_condition_video(protocol.to_model_range(motion_u8), ref_range, spec.frames, padding)
+            condition_latent = self._encode(components, video)
+            image = models.encode_image(components, motion_u8[0])
+        else:
+            if previous is not None:
+                anchor = torch.from_numpy(previous.tensors["anchor_latent"])[None]
+                motion = torch.from_numpy(previous.tensors["motion_latents"])[None]
+            else:
+                if reference is None:
+                    raise BadInput("segment 0 needs the reference image")
+                still = protocol.to_model_range(reference[None]).permute(1, 0, 2, 3)[None]
+                anchor = self._encode(components, still).float().cpu()
+                motion = None
+            condition_latent = protocol.latent_condition(anchor.to(components.device), motion, spec.frames)
+            image = models.encode_image(components, reference) if reference is not None else None
+            if components.image_encoder is not None and image is None:
+                raise BadInput("this model has an image encoder but the pro protocol has no image for it")
+        mask = protocol.condition_mask(spec.frames, h, w).to(condition_latent.device)
+        condition = torch.cat([mask, condition_latent.float()], dim=1)
+        self.last_condition = condition.detach().cpu()
+        self.trace.condition_shape = tuple(condition.shape)
+        timings["condition_seconds"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        shape = (1, components.vae.config.z_dim, latent_frames(spec.frames), h // VAE_SCALE, w // VAE_SCALE)
+        noise = protocol.initial_noise(spec.seed, shape)
+        experts = ExpertSwitch(
+            components.transformer, components.transformer_2, settings.boundary_ratio, components.device
+        )
+        latents = sample(
+            experts,
+            noise,
+            condition,
+            text,
+            negative,
+            image,
+            spec.steps,
+            spec.guidance_scale,
+            settings.shift,
+            components.dtype,
+            on_step=lambda i, ts: log.debug("step", step=i + 1, of=spec.steps, timestep=round(ts, 2)),
+        )
+        self.trace.experts = experts.used
+        timings["denoise_seconds"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        self.trace.vae_decodes += 1
+        frames = protocol.to_uint8(models.vae_decode(components, latents)).cpu().numpy()
+        timings["decode_seconds"] = time.perf_counter() - t
+        timings["model_seconds"] = time.perf_counter() - compute
+        if frames.shape[0] != spec.frames:
+            raise RuntimeError(f"the VAE decoded {frames.shape[0]} frames from {shape[2]} latents, not {spec.frames}")
+
+        if spec.protocol == "pixel":
+            handoff = {"motion_frames": np.ascontiguousarray(frames[-spec.motion_frames :])}
+        else:
+            assert anchor is not None
+            handoff = {
+                "motion_latents": latents[0, :, -spec.motion_frames :].float().cpu().numpy().copy(),
+                "anchor_latent": anchor[0].float().cpu().numpy().copy(),
+            }
+        log.info(
+            "svi-trace",
+            vae_encodes=self.trace.vae_encodes,
+            vae_decodes=self.trace.vae_decodes,
+            experts="".join(e[0] for e in self.trace.experts),
+            condition=list(self.trace.condition_shape),
+        )
+        return RenderOutput(frames=frames, handoff=handoff, timings=timings)

@@ -1,0 +1,130 @@
+"""SVI's LoRA weights, merged into diffusers' WanTransformer3DModel.
+
+SVI publishes LoRAs trained on DiffSynth-Studio's Wan DiT, whose module names differ from diffusers'
+(`blocks.3.self_attn.q` is `blocks.3.attn1.to_q`). Keys are accepted in the peft form SVI saves
+(`...q.lora_A[.default].weight` / `lora_B`), the kohya form (`lora_down` / `lora_up` with an optional `.alpha`),
+under any of the usual prefixes, and with diffusers' own module names. Any key that names no module of the
+transformer is an error that lists it: a silently ignored LoRA key renders a different film.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from longvideo_runtime.errors import BadInput
+
+if TYPE_CHECKING:
+    import torch
+
+_PREFIXES = ("base_model.model.", "diffusion_model.", "transformer.", "model.", "module.", "_orig_mod.", "dit.")
+
+# DiffSynth Wan DiT module paths (inside a block or at the top) -> diffusers WanTransformer3DModel paths.
+_BLOCK_MAP = {
+    "self_attn.q": "attn1.to_q",
+    "self_attn.k": "attn1.to_k",
+    "self_attn.v": "attn1.to_v",
+    "self_attn.o": "attn1.to_out.0",
+    "cross_attn.q": "attn2.to_q",
+    "cross_attn.k": "attn2.to_k",
+    "cross_attn.v": "attn2.to_v",
+    "cross_attn.o": "attn2.to_out.0",
+    "cross_attn.k_img": "attn2.add_k_proj",
+    "cross_attn.v_img": "attn2.add_v_proj",
+    "ffn.0": "ffn.net.0.proj",
+    "ffn.2": "ffn.net.2",
+}
+_TOP_MAP = {
+    "head.head": "proj_out",
+    "text_embedding.0": "condition_embedder.text_embedder.linear_1",
+    "text_embedding.2": "condition_embedder.text_embedder.linear_2",
+    "time_embedding.0": "condition_embedder.time_embedder.linear_1",
+    "time_embedding.2": "condition_embedder.time_embedder.linear_2",
+    "time_projection.1": "condition_embedder.time_proj",
+    "img_emb.proj.1": "condition_embedder.image_embedder.ff.net.0.proj",
+    "img_emb.proj.3": "condition_embedder.image_embedder.ff.net.2",
+}
+_KEY = re.compile(
+    r"^(?P<module>.+?)\.(?:(?P<part>lora_A|lora_B|lora_down|lora_up)(?:\.default)?\.weight|(?P<alpha>alpha))$"
+)
+_BLOCK = re.compile(r"^blocks\.(?P<index>\d+)\.(?P<rest>.+)$")
+
+
+@dataclass
+class _Pair:
+    down: torch.Tensor | None = None
+    up: torch.Tensor | None = None
+    alpha: float | None = None
+
+
+def diffusers_module(name: str, modules: set[str]) -> str | None:
+    """The diffusers module a LoRA module name refers to, or None."""
+    for prefix in _PREFIXES:
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    if name in modules:
+        return name
+    block = _BLOCK.match(name)
+    if block:
+        mapped = _BLOCK_MAP.get(block["rest"])
+        candidate = f"blocks.{block['index']}.{mapped}" if mapped else None
+    else:
+        candidate = _TOP_MAP.get(name)
+    return candidate if candidate in modules else None
+
+
+def _fail(path: Path, unknown: list[str], why: str) -> BadInput:
+    listed = ", ".join(unknown[:12]) + (f" and {len(unknown) - 12} more" if len(unknown) > 12 else "")
+    return BadInput(f"LoRA {path.name}: {len(unknown)} key(s) {why}: {listed}")
+
+
+def merge_lora(transformer: torch.nn.Module, path: Path, scale: float = 1.0) -> int:
+    """Adds scale * alpha/rank * B @ A to every targeted Linear weight; returns how many were changed."""
+    import torch
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise BadInput(f"LoRA file {path} does not exist")
+    try:
+        state = load_file(str(path), device="cpu")
+    except Exception as e:  # safetensors raises its own error types
+        raise BadInput(f"LoRA file {path} is not a readable safetensors file: {e}") from e
+    linears = {n: m for n, m in transformer.named_modules() if isinstance(m, torch.nn.Linear)}
+    names = set(linears)
+    pairs: dict[str, _Pair] = {}
+    unknown: list[str] = []
+    for key, tensor in state.items():
+        match = _KEY.match(key)
+        target = diffusers_module(match["module"], names) if match else None
+        if match is None or target is None:
+            unknown.append(key)
+            continue
+        pair = pairs.setdefault(target, _Pair())
+        if match["alpha"]:
+            pair.alpha = float(tensor.float().item())
+        elif match["part"] in ("lora_A", "lora_down"):
+            pair.down = tensor
+        else:
+            pair.up = tensor
+    if unknown:
+        raise _fail(path, sorted(unknown), "match no module of the Wan transformer")
+    incomplete = sorted(n for n, p in pairs.items() if p.down is None or p.up is None)
+    if incomplete:
+        raise _fail(path, incomplete, "have only one of their two LoRA matrices")
+    with torch.no_grad():
+        for name, pair in pairs.items():
+            assert pair.down is not None and pair.up is not None
+            weight = linears[name].weight
+            rank = pair.down.shape[0]
+            if pair.down.shape[1] != weight.shape[1] or pair.up.shape != (weight.shape[0], rank):
+                raise BadInput(
+                    f"LoRA {path.name}: {name} has down {tuple(pair.down.shape)} and up {tuple(pair.up.shape)}, "
+                    f"which do not fit its weight {tuple(weight.shape)}"
+                )
+            factor = scale * (pair.alpha / rank if pair.alpha is not None else 1.0)
+            delta = pair.up.float() @ pair.down.float()
+            weight.copy_((weight.float() + factor * delta.to(weight.device)).to(weight.dtype))
+    return len(pairs)

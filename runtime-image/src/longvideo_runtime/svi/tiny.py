@@ -1,0 +1,178 @@
+"""Tiny random-weight Wan checkpoints in diffusers' layout, built from configs (tests and benchmarks; no download).
+
+`python -m longvideo_runtime.svi.tiny DIR` writes DIR/wan21-i2v (Wan 2.1 image-to-video: CLIP image encoder, one
+expert) and DIR/wan22-i2v (Wan 2.2: two experts, no image encoder), each with a word-level tokenizer and a
+2-layer UMT5 text encoder, plus SVI-style LoRA files under DIR/svi/.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+TEXT_DIM = 32
+_VOCABULARY = (
+    "a the of and in on at with to from over under sea lighthouse waves gulls sky night dusk dawn boat city street "
+    "rain sun forest cat dog runs walks flies camera slowly light dark red blue"
+)
+WORDS = tuple(_VOCABULARY.split())
+
+
+def _tokenizer(target: Path) -> None:
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(WORDS)}}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.normalizer = normalizers.Lowercase()
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=core, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=512
+    )
+    fast.save_pretrained(target)
+
+
+def _text_encoder() -> torch.nn.Module:
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    config = UMT5Config(
+        vocab_size=len(WORDS) + 3,
+        d_model=TEXT_DIM,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=32,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    model: torch.nn.Module = UMT5EncoderModel(config)
+    return model
+
+
+def _transformer(image_dim: int | None) -> torch.nn.Module:
+    from diffusers import WanTransformer3DModel
+
+    model: torch.nn.Module = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,
+        out_channels=16,
+        text_dim=TEXT_DIM,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+        image_dim=image_dim,
+    )
+    return model
+
+
+def _vae() -> torch.nn.Module:
+    from diffusers import AutoencoderKLWan
+
+    model: torch.nn.Module = AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    )
+    return model
+
+
+def build(directory: Path, seed: int = 0) -> dict[str, Path]:
+    """Writes both tiny checkpoints and LoRA files; returns their paths."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    torch.manual_seed(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    tok_dir = directory / ".tokenizer"
+    _tokenizer(tok_dir)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=5.0)
+
+    wan21 = directory / "wan21-i2v"
+    image_encoder = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=4,
+            projection_dim=4,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            intermediate_size=16,
+            patch_size=1,
+        )
+    )
+    WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=_text_encoder(),
+        vae=_vae(),
+        scheduler=scheduler,
+        image_processor=CLIPImageProcessor(crop_size=32, size=32),
+        image_encoder=image_encoder,
+        transformer=_transformer(image_dim=4),
+    ).save_pretrained(wan21)
+
+    wan22 = directory / "wan22-i2v"
+    WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=_text_encoder(),
+        vae=_vae(),
+        scheduler=scheduler,
+        image_processor=None,
+        image_encoder=None,
+        transformer=_transformer(None),
+        transformer_2=_transformer(None),
+        boundary_ratio=0.875,
+    ).save_pretrained(wan22)
+
+    loras = directory / "svi"
+    loras.mkdir(exist_ok=True)
+    paths = {"wan21": wan21, "wan22": wan22}
+    for number, name in enumerate(("svi-shot", "svi-film", "svi-pro-high", "svi-pro-low")):
+        path = loras / f"{name}.safetensors"
+        save_svi_lora(path, layers=2, seed=number)
+        paths[name] = path
+    return paths
+
+
+def svi_lora_state(layers: int, rank: int = 2, seed: int = 0, dim: int = 24, ffn: int = 32) -> dict[str, torch.Tensor]:
+    """A LoRA with SVI's (DiffSynth peft) key names for the tiny transformer."""
+    generator = torch.Generator().manual_seed(seed)
+    state: dict[str, torch.Tensor] = {}
+    shapes = {"q": (dim, dim), "k": (dim, dim), "v": (dim, dim), "o": (dim, dim)}
+    for i in range(layers):
+        for attn in ("self_attn", "cross_attn"):
+            for name, (out_f, in_f) in shapes.items():
+                base = f"blocks.{i}.{attn}.{name}"
+                state[f"{base}.lora_A.default.weight"] = torch.randn(rank, in_f, generator=generator) * 0.1
+                state[f"{base}.lora_B.default.weight"] = torch.randn(out_f, rank, generator=generator) * 0.1
+        for name, (out_f, in_f) in {"ffn.0": (ffn, dim), "ffn.2": (dim, ffn)}.items():
+            base = f"blocks.{i}.{name}"
+            state[f"{base}.lora_A.default.weight"] = torch.randn(rank, in_f, generator=generator) * 0.1
+            state[f"{base}.lora_B.default.weight"] = torch.randn(out_f, rank, generator=generator) * 0.1
+    return state
+
+
+def save_svi_lora(path: Path, layers: int, seed: int = 0) -> None:
+    from safetensors.torch import save_file
+
+    save_file(svi_lora_state(layers, seed=seed), str(path))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("directory", type=Path)
+    args = parser.parse_args()
+    for name, path in build(args.directory).items():
+        print(f"{name}\t{path}")
+
+
+if __name__ == "__main__":
+    main()

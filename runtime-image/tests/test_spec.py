@@ -1,0 +1,103 @@
+"""The segment and concat contracts: LV_* variables, CLI overrides, defaults from the variant, validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from longvideo_runtime.errors import BadInput
+from longvideo_runtime.spec import parse_concat, parse_segment
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def env(**overrides: str) -> dict[str, str]:
+    base = {
+        "LV_SEGMENT_INDEX": "1",
+        "LV_SEGMENT_COUNT": "3",
+        "LV_PROMPT": "gulls take off",
+        "LV_VARIANT": "film",
+        "LV_BACKEND": "animatic",
+        "LV_INPUT_DIGEST": DIGEST,
+        "LV_WORKSPACE": "/workspace",
+    }
+    base.update(overrides)
+    return base
+
+
+def test_operator_environment_parses_with_variant_defaults() -> None:
+    spec = parse_segment(env())
+    assert (spec.index, spec.frames, spec.motion_frames, spec.padding) == (1, 81, 5, "zeros")
+    assert (spec.trim_head, spec.trim_tail, spec.kept_frames) == (0, 5, 76)
+    assert spec.seed == 42
+    assert spec.segment_dir == Path("/workspace/segments/1")
+    assert spec.protocol == "pixel"
+
+
+def test_last_film_segment_keeps_its_tail_and_pro_trims_heads() -> None:
+    assert parse_segment(env(LV_SEGMENT_INDEX="2")).trim_tail == 0
+    pro = parse_segment(env(LV_VARIANT="pro"))
+    assert (pro.motion_frames, pro.padding, pro.trim_head, pro.trim_tail, pro.protocol) == (1, "anchor", 5, 0, "latent")
+    first = parse_segment(env(LV_VARIANT="pro", LV_SEGMENT_INDEX="0", LV_INPUT_DIGEST=""))
+    assert first.trim_head == 0
+
+
+def test_cli_options_override_environment() -> None:
+    spec = parse_segment(env(), {"LV_FRAMES": "17", "LV_SEED": "7", "LV_PROMPT": None})
+    assert (spec.frames, spec.seed, spec.prompt) == (17, 7, "gulls take off")
+
+
+def test_planner_trims_are_taken_as_given() -> None:
+    spec = parse_segment(env(LV_TRIM_HEAD="0", LV_TRIM_TAIL="0", LV_KEPT_FRAMES="81"))
+    assert spec.kept_frames == 81
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"LV_SEGMENT_INDEX": "x"}, "LV_SEGMENT_INDEX must be an integer"),
+        ({"LV_SEGMENT_INDEX": "3"}, "outside the film's 3 segments"),
+        ({"LV_FRAMES": "80"}, r"4n\+1"),
+        ({"LV_WIDTH": "830"}, "multiple of 16"),
+        ({"LV_VARIANT": "talk"}, "LV_VARIANT must be one of shot, film, pro"),
+        ({"LV_BACKEND": "gpu"}, "LV_BACKEND must be one of"),
+        ({"LV_PADDING": "anchor"}, "does not fit variant 'film'"),
+        ({"LV_INPUT_DIGEST": ""}, "LV_INPUT_DIGEST is required"),
+        ({"LV_INPUT_DIGEST": "md5:00"}, "sha256:<64 hex>"),
+        ({"LV_SEGMENT_INDEX": "0"}, "must be empty"),
+        ({"LV_KEPT_FRAMES": "80"}, "LV_KEPT_FRAMES 80"),
+        ({"LV_MOTION_FRAMES": "81"}, "fewer than LV_FRAMES"),
+        ({"LV_BACKEND": "svi", "LV_PROMPT": " "}, "LV_PROMPT is required"),
+        ({"LV_GUIDANCE_SCALE": "nan"}, "finite"),
+        ({"LV_OFFLOAD_ENCODERS": "maybe"}, "true, false or auto"),
+    ],
+)
+def test_bad_segment_specs_are_refused_with_the_variable_named(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        parse_segment(env(**overrides))
+
+
+def test_fingerprint_covers_inputs_not_placement() -> None:
+    a = parse_segment(env())
+    assert a.fingerprint() == parse_segment(env(LV_WORKSPACE="/elsewhere", LV_ATTEMPT="2")).fingerprint()
+    assert a.fingerprint() != parse_segment(env(LV_SEED="43")).fingerprint()
+    assert a.fingerprint() != parse_segment(env(LV_INPUT_DIGEST="sha256:" + "cd" * 32)).fingerprint()
+
+
+def test_concat_contract() -> None:
+    spec = parse_concat(
+        {
+            "LV_WORKSPACE": "/workspace",
+            "LV_SEGMENT_COUNT": "4",
+            "LV_OUTPUT_PATH": "/workspace/out/film.mp4",
+            "LV_EXPECTED_FRAMES": "305",
+            "LV_FPS": "16",
+            "LV_AUDIO_PATH": "audio/track.wav",
+        }
+    )
+    assert spec.output_path == Path("/workspace/out/film.mp4")
+    assert spec.audio_path == Path("/workspace/audio/track.wav")
+    assert (spec.segment_count, spec.expected_frames) == (4, 305)
+    with pytest.raises(BadInput, match=r"\.mp4"):
+        parse_concat({"LV_SEGMENT_COUNT": "1", "LV_OUTPUT_PATH": "/workspace/film.webm"})

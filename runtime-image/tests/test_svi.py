@@ -1,0 +1,190 @@
+"""The real svi code path on tiny random-weight Wan checkpoints (2.1 I2V and 2.2 two experts), on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from chain import latents_digest, render_chain, segment_env  # noqa: E402
+from conftest import run_cli  # noqa: E402
+from longvideo_runtime import media, safetensors_io  # noqa: E402
+from longvideo_runtime.logs import Logger  # noqa: E402
+from longvideo_runtime.segment import run_segment  # noqa: E402
+from longvideo_runtime.spec import parse_segment  # noqa: E402
+from longvideo_runtime.svi.backend import SviBackend  # noqa: E402
+
+W, H, FRAMES = 64, 48, 13
+
+
+def svi_env(models: dict[str, Path], variant: str, reference: Path, **extra: str) -> dict[str, str]:
+    pro = variant == "pro"
+    env = {
+        "LV_BACKEND": "svi",
+        "LV_VARIANT": variant,
+        "LV_WIDTH": str(W),
+        "LV_HEIGHT": str(H),
+        "LV_FRAMES": str(FRAMES),
+        "LV_STEPS": "3",
+        "LV_FPS": "16",
+        "LV_MODELS_DIR": str(models["wan21"].parent),
+        "LV_MODEL": "wan22-i2v" if pro else "wan21-i2v",
+        "LV_LORA": "svi/svi-pro-high.safetensors" if pro else f"svi/svi-{variant}.safetensors",
+        "LV_LORA_2": "svi/svi-pro-low.safetensors" if pro else "",
+        "LV_REFERENCE_IMAGE_PATH": str(reference),
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["film", "pro"])
+def test_three_chained_segments_through_the_cli(
+    tmp_path: Path, tiny_models: dict[str, Path], reference_png: Path, variant: str
+) -> None:
+    ws = tmp_path / "ws"
+    runs = render_chain(
+        ws, 3, ["a boat on the sea", "gulls over waves"], tmp_path, **svi_env(tiny_models, variant, reference_png)
+    )
+    kept = [8, 8, 13] if variant == "film" else [13, 8, 8]
+    for i, run in enumerate(runs):
+        assert run.message["keptFrames"] == kept[i]
+        assert run.message["inputDigest"] == ("" if i == 0 else latents_digest(ws, i - 1))
+        trace = next(line for line in run.logs if line["event"] == "svi-trace")
+        assert trace["condition"] == [1, 20, 4, H // 8, W // 8]
+        if variant == "pro":
+            # Two experts: high noise first, then low; segments after the first never touch the VAE encoder.
+            assert trace["experts"].startswith("h") and trace["experts"].endswith("l")
+            assert trace["vae_encodes"] == (1 if i == 0 else 0)
+        else:
+            assert trace["experts"] == "hhh" and trace["vae_encodes"] == 1
+        assert trace["vae_decodes"] == 1
+        tensors, meta = safetensors_io.load(ws / "segments" / str(i) / "latents.safetensors")
+        if variant == "pro":
+            assert tensors["motion_latents"].shape == (16, 1, H // 8, W // 8)
+            assert tensors["anchor_latent"].shape == (16, 1, H // 8, W // 8)
+        else:
+            assert tensors["motion_frames"].shape == (5, H, W, 3) and tensors["motion_frames"].dtype == np.uint8
+        assert meta["consumed"] == run.message["inputDigest"]
+        assert media.probe(ws / "segments" / str(i) / "clip.mp4").frames == kept[i]
+    if variant == "pro":
+        anchors = [
+            safetensors_io.load(ws / "segments" / str(i) / "latents.safetensors")[0]["anchor_latent"] for i in range(3)
+        ]
+        assert all(np.array_equal(anchors[0], a) for a in anchors), "the anchor latent is carried, not re-encoded"
+    film = run_cli(["concat"], {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "3", "LV_EXPECTED_FRAMES": "29"}, tmp_path)
+    assert film.code == 0 and film.message["frames"] == 29
+
+
+def in_process(
+    ws: Path, models: dict[str, Path], variant: str, reference: Path, index: int = 0, **extra: str
+) -> tuple[dict[str, object], SviBackend]:
+    env = {**svi_env(models, variant, reference, **extra), **segment_env(ws, index, 3, LV_PROMPT="a boat")}
+    env.update(extra)
+    backend = SviBackend()
+    result = run_segment(parse_segment(env), Logger(level="error"), backend=backend)
+    return result, backend
+
+
+@pytest.mark.slow
+def test_same_seed_and_inputs_give_the_same_output_and_seeds_differ(
+    tmp_path: Path, tiny_models: dict[str, Path], reference_png: Path
+) -> None:
+    a, _ = in_process(tmp_path / "a", tiny_models, "film", reference_png)
+    b, _ = in_process(tmp_path / "b", tiny_models, "film", reference_png)
+    c, _ = in_process(tmp_path / "c", tiny_models, "film", reference_png, LV_SEED="42")
+    assert a["latentsDigest"] == b["latentsDigest"]
+    assert a["files"]["clip.mp4"] == b["files"]["clip.mp4"]  # type: ignore[index]
+    assert a["latentsDigest"] != c["latentsDigest"]
+
+
+@pytest.mark.slow
+def test_shot_condition_pads_with_the_reference_and_film_with_zeros(
+    tmp_path: Path, tiny_models: dict[str, Path], reference_png: Path
+) -> None:
+    _, shot = in_process(tmp_path / "shot", tiny_models, "shot", reference_png)
+    _, film = in_process(tmp_path / "film", tiny_models, "film", reference_png)
+    assert shot.last_condition is not None and film.last_condition is not None
+    mask_shot, latent_shot = shot.last_condition[:, :4], shot.last_condition[:, 4:]
+    mask_film, latent_film = film.last_condition[:, :4], film.last_condition[:, 4:]
+    assert torch.equal(mask_shot, mask_film)
+    assert torch.all(mask_shot[:, :, 0] == 1) and torch.all(mask_shot[:, :, 1:] == 0)
+    # The first latent frame encodes the same reference; the padding differs (reference vs zeros).
+    torch.testing.assert_close(latent_shot[:, :, 0], latent_film[:, :, 0])
+    assert not torch.allclose(latent_shot[:, :, 2:], latent_film[:, :, 2:])
+
+
+@pytest.mark.slow
+def test_pro_segment_builds_its_condition_from_latents_only(
+    tmp_path: Path, tiny_models: dict[str, Path], reference_png: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = tmp_path / "ws"
+    first, _ = in_process(ws, tiny_models, "pro", reference_png)
+    from diffusers import AutoencoderKLWan
+
+    calls: list[str] = []
+    original_encode, original_decode = AutoencoderKLWan.encode, AutoencoderKLWan.decode
+
+    def encode(self: object, x: torch.Tensor, *a: object, **k: object) -> object:
+        calls.append("encode")
+        return original_encode(self, x, *a, **k)
+
+    def decode(self: object, z: torch.Tensor, *a: object, **k: object) -> object:
+        calls.append(f"decode:{z.shape[2]}")
+        return original_decode(self, z, *a, **k)
+
+    monkeypatch.setattr(AutoencoderKLWan, "encode", encode)
+    monkeypatch.setattr(AutoencoderKLWan, "decode", decode)
+    second, backend = in_process(
+        ws, tiny_models, "pro", reference_png, index=1, LV_INPUT_DIGEST=str(first["latentsDigest"])
+    )
+    assert calls == ["decode:4"], "only this clip's own latents are decoded; the previous clip is never decoded"
+    handoff, _ = safetensors_io.load(ws / "segments" / "0" / "latents.safetensors")
+    assert backend.last_condition is not None
+    condition = backend.last_condition[0, 4:]
+    np.testing.assert_allclose(condition[:, 0].numpy(), handoff["anchor_latent"][:, 0], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(condition[:, 1].numpy(), handoff["motion_latents"][:, 0], rtol=0, atol=1e-6)
+    assert torch.all(condition[:, 2:] == 0)
+    assert second["trimHead"] == 5
+
+
+@pytest.mark.slow
+def test_unknown_lora_key_and_missing_model_are_bad_input(
+    tmp_path: Path, tiny_models: dict[str, Path], reference_png: Path
+) -> None:
+    from safetensors.torch import save_file
+
+    from longvideo_runtime.svi.tiny import svi_lora_state
+
+    state = svi_lora_state(layers=2)
+    state["blocks.0.self_attn.gate.lora_A.default.weight"] = torch.zeros(2, 24)
+    lora = tmp_path / "odd.safetensors"
+    save_file(state, str(lora))
+    env = {
+        **svi_env(tiny_models, "film", reference_png, LV_LORA=str(lora)),
+        **segment_env(tmp_path / "ws", 0, 1, LV_PROMPT="a boat"),
+    }
+    run = run_cli(["segment"], env, tmp_path)
+    assert run.code == 2 and "blocks.0.self_attn.gate.lora_A.default.weight" in run.message["error"]
+    assert not (tmp_path / "ws" / "segments" / "0" / "result.json").exists()
+    env.update(LV_LORA="", LV_MODEL="absent")
+    run = run_cli(["segment"], env, tmp_path)
+    assert run.code == 2 and "does not exist" in run.message["error"]
+    env.update(LV_MODEL="wan22-i2v")
+    run = run_cli(["segment"], env, tmp_path)
+    assert run.code == 2 and "two experts" in run.message["error"]
+
+
+def test_out_of_memory_maps_to_exit_4() -> None:
+    from longvideo_runtime.cli import _classify
+    from longvideo_runtime.errors import ExitCode
+
+    assert (
+        _classify(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")).code == ExitCode.OUT_OF_MEMORY
+    )
+    assert _classify(MemoryError()).code == ExitCode.OUT_OF_MEMORY
+    assert _classify(RuntimeError("DefaultCPUAllocator: can't allocate memory")).code == ExitCode.OUT_OF_MEMORY
+    assert _classify(ValueError("boom")).code == ExitCode.INTERNAL
