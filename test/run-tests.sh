@@ -9,7 +9,26 @@ export PATH="$LV_ROOT/node_modules/.bin:$PATH"
 
 results=$LV_ROOT/.cache/test-results
 rm -rf "$results"; mkdir -p "$results"
-step() { log "== $*"; }
+current_step=""
+step() { current_step=$*; log "== $*"; }
+# CI shows only the tail of the output, so a failure ends with what failed: the step, then every failed test with
+# the first lines of its error (from the vitest JSON reports). Full cluster logs stay in .cache/cluster/.
+report_failure() {
+  log "FAILED during: $current_step"
+  node -e '
+    const fs = require("fs"), dir = process.argv[1];
+    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      let r; try { r = JSON.parse(fs.readFileSync(dir + "/" + f, "utf8")); } catch { continue; }
+      for (const file of r.testResults ?? []) {
+        if (file.status === "failed" && (file.assertionResults ?? []).every((t) => t.status !== "failed"))
+          console.error(`failed file ${file.name}: ${(file.message ?? "").split("\n").slice(0, 6).join("\n  ")}`);
+        for (const t of file.assertionResults ?? []) if (t.status === "failed")
+          console.error(`failed test ${file.name.split("/").slice(-2).join("/")} > ${t.fullName}\n  ` +
+            (t.failureMessages ?? []).join("\n").split("\n").slice(0, 8).join("\n  "));
+      }
+    }' "$results" || true
+}
+trap 'status=$?; [ $status -eq 0 ] || report_failure; exit $status' EXIT
 
 step "static checks: types, lint, formatting"
 tsc --noEmit -p tsconfig.json
@@ -37,7 +56,7 @@ cluster_pids=()
 teardown() {
   local status=$?
   if [ $status -ne 0 ] && [ -d "$LV_RUN" ]; then
-    for f in "$LV_RUN"/*.log; do echo "--- last lines of $f"; tail -n 15 "$f"; done >&2
+    for f in "$LV_RUN"/*.log; do echo "--- last lines of $f"; tail -n 8 "$f" | cut -c1-300; done >&2
   fi
   bash test/cluster/cluster-down.sh
   # Stopping a cluster that is not running is harmless.
@@ -50,6 +69,7 @@ teardown() {
     log "processes left running after cluster-down: ${leaked[*]}"; ps -o pid,args -p "${leaked[@]}" >&2 || true
     status=1
   fi
+  [ $status -eq 0 ] || report_failure
   exit $status
 }
 trap teardown EXIT
