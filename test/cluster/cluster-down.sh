@@ -54,7 +54,11 @@ main() {
   # Consumers before what they consume: the node, then the controllers, then the API server, then etcd.
   stop 20 kubelet
   stop_containers
-  stop 10 containerd local-path-provisioner kwok kube-scheduler kube-controller-manager apiserver-bridge
+  stop 10 kube-proxy containerd local-path-provisioner kwok kube-scheduler kube-controller-manager apiserver-bridge
+  # kube-proxy's iptables chains outlive it; --cleanup removes exactly those (and nothing when there are none).
+  if [ -x "$K8S_BIN/kube-proxy" ] && iptables -t nat -S KUBE-SERVICES >/dev/null 2>&1; then
+    "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1
+  fi
   stop 15 kube-apiserver
   stop 10 etcd
   unmount_run_state

@@ -242,8 +242,9 @@ state = "$LV_RUN/containerd/state"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 EOF
-  # The bridge gives pods their own network namespaces on the host; pods need no traffic beyond this
-  # machine (the API server listens on the bridge address), so nothing is masqueraded.
+  # The bridge gives pods their own network namespaces on the host. Their default route is the bridge, so Service
+  # IPs (kube-proxy's DNAT on the host) reach the API server; pods need no traffic beyond this machine, so nothing
+  # is masqueraded.
   cat >"$LV_RUN/cni/net.d/10-longvideo.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -251,20 +252,11 @@ EOF
   "plugins": [
     { "type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
       "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$POD_CIDR", "gateway": "$BRIDGE_IP" }]],
-                "dataDir": "$LV_RUN/cni/ipam" } },
+                "routes": [{ "dst": "0.0.0.0/0" }], "dataDir": "$LV_RUN/cni/ipam" } },
     { "type": "portmap", "capabilities": { "portMappings": true } }
   ]
 }
 EOF
-}
-
-import_image() { # <definition.json>: builds (cached) and imports only when containerd lacks that digest
-  local def=$1 archive digest name
-  read -r archive digest < <(node "$LV_ROOT/test/cluster/oci-image.ts" "$def")
-  name=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).name)' "$def")
-  if ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls "name==$name" 2>/dev/null | grep -q "$digest"; then return 0; fi
-  log "importing $name into containerd"
-  ctr --address "$CONTAINERD_SOCK" -n k8s.io images import --local "$archive" >/dev/null
 }
 
 start_real_node() {
@@ -277,7 +269,7 @@ start_real_node() {
   start containerd "$CONTAINERD_BIN/containerd" --config "$LV_RUN/containerd/config.toml"
   wait_for containerd 60 ctr --address "$CONTAINERD_SOCK" version
   # The images every cluster needs; the operator and runtime images are imported by the demo and e2e tests.
-  for def in pause busybox; do import_image "$LV_ROOT/test/images/$def.json"; done
+  bash "$LV_ROOT/test/images/load-images.sh" pause busybox
 
   local kdir=$LV_RUN/kubelet
   mkdir -p "$kdir" "$LV_RUN/pod-logs"
@@ -324,6 +316,28 @@ EOF
     -p '{"status":{"capacity":{"nvidia.com/gpu":"8"}}}' >/dev/null
   wait_for "nvidia.com/gpu allocatable on $REAL_NODE_NAME" 60 bash -c "kubectl --kubeconfig '$KUBECONFIG_ADMIN' get node \
     $REAL_NODE_NAME -o jsonpath='{.status.allocatable.nvidia\\.com/gpu}' | grep -q 8"
+}
+
+# kube-proxy makes Service IPs work for the real node's pods, above all the `kubernetes` Service that in-cluster
+# clients (the operator installed by Helm) reach the API server through. iptables mode, as most clusters run it;
+# cluster-down removes its rules with `kube-proxy --cleanup`.
+start_kube_proxy() {
+  cat >"$LV_RUN/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+clientConnection: { kubeconfig: "$LV_RUN/kube-proxy.kubeconfig" }
+hostnameOverride: $REAL_NODE_NAME
+clusterCIDR: $POD_CIDR
+bindAddress: 127.0.0.1
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+# Leave the machine's conntrack table sizes alone: they are not this cluster's to change.
+conntrack: { maxPerCore: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s }
+EOF
+  start kube-proxy "$K8S_BIN/kube-proxy" --config "$LV_RUN/kube-proxy.yaml" --v=1
+  wait_for "kube-proxy rules for the kubernetes Service" 60 bash -c \
+    "iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -q 'default/kubernetes:https'"
 }
 
 # --- storage ------------------------------------------------------------------------------------------------
@@ -399,7 +413,7 @@ EOF
 main() {
   [ "$(id -u)" -eq 0 ] || die "the real node (kubelet, containerd, bridge networking) needs root"
   local needed=("$ETCD_BIN/etcd" "$K8S_BIN/kube-apiserver" "$KWOK_BIN/kwok")
-  [ "$REAL_NODE" = 1 ] && needed+=("$K8S_BIN/kubelet" "$CONTAINERD_BIN/containerd" "$LPP_BIN/local-path-provisioner")
+  [ "$REAL_NODE" = 1 ] && needed+=("$K8S_BIN/kubelet" "$K8S_BIN/kube-proxy" "$CONTAINERD_BIN/containerd" "$LPP_BIN/local-path-provisioner")
   for b in "${needed[@]}"; do
     [ -x "$b" ] || die "$b is missing: run \`make binaries\` (or \`make cluster-up\`, which builds it)"
   done
@@ -412,7 +426,7 @@ main() {
   write_kubeconfig "$LV_RUN/kube-proxy.kubeconfig" kube-proxy
   start_control_plane
   start_kwok
-  if [ "$REAL_NODE" = 1 ]; then start_bridge; start_real_node; start_storage; fi
+  if [ "$REAL_NODE" = 1 ]; then start_bridge; start_real_node; start_kube_proxy; start_storage; fi
   log "cluster up in $((SECONDS - start_seconds))s: KUBECONFIG=$KUBECONFIG_ADMIN"
 }
 
