@@ -410,6 +410,7 @@ export class FilmController {
           placement: segment ? intent.placement : { ...intent.placement, count: 0 },
           workspaceClaim: intent.workspace.claimName,
           ...(intent.modelsClaim && segment ? { modelsClaim: intent.modelsClaim } : {}),
+          ...(intent.reference && segment ? { reference: intent.reference } : {}),
           cpu: segment ? { request: 1, limit: 4 } : { request: 0.25, limit: 2 },
           memoryMiB: segment ? { request: 1024, limit: 16384 } : { request: 256, limit: 2048 },
         });

@@ -39,12 +39,16 @@ interface JobShape {
         tolerations: unknown[];
         priorityClassName?: string;
         securityContext: Record<string, unknown>;
-        volumes: { name: string; persistentVolumeClaim?: { claimName: string; readOnly?: boolean } }[];
+        volumes: {
+          name: string;
+          configMap?: { name: string };
+          persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+        }[];
         containers: {
           env: { name: string; value: string }[];
           resources: { limits: Record<string, string> };
           securityContext: Record<string, unknown>;
-          volumeMounts: { mountPath: string; readOnly?: boolean }[];
+          volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
         }[];
       };
     };
@@ -119,5 +123,20 @@ describe("renderJob", () => {
     const queued = renderJob({ ...base, placement: { ...placement, queueName: "gpu-queue" } }) as unknown as JobShape;
     expect(queued.spec.suspend).toBe(true);
     expect(queued.metadata.labels["kueue.x-k8s.io/queue-name"]).toBe("gpu-queue");
+  });
+
+  it("mounts the reference image's config map or claim read-only at /reference, and nothing for a url film", () => {
+    const mounted = (job: JobShape) => {
+      const spec = job.spec.template.spec;
+      const mount = spec.containers[0]?.volumeMounts.find((m) => m.mountPath === "/reference");
+      return { mount, volume: spec.volumes.find((v) => v.name === mount?.name) };
+    };
+    const fromMap = mounted(renderJob({ ...base, reference: { kind: "configMap", name: "harbour-still" } }) as unknown as JobShape);
+    expect(fromMap.mount?.readOnly).toBe(true);
+    expect(fromMap.volume?.configMap?.name).toBe("harbour-still");
+    const fromClaim = mounted(renderJob({ ...base, reference: { kind: "pvc", claimName: "stills" } }) as unknown as JobShape);
+    expect(fromClaim.mount?.readOnly).toBe(true);
+    expect(fromClaim.volume?.persistentVolumeClaim).toEqual({ claimName: "stills", readOnly: true });
+    expect(mounted(job).mount).toBeUndefined();
   });
 });

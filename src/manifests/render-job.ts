@@ -5,6 +5,7 @@
  */
 import { ApiObject, App, Chart, Duration, JsonPatch, Size } from "cdk8s";
 import * as kplus from "cdk8s-plus-28";
+import type { ReferenceVolume } from "../reconcile/film-snapshot.ts";
 
 /** Kubernetes toleration, as in the API. */
 export interface Toleration {
@@ -50,6 +51,8 @@ export interface RenderJobInput {
   readonly placement?: GpuPlacement;
   readonly workspaceClaim: string;
   readonly modelsClaim?: string;
+  /** The reference image's volume, mounted read-only at {@link referenceMountPath}. */
+  readonly reference?: ReferenceVolume;
   readonly activeDeadlineSeconds?: number;
   /** CPU cores. */
   readonly cpu: { readonly request: number; readonly limit: number };
@@ -60,6 +63,7 @@ export interface RenderJobInput {
 /** Where the workspace and model cache are mounted in every render pod. */
 export const workspaceMountPath = "/workspace";
 export const modelsMountPath = "/models";
+export const referenceMountPath = "/reference";
 /** The runtime image's non-root user. */
 const runtimeUser = 1000;
 
@@ -113,6 +117,20 @@ export function renderJob(input: RenderJobInput): Record<string, unknown> {
       { readOnly: true },
     );
     container.mount(modelsMountPath, models, { readOnly: true });
+  }
+  if (input.reference) {
+    const reference =
+      input.reference.kind === "configMap"
+        ? kplus.Volume.fromConfigMap(chart, "reference", kplus.ConfigMap.fromConfigMapName(chart, "reference-map", input.reference.name), {
+            name: "reference",
+          })
+        : kplus.Volume.fromPersistentVolumeClaim(
+            chart,
+            "reference",
+            kplus.PersistentVolumeClaim.fromClaimName(chart, "reference-claim", input.reference.claimName),
+            { name: "reference", readOnly: true },
+          );
+    container.mount(referenceMountPath, reference, { readOnly: true });
   }
   // A scratch directory: the root filesystem is read-only and PyTorch, ffmpeg and Python want a writable /tmp.
   container.mount("/tmp", kplus.Volume.fromEmptyDir(chart, "tmp", "tmp"));

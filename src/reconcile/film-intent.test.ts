@@ -87,6 +87,25 @@ describe("filmIntent", () => {
     expect(result.errors.map((e) => e.message).join(" ")).toContain("4n+1");
   });
 
+  it("mounts a config map or claim reference image at the runtime's reference directory, and no volume for a url", () => {
+    const intentOf = (referenceImage: unknown) => {
+      const result = filmIntent({ name: "bay", spec: { ...spec, referenceImage } }, defaults);
+      if (!result.ok) throw new Error(JSON.stringify(result.errors));
+      return result.intent;
+    };
+    const fromMap = intentOf({ configMap: { name: "stills", key: "first.png" } });
+    expect(fromMap.reference).toEqual({ kind: "configMap", name: "stills" });
+    expect(fromMap.segments[0]?.env).toMatchObject({ LV_REFERENCE_DIR: "/reference" });
+    expect(JSON.parse(fromMap.segments[0]?.env.LV_REFERENCE_IMAGE ?? "null")).toEqual({
+      configMap: { name: "stills", key: "first.png" },
+    });
+    expect(intentOf({ pvc: { claimName: "frames", path: "a/first.png" } }).reference).toEqual({
+      kind: "pvc",
+      claimName: "frames",
+    });
+    expect(intentOf({ url: "https://images.example.com/a.png" }).reference).toBeUndefined();
+  });
+
   it("keeps workspace claim names within 63 characters", () => {
     expect(workspaceClaimName("x".repeat(63)).length).toBeLessThanOrEqual(63);
   });

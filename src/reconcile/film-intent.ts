@@ -7,11 +7,14 @@ import { fieldErrorLine } from "../api/field-errors.ts";
 import { longVideoSpecVerdict } from "../api/long-video.ts";
 import { segmentPlan } from "../plan/segment-plan.ts";
 import type { Toleration } from "../manifests/render-job.ts";
-import type { FilmIntent, IntentResult } from "./film-snapshot.ts";
+import type { ReferenceImage } from "../api/long-video-spec.ts";
+import type { FilmIntent, IntentResult, ReferenceVolume } from "./film-snapshot.ts";
 
 /** Where the runtime finds the workspace and the model cache in every render pod. */
 export const workspaceDir = "/workspace";
 export const modelsDir = "/models";
+/** Where a configMap or pvc reference image source is mounted (read-only) in every render pod. */
+export const referenceDir = "/reference";
 
 /** Operator-wide defaults a film may leave unset (from the Helm chart's values). */
 export interface IntentDefaults {
@@ -59,6 +62,7 @@ export function filmIntent(
     LV_WORKSPACE: workspaceDir,
     LV_MODELS_DIR: modelsDir,
     LV_REFERENCE_IMAGE: JSON.stringify(spec.referenceImage),
+    LV_REFERENCE_DIR: referenceDir,
   };
   const segments = plan.segments.map((segment) => ({
     index: segment.index,
@@ -111,6 +115,7 @@ export function filmIntent(
       ...(spec.storage.workspace.storageClassName ? { storageClassName: spec.storage.workspace.storageClassName } : {}),
     },
     ...(modelsClaim && render.backend === "svi" ? { modelsClaim } : {}),
+    ...referenceVolume(spec.referenceImage),
     backend: render.backend,
     concat: {
       hash: concatHash,
@@ -125,4 +130,11 @@ export function filmIntent(
     },
   };
   return { ok: true, intent };
+}
+
+/** The volume render pods mount for the reference image; a url is fetched by the runtime into the workspace. */
+function referenceVolume(source: ReferenceImage): { reference?: ReferenceVolume } {
+  if (source.configMap) return { reference: { kind: "configMap", name: source.configMap.name } };
+  if (source.pvc) return { reference: { kind: "pvc", claimName: source.pvc.claimName } };
+  return {};
 }

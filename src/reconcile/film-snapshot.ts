@@ -42,6 +42,8 @@ export interface FilmIntent {
   readonly podAnnotations: Readonly<Record<string, string>>;
   readonly workspace: WorkspaceIntent;
   readonly modelsClaim?: string;
+  /** The volume holding the reference image, mounted read-only at the runtime's reference directory; none for a url. */
+  readonly reference?: ReferenceVolume;
   readonly backend: string;
   readonly concat: {
     /** Hash of everything the film depends on: the last segment's hash plus output settings. */
@@ -52,6 +54,10 @@ export interface FilmIntent {
     readonly path: string;
   };
 }
+
+/** Where a film's reference image lives, when it is a volume the render pods mount. */
+export type ReferenceVolume =
+  { readonly kind: "configMap"; readonly name: string } | { readonly kind: "pvc"; readonly claimName: string };
 
 export type IntentResult =
   | { readonly ok: true; readonly intent: FilmIntent }
