@@ -37,9 +37,12 @@ test-unit: node-modules ## unit tests of pure code (no cluster)
 test-integration: ## integration tests against the running local cluster (make cluster-up first)
 	KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project integration
 
-demo: deps ## the main job on the local cluster (today: bring it up and show its nodes)
+demo: deps ## the main job: a film on the local cluster (helm install, apply the example, film copied to out/)
 	@bash $(CLUSTER)/cluster-up.sh
-	@KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig kubectl get nodes -L longvideo.dev/pool -L nvidia.com/gpu.product
+	@KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/e2e/demo.ts
+
+images: ## build the operator and CPU runtime images and import them into the running local cluster
+	@bash test/images/load-images.sh operator runtime
 
 cluster-up: deps ## start the local cluster; kubeconfig at .cache/cluster/kubeconfig
 	@bash $(CLUSTER)/cluster-up.sh
