@@ -19,6 +19,17 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          // One Helm release and one film, used by the tests in order, as a user's session would.
+          fileParallelism: false,
+          sequence: { concurrent: false },
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
+        },
+      },
     ],
   },
 });

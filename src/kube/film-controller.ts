@@ -13,6 +13,7 @@ import type {
   ObservedPod,
 } from "../reconcile/film-snapshot.ts";
 import { renderJob } from "../manifests/render-job.ts";
+import { reconcileResults } from "../metrics/operator-metrics.ts";
 import type { OperatorMetrics, ReconcileResult } from "../metrics/operator-metrics.ts";
 import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog, KubeObject } from "./informer.ts";
@@ -136,6 +137,12 @@ export class FilmController {
       undefined,
       metrics.workQueueObserver(controllerName),
     );
+    // Every series the dashboard and alerts read exists from the start at zero, so rates and ratios are defined
+    // (and show 0, not "no data") before the first failure, retry or reconcile error.
+    for (const result of ["succeeded", "failed", "retried"] as const) metrics.segments.inc({ result }, 0);
+    for (const result of reconcileResults) metrics.reconcileTotal.inc({ controller: controllerName, result }, 0);
+    metrics.reconcileErrors.inc({ controller: controllerName }, 0);
+    metrics.workqueueRetries.inc({ name: controllerName }, 0);
     this.films.onChange((film) => {
       this.queue.add(objectKey(film));
     });

@@ -9,7 +9,9 @@ import type { RestClientObserver } from "../kube/kube-client.ts";
 import type { WorkQueueObserver } from "../kube/work-queue.ts";
 
 /** How one reconcile ended, as controller-runtime labels it. */
-export type ReconcileResult = "success" | "error" | "requeue" | "requeue_after";
+/** Every outcome of one reconcile, as the `result` label of `controller_runtime_reconcile_total`. */
+export const reconcileResults = ["success", "error", "requeue", "requeue_after"] as const;
+export type ReconcileResult = (typeof reconcileResults)[number];
 
 export class OperatorMetrics {
   readonly reconcileTotal: Counter<"controller" | "result">;
