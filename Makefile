@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CLUSTER := test/cluster
 
-.PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-integration \
+.PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-integration test-e2e \
         demo cluster-up cluster-down run bench generate
 
 help:
@@ -36,6 +36,9 @@ test-unit: node-modules ## unit tests of pure code (no cluster)
 
 test-integration: ## integration tests against the running local cluster (make cluster-up first)
 	KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project integration
+
+test-e2e: ## end-to-end tests against the running local cluster: helm install, a film on the real node, Prometheus
+	KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project e2e
 
 demo: deps ## the main job: a film on the local cluster (helm install, apply the example, film copied to out/)
 	@bash $(CLUSTER)/cluster-up.sh

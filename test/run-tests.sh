@@ -82,6 +82,10 @@ again=(); for f in "$LV_RUN"/pids/*.pid; do again+=("$(cat "$f")"); done
 KUBECONFIG=$LV_RUN/kubeconfig vitest run --project integration \
   --reporter=default --reporter=json --outputFile.json="$results/integration.json"
 
+step "end-to-end tests: the chart, the operator and runtime images, a film on the real node, Prometheus"
+KUBECONFIG=$LV_RUN/kubeconfig vitest run --project e2e \
+  --reporter=default --reporter=json --outputFile.json="$results/e2e.json"
+
 # One closing line for every suite that ran (vitest JSON reports, plus the runtime's count when present).
 node -e '
   const fs = require("fs"), dir = process.argv[1];

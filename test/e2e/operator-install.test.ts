@@ -345,10 +345,15 @@ describe("the operator installed by Helm on the local cluster", () => {
       "--set",
       "concurrency=2",
     ]);
-    const pods = operatorPods().filter((p) =>
-      p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-    );
-    expect(pods).toHaveLength(2);
+    // helm --wait returns once the new replicas are ready; the old ones may still be shutting down.
+    let pods = operatorPods();
+    for (let i = 0; i < 120 && pods.some((p) => podsBefore.includes(p.metadata.uid)); i++) {
+      await sleep(500);
+      pods = operatorPods();
+    }
+    expect(
+      pods.filter((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True")),
+    ).toHaveLength(2);
     for (const pod of pods) {
       expect(podsBefore).not.toContain(pod.metadata.uid);
       const env = Object.fromEntries((pod.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
