@@ -51,6 +51,7 @@ async function main(): Promise<number> {
             tolerations: config.defaultTolerations,
             modelCacheClaim: config.modelCacheClaim,
             clipRenderSeconds: 600,
+            backend: config.defaultBackend,
           },
         ),
       now: () => new Date(),

@@ -38,6 +38,10 @@ export const specLimits = {
   gpusPerSegment: 8,
 } as const;
 
+/** The render backends: the model on a GPU, or a CPU storyboard preview with the same timing. */
+export const backends = ["svi", "animatic"] as const;
+export type Backend = (typeof backends)[number];
+
 const referenceImageSchema = celValidated(
   z
     .strictObject({
@@ -158,9 +162,13 @@ const renderSchema = celValidated(
         .default(defaultSeedMultiplier)
         .meta({ description: "Seed multiplier: clip i is seeded with i * seed, so every clip gets its own noise." }),
       backend: z
-        .enum(["svi", "animatic"])
-        .default("svi")
-        .meta({ description: "svi renders with the model on a GPU; animatic draws a CPU preview of the storyline." }),
+        .enum(backends)
+        .exactOptional()
+        .meta({
+          description:
+            "svi renders with the model on a GPU; animatic draws a CPU preview of the storyline. Unset: the " +
+            "operator's default backend (the Helm value runtime.backend, svi unless changed).",
+        }),
     })
     .meta({ description: "How each clip is rendered." }),
   [
@@ -332,13 +340,6 @@ export const longVideoSpecSchema = celValidated(
         s.variant !== "pro" ||
         s.render.motionFrames === undefined ||
         framesPerLatent * s.render.motionFrames + 1 < s.render.framesPerClip,
-    },
-    {
-      rule: "self.render.backend != 'svi' || has(self.storage.models)",
-      message: "the svi backend reads the model weights from a claim: set storage.models.claimName",
-      fieldPath: ".storage.models",
-      reason: "FieldValueRequired",
-      holds: (s) => s.render.backend !== "svi" || s.storage.models !== undefined,
     },
   ],
 );

@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { canonicalJson } from "./canonical-json.ts";
-import type { LongVideoSpec, RenderSettings } from "../api/long-video-spec.ts";
+import type { Backend, LongVideoSpec, RenderSettings } from "../api/long-video-spec.ts";
 import { maxSegments } from "../api/long-video-status.ts";
 import { overlapFrames, variantProfiles } from "../api/variant-profiles.ts";
 import type { Padding, Variant } from "../api/variant-profiles.ts";
@@ -36,7 +36,7 @@ export interface ResolvedRender {
   readonly guidanceScale: number;
   readonly steps: number;
   readonly seedMultiplier: number;
-  readonly backend: RenderSettings["backend"];
+  readonly backend: Backend;
 }
 
 /** One segment: everything its render pod is told, where its frames land in the film, and its content hash. */
@@ -104,13 +104,19 @@ export type SegmentPlanResult =
 export interface PlanOptions {
   /** Wall-clock seconds one clip takes to render, for the GPU-seconds estimate. */
   readonly clipRenderSeconds: number;
+  /** The backend of films that name none (the operator's configured default); svi when not given. */
+  readonly defaultBackend?: Backend;
 }
 
 // Frames are counted from seconds * fps; a product like 1.1 * 10 = 11.000000000000002 must not ask for a 12th frame.
 const frameEpsilon = 1e-9;
 
 /** The settings every segment of the film is rendered with, per-variant defaults filled in. */
-export function resolvedRender(variant: Variant, render: RenderSettings): ResolvedRender {
+export function resolvedRender(
+  variant: Variant,
+  render: RenderSettings,
+  defaultBackend: Backend = "svi",
+): ResolvedRender {
   const profile = variantProfiles[variant];
   const motionFrames = render.motionFrames ?? profile.motionFrames;
   return {
@@ -126,7 +132,7 @@ export function resolvedRender(variant: Variant, render: RenderSettings): Resolv
     guidanceScale: render.guidanceScale ?? profile.guidanceScale,
     steps: render.steps,
     seedMultiplier: render.seed,
-    backend: render.backend,
+    backend: render.backend ?? defaultBackend,
   };
 }
 
@@ -179,7 +185,7 @@ export function segmentHash(
 
 /** The film's segment plan, or why it cannot be planned. */
 export function segmentPlan(input: PlanInput, options: PlanOptions): SegmentPlanResult {
-  const render = resolvedRender(input.variant, input.render);
+  const render = resolvedRender(input.variant, input.render, options.defaultBackend);
   const profile = variantProfiles[input.variant];
   const perClip = render.framesPerClip - render.overlapFrames;
   if (perClip < 1) {

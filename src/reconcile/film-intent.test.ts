@@ -6,6 +6,7 @@ const defaults = {
   tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
   modelCacheClaim: "shared-models",
   clipRenderSeconds: 600,
+  backend: "svi" as const,
 };
 
 const spec = {
@@ -74,6 +75,32 @@ describe("filmIntent", () => {
     expect(result.intent.retry).toEqual({ limit: 5, baseDelayMs: 2000, maxDelayMs: 30_000 });
     expect(result.intent.workspace.retainOnDelete).toBe(true);
     expect(result.intent.modelsClaim).toBe("svi-weights");
+  });
+
+  it("renders with the operator's default backend when the film names none, and with the film's when it does", () => {
+    const unset = { variant: spec.variant, referenceImage: spec.referenceImage, storyline: spec.storyline };
+    const backendOf = (film: unknown, backend: "svi" | "animatic") => {
+      const result = filmIntent({ name: "bay", spec: film }, { ...defaults, backend });
+      if (!result.ok) throw new Error(JSON.stringify(result.errors));
+      return [result.intent.backend, result.intent.segments[0]?.env.LV_BACKEND, result.intent.modelsClaim];
+    };
+    expect(backendOf(unset, "animatic")).toEqual(["animatic", "animatic", undefined]);
+    expect(backendOf(unset, "svi")).toEqual(["svi", "svi", "shared-models"]);
+    expect(backendOf(spec, "svi")).toEqual(["animatic", "animatic", undefined]);
+  });
+
+  it("asks for a model cache claim for svi when neither the film nor the operator names one", () => {
+    const svi = { ...spec, render: { backend: "svi" } };
+    const result = filmIntent({ name: "bay", spec: svi }, { ...defaults, modelCacheClaim: "" });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors[0]?.message).toMatch(/modelCache/);
+    expect(result.errors).toEqual([expect.objectContaining({ path: "spec.storage.models.claimName" })]);
+    const withClaim = filmIntent(
+      { name: "bay", spec: { ...svi, storage: { models: { claimName: "weights" } } } },
+      { ...defaults, modelCacheClaim: "" },
+    );
+    expect(withClaim.ok && withClaim.intent.modelsClaim).toBe("weights");
   });
 
   it("reports what is wrong with a spec by field path, as the API server would", () => {

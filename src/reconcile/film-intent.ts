@@ -7,7 +7,7 @@ import { fieldErrorLine } from "../api/field-errors.ts";
 import { longVideoSpecVerdict } from "../api/long-video.ts";
 import { segmentPlan } from "../plan/segment-plan.ts";
 import type { Toleration } from "../manifests/render-job.ts";
-import type { ReferenceImage } from "../api/long-video-spec.ts";
+import type { Backend, ReferenceImage } from "../api/long-video-spec.ts";
 import type { FilmIntent, IntentResult, ReferenceVolume } from "./film-snapshot.ts";
 
 /** Where the runtime finds the workspace and the model cache in every render pod. */
@@ -23,6 +23,8 @@ export interface IntentDefaults {
   readonly modelCacheClaim: string;
   /** Per-clip render time assumed for estimates before any segment has been timed. */
   readonly clipRenderSeconds: number;
+  /** The backend of films that name none. */
+  readonly backend: Backend;
 }
 
 /** The workspace claim of a film: one per film, named after it. */
@@ -43,7 +45,10 @@ export function filmIntent(
     };
   }
   const spec = verdict.value;
-  const planned = segmentPlan(spec, { clipRenderSeconds: defaults.clipRenderSeconds });
+  const planned = segmentPlan(spec, {
+    clipRenderSeconds: defaults.clipRenderSeconds,
+    defaultBackend: defaults.backend,
+  });
   if (!planned.ok) return { ok: false, errors: [{ path: planned.error.field, message: planned.error.message }] };
   const { plan } = planned;
   const render = plan.render;
@@ -88,6 +93,20 @@ export function filmIntent(
     .digest("hex");
   const gpu = spec.gpu;
   const modelsClaim = spec.storage.models?.claimName ?? (defaults.modelCacheClaim || undefined);
+  // Known only here, with the operator's defaults: the API server cannot see the chart's model cache claim.
+  if (render.backend === "svi" && !modelsClaim) {
+    return {
+      ok: false,
+      errors: [
+        {
+          path: "spec.storage.models.claimName",
+          message:
+            "Required value: the svi backend reads the model weights from a claim: set spec.storage.models.claimName, " +
+            "or give the operator a model cache (Helm value modelCache.claimName)",
+        },
+      ],
+    };
+  }
   const intent: FilmIntent = {
     segments,
     suspend: spec.suspend,

@@ -411,12 +411,6 @@ const invalid: { name: string; spec: unknown; field: string; message: RegExp }[]
     message: /Unsupported value: "sora"/,
   },
   {
-    name: "svi without a model cache",
-    spec: with_({ render: { backend: "svi" } }),
-    field: "spec.storage.models",
-    message: /Required value: .*storage.models.claimName/,
-  },
-  {
     name: "nine GPUs",
     spec: with_({ gpu: { count: 9 } }),
     field: "spec.gpu.count",
