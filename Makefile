@@ -53,7 +53,8 @@ cluster-up: deps ## start the local cluster; kubeconfig at .cache/cluster/kubeco
 cluster-down: ## stop every process cluster-up started, by pid, and remove its state
 	@bash $(CLUSTER)/cluster-down.sh
 
-bench: deps ## benchmarks on a fresh local cluster; each prints its figures last
+bench: deps ## benchmarks: the runtime's per-segment overhead, then the operator on a fresh local cluster; figures last
+	@bash runtime-image/bench/run-bench.sh
 	@bash $(CLUSTER)/cluster-down.sh
 	@LV_KWOK_NODES_PER_POOL=$$(( $${LV_BENCH_NODES:-100} / 2 )) bash $(CLUSTER)/cluster-up.sh
 	@trap 'bash $(CLUSTER)/cluster-down.sh' EXIT; KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/operator-bench.ts
