@@ -139,6 +139,80 @@ describe("Informer", () => {
   });
 });
 
+describe("Informer on an expired resourceVersion", () => {
+  // Events are the one resource the API server serves from etcd rather than its watch cache, so compacting etcd
+  // really expires an informer's resourceVersion: its next watch gets 410 Gone, as after a long disconnect.
+  const events = `/api/v1/namespaces/${namespace}/events`;
+  const etcd = `http://127.0.0.1:${process.env.LV_ETCD_PORT ?? "23790"}`;
+  const event = (name: string, labels: Record<string, string> = {}) => ({
+    metadata: { name, labels },
+    involvedObject: { kind: "Namespace", name: namespace, namespace },
+    reason: "Test",
+    message: name,
+    type: "Normal",
+  });
+  /** Compacts etcd's history up to its current revision through its JSON gateway; returns that revision. */
+  async function compactEtcd(): Promise<number> {
+    const range = await fetch(`${etcd}/v3/kv/range`, {
+      method: "POST",
+      body: JSON.stringify({ key: Buffer.from("/").toString("base64") }),
+    });
+    const revision = Number(((await range.json()) as { header: { revision: string } }).header.revision);
+    const compacted = await fetch(`${etcd}/v3/kv/compaction`, {
+      method: "POST",
+      body: JSON.stringify({ revision: String(revision), physical: true }),
+    });
+    expect(compacted.ok).toBe(true);
+    return revision;
+  }
+
+  it("relists on 410 Gone, reporting it, and its cache ends up exactly as the server has it", async () => {
+    const relists: string[] = [];
+    const informer = new Informer<{ metadata?: { name?: string; namespace?: string; resourceVersion?: string } }>(
+      client,
+      {
+        path: events,
+        labelSelector: "expiry=yes",
+        resyncMs: 60_000,
+        watchdogMs: 30_000,
+        backoffBaseMs: 100,
+        backoffMaxMs: 1_000,
+        // Each watch ends after a second and resumes from the last resourceVersion seen.
+        watchTimeoutSeconds: 1,
+      },
+      { relisted: (_resource, reason) => relists.push(reason), watchFailed: () => undefined },
+    );
+    const seen: string[] = [];
+    informer.onChange((object, kind: InformerEvent) => seen.push(`${kind} ${object.metadata?.name ?? ""}`));
+    const stop = new AbortController();
+    const running = informer.run(stop.signal);
+    try {
+      await eventually("the first list", () => informer.hasSynced());
+      expect((await client.create(events, event("kept", { expiry: "yes" }), "test")).ok).toBe(true);
+      expect((await client.create(events, event("gone", { expiry: "yes" }), "test")).ok).toBe(true);
+      await eventually("both adds", () => seen.includes("add kept") && seen.includes("add gone"));
+      // What the informer last saw falls behind: unwatched writes move etcd on, then history is compacted.
+      for (let i = 0; i < 3; i++) await client.create(events, event(`other-${String(i)}`), "test");
+      await compactEtcd();
+      await eventually("a relist after 410 Gone", () => relists.some((r) => r.includes("410")), 15_000);
+      expect(relists[0]).toBe("start");
+      // After the relist it watches again from the list's fresh resourceVersion.
+      await client.delete(`${events}/gone`);
+      expect((await client.create(events, event("after", { expiry: "yes" }), "test")).ok).toBe(true);
+      await eventually(
+        "the delete and the add after the relist",
+        () => seen.includes("delete gone") && seen.includes("add after"),
+      );
+      expect(informer.get(`${namespace}/kept`)).toBeDefined();
+      expect(informer.get(`${namespace}/gone`)).toBeUndefined();
+      expect(relists.filter((r) => r.includes("410")).length).toBeGreaterThanOrEqual(1);
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+});
+
 describe("LeaderElector", () => {
   it("lets exactly one of two candidates lead, and hands over promptly when the leader steps down", async () => {
     const options = { namespace, name: "election", leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 300 };
