@@ -1,6 +1,7 @@
 /**
- * Regenerates every file derived from the zod schemas: the LongVideo CRD in `crds/` and, when the Helm chart has a
- * `crds/` directory, the chart's copy. With `--check` it writes nothing and fails when a committed file differs
+ * Regenerates every derived file: the LongVideo CRD in `crds/` (from the zod schemas) and, when the Helm chart has
+ * a `crds/` directory, the chart's copy; the plain install YAML in `manifests/` and the chart's RBAC rules (from
+ * the install facts in `src/install`). With `--check` it writes nothing and fails when a committed file differs
  * from what it would write, naming the stale files.
  *
  *   node scripts/generate.ts          # write
@@ -10,16 +11,20 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { crdYaml } from "../src/api/crd-yaml.ts";
+import { installYaml, rbacRulesYaml } from "../src/install/install-yaml.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const crdFile = "crds/longvideo.dev_longvideos.yaml";
 const chartCrdDir = "charts/longvideo-operator/crds";
+const installFile = "manifests/install.yaml";
+const chartRbacRulesFile = "charts/longvideo-operator/files/rbac-rules.yaml";
 
 function generatedFiles(): { file: string; content: string }[] {
   const content = crdYaml();
   const files = [{ file: crdFile, content }];
   if (existsSync(path.join(root, chartCrdDir)))
     files.push({ file: `${chartCrdDir}/longvideo.dev_longvideos.yaml`, content });
+  files.push({ file: installFile, content: installYaml() }, { file: chartRbacRulesFile, content: rbacRulesYaml() });
   return files;
 }
 

@@ -1,0 +1,177 @@
+/**
+ * What installing the operator means, as data: the one source that `manifests/install.yaml` is synthesized from
+ * and that the Helm chart's RBAC rules are generated from (`charts/longvideo-operator/files/rbac-rules.yaml`).
+ * Unit tests hold the chart's templated parts (env, probes, security context) to these facts too.
+ */
+import packageJson from "../../package.json" with { type: "json" };
+
+/** A Kubernetes RBAC PolicyRule, with the reason it is granted (written next to it as a comment). */
+export interface ExplainedPolicyRule {
+  /** Why the operator needs this, for whoever reviews the grant. */
+  readonly why?: string;
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+}
+
+/** An HTTP probe on the metrics port. */
+export interface HttpProbeFacts {
+  readonly path: string;
+  readonly periodSeconds: number;
+  readonly failureThreshold: number;
+}
+
+/** An environment variable of the operator's container: a literal, or a field of its own pod. */
+export type OperatorEnvVar =
+  { readonly name: string; readonly value: string } | { readonly name: string; readonly fieldPath: string };
+
+/** The facts of an installation that does not come from Helm values. */
+export interface OperatorInstall {
+  /** Name of every object (the chart's full name for a release named like the chart). */
+  readonly name: string;
+  readonly namespace: string;
+  readonly version: string;
+  readonly image: string;
+  readonly imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  readonly replicas: number;
+  /** Labels that select the operator's pods (the Deployment's selector and the Service's). */
+  readonly selectorLabels: Readonly<Record<string, string>>;
+  /** Labels on every object. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Labels on the namespace, which enforce the Pod Security level the operator's pods are built to pass. */
+  readonly namespaceLabels: Readonly<Record<string, string>>;
+  readonly clusterRules: readonly ExplainedPolicyRule[];
+  /** Granted by a Role in the operator's namespace, where its Lease lives. */
+  readonly leaderElectionRules: readonly ExplainedPolicyRule[];
+  readonly leaderElectionRoleName: string;
+  readonly metricsPort: { readonly name: string; readonly port: number };
+  readonly livenessProbe: HttpProbeFacts;
+  readonly readinessProbe: HttpProbeFacts;
+  readonly podSecurityContext: {
+    readonly runAsNonRoot: true;
+    readonly runAsUser: number;
+    readonly runAsGroup: number;
+    readonly seccompProfile: { readonly type: "RuntimeDefault" };
+  };
+  readonly containerSecurityContext: {
+    readonly allowPrivilegeEscalation: false;
+    readonly readOnlyRootFilesystem: true;
+    readonly capabilities: { readonly drop: readonly ["ALL"] };
+  };
+  readonly resources: {
+    readonly requests: { readonly cpu: string; readonly memory: string };
+    readonly limits: { readonly cpu: string; readonly memory: string };
+  };
+  readonly terminationGracePeriodSeconds: number;
+  readonly env: readonly OperatorEnvVar[];
+}
+
+const name = "longvideo-operator";
+const namespace = "longvideo-system";
+const version = packageJson.version;
+const metricsPort = { name: "http-metrics", port: 8080 };
+const selectorLabels = { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": name };
+
+/** The operator's installation, with the same defaults as the Helm chart's values. */
+export const operatorInstall: OperatorInstall = {
+  name,
+  namespace,
+  version,
+  image: `ghcr.io/longvideo/operator:${version}`,
+  imagePullPolicy: "IfNotPresent",
+  // One acts, one waits warm behind the Lease.
+  replicas: 2,
+  selectorLabels,
+  labels: {
+    ...selectorLabels,
+    "app.kubernetes.io/version": version,
+    "app.kubernetes.io/component": "operator",
+  },
+  namespaceLabels: {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+  },
+  // Exactly what the operator does, and nothing more (an end-to-end test runs it with this identity).
+  clusterRules: [
+    {
+      why: "Films: watched everywhere; the finalizer is the only change to the object itself.",
+      apiGroups: ["longvideo.dev"],
+      resources: ["longvideos"],
+      verbs: ["get", "list", "watch", "patch"],
+    },
+    { apiGroups: ["longvideo.dev"], resources: ["longvideos/status"], verbs: ["patch"] },
+    {
+      why: "One Job per segment attempt and one for concatenation; stale ones are deleted.",
+      apiGroups: ["batch"],
+      resources: ["jobs"],
+      verbs: ["list", "watch", "create", "delete"],
+    },
+    {
+      why: "Pods are only read: node, timings and the termination message carry each segment's result.",
+      apiGroups: [""],
+      resources: ["pods"],
+      verbs: ["list", "watch"],
+    },
+    {
+      why: "The per-film workspace: created, released (owner reference removed) when retained, deleted otherwise.",
+      apiGroups: [""],
+      resources: ["persistentvolumeclaims"],
+      verbs: ["list", "watch", "create", "patch", "delete"],
+    },
+    {
+      why: "Events about films (what `kubectl describe lv` shows); only ever created.",
+      apiGroups: ["events.k8s.io"],
+      resources: ["events"],
+      verbs: ["create"],
+    },
+  ],
+  leaderElectionRules: [
+    {
+      why: "Leader election: one Lease in the operator's namespace.",
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      verbs: ["get", "create", "update"],
+    },
+  ],
+  leaderElectionRoleName: `${name}-leader-election`,
+  metricsPort,
+  livenessProbe: { path: "/healthz", periodSeconds: 10, failureThreshold: 3 },
+  readinessProbe: { path: "/readyz", periodSeconds: 5, failureThreshold: 2 },
+  // The `restricted` Pod Security level, field by field; 65532 is the image's non-root user.
+  podSecurityContext: {
+    runAsNonRoot: true,
+    runAsUser: 65532,
+    runAsGroup: 65532,
+    seccompProfile: { type: "RuntimeDefault" },
+  },
+  containerSecurityContext: {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+  },
+  resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+  // Long enough to finish reconciles in flight and release the lease.
+  terminationGracePeriodSeconds: 30,
+  // The variables `src/config/operator-config.ts` reads, set to the chart's default values.
+  env: [
+    { name: "POD_NAME", fieldPath: "metadata.name" },
+    { name: "POD_NAMESPACE", fieldPath: "metadata.namespace" },
+    // In a pod the metrics and health endpoints must be reachable from the kubelet and Prometheus.
+    { name: "LV_HTTP_HOST", value: "0.0.0.0" },
+    { name: "LV_HTTP_PORT", value: String(metricsPort.port) },
+    { name: "LV_CONCURRENCY", value: "4" },
+    { name: "LV_LOG_LEVEL", value: "info" },
+    { name: "LV_LEADER_ELECTION", value: "true" },
+    { name: "LV_LEASE_NAME", value: name },
+    { name: "LV_LEASE_DURATION_SECONDS", value: "15" },
+    { name: "LV_RENEW_DEADLINE_SECONDS", value: "10" },
+    { name: "LV_RETRY_PERIOD_SECONDS", value: "2" },
+    { name: "LV_RUNTIME_IMAGE", value: `ghcr.io/longvideo/runtime:${version}` },
+    { name: "LV_RUNTIME_IMAGE_PULL_POLICY", value: "IfNotPresent" },
+    { name: "LV_DEFAULT_BACKEND", value: "svi" },
+    { name: "LV_DEFAULT_NODE_SELECTOR", value: "{}" },
+    // Keys in Helm's toJson order (sorted), so the value reads the same as the chart's.
+    { name: "LV_DEFAULT_TOLERATIONS", value: '[{"effect":"NoSchedule","key":"nvidia.com/gpu","operator":"Exists"}]' },
+    { name: "LV_MODEL_CACHE_CLAIM", value: "" },
+  ],
+};
