@@ -1,0 +1,130 @@
+/**
+ * The Helm chart and `manifests/install.yaml` install the same operator: what the chart renders with its default
+ * values, for a release named like the chart in the install's namespace, grants the same rules and runs the same
+ * pod. Runs the pinned helm (`make binaries` builds it); without it these tests fail rather than skip.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { operatorInstall } from "./operator-install.ts";
+
+const repoRoot = path.resolve(import.meta.dirname, "../..");
+const chartDir = path.join(repoRoot, "charts/longvideo-operator");
+
+/** A version pinned in test/cluster/versions.env. */
+function pinnedVersion(name: string): string {
+  const versions = readFileSync(path.join(repoRoot, "test/cluster/versions.env"), "utf8");
+  const version = new RegExp(`^${name}=(\\S+)$`, "m").exec(versions)?.[1];
+  if (!version) throw new Error(`${name} is not pinned in test/cluster/versions.env`);
+  return version;
+}
+
+/** The pinned helm, where test/cluster/env.sh puts it. */
+function helmBinary(): string {
+  const cache =
+    process.env.LV_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "longvideo");
+  const version = pinnedVersion("HELM_VERSION");
+  const binary = path.join(cache, "bin", `helm-${version}`, "helm");
+  if (!existsSync(binary)) {
+    throw new Error(`helm ${version} is not installed at ${binary}: run \`make binaries\` to build it`);
+  }
+  return binary;
+}
+
+function helm(...args: string[]): string {
+  const binary = helmBinary();
+  try {
+    return execFileSync(binary, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const failed = error as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`helm ${args.join(" ")} failed:\n${failed.stderr ?? failed.message}${failed.stdout ?? ""}`, {
+      cause: error,
+    });
+  }
+}
+
+interface ObjectView {
+  kind: string;
+  metadata: { name: string };
+  rules?: unknown[];
+  spec?: { template?: { spec?: PodSpecView } } & Record<string, unknown>;
+}
+
+interface PodSpecView {
+  containers: { name: string; image: string; env?: { name: string }[] }[];
+}
+
+function parseObjects(text: string): ObjectView[] {
+  return parseAllDocuments(text)
+    .map((document) => {
+      if (document.errors.length > 0) throw new Error(document.errors.map((e) => e.message).join("\n"));
+      return document.toJS() as ObjectView | null;
+    })
+    .filter((object): object is ObjectView => object !== null);
+}
+
+function find(objects: readonly ObjectView[], kind: string, name: string, source: string): ObjectView {
+  const found = objects.find((object) => object.kind === kind && object.metadata.name === name);
+  if (!found) throw new Error(`${source} has no ${kind} ${name}`);
+  return found;
+}
+
+const podSpec = (deployment: ObjectView): PodSpecView => {
+  const spec = deployment.spec?.template?.spec;
+  if (!spec) throw new Error(`Deployment ${deployment.metadata.name} has no pod template`);
+  return spec;
+};
+
+const { name, namespace, leaderElectionRoleName } = operatorInstall;
+const install = parseObjects(readFileSync(path.join(repoRoot, "manifests/install.yaml"), "utf8"));
+
+// Rendered on first use rather than in beforeAll, so that a missing helm fails every test instead of skipping them.
+let rendered: ObjectView[] | undefined;
+function chartObjects(): ObjectView[] {
+  rendered ??= parseObjects(
+    // The pinned helm is built without Kubernetes version stamps: it would check kubeVersion against v1.20.
+    helm("template", name, chartDir, "--namespace", namespace, "--kube-version", pinnedVersion("KUBERNETES_VERSION")),
+  );
+  return rendered;
+}
+
+describe("the Helm chart and manifests/install.yaml", () => {
+  it("pass `helm lint --strict`", () => {
+    const output = helm("lint", "--strict", chartDir);
+    expect(output).toContain("0 chart(s) failed");
+  });
+
+  it("grant the same ClusterRole rules", () => {
+    const rules = (objects: ObjectView[], source: string) => find(objects, "ClusterRole", name, source).rules;
+    expect(rules(install, "install.yaml")).toEqual(rules(chartObjects(), "the chart"));
+    expect(rules(chartObjects(), "the chart")?.length).toBe(operatorInstall.clusterRules.length);
+  });
+
+  it("grant the same leader-election Role rules", () => {
+    const rules = (objects: ObjectView[], source: string) =>
+      find(objects, "Role", leaderElectionRoleName, source).rules;
+    expect(rules(install, "install.yaml")).toEqual(rules(chartObjects(), "the chart"));
+    expect(rules(chartObjects(), "the chart")?.length).toBe(operatorInstall.leaderElectionRules.length);
+  });
+
+  it("set the same environment variables on the operator", () => {
+    const names = (objects: ObjectView[], source: string) =>
+      podSpec(find(objects, "Deployment", name, source)).containers.flatMap((c) => (c.env ?? []).map((e) => e.name));
+    expect(names(install, "install.yaml")).toEqual(names(chartObjects(), "the chart"));
+  });
+
+  it("run the same pod by default: image, env values, probes, ports, resources, security contexts", () => {
+    const pod = (objects: ObjectView[], source: string) => podSpec(find(objects, "Deployment", name, source));
+    expect(pod(install, "install.yaml")).toEqual(pod(chartObjects(), "the chart"));
+  });
+
+  it("install everything the chart renders by default, the Grafana dashboard aside", () => {
+    const kinds = (objects: ObjectView[]) => objects.map((object) => object.kind);
+    // The dashboard ConfigMap is only picked up by a Grafana sidecar; a plain install leaves it to the user.
+    const expected = kinds(chartObjects()).filter((kind) => kind !== "ConfigMap");
+    expect(kinds(install)).toEqual(expect.arrayContaining(expected));
+  });
+});
