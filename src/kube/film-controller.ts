@@ -15,6 +15,8 @@ import type {
 import { renderJob } from "../manifests/render-job.ts";
 import { reconcileResults } from "../metrics/operator-metrics.ts";
 import type { OperatorMetrics, ReconcileResult } from "../metrics/operator-metrics.ts";
+import { cachedClaim, cachedFilm, cachedJob, cachedPod } from "./cached-object.ts";
+import type { ClaimObject, JobObject, PodObject } from "./cached-object.ts";
 import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog, KubeObject } from "./informer.ts";
 import type { KubeClient, KubeError, KubeResult } from "./kube-client.ts";
@@ -43,46 +45,6 @@ export interface LongVideoObject extends KubeObject {
   };
   readonly spec?: unknown;
   readonly status?: FilmStatus;
-}
-
-interface JobObject extends KubeObject {
-  readonly metadata: KubeObject["metadata"] & {
-    readonly annotations?: Readonly<Record<string, string>>;
-    readonly creationTimestamp?: string;
-    readonly deletionTimestamp?: string;
-  };
-  readonly status?: {
-    readonly conditions?: readonly {
-      readonly type: string;
-      readonly status: string;
-      readonly reason?: string;
-      readonly message?: string;
-    }[];
-  };
-}
-
-interface PodObject extends KubeObject {
-  readonly spec?: { readonly nodeName?: string };
-  readonly status?: {
-    readonly phase?: string;
-    readonly reason?: string;
-    readonly containerStatuses?: readonly {
-      readonly state?: {
-        readonly running?: { readonly startedAt?: string };
-        readonly terminated?: {
-          readonly exitCode?: number;
-          readonly reason?: string;
-          readonly message?: string;
-          readonly startedAt?: string;
-          readonly finishedAt?: string;
-        };
-      };
-    }[];
-  };
-}
-
-interface ClaimObject extends KubeObject {
-  readonly metadata: KubeObject["metadata"] & { readonly deletionTimestamp?: string };
 }
 
 /** Everything a reconcile needs besides the caches: how to read a spec, what to run, where to report. */
@@ -124,12 +86,20 @@ export class FilmController {
     this.#log = log;
     const common = { ...informerDefaults, resyncMs: options.resyncMs, watchdogMs: options.watchdogMs };
     const owned = `${managedByLabel}=${managedByValue}`;
-    this.films = new Informer(client, { ...common, path: `/apis/${group}/${version}/longvideos` }, log);
-    this.jobs = new Informer(client, { ...common, path: "/apis/batch/v1/jobs", labelSelector: owned }, log);
-    this.pods = new Informer(client, { ...common, path: "/api/v1/pods", labelSelector: owned }, log);
+    this.films = new Informer(
+      client,
+      { ...common, path: `/apis/${group}/${version}/longvideos`, trim: cachedFilm },
+      log,
+    );
+    this.jobs = new Informer(
+      client,
+      { ...common, path: "/apis/batch/v1/jobs", labelSelector: owned, trim: cachedJob },
+      log,
+    );
+    this.pods = new Informer(client, { ...common, path: "/api/v1/pods", labelSelector: owned, trim: cachedPod }, log);
     this.claims = new Informer(
       client,
-      { ...common, path: "/api/v1/persistentvolumeclaims", labelSelector: owned },
+      { ...common, path: "/api/v1/persistentvolumeclaims", labelSelector: owned, trim: cachedClaim },
       log,
     );
     this.queue = new WorkQueue(

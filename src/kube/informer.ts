@@ -26,7 +26,7 @@ export interface InformerLog {
   watchFailed(resource: string, error: KubeError): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   /** Collection path, e.g. `/apis/batch/v1/jobs` or `/api/v1/namespaces/x/pods`. */
   readonly path: string;
   readonly labelSelector?: string;
@@ -38,6 +38,11 @@ export interface InformerOptions {
   readonly backoffMaxMs: number;
   /** Server-side watch timeout; a watch that ends this way is resumed without a relist. */
   readonly watchTimeoutSeconds: number;
+  /**
+   * Reduces each object to what its consumers read before it is cached, so the cache's memory grows with the
+   * fields used rather than with whole objects (managed fields, pod specs with every env variable).
+   */
+  readonly trim?: (object: T) => T;
 }
 
 interface ObjectList<T> {
@@ -71,16 +76,18 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 
 export class Informer<T extends KubeObject> {
   readonly #client: KubeClient;
-  readonly #options: InformerOptions;
+  readonly #options: InformerOptions<T>;
+  readonly #trim: (object: T) => T;
   readonly #log: InformerLog;
   readonly #cache = new Map<string, T>();
   readonly #handlers: Handler<T>[] = [];
   #synced = false;
   #failures = 0;
 
-  constructor(client: KubeClient, options: InformerOptions, log: InformerLog) {
+  constructor(client: KubeClient, options: InformerOptions<T>, log: InformerLog) {
     this.#client = client;
     this.#options = options;
+    this.#trim = options.trim ?? ((object) => object);
     this.#log = log;
   }
 
@@ -147,7 +154,7 @@ export class Informer<T extends KubeObject> {
         this.#log.watchFailed(this.#options.path, page.error);
         return undefined;
       }
-      items.push(...(page.value.items ?? []));
+      for (const item of page.value.items ?? []) items.push(this.#trim(item));
       const next = page.value.metadata?.continue ?? "";
       continueToken = next === "" ? undefined : next;
       resourceVersion = page.value.metadata?.resourceVersion;
@@ -233,7 +240,8 @@ export class Informer<T extends KubeObject> {
     return "stopped";
   }
 
-  #apply(type: "ADDED" | "MODIFIED" | "DELETED", object: T): void {
+  #apply(type: "ADDED" | "MODIFIED" | "DELETED", received: T): void {
+    const object = this.#trim(received);
     const key = objectKey(object);
     if (type === "DELETED") {
       this.#cache.delete(key);

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { cachedClaim, cachedFilm, cachedJob, cachedPod } from "./cached-object.ts";
+import type { JobObject, PodObject } from "./cached-object.ts";
+
+const managedFields = [{ manager: "kube-controller-manager", fieldsV1: { "f:status": {} } }];
+const metadata = {
+  name: "bay-s1-abc-a0",
+  namespace: "films",
+  uid: "u1",
+  resourceVersion: "42",
+  labels: { "longvideo.dev/film": "bay" },
+  ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: "bay-s1-abc-a0", uid: "j1", controller: true }],
+  managedFields,
+  annotations: { "longvideo.dev/hash": "h" },
+};
+
+describe("cached objects", () => {
+  it("keeps of a pod only where it ran and how it ended", () => {
+    const pod = {
+      metadata,
+      spec: {
+        nodeName: "kwok-h100-0",
+        containers: [{ name: "render", env: [{ name: "LV_PROMPT", value: "x".repeat(5000) }] }],
+      },
+      status: {
+        phase: "Failed",
+        podIP: "10.0.0.9",
+        conditions: [{ type: "Ready", status: "False" }],
+        containerStatuses: [
+          {
+            name: "render",
+            image: "runtime",
+            state: { terminated: { exitCode: 3, reason: "Error", message: '{"ok":false}', finishedAt: "t1" } },
+          },
+        ],
+      },
+    } as unknown as PodObject;
+    expect(cachedPod(pod)).toEqual({
+      metadata: {
+        name: "bay-s1-abc-a0",
+        namespace: "films",
+        uid: "u1",
+        resourceVersion: "42",
+        labels: { "longvideo.dev/film": "bay" },
+        ownerReferences: [{ kind: "Job", name: "bay-s1-abc-a0", uid: "j1" }],
+      },
+      spec: { nodeName: "kwok-h100-0" },
+      status: {
+        phase: "Failed",
+        containerStatuses: [
+          { state: { terminated: { exitCode: 3, reason: "Error", message: '{"ok":false}', finishedAt: "t1" } } },
+        ],
+      },
+    });
+    expect(JSON.stringify(cachedPod(pod)).length).toBeLessThan(JSON.stringify(pod).length / 10);
+  });
+
+  it("keeps of a job its annotations, timestamps and conditions", () => {
+    const job = {
+      metadata: { ...metadata, creationTimestamp: "t0" },
+      spec: { template: { spec: { containers: [{ name: "render" }] } } },
+      status: { conditions: [{ type: "Complete", status: "True", lastProbeTime: "t2" }], succeeded: 1 },
+    } as unknown as JobObject;
+    const cached = cachedJob(job);
+    expect(cached.metadata.annotations).toEqual({ "longvideo.dev/hash": "h" });
+    expect(cached.metadata.creationTimestamp).toBe("t0");
+    expect(cached.status).toEqual({ conditions: [{ type: "Complete", status: "True" }] });
+    expect("spec" in cached).toBe(false);
+    expect("managedFields" in cached.metadata).toBe(false);
+  });
+
+  it("drops only managed fields from films and keeps claims' deletion marks", () => {
+    const film = { metadata: { name: "bay", managedFields, generation: 3 }, spec: { variant: "film" }, status: {} };
+    expect(cachedFilm(film)).toEqual({
+      metadata: { name: "bay", generation: 3 },
+      spec: { variant: "film" },
+      status: {},
+    });
+    expect(cachedFilm({ metadata: { name: "bare" } })).toEqual({ metadata: { name: "bare" } });
+    const claim = cachedClaim({ metadata: { name: "bay-workspace", deletionTimestamp: "t3", uid: "c1" } });
+    expect(claim.metadata).toEqual({ name: "bay-workspace", deletionTimestamp: "t3", uid: "c1" });
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * The shapes of the objects the operator caches, and the functions that reduce what the API server sends to them.
+ * Informers keep every owned Job and Pod of every film; whole objects (managed fields, pod specs carrying each
+ * segment's environment, volumes and probes) would make the cache grow with what nobody reads.
+ */
+import type { KubeObject } from "./informer.ts";
+
+/** A segment or concatenation Job, as the reconciler reads it. */
+export interface JobObject extends KubeObject {
+  readonly metadata: KubeObject["metadata"] & {
+    readonly annotations?: Readonly<Record<string, string>>;
+    readonly creationTimestamp?: string;
+    readonly deletionTimestamp?: string;
+  };
+  readonly status?: {
+    readonly conditions?: readonly {
+      readonly type: string;
+      readonly status: string;
+      readonly reason?: string;
+      readonly message?: string;
+    }[];
+  };
+}
+
+/** A render pod, as the reconciler reads it: where it ran, when, and how it ended. */
+export interface PodObject extends KubeObject {
+  readonly spec?: { readonly nodeName?: string };
+  readonly status?: {
+    readonly phase?: string;
+    readonly reason?: string;
+    readonly containerStatuses?: readonly {
+      readonly state?: {
+        readonly running?: { readonly startedAt?: string };
+        readonly terminated?: {
+          readonly exitCode?: number;
+          readonly reason?: string;
+          readonly message?: string;
+          readonly startedAt?: string;
+          readonly finishedAt?: string;
+        };
+      };
+    }[];
+  };
+}
+
+/** A film's workspace claim. */
+export interface ClaimObject extends KubeObject {
+  readonly metadata: KubeObject["metadata"] & { readonly deletionTimestamp?: string };
+}
+
+type Metadata = NonNullable<KubeObject["metadata"]>;
+
+/** The identity fields every cached object keeps: what keys it, selects it and tells its owner. */
+function identity(metadata: Metadata | undefined): Metadata {
+  return {
+    ...(metadata?.name === undefined ? {} : { name: metadata.name }),
+    ...(metadata?.namespace === undefined ? {} : { namespace: metadata.namespace }),
+    ...(metadata?.uid === undefined ? {} : { uid: metadata.uid }),
+    ...(metadata?.resourceVersion === undefined ? {} : { resourceVersion: metadata.resourceVersion }),
+    ...(metadata?.labels === undefined ? {} : { labels: metadata.labels }),
+    ...(metadata?.ownerReferences === undefined
+      ? {}
+      : { ownerReferences: metadata.ownerReferences.map(({ uid, kind, name }) => ({ uid, kind, name })) }),
+  };
+}
+
+/** An object without its managed fields, which the API server sends with every object and nobody here reads. */
+export function withoutManagedFields<T extends KubeObject>(object: T): T {
+  if (!object.metadata || !("managedFields" in object.metadata)) return object;
+  const metadata: Record<string, unknown> = { ...object.metadata };
+  delete metadata.managedFields;
+  return { ...object, metadata };
+}
+
+/** A film keeps spec and status (both are read); only managed fields go. */
+export const cachedFilm = withoutManagedFields;
+
+export function cachedJob(job: JobObject): JobObject {
+  const { annotations, creationTimestamp, deletionTimestamp } = job.metadata;
+  return {
+    metadata: {
+      ...identity(job.metadata),
+      ...(annotations === undefined ? {} : { annotations }),
+      ...(creationTimestamp === undefined ? {} : { creationTimestamp }),
+      ...(deletionTimestamp === undefined ? {} : { deletionTimestamp }),
+    },
+    ...(job.status?.conditions === undefined
+      ? {}
+      : {
+          status: {
+            conditions: job.status.conditions.map(({ type, status, reason, message }) => ({
+              type,
+              status,
+              ...(reason === undefined ? {} : { reason }),
+              ...(message === undefined ? {} : { message }),
+            })),
+          },
+        }),
+  };
+}
+
+export function cachedPod(pod: PodObject): PodObject {
+  const status = pod.status;
+  return {
+    metadata: identity(pod.metadata),
+    ...(pod.spec?.nodeName === undefined ? {} : { spec: { nodeName: pod.spec.nodeName } }),
+    ...(status === undefined
+      ? {}
+      : {
+          status: {
+            ...(status.phase === undefined ? {} : { phase: status.phase }),
+            ...(status.reason === undefined ? {} : { reason: status.reason }),
+            ...(status.containerStatuses === undefined
+              ? {}
+              : { containerStatuses: status.containerStatuses.map((c) => (c.state ? { state: c.state } : {})) }),
+          },
+        }),
+  };
+}
+
+export function cachedClaim(claim: ClaimObject): ClaimObject {
+  const { deletionTimestamp } = claim.metadata;
+  return {
+    metadata: { ...identity(claim.metadata), ...(deletionTimestamp === undefined ? {} : { deletionTimestamp }) },
+  };
+}
