@@ -174,6 +174,24 @@ describe("the operator installed by Helm on the local cluster", () => {
     expect(applied.trim().split("\n")).toHaveLength(kinds.length);
   });
 
+  it("has plain install YAML (manifests/install.yaml) that the API server accepts as it is (server-side dry run)", () => {
+    const install = path.join(repoRoot, "manifests/install.yaml");
+    const documents = parseAllDocuments(readFileSync(install, "utf8")).map(
+      (d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string } },
+    );
+    const namespace = documents.find((d) => d.kind === "Namespace")?.metadata.name;
+    if (!namespace) throw new Error("install.yaml creates its namespace");
+    // A dry run creates nothing, so the namespaced objects need their namespace to exist already.
+    const existed = kubectl("get", "namespace", namespace, "--ignore-not-found", "-o", "name").trim() !== "";
+    if (!existed) ensureRestrictedNamespace(namespace);
+    try {
+      const applied = run("kubectl", ["apply", "--server-side", "--dry-run=server", "-f", install]);
+      expect(applied.trim().split("\n")).toHaveLength(documents.length);
+    } finally {
+      if (!existed) kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false");
+    }
+  });
+
   it("installs into a namespace enforcing restricted Pod Security: two ready replicas, exactly one leading", async () => {
     installOperator(release, [
       "--set",
