@@ -1,10 +1,19 @@
 """SVI's LoRA weights, merged into diffusers' WanTransformer3DModel.
 
-SVI publishes LoRAs trained on DiffSynth-Studio's Wan DiT, whose module names differ from diffusers'
-(`blocks.3.self_attn.q` is `blocks.3.attn1.to_q`). Keys are accepted in the peft form SVI saves
-(`...q.lora_A[.default].weight` / `lora_B`), the kohya form (`lora_down` / `lora_up` with an optional `.alpha`),
-under any of the usual prefixes, and with diffusers' own module names. Any key that names no module of the
-transformer is an error that lists it: a silently ignored LoRA key renders a different film.
+SVI publishes LoRAs trained with peft on DiffSynth-Studio's Wan DiT, whose module names differ from diffusers'
+(`blocks.3.self_attn.q` is `blocks.3.attn1.to_q`). What was checked against SVI's source is recorded in
+docs/adr/0005-svi-protocol-verified.md; in short:
+
+- SVI trains rank-128 LoRAs (lora_alpha 128) on `q, k, v, o, ffn.0, ffn.2`, i.e. per block
+  `self_attn.{q,k,v,o}`, `cross_attn.{q,k,v,o}`, `ffn.0` and `ffn.2` (`SVI_BLOCK_TARGETS`); never `k_img`/`v_img`.
+- Its files hold peft keys, `blocks.<i>.<module>.lora_A.default.weight` / `lora_B`, optionally prefixed with
+  `diffusion_model.` or the training wrapper's `pipe.dit.` (both of which SVI's own loaders strip).
+- SVI merges `W += scale * B @ A`: no alpha/rank factor (alpha equals the rank in training). A kohya-style
+  `.alpha` key, which SVI's files do not have, is honoured as `alpha / rank`, as diffusers does.
+
+Keys are accepted in that peft form, the kohya form (`lora_down` / `lora_up`), under the usual prefixes, and with
+diffusers' own module names. Any key that names no module of the transformer is an error that lists it: a
+silently ignored LoRA key renders a different film.
 """
 
 from __future__ import annotations
@@ -19,7 +28,31 @@ from longvideo_runtime.errors import BadInput
 if TYPE_CHECKING:
     import torch
 
-_PREFIXES = ("base_model.model.", "diffusion_model.", "transformer.", "model.", "module.", "_orig_mod.", "dit.")
+# "pipe.dit." is the prefix SVI's training wrapper gives its LoRA parameters; SVI's loader strips it too.
+_PREFIXES = (
+    "pipe.dit.",
+    "base_model.model.",
+    "diffusion_model.",
+    "transformer.",
+    "model.",
+    "module.",
+    "_orig_mod.",
+    "dit.",
+)
+
+#: The modules inside every DiT block that SVI's LoRAs train (peft target_modules "q,k,v,o,ffn.0,ffn.2").
+SVI_BLOCK_TARGETS = (
+    "self_attn.q",
+    "self_attn.k",
+    "self_attn.v",
+    "self_attn.o",
+    "cross_attn.q",
+    "cross_attn.k",
+    "cross_attn.v",
+    "cross_attn.o",
+    "ffn.0",
+    "ffn.2",
+)
 
 # DiffSynth Wan DiT module paths (inside a block or at the top) -> diffusers WanTransformer3DModel paths.
 _BLOCK_MAP = {
@@ -82,7 +115,7 @@ def _fail(path: Path, unknown: list[str], why: str) -> BadInput:
 
 
 def merge_lora(transformer: torch.nn.Module, path: Path, scale: float = 1.0) -> int:
-    """Adds scale * alpha/rank * B @ A to every targeted Linear weight; returns how many were changed."""
+    """Adds scale * B @ A (times alpha/rank for a kohya alpha key) to every targeted Linear; returns the count."""
     import torch
     from safetensors.torch import load_file
 
@@ -96,21 +129,30 @@ def merge_lora(transformer: torch.nn.Module, path: Path, scale: float = 1.0) -> 
     names = set(linears)
     pairs: dict[str, _Pair] = {}
     unknown: list[str] = []
+    seen: dict[tuple[str, str], str] = {}
+    duplicates: list[str] = []
     for key, tensor in state.items():
         match = _KEY.match(key)
         target = diffusers_module(match["module"], names) if match else None
         if match is None or target is None:
             unknown.append(key)
             continue
+        part = "alpha" if match["alpha"] else "down" if match["part"] in ("lora_A", "lora_down") else "up"
+        if (target, part) in seen:
+            duplicates.append(f"{seen[target, part]} / {key}")
+            continue
+        seen[target, part] = key
         pair = pairs.setdefault(target, _Pair())
-        if match["alpha"]:
+        if part == "alpha":
             pair.alpha = float(tensor.float().item())
-        elif match["part"] in ("lora_A", "lora_down"):
+        elif part == "down":
             pair.down = tensor
         else:
             pair.up = tensor
     if unknown:
         raise _fail(path, sorted(unknown), "match no module of the Wan transformer")
+    if duplicates:
+        raise _fail(path, sorted(duplicates), "name the same matrix of one module twice")
     incomplete = sorted(n for n, p in pairs.items() if p.down is None or p.up is None)
     if incomplete:
         raise _fail(path, incomplete, "have only one of their two LoRA matrices")

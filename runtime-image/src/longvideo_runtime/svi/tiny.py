@@ -142,21 +142,32 @@ def build(directory: Path, seed: int = 0) -> dict[str, Path]:
     return paths
 
 
-def svi_lora_state(layers: int, rank: int = 2, seed: int = 0, dim: int = 24, ffn: int = 32) -> dict[str, torch.Tensor]:
-    """A LoRA with SVI's (DiffSynth peft) key names for the tiny transformer."""
+def svi_lora_state(
+    layers: int,
+    rank: int = 2,
+    seed: int = 0,
+    dim: int = 24,
+    ffn: int = 32,
+    prefix: str = "",
+    peft_default: bool = True,
+) -> dict[str, torch.Tensor]:
+    """A LoRA laid out as SVI's files are: peft keys on the DiffSynth modules SVI trains, sized for the tiny model.
+
+    `prefix` ("", "diffusion_model.", "pipe.dit.") and `peft_default` (the `.default` adapter segment) give the
+    variants SVI's loaders accept.
+    """
+    from longvideo_runtime.svi.lora import SVI_BLOCK_TARGETS
+
     generator = torch.Generator().manual_seed(seed)
     state: dict[str, torch.Tensor] = {}
-    shapes = {"q": (dim, dim), "k": (dim, dim), "v": (dim, dim), "o": (dim, dim)}
+    shapes = {"ffn.0": (ffn, dim), "ffn.2": (dim, ffn)}
+    adapter = ".default" if peft_default else ""
     for i in range(layers):
-        for attn in ("self_attn", "cross_attn"):
-            for name, (out_f, in_f) in shapes.items():
-                base = f"blocks.{i}.{attn}.{name}"
-                state[f"{base}.lora_A.default.weight"] = torch.randn(rank, in_f, generator=generator) * 0.1
-                state[f"{base}.lora_B.default.weight"] = torch.randn(out_f, rank, generator=generator) * 0.1
-        for name, (out_f, in_f) in {"ffn.0": (ffn, dim), "ffn.2": (dim, ffn)}.items():
-            base = f"blocks.{i}.{name}"
-            state[f"{base}.lora_A.default.weight"] = torch.randn(rank, in_f, generator=generator) * 0.1
-            state[f"{base}.lora_B.default.weight"] = torch.randn(out_f, rank, generator=generator) * 0.1
+        for module in SVI_BLOCK_TARGETS:
+            out_f, in_f = shapes.get(module, (dim, dim))
+            base = f"{prefix}blocks.{i}.{module}"
+            state[f"{base}.lora_A{adapter}.weight"] = torch.randn(rank, in_f, generator=generator) * 0.1
+            state[f"{base}.lora_B{adapter}.weight"] = torch.randn(out_f, rank, generator=generator) * 0.1
     return state
 
 
