@@ -24,7 +24,8 @@ class VariantProfile:
     motion_frames: int
     padding: Padding
     trim: Literal["head", "tail"]
-    #: Base model directory under the models cache (diffusers layout), and the SVI LoRA file(s) under it.
+    #: Base model directory under the models cache (diffusers layout), and the SVI LoRA file(s) under it: `svi/` holds
+    #: vita-video-gen/svi-model's tree as published (version-1.0/, version-2.0/); lora_2 is the low-noise expert's.
     model: str
     lora: str
     lora_2: str = ""
@@ -48,8 +49,8 @@ PROFILES: dict[Variant, VariantProfile] = {
         "anchor",
         "head",
         "Wan2.2-I2V-A14B-Diffusers",
-        "svi/version-2.0-pro/SVI_v2_PRO_Wan2.2-I2V-A14B_HIGH_lora_rank_128_fp16.safetensors",
-        "svi/version-2.0-pro/SVI_v2_PRO_Wan2.2-I2V-A14B_LOW_lora_rank_128_fp16.safetensors",
+        "svi/version-2.0/SVI_Wan2.2-I2V-A14B_high_noise_lora_v2.0_pro.safetensors",
+        "svi/version-2.0/SVI_Wan2.2-I2V-A14B_low_noise_lora_v2.0_pro.safetensors",
     ),
 }
 
