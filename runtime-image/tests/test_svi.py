@@ -144,6 +144,8 @@ def test_pro_segment_builds_its_condition_from_latents_only(
     assert calls == ["decode:4"], "only this clip's own latents are decoded; the previous clip is never decoded"
     handoff, _ = safetensors_io.load(ws / "segments" / "0" / "latents.safetensors")
     assert backend.last_condition is not None
+    mask = backend.last_condition[0, :4]
+    assert torch.all(mask[:, 0] == 1) and torch.all(mask[:, 1:] == 0), "only the anchor frame is marked known"
     condition = backend.last_condition[0, 4:]
     np.testing.assert_allclose(condition[:, 0].numpy(), handoff["anchor_latent"][:, 0], rtol=0, atol=1e-6)
     np.testing.assert_allclose(condition[:, 1].numpy(), handoff["motion_latents"][:, 0], rtol=0, atol=1e-6)
