@@ -248,12 +248,22 @@ export class Informer<T extends KubeObject> {
       this.#emit(object, "delete");
       return;
     }
-    const existed = this.#cache.has(key);
+    const previous = this.#cache.get(key);
     this.#cache.set(key, object);
-    this.#emit(object, existed ? "update" : "add");
+    // Most updates to a pod or job change nothing its consumers read (trimmed away); waking them for those
+    // would only queue reconciles that decide nothing. The periodic resync still re-delivers everything.
+    if (previous && sameContent(previous, object)) return;
+    this.#emit(object, previous ? "update" : "add");
   }
 
   #emit(object: T, event: InformerEvent): void {
     for (const handler of this.#handlers) handler(object, event);
   }
+}
+
+/** Whether two versions of an object carry the same content, apart from their resourceVersion. */
+function sameContent(a: KubeObject, b: KubeObject): boolean {
+  const content = (object: KubeObject) =>
+    JSON.stringify({ ...object, metadata: { ...object.metadata, resourceVersion: undefined } });
+  return content(a) === content(b);
 }

@@ -109,6 +109,58 @@ describe("Informer", () => {
     }
   });
 
+  it("caches trimmed objects and stays quiet about updates that change nothing it keeps", async () => {
+    interface Trimmed {
+      metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+      data?: Record<string, string>;
+    }
+    const informer = new Informer<Trimmed>(
+      client,
+      {
+        path: configMaps,
+        labelSelector: "trimmed=yes",
+        resyncMs: 60_000,
+        watchdogMs: 30_000,
+        backoffBaseMs: 100,
+        backoffMaxMs: 1_000,
+        watchTimeoutSeconds: 300,
+        // Keeps name, namespace, resourceVersion and data: annotations and managed fields go.
+        trim: ({ metadata, data }) => ({
+          metadata: {
+            ...(metadata?.name ? { name: metadata.name } : {}),
+            ...(metadata?.namespace ? { namespace: metadata.namespace } : {}),
+            ...(metadata?.resourceVersion ? { resourceVersion: metadata.resourceVersion } : {}),
+          },
+          ...(data ? { data } : {}),
+        }),
+      },
+      { relisted: () => undefined, watchFailed: () => undefined },
+    );
+    const seen: string[] = [];
+    informer.onChange((object, kind: InformerEvent) => seen.push(`${kind} ${object.data?.v ?? ""}`));
+    const stop = new AbortController();
+    const running = informer.run(stop.signal);
+    try {
+      await eventually("the first list", () => informer.hasSynced());
+      const labels = { trimmed: "yes" };
+      await client.create(configMaps, { metadata: { name: "slim", labels }, data: { v: "1" } }, "test");
+      await eventually("the add", () => seen.includes("add 1"));
+      await client.patch(`${configMaps}/slim`, { metadata: { annotations: { note: "ignored" } } }, "merge", "test");
+      await client.patch(`${configMaps}/slim`, { data: { v: "2" } }, "merge", "test");
+      await eventually("the update", () => seen.includes("update 2"));
+      // The annotation-only update was cached (its resourceVersion is the newer one) but not delivered.
+      expect(seen).toEqual(["add 1", "update 2"]);
+      const cached = informer.get(`${namespace}/slim`);
+      expect(cached?.metadata?.name).toBe("slim");
+      expect(cached?.data).toEqual({ v: "2" });
+      expect(Object.keys(cached ?? {}).sort()).toEqual(["data", "metadata"]);
+      expect(JSON.stringify(cached)).not.toContain("managedFields");
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
   it("relists when a long watch stays silent past the watchdog, keeping its cache", async () => {
     await client.create(configMaps, { metadata: { name: "kept", labels: { quiet: "yes" } } }, "test");
     const relists: string[] = [];
