@@ -9,10 +9,10 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { chartDir, kubectl, repoRoot } from "./film-demo.ts";
+import { freePort } from "../support/free-port.ts";
 
 export interface TestPrometheus {
   readonly url: string;
@@ -22,20 +22,6 @@ export interface TestPrometheus {
   rules(): Promise<readonly { name: string; health: string; lastError?: string; state?: string }[]>;
   logs(): string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === "object") resolve(address.port);
-        else reject(new Error("no port"));
-      });
-    });
-  });
 }
 
 interface EndpointSlice {

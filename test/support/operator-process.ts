@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import path from "node:path";
 import { localClusterKubeconfig } from "./test-kube-config.ts";
+import { freePort } from "./free-port.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 
@@ -17,20 +17,6 @@ export interface OperatorProcess {
   get(endpoint: string): Promise<{ status: number; text: string }>;
   /** Signals the process and waits for it to exit. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === "object") resolve(address.port);
-        else reject(new Error("no port"));
-      });
-    });
-  });
 }
 
 export async function startOperator(options: {
