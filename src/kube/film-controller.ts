@@ -121,13 +121,25 @@ export class FilmController {
       const namespace = object.metadata?.namespace;
       if (!film || !namespace) return;
       const key = `${namespace}/${film}`;
-      // The moment the operator first hears that a render step ended starts the hand-off clock.
-      if (event === "update" && hasEnded(object) && !this.#endedAt.has(key)) this.#endedAt.set(key, performance.now());
+      // The moment the operator first hears that a segment ended starts that segment's hand-off clock. Keyed by
+      // segment: the Job's own Complete condition often arrives after its pod's end was already handed off, and
+      // must not start a clock for the next hand-off.
+      const labels = object.metadata.labels;
+      const segment = labels[segmentLabel];
+      if (event === "update" && segment !== undefined && labels[kindLabel] === "segment") {
+        const clock = `${key}#${segment}`;
+        if (hasEnded(object) && !this.#endedAt.has(clock)) this.#endedAt.set(clock, performance.now());
+      }
       this.queue.add(key);
     };
     this.jobs.onChange(toFilm);
     this.pods.onChange(toFilm);
     this.claims.onChange(toFilm);
+  }
+
+  /** Drops a film's hand-off clocks once it has handed off (or is gone), so the map holds only films in flight. */
+  #forgetClocks(key: string): void {
+    for (const clock of this.#endedAt.keys()) if (clock.startsWith(`${key}#`)) this.#endedAt.delete(clock);
   }
 
   hasSynced(): boolean {
@@ -179,13 +191,21 @@ export class FilmController {
         this.#metrics.gpuSeconds.inc({ resource: placement.resourceName }, ended.seconds * placement.count);
       }
     }
-    if (done.includes("createSegmentJob") || done.includes("createConcatJob")) {
-      const endedAt = this.#endedAt.get(key);
-      if (endedAt !== undefined && decision.facts.handoffsFrom.length > 0) {
+    if (decision.facts.handoffsFrom.length > 0) {
+      // The predecessor of what this decision created: segment i-1 for segment i, the last segment for the film.
+      const created = decision.actions.find((a) => a.kind === "createSegmentJob" || a.kind === "createConcatJob");
+      const predecessor =
+        created?.kind === "createSegmentJob"
+          ? created.segment.index - 1
+          : created?.kind === "createConcatJob" && snapshot.intent.ok
+            ? snapshot.intent.intent.segments.length - 1
+            : undefined;
+      const endedAt = predecessor === undefined ? undefined : this.#endedAt.get(`${key}#${String(predecessor)}`);
+      if (endedAt !== undefined && (done.includes("createSegmentJob") || done.includes("createConcatJob"))) {
         this.#metrics.handoffLatency.observe((performance.now() - endedAt) / 1000);
       }
-      this.#endedAt.delete(key);
     }
+    if (done.includes("createSegmentJob") || done.includes("createConcatJob")) this.#forgetClocks(key);
     this.#refreshPhaseGauge();
     if (decision.requeueAfterMs !== undefined) {
       return this.#finish(key, "requeue_after", done, started, { kind: "requeueAfter", ms: decision.requeueAfterMs });
