@@ -3,6 +3,7 @@
  * a snapshot, asks the pure `decide` what to do, and performs the actions in order, stopping at the first failure
  * so that nothing is created on the strength of a status write that did not happen.
  */
+import { createHash } from "node:crypto";
 import { decide, filmFinalizer } from "../reconcile/decide.ts";
 import type {
   Action,
@@ -311,13 +312,21 @@ export class FilmController {
         );
         return result;
       }
-      case "event":
-        return this.#client.create(
+      case "event": {
+        // Named after what it says about which version of the film: a reconcile that decides the same thing again
+        // from a cache that has not seen its own status write yet gets AlreadyExists instead of a duplicate event.
+        const digest = createHash("sha256")
+          .update(
+            JSON.stringify([film.metadata.uid, film.metadata.generation, action.type, action.reason, action.message]),
+          )
+          .digest("hex")
+          .slice(0, 16);
+        const created = await this.#client.create(
           `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
           {
             apiVersion: "events.k8s.io/v1",
             kind: "Event",
-            metadata: { generateName: `${snapshot.film.name.slice(0, 52)}-`, namespace },
+            metadata: { name: `${snapshot.film.name.slice(0, 46)}.${digest}`, namespace },
             eventTime: microTime(this.#options.now()),
             reportingController: `${group}/operator`,
             reportingInstance: fieldManager,
@@ -329,6 +338,8 @@ export class FilmController {
           },
           fieldManager,
         );
+        return tolerate(created, "AlreadyExists");
+      }
       case "createWorkspace": {
         const result = await this.#client.create(
           `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
