@@ -35,14 +35,14 @@ test-unit: node-modules ## unit tests of pure code (no cluster)
 	vitest run --project unit
 
 test-integration: ## integration tests against the running local cluster (make cluster-up first)
-	KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project integration
+	. $(CLUSTER)/env.sh && KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project integration
 
 test-e2e: ## end-to-end tests against the running local cluster: helm install, a film on the real node, Prometheus
-	KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project e2e
+	. $(CLUSTER)/env.sh && KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project e2e
 
 demo: deps ## the main job: a film on the local cluster (helm install, apply the example, film copied to out/)
 	@bash $(CLUSTER)/cluster-up.sh
-	@KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/e2e/demo.ts
+	@. $(CLUSTER)/env.sh && KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/e2e/demo.ts
 
 images: ## build the operator and CPU runtime images and import them into the running local cluster
 	@bash test/images/load-images.sh operator runtime
@@ -57,7 +57,7 @@ bench: deps ## benchmarks: the runtime's per-segment overhead, then the operator
 	@bash runtime-image/bench/run-bench.sh
 	@bash $(CLUSTER)/cluster-down.sh
 	@LV_KWOK_NODES_PER_POOL=$$(( $${LV_BENCH_NODES:-100} / 2 )) bash $(CLUSTER)/cluster-up.sh
-	@trap 'bash $(CLUSTER)/cluster-down.sh' EXIT; KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/operator-bench.ts
+	@trap 'bash $(CLUSTER)/cluster-down.sh' EXIT; . $(CLUSTER)/env.sh; KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/operator-bench.ts
 
 run: node-modules ## the operator, out of cluster, against $$KUBECONFIG (default: the local cluster)
 	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.cache/cluster/kubeconfig} node src/main.ts
