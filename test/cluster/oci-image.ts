@@ -2,9 +2,12 @@
  * Assembles OCI image archives without a Docker engine: a Debian root filesystem made by mmdebstrap (cached by
  * its inputs) plus application layers, written as an OCI layout in a tar that `ctr images import` accepts.
  *
- * Usage: node test/cluster/oci-image.ts <image-definition.json> [output.tar]
+ * Usage: node test/cluster/oci-image.ts <image-definition.json> [output.tar | --unpack]
  * Prints the archive path and the manifest digest. Builds are reproducible (sorted tar entries, fixed mtimes,
  * gzip without timestamps), so unchanged inputs give the same digest and callers can skip a re-import.
+ * With --unpack, no archive is written: it prints the manifest digest and the image's layers extracted into
+ * directories (once per layer digest), top layer first and separated by colons: an overlayfs `lowerdir=` value, so a
+ * test can chroot into the image's root filesystem without a container runtime.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -15,6 +18,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   renameSync,
 } from "node:fs";
 import { rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -31,7 +35,28 @@ const cacheRoot =
 
 const layerSource = z.union([
   z.strictObject({ goBuild: z.string(), to: z.string().startsWith("/") }),
-  z.strictObject({ copy: z.string(), to: z.string().startsWith("/") }),
+  z.strictObject({
+    copy: z.string(),
+    to: z.string().startsWith("/"),
+    /** tar --exclude patterns (e.g. `__pycache__`): stray build products must not change the digest. */
+    exclude: z.array(z.string()).default([]),
+  }),
+  /**
+   * Python wheels pinned with hashes in a requirements file (`name==version --hash=sha256:...`), downloaded with
+   * pip (no dependency resolution) into the user's cache for the image's Python and platform, and unpacked into
+   * `to` (wheels are zips): a directory for PYTHONPATH, no pip in the image. Cached by the file's content.
+   */
+  z.strictObject({
+    wheels: z.string(),
+    to: z.string().startsWith("/"),
+    python: z.string().regex(/^3\.\d+$/, "python must be major.minor, such as 3.13"),
+    platform: z.string().default("manylinux2014_x86_64"),
+    /**
+     * Byte-compile the unpacked sources with the base's python<python> (chroot, as root; hash-checked .pyc files,
+     * valid whatever the mtimes), so a read-only container does not recompile them at every start.
+     */
+    compile: z.boolean().default(false),
+  }),
   // mmdebstrap runs no hooks in its extract variant, so applet links of a static binary come as their own layer.
   z.strictObject({ symlinks: z.string(), to: z.string().startsWith("/"), names: z.array(z.string()).min(1) }),
 ]);
@@ -43,6 +68,8 @@ const imageDefinition = z.strictObject({
       suite: z.string().default("bookworm"),
       variant: z.enum(["extract", "custom", "essential", "apt", "minbase"]).default("apt"),
       packages: z.array(z.string()).default([]),
+      /** A Debian mirror URL; unset: the host's apt sources, which must carry `suite`. */
+      mirror: z.url().optional(),
       /** mmdebstrap customize hooks; `$1` is the root filesystem. Not run by the extract variant. */
       customize: z.array(z.string()).default([]),
     })
@@ -60,6 +87,7 @@ const imageDefinition = z.strictObject({
 type ImageDefinition = z.infer<typeof imageDefinition>;
 type BaseDefinition = NonNullable<ImageDefinition["base"]>;
 type LayerSource = z.infer<typeof layerSource>;
+type WheelsSource = Extract<LayerSource, { wheels: string }>;
 
 /** A compressed layer blob and the digest of its uncompressed tar, which the image config lists. */
 interface Layer {
@@ -125,6 +153,8 @@ const reproducibleTarFlags = [
 ];
 // PAX headers carry atime/ctime unless told not to; dropping them keeps the digest stable.
 const paxFlags = ["--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime"];
+// Unpacked files get the umask's modes; fixing them keeps the digest independent of it.
+const modeFlags = ["--mode=u+rwX,go+rX,go-w"];
 
 function hostSources(): string[] {
   const deb822 = "/etc/apt/sources.list.d/debian.sources";
@@ -135,10 +165,10 @@ function hostSources(): string[] {
 
 /** The base root filesystem tar, made by mmdebstrap once per distinct definition. */
 function rootfsTar(base: BaseDefinition): string {
-  const key = sha256Hex(JSON.stringify([base.suite, base.variant, [...base.packages].sort(), base.customize])).slice(
-    0,
-    16,
-  );
+  const inputs: unknown[] = [base.suite, base.variant, [...base.packages].sort(), base.customize];
+  // Only a definition that names a mirror has it in the key, so the keys of the others stay as they were.
+  if (base.mirror !== undefined) inputs.push(base.mirror);
+  const key = sha256Hex(JSON.stringify(inputs)).slice(0, 16);
   const dir = path.join(cacheRoot, "rootfs");
   const tar = path.join(dir, `${base.suite}-${base.variant}-${key}.tar`);
   if (existsSync(tar)) return tar;
@@ -156,7 +186,7 @@ function rootfsTar(base: BaseDefinition): string {
     '--customize-hook=rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*',
     base.suite,
     partial,
-    ...hostSources(),
+    ...(base.mirror !== undefined ? [base.mirror] : hostSources()),
   ];
   execFileSync("mmdebstrap", args, {
     stdio: ["ignore", "inherit", "inherit"],
@@ -178,13 +208,149 @@ function stageLayer(source: LayerSource, staging: string): void {
     });
   } else if ("copy" in source) {
     execFileSync("cp", ["-a", path.resolve(repoRoot, source.copy), target]);
+    for (const name of source.exclude) {
+      execFileSync("find", [target, "-depth", "-name", name, "-exec", "rm", "-rf", "{}", "+"]);
+    }
+  } else if ("wheels" in source) {
+    throw new Error("wheel layers are built by wheelsLayer");
   } else {
     mkdirSync(target, { recursive: true });
     for (const name of source.names) symlinkSync(source.symlinks, path.join(target, name));
   }
 }
 
-async function applicationLayer(source: LayerSource, work: string, index: number): Promise<Layer> {
+interface PinnedWheel {
+  readonly requirement: string;
+  readonly sha256: string;
+}
+
+/** `name==version --hash=sha256:<hex>` lines; every wheel must be pinned to one version and one hash. */
+function pinnedWheels(file: string): PinnedWheel[] {
+  const text = readFileSync(file, "utf8").replace(/\\\n/g, " ");
+  const wheels: PinnedWheel[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*$/, "").trim();
+    if (line === "") continue;
+    const match = /^([A-Za-z0-9._-]+==[A-Za-z0-9.+!-]+)\s+--hash=sha256:([0-9a-f]{64})$/.exec(line);
+    if (!match?.[1] || !match[2]) throw new Error(`${file}: not "name==version --hash=sha256:<hex>": ${line}`);
+    wheels.push({ requirement: match[1], sha256: match[2] });
+  }
+  if (wheels.length === 0) throw new Error(`${file} pins no wheels`);
+  return wheels;
+}
+
+const fileSha256 = (file: string): string => sha256Hex(readFileSync(file));
+
+/**
+ * The pinned wheels in the download cache, fetched by pip only when one is missing (pip checks the hashes).
+ * Returns the wheel files, in the order of the requirements file.
+ */
+function downloadWheels(source: WheelsSource, file: string, wheels: readonly PinnedWheel[]): string[] {
+  const dir = path.join(cacheRoot, "wheels", "files");
+  mkdirSync(dir, { recursive: true });
+  const present = (): Map<string, string> => {
+    const byHash = new Map<string, string>();
+    for (const name of readdirSync(dir).filter((n) => n.endsWith(".whl"))) {
+      byHash.set(fileSha256(path.join(dir, name)), path.join(dir, name));
+    }
+    return byHash;
+  };
+  let byHash = present();
+  if (wheels.some((w) => !byHash.has(w.sha256))) {
+    process.stderr.write(`oci-image: downloading the wheels of ${source.wheels} for CPython ${source.python}\n`);
+    const tag = source.python.replace(".", "");
+    execFileSync(
+      "python3",
+      [
+        ...["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps", "--require-hashes"],
+        ...["--only-binary=:all:", "--implementation=cp", `--python-version=${source.python}`, `--abi=cp${tag}`],
+        ...[`--platform=${source.platform}`, "--dest", dir, "--requirement", file],
+      ],
+      { stdio: ["ignore", "inherit", "inherit"] },
+    );
+    byHash = present();
+  }
+  return wheels.map((w) => {
+    const found = byHash.get(w.sha256);
+    if (found === undefined) throw new Error(`pip downloaded no wheel with the hash pinned for ${w.requirement}`);
+    return found;
+  });
+}
+
+/** Unpacks a wheel (a zip) into a site directory; its .data/purelib and platlib go to the top, scripts are dropped. */
+const unpackWheelScript = `
+import pathlib, shutil, sys, zipfile
+site = pathlib.Path(sys.argv[1])
+for wheel in sys.argv[2:]:
+    zipfile.ZipFile(wheel).extractall(site)
+for data in site.glob("*.data"):
+    for lib in ("purelib", "platlib"):
+        if (data / lib).is_dir():
+            shutil.copytree(data / lib, site, dirs_exist_ok=True)
+    shutil.rmtree(data)
+`;
+
+/** Byte-compiles `site` with the Python of an unpacked base layer, as if it were at `to` in the image. */
+function compileInBase(site: string, baseDir: string, python: string, to: string): void {
+  const inBase = `/tmp/oci-image-site-${String(process.pid)}`;
+  execFileSync("mv", [site, path.join(baseDir, inBase)]);
+  try {
+    execFileSync(
+      "chroot",
+      [baseDir, `python${python}`, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", "-d", to, inBase],
+      {
+        stdio: ["ignore", "ignore", "inherit"],
+        env: { PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH ?? ""}` },
+      },
+    );
+  } finally {
+    execFileSync("mv", [path.join(baseDir, inBase), site]);
+  }
+}
+
+/** The layer of a wheels source, cached by the requirements file's content, the Python version and platform. */
+async function wheelsLayer(source: WheelsSource, work: string, index: number, base: Layer | undefined): Promise<Layer> {
+  const file = path.resolve(repoRoot, source.wheels);
+  const wheels = pinnedWheels(file);
+  if (source.compile && base === undefined) throw new Error(`${source.wheels}: compile needs a base with Python`);
+  const compiledBy = source.compile ? base?.diffId : undefined;
+  const key = sha256Hex(JSON.stringify([wheels, source.to, source.python, source.platform, compiledBy])).slice(0, 16);
+  const dir = path.join(cacheRoot, "wheels");
+  const tar = path.join(dir, `site-${key}.tar`);
+  if (!existsSync(tar)) {
+    const files = downloadWheels(source, file, wheels);
+    const staging = path.join(work, `layer-${String(index)}`);
+    const site = path.join(staging, source.to);
+    mkdirSync(site, { recursive: true });
+    execFileSync("python3", ["-c", unpackWheelScript, site, ...files]);
+    if (base !== undefined && source.compile) {
+      process.stderr.write(`oci-image: byte-compiling ${source.to} with the base's python${source.python}\n`);
+      const [baseDir] = unpackLayers([base]);
+      if (baseDir === undefined) throw new Error("the base layer did not unpack");
+      compileInBase(site, baseDir, source.python, source.to);
+    }
+    execFileSync("tar", [
+      "-cf",
+      `${tar}.partial`,
+      ...reproducibleTarFlags,
+      ...paxFlags,
+      ...modeFlags,
+      "-C",
+      staging,
+      ".",
+    ]);
+    renameSync(`${tar}.partial`, tar);
+  }
+  return cachedLayerFromTar(tar);
+}
+
+async function applicationLayer(
+  source: LayerSource,
+  work: string,
+  index: number,
+  base: Layer | undefined,
+): Promise<Layer> {
+  if ("wheels" in source) return wheelsLayer(source, work, index, base);
   const staging = path.join(work, `layer-${String(index)}`);
   mkdirSync(staging, { recursive: true });
   stageLayer(source, staging);
@@ -199,13 +365,34 @@ function writeBlob(layoutDir: string, content: string): { digest: string; size: 
   return { digest, size: Buffer.byteLength(content) };
 }
 
-async function build(definitionPath: string, output: string | undefined): Promise<void> {
+/** Extracts each layer once into <cache>/layers/<diffId>; returns the directories, top layer first. */
+function unpackLayers(layers: readonly Layer[]): string[] {
+  const root = path.join(cacheRoot, "layers");
+  mkdirSync(root, { recursive: true });
+  const dirs = layers.map((layer) => {
+    const dir = path.join(root, layer.diffId.slice("sha256:".length));
+    if (!existsSync(dir)) {
+      const partial = `${dir}.partial-${String(process.pid)}`;
+      rmSync(partial, { recursive: true, force: true });
+      mkdirSync(partial);
+      execFileSync("tar", ["-xzf", layer.blobPath, "-C", partial, "--numeric-owner"]);
+      renameSync(partial, dir);
+    }
+    return dir;
+  });
+  return dirs.reverse();
+}
+
+async function build(definitionPath: string, output: string | undefined, unpack: boolean): Promise<void> {
   const definition = imageDefinition.parse(JSON.parse(readFileSync(definitionPath, "utf8")));
   const work = mkdtempSync(path.join(os.tmpdir(), "oci-image-"));
   try {
     const layers: Layer[] = [];
-    if (definition.base) layers.push(await cachedLayerFromTar(rootfsTar(definition.base)));
-    for (const [index, source] of definition.layers.entries()) layers.push(await applicationLayer(source, work, index));
+    const base = definition.base ? await cachedLayerFromTar(rootfsTar(definition.base)) : undefined;
+    if (base) layers.push(base);
+    for (const [index, source] of definition.layers.entries()) {
+      layers.push(await applicationLayer(source, work, index, base));
+    }
 
     const layout = path.join(work, "layout");
     mkdirSync(path.join(layout, "blobs", "sha256"), { recursive: true });
@@ -253,6 +440,10 @@ async function build(definitionPath: string, output: string | undefined): Promis
         ],
       }),
     );
+    if (unpack) {
+      process.stdout.write(`${manifest.digest} ${unpackLayers(layers).join(":")}\n`);
+      return;
+    }
     const archive =
       output ??
       path.join(cacheRoot, "images", `${definition.name.replace(/[/:]/g, "_")}-${manifest.digest.slice(7, 19)}.tar`);
@@ -268,9 +459,11 @@ async function build(definitionPath: string, output: string | undefined): Promis
   }
 }
 
-const [definitionArg, outputArg] = process.argv.slice(2);
-if (definitionArg === undefined) {
-  process.stderr.write("usage: node test/cluster/oci-image.ts <image-definition.json> [output.tar]\n");
+const args = process.argv.slice(2);
+const unpackArg = args.includes("--unpack");
+const [definitionArg, outputArg] = args.filter((a) => a !== "--unpack");
+if (definitionArg === undefined || (unpackArg && outputArg !== undefined)) {
+  process.stderr.write("usage: node test/cluster/oci-image.ts <image-definition.json> [output.tar | --unpack]\n");
   process.exit(2);
 }
-await build(definitionArg, outputArg);
+await build(definitionArg, outputArg, unpackArg);
