@@ -2,7 +2,7 @@
 # Builds images (cached by their inputs) and imports into the real node's containerd the ones it lacks.
 # Usage: load-images.sh NAME...   names: pause busybox operator runtime
 #   operator: the operator's compiled app, production dependencies and Node 24 (test/images/operator.json)
-#   runtime:  the CPU runtime image, animatic backend and concat (runtime-image/cpu-image.json)
+#   runtime:  the CPU runtime image: animatic, svi on CPU (tiny models) and concat (runtime-image/cpu-image.json)
 # The cluster must be up (containerd running). Unchanged inputs give the same digest, so nothing is re-imported.
 set -euo pipefail
 . "$(dirname "$0")/../cluster/env.sh"
