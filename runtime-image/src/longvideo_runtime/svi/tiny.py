@@ -3,14 +3,41 @@
 `python -m longvideo_runtime.svi.tiny DIR` writes DIR/wan21-i2v (Wan 2.1 image-to-video: CLIP image encoder, one
 expert) and DIR/wan22-i2v (Wan 2.2: two experts, no image encoder), each with a word-level tokenizer and a
 2-layer UMT5 text encoder, plus SVI-style LoRA files under DIR/svi/.
+
+`python -m longvideo_runtime.svi.tiny --layout model-cache DIR` writes the same files under the names the worker
+uses when the operator sets no LV_MODEL or LV_LORA (variants.PROFILES): DIR is then a model cache to mount at
+LV_MODELS_DIR (/models in a render pod) for any variant, e.g. a PVC named by spec.storage.models.claimName.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import torch
+
+from longvideo_runtime.variants import PROFILES
+
+#: Where each tiny file goes, relative to the output directory: the tests' short names, or the model cache's.
+LAYOUTS: dict[str, dict[str, str]] = {
+    "tests": {
+        "wan21": "wan21-i2v",
+        "wan22": "wan22-i2v",
+        "svi-shot": "svi/svi-shot.safetensors",
+        "svi-film": "svi/svi-film.safetensors",
+        "svi-pro-high": "svi/svi-pro-high.safetensors",
+        "svi-pro-low": "svi/svi-pro-low.safetensors",
+    },
+    "model-cache": {
+        "wan21": PROFILES["film"].model,
+        "wan22": PROFILES["pro"].model,
+        "svi-shot": PROFILES["shot"].lora,
+        "svi-film": PROFILES["film"].lora,
+        "svi-pro-high": PROFILES["pro"].lora,
+        "svi-pro-low": PROFILES["pro"].lora_2,
+    },
+}
 
 TEXT_DIM = 32
 _VOCABULARY = (
@@ -68,7 +95,9 @@ def _transformer(image_dim: int | None) -> torch.nn.Module:
         num_layers=2,
         cross_attn_norm=True,
         qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
+        # Wan's own value: rotary positions for up to 1024 latent patches per axis, so any frame size the API allows
+        # works (the table is computed at load, not stored; a shorter one gives the same values for small sizes).
+        rope_max_seq_len=1024,
         image_dim=image_dim,
     )
     return model
@@ -83,21 +112,23 @@ def _vae() -> torch.nn.Module:
     return model
 
 
-def build(directory: Path, seed: int = 0) -> dict[str, Path]:
-    """Writes both tiny checkpoints and LoRA files; returns their paths."""
-    from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+def build(directory: Path, seed: int = 0, layout: str = "tests") -> dict[str, Path]:
+    """Writes both tiny checkpoints and the LoRA files under `directory`, named as LAYOUTS[layout] says.
 
+    Returns their paths by short name (wan21, wan22, svi-shot, svi-film, svi-pro-high, svi-pro-low).
+    """
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
+    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    names = LAYOUTS[layout]
     torch.manual_seed(seed)
     directory.mkdir(parents=True, exist_ok=True)
-    tok_dir = directory / ".tokenizer"
-    _tokenizer(tok_dir)
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
+    with tempfile.TemporaryDirectory() as tok_dir:
+        _tokenizer(Path(tok_dir))
+        tokenizer = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
     scheduler = FlowMatchEulerDiscreteScheduler(shift=5.0)
 
-    wan21 = directory / "wan21-i2v"
+    wan21 = directory / names["wan21"]
     image_encoder = CLIPVisionModel(
         CLIPVisionConfig(
             hidden_size=4,
@@ -119,7 +150,7 @@ def build(directory: Path, seed: int = 0) -> dict[str, Path]:
         transformer=_transformer(image_dim=4),
     ).save_pretrained(wan21)
 
-    wan22 = directory / "wan22-i2v"
+    wan22 = directory / names["wan22"]
     WanImageToVideoPipeline(
         tokenizer=tokenizer,
         text_encoder=_text_encoder(),
@@ -132,11 +163,10 @@ def build(directory: Path, seed: int = 0) -> dict[str, Path]:
         boundary_ratio=0.875,
     ).save_pretrained(wan22)
 
-    loras = directory / "svi"
-    loras.mkdir(exist_ok=True)
     paths = {"wan21": wan21, "wan22": wan22}
     for number, name in enumerate(("svi-shot", "svi-film", "svi-pro-high", "svi-pro-low")):
-        path = loras / f"{name}.safetensors"
+        path = directory / names[name]
+        path.parent.mkdir(parents=True, exist_ok=True)
         save_svi_lora(path, layers=2, seed=number)
         paths[name] = path
     return paths
@@ -178,10 +208,17 @@ def save_svi_lora(path: Path, layers: int, seed: int = 0) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directory", type=Path)
+    parser.add_argument(
+        "--layout",
+        choices=sorted(LAYOUTS),
+        default="tests",
+        help="tests: short names (wan21-i2v, svi/svi-film.safetensors, ...); model-cache: the worker's defaults",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     args = parser.parse_args()
-    for name, path in build(args.directory).items():
+    for name, path in build(args.directory, seed=args.seed, layout=args.layout).items():
         print(f"{name}\t{path}")
 
 
