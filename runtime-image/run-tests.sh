@@ -14,5 +14,19 @@ echo "== ruff"
 "$venv/bin/ruff" format --no-cache --check src tests bench
 echo "== mypy"
 "$venv/bin/mypy" --cache-dir "$cache/mypy"
+# The CPU image (cpu-image.json), built by the project's OCI script and unpacked for tests/test_cpu_image.py, which
+# runs the svi, animatic and concat commands in its root filesystem. Cached by its inputs: unchanged, this only
+# checks digests (seconds); a changed worker rebuilds and unpacks its own small layer. Needs root and mmdebstrap
+# (make deps installs it); LV_SKIP_CPU_IMAGE=1 leaves the image tests skipped.
+if [ "${LV_SKIP_CPU_IMAGE:-}" != 1 ] && [ "$(id -u)" = 0 ] && command -v mmdebstrap >/dev/null; then
+  echo "== cpu image"
+  start=$SECONDS
+  built=$(. "$here/../test/cluster/env.sh" && node "$LV_ROOT/test/cluster/oci-image.ts" "$here/cpu-image.json" --unpack)
+  read -r digest LV_CPU_IMAGE_LAYERS <<<"$built"
+  export LV_CPU_IMAGE_LAYERS
+  echo "localhost/longvideo/runtime:dev $digest ($((SECONDS - start)) s)"
+else
+  echo "== cpu image: not built (needs root and mmdebstrap, or LV_SKIP_CPU_IMAGE=1): its tests are skipped"
+fi
 echo "== pytest"
 "$venv/bin/python" -m pytest -p no:cacheprovider "$@"

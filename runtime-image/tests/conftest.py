@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,14 @@ class Run:
 
 
 def run_cli(
-    args: list[str], env: Mapping[str, str], tmp: Path, python: str = sys.executable, timeout: float = 300
+    args: list[str],
+    env: Mapping[str, str],
+    tmp: Path,
+    python: str = sys.executable,
+    timeout: float = 300,
+    command: Sequence[str] | None = None,
 ) -> Run:
+    """Runs the worker's CLI with `args`; `command` replaces `python -m longvideo_runtime` (e.g. the image's)."""
     termination = tmp / f"termination-{os.getpid()}-{len(list(tmp.glob('termination-*')))}"
     full_env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -42,7 +48,7 @@ def run_cli(
         **env,
     }
     done = subprocess.run(
-        [python, "-m", "longvideo_runtime", *args],
+        [*(command if command is not None else [python, "-m", "longvideo_runtime"]), *args],
         check=False,
         env=full_env,
         capture_output=True,

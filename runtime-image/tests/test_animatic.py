@@ -233,7 +233,7 @@ DEBIAN_PYTHON = Path("/usr/bin/python3")
 
 
 def test_runs_on_debian_python_with_numpy_and_pillow_only(tmp_path: Path, reference_png: Path) -> None:
-    """What the CPU image runs: Debian's python3, python3-numpy, python3-pil, ffmpeg; no venv, no torch."""
+    """Debian's python3 with python3-numpy, python3-pil and ffmpeg only is enough: no venv, no torch."""
     check = subprocess.run([str(DEBIAN_PYTHON), "-c", "import numpy, PIL"], capture_output=True, check=False)
     if check.returncode != 0:
         pytest.fail("install-dev.sh installs python3-numpy and python3-pil; run it first")

@@ -9,35 +9,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from chain import latents_digest, render_chain, segment_env  # noqa: E402
+from chain import H, W, latents_digest, render_chain, segment_env, svi_env  # noqa: E402
 from conftest import run_cli  # noqa: E402
 from longvideo_runtime import media, safetensors_io  # noqa: E402
 from longvideo_runtime.logs import Logger  # noqa: E402
 from longvideo_runtime.segment import run_segment  # noqa: E402
 from longvideo_runtime.spec import parse_segment  # noqa: E402
 from longvideo_runtime.svi.backend import SviBackend  # noqa: E402
-
-W, H, FRAMES = 64, 48, 13
-
-
-def svi_env(models: dict[str, Path], variant: str, reference: Path, **extra: str) -> dict[str, str]:
-    pro = variant == "pro"
-    env = {
-        "LV_BACKEND": "svi",
-        "LV_VARIANT": variant,
-        "LV_WIDTH": str(W),
-        "LV_HEIGHT": str(H),
-        "LV_FRAMES": str(FRAMES),
-        "LV_STEPS": "3",
-        "LV_FPS": "16",
-        "LV_MODELS_DIR": str(models["wan21"].parent),
-        "LV_MODEL": "wan22-i2v" if pro else "wan21-i2v",
-        "LV_LORA": "svi/svi-pro-high.safetensors" if pro else f"svi/svi-{variant}.safetensors",
-        "LV_LORA_2": "svi/svi-pro-low.safetensors" if pro else "",
-        "LV_REFERENCE_IMAGE_PATH": str(reference),
-    }
-    env.update(extra)
-    return env
 
 
 @pytest.mark.slow

@@ -50,7 +50,7 @@ def load_backend(spec: SegmentSpec) -> Backend:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise BadInput("the svi backend needs torch, which this image does not carry (use the GPU image)") from None
+        raise BadInput("the svi backend needs torch, which this Python does not have (use a runtime image)") from None
     from longvideo_runtime.svi.backend import SviBackend
 
     return SviBackend()

@@ -1,0 +1,194 @@
+"""The CPU image (cpu-image.json) as the real node runs it: svi on tiny models, animatic and concat, in its rootfs.
+
+runtime-image/run-tests.sh builds the image with the project's OCI script and sets LV_CPU_IMAGE_LAYERS to its
+unpacked layers (`node test/cluster/oci-image.ts runtime-image/cpu-image.json --unpack`); each command then runs
+in that root filesystem through image_chroot.py: read-only root, the image's user, Env and entrypoint, a tmpfs /tmp,
+the workspace bound read-write and the tiny models (made on the host by svi/tiny.py) bound read-only. Needs root.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chain import H, W, latents_digest, render_chain, segment_env, svi_env
+from conftest import run_cli, write_reference
+from longvideo_runtime import media, safetensors_io
+from test_animatic import BLOCK_TORCH
+
+LAYERS = os.environ.get("LV_CPU_IMAGE_LAYERS", "")
+DEFINITION = Path(__file__).resolve().parents[1] / "cpu-image.json"
+LAUNCHER = Path(__file__).resolve().parent / "image_chroot.py"
+
+pytestmark = pytest.mark.skipif(
+    not LAYERS or os.geteuid() != 0,
+    reason="runs in the CPU image's root filesystem: run-tests.sh sets LV_CPU_IMAGE_LAYERS (as root)",
+)
+
+Command = Callable[..., list[str]]
+
+
+@pytest.fixture
+def pod(tmp_path: Path) -> tuple[Path, Command]:
+    """A directory the image's user may write (workspace, termination log) and a command factory for the image."""
+    shared = tmp_path / "pod"
+    shared.mkdir()
+    shared.chmod(0o777)
+
+    def command(*, read_only: tuple[Path, ...] = (), whole: bool = False, workspace: Path = shared) -> list[str]:
+        scratch = tmp_path / f"chroot-{len(list(tmp_path.glob('chroot-*')))}"
+        scratch.mkdir()
+        argv = ["unshare", "--mount", "--fork", "--", sys.executable, str(LAUNCHER), LAYERS, str(DEFINITION)]
+        argv += [str(scratch), "--bind", str(workspace)]
+        for path in read_only:
+            argv += ["--bind-ro", str(path)]
+        return [*argv, *(["--command"] if whole else []), "--"]
+
+    return shared, command
+
+
+def readable(models: dict[str, Path]) -> Path:
+    """The tiny model directory, readable by the image's non-root user (pytest makes its directories 0700)."""
+    root = models["wan21"].parent
+    root.chmod(0o755)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["film", "pro"])
+def test_three_chained_svi_segments_and_concat_in_the_image(
+    pod: tuple[Path, Command], tiny_models: dict[str, Path], variant: str
+) -> None:
+    shared, command = pod
+    models = readable(tiny_models)
+    reference = write_reference(shared / "reference.png")
+    ws = shared / "ws"
+    image = command(read_only=(models,))
+    env = svi_env(tiny_models, variant, reference)
+    runs = render_chain(ws, 3, ["a boat on the sea", "gulls over waves"], shared, command=image, **env)
+    kept = [8, 8, 13] if variant == "film" else [13, 8, 8]
+    for i, run in enumerate(runs):
+        assert run.termination == run.message and run.message["ok"] is True
+        assert run.message["keptFrames"] == kept[i]
+        assert run.message["inputDigest"] == ("" if i == 0 else latents_digest(ws, i - 1))
+        loaded = next(line for line in run.logs if line["event"] == "models-loaded")
+        assert loaded["device"] == "cpu" and loaded["experts"] == (2 if variant == "pro" else 1)
+        trace = next(line for line in run.logs if line["event"] == "svi-trace")
+        assert trace["condition"] == [1, 20, 4, H // 8, W // 8]
+        if variant == "pro":
+            assert trace["experts"].startswith("h") and trace["experts"].endswith("l")
+            assert trace["vae_encodes"] == (1 if i == 0 else 0)
+        tensors, meta = safetensors_io.load(ws / "segments" / str(i) / "latents.safetensors")
+        assert meta["consumed"] == run.message["inputDigest"]
+        if variant == "pro":
+            assert tensors["anchor_latent"].shape == (16, 1, H // 8, W // 8)
+        else:
+            assert tensors["motion_frames"].shape == (5, H, W, 3) and tensors["motion_frames"].dtype == np.uint8
+        assert media.probe(ws / "segments" / str(i) / "clip.mp4").frames == kept[i]
+    film = run_cli(
+        ["concat"],
+        {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "3", "LV_EXPECTED_FRAMES": "29"},
+        shared,
+        command=command(),
+    )
+    assert film.code == 0, film.stderr[-3000:]
+    assert film.message["frames"] == 29 and media.probe(Path(film.message["path"])).frames == 29
+
+
+def test_the_image_carries_torch_for_cpu_and_the_pinned_libraries(pod: tuple[Path, Command]) -> None:
+    shared, command = pod
+    script = shared / "versions.py"
+    script.write_text(
+        "import json, torch, diffusers, transformers, accelerate, huggingface_hub, tokenizers, safetensors\n"
+        "print(json.dumps({m.__name__: m.__version__ for m in (torch, diffusers, transformers, accelerate,"
+        " huggingface_hub, tokenizers, safetensors)} | {'cuda': torch.version.cuda}))\n"
+    )
+    run = run_cli([str(script)], {}, shared, command=[*command(whole=True), "python3"])
+    assert run.code == 0, run.stderr
+    pins = dict(
+        line.split(" ")[0].split("==")
+        for line in (DEFINITION.parent / "cpu-image-wheels.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert run.message["cuda"] is None, "Debian's CPU build of torch"
+    for name in ("diffusers", "transformers", "accelerate", "huggingface_hub", "tokenizers"):
+        assert run.message[name] == pins[name], name
+
+
+def test_animatic_and_concat_in_the_image_never_import_torch(pod: tuple[Path, Command]) -> None:
+    shared, command = pod
+    script = shared / "blocked.py"
+    script.write_text(BLOCK_TORCH)
+    reference = write_reference(shared / "reference.png")
+    ws = shared / "ws"
+    blocked = [*command(whole=True), "python3", str(script)]
+    common = {"LV_BACKEND": "animatic", "LV_WIDTH": "96", "LV_HEIGHT": "64", "LV_FRAMES": "17", "LV_VARIANT": "film"}
+    runs = render_chain(
+        ws,
+        2,
+        ["a lighthouse", "night falls"],
+        shared,
+        command=blocked,
+        **common,
+        LV_REFERENCE_IMAGE_PATH=str(reference),
+    )
+    assert [r.message["keptFrames"] for r in runs] == [12, 17]
+    film = run_cli(
+        ["concat"],
+        {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "2", "LV_EXPECTED_FRAMES": "29"},
+        shared,
+        command=blocked,
+    )
+    assert film.code == 0, film.stderr[-3000:]
+    svi = run_cli(
+        ["segment"],
+        segment_env(
+            shared / "ws-svi",
+            0,
+            1,
+            **{**common, "LV_BACKEND": "svi"},
+            LV_PROMPT="x",
+            LV_REFERENCE_IMAGE_PATH=str(reference),
+        ),
+        shared,
+        command=blocked,
+    )
+    assert svi.code == 2 and "needs torch" in svi.message["error"], "the blocker works in the image too"
+
+
+@pytest.mark.slow
+def test_a_model_cache_of_tiny_models_under_the_default_names(pod: tuple[Path, Command], tmp_path: Path) -> None:
+    """What a render pod on the real node sees: the cache at /models, the workspace at /workspace, no LV_MODEL."""
+    from longvideo_runtime.svi.tiny import build
+
+    shared, command = pod
+    models = tmp_path / "model-cache"
+    build(models, layout="model-cache")
+    models.chmod(0o755)
+    reference = write_reference(shared / "reference.png")
+    env = {
+        "LV_BACKEND": "svi",
+        "LV_VARIANT": "pro",
+        "LV_WIDTH": str(W),
+        "LV_HEIGHT": str(H),
+        "LV_FRAMES": "13",
+        "LV_STEPS": "2",
+        "LV_PROMPT": "a boat",
+        "LV_SEGMENT_INDEX": "0",
+        "LV_SEGMENT_COUNT": "2",
+        "LV_WORKSPACE": "/workspace",
+        "LV_REFERENCE_IMAGE_PATH": f"/workspace/{reference.name}",
+    }
+    image = command(read_only=(Path(f"{models}:/models"),), workspace=Path(f"{shared}:/workspace"))
+    run = run_cli(["segment"], {**env, "LV_TERMINATION_LOG": "/workspace/termination"}, shared, command=image)
+    assert run.code == 0, run.stderr[-3000:]
+    loaded = next(line for line in run.logs if line["event"] == "models-loaded")
+    assert loaded["model"] == "/models/Wan2.2-I2V-A14B-Diffusers" and loaded["experts"] == 2
+    merged = next(line for line in run.logs if line["event"] == "lora-merged")
+    assert merged["lora"].startswith("/models/svi/version-2.0/") and merged["modules"] > 0
+    assert (shared / "segments" / "0" / "result.json").is_file()
