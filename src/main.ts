@@ -149,6 +149,7 @@ async function main(): Promise<number> {
   }
   await informers;
   await new Promise((resolve) => http.close(resolve));
+  await client.close();
   log.info("stopped");
   return 0;
 }

@@ -24,6 +24,7 @@ export class OperatorMetrics {
   readonly workqueueRetries: Counter<"name">;
   readonly leaderStatus: Gauge<"name">;
   readonly restRequests: Counter<"code" | "method" | "host">;
+  readonly restLatency: Histogram<"verb" | "host">;
   readonly segments: Counter<"result">;
   readonly segmentDuration: Histogram<"backend">;
   readonly handoffLatency: Histogram;
@@ -97,6 +98,13 @@ export class OperatorMetrics {
       labelNames: ["code", "method", "host"],
       registers,
     });
+    this.restLatency = new Histogram({
+      name: "rest_client_request_duration_seconds",
+      help: "Request latency in seconds, broken down by verb and host",
+      labelNames: ["verb", "host"],
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+      registers,
+    });
     this.segments = new Counter({
       name: "longvideo_segments_total",
       help: "Segments that ended, by result (succeeded, failed, retried)",
@@ -130,11 +138,12 @@ export class OperatorMetrics {
     });
   }
 
-  /** Counts API requests by code and method (`rest_client_requests_total`). */
+  /** Counts API requests by code and method and times them by verb (`rest_client_*`). */
   restClientObserver(): RestClientObserver {
     return {
-      requestDone: (method, code) => {
+      requestDone: (method, code, seconds) => {
         this.restRequests.inc({ code, method, host: this.#host });
+        this.restLatency.observe({ verb: method, host: this.#host }, seconds);
       },
     };
   }

@@ -39,20 +39,28 @@ function rssMiB(pid: number | undefined, field: "VmRSS" | "VmHWM"): number {
   return kib / 1024;
 }
 
-/** Sum of one metric's samples in Prometheus text. */
-function metricSum(text: string, name: string): number {
+/** Sum of one metric's samples in Prometheus text, over the series whose labels include `matcher`. */
+function metricSum(text: string, name: string, matcher = ""): number {
   return text
     .split("\n")
-    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .filter((line) => (line.startsWith(`${name}{`) && line.includes(matcher)) || line.startsWith(`${name} `))
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
 }
 
-/** A quantile from a Prometheus histogram's cumulative buckets, interpolated linearly as Prometheus does. */
-function histogramQuantile(text: string, name: string, q: number): number {
-  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, "gm"))].map((m) => ({
-    le: m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]),
-    count: Number(m[2]),
-  }));
+/**
+ * A quantile from a Prometheus histogram's cumulative buckets, interpolated linearly as Prometheus does, over the
+ * series whose labels include `matcher` (e.g. `verb="POST"`), summed per bucket.
+ */
+function histogramQuantile(text: string, name: string, q: number, matcher = ""): number {
+  const counts = new Map<number, number>();
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\S+)$`, "gm"))) {
+    const labels = m[1] ?? "";
+    const le = /le="([^"]+)"/.exec(labels)?.[1];
+    if (le === undefined || !labels.includes(matcher)) continue;
+    const bound = le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le);
+    counts.set(bound, (counts.get(bound) ?? 0) + Number(m[2]));
+  }
+  const buckets = [...counts].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
   const total = buckets.at(-1)?.count ?? 0;
   if (total === 0) return Number.NaN;
   const rank = q * total;
@@ -69,6 +77,23 @@ function histogramQuantile(text: string, name: string, q: number): number {
   return lower;
 }
 
+async function namespaceExists(): Promise<boolean> {
+  return core.readNamespace({ name: namespace }).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function removeNamespace(): Promise<void> {
+  if (!(await namespaceExists())) return;
+  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  const deadline = Date.now() + 10 * 60_000;
+  while (await namespaceExists()) {
+    if (Date.now() > deadline) throw new Error(`namespace ${namespace} still terminating after 10 minutes`);
+    await sleep(1_000);
+  }
+}
+
 async function succeeded(): Promise<number> {
   const list = (await custom.listNamespacedCustomObject(api)) as { items: { status?: { phase?: string } }[] };
   return list.items.filter((f) => f.status?.phase === "Succeeded").length;
@@ -83,9 +108,21 @@ async function main(): Promise<void> {
     path.resolve(import.meta.dirname, "../../crds/longvideo.dev_longvideos.yaml"),
   );
   kubectl("wait", "--for=condition=Established", "crd/longvideos.longvideo.dev", "--timeout=60s");
-  await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
-  const env = { LV_CONCURRENCY: concurrency, LV_LOG_LEVEL: "warn" };
-  let operator: OperatorProcess = await startOperator({ identity: "bench-a", leaseNamespace: namespace, env });
+  const env = {
+    LV_CONCURRENCY: concurrency,
+    LV_LOG_LEVEL: "warn",
+    ...(process.env.LV_BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.LV_BENCH_NODE_OPTIONS } : {}),
+  };
+  let operator: OperatorProcess = await startOperator({ identity: "bench-a", leaseNamespace: "default", env });
+  let stopping = false;
+  process.on("exit", () => {
+    if (!stopping && (operator.child.exitCode !== null || operator.child.signalCode !== null)) {
+      console.error(`the operator exited early; its last output:\n${operator.logs().slice(-3000)}`);
+    }
+  });
+  // Films left by an interrupted run would be finalized during the measurement: remove them first.
+  await removeNamespace();
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
 
   const started = performance.now();
   for (let i = 0; i < films; i += 20) {
@@ -114,12 +151,16 @@ async function main(): Promise<void> {
     );
   }
   let peakRss = 0;
+  let peakHeap = 0;
   let done = 0;
   const deadline = Date.now() + 30 * 60_000;
   while (done < films) {
     if (Date.now() > deadline) throw new Error(`only ${String(done)} of ${String(films)} films finished in 30 minutes`);
     await sleep(1_000);
     peakRss = Math.max(peakRss, rssMiB(operator.child.pid, "VmRSS"));
+    // The V8 heap beside the RSS says whether memory is held by live objects or by code and the runtime.
+    const sample = (await operator.get("/metrics")).text;
+    peakHeap = Math.max(peakHeap, metricSum(sample, "nodejs_heap_size_used_bytes") / 2 ** 20);
     done = await succeeded();
   }
   const wall = (performance.now() - started) / 1000;
@@ -128,18 +169,33 @@ async function main(): Promise<void> {
   const requests = metricSum(metrics, "rest_client_requests_total");
   const p50 = histogramQuantile(metrics, "longvideo_handoff_latency_seconds", 0.5);
   const p99 = histogramQuantile(metrics, "longvideo_handoff_latency_seconds", 0.99);
+  // Where a hand-off's time goes: waiting in the work queue, then the reconcile itself (API round trips).
+  const queued = [0.5, 0.99].map((q) => histogramQuantile(metrics, "workqueue_queue_duration_seconds", q) * 1000);
+  const reconciling = [0.5, 0.99].map(
+    (q) => histogramQuantile(metrics, "controller_runtime_reconcile_time_seconds", q) * 1000,
+  );
+  const reconciles = metricSum(metrics, "controller_runtime_reconcile_total");
+  const apiLatency = (verb: string) =>
+    [0.5, 0.99]
+      .map((q) => histogramQuantile(metrics, "rest_client_request_duration_seconds", q, `verb="${verb}"`) * 1000)
+      .map((ms) => ms.toFixed(0))
+      .join(" ms / ");
 
   // Restart: how long until a fresh replica has synced its caches and looked at every film again.
+  stopping = true;
   await operator.stop("SIGTERM");
+  stopping = false;
   const restarted = performance.now();
-  operator = await startOperator({ identity: "bench-b", leaseNamespace: namespace, env });
+  operator = await startOperator({ identity: "bench-b", leaseNamespace: "default", env });
   while ((await operator.get("/readyz")).status !== 200) await sleep(50);
   const ready = (performance.now() - restarted) / 1000;
   while (metricSum((await operator.get("/metrics")).text, "controller_runtime_reconcile_total") < films)
     await sleep(100);
   const resynced = (performance.now() - restarted) / 1000;
+  // The films' finalizers need a running operator: delete while it still serves them, so the next run starts clean.
+  await removeNamespace();
+  stopping = true;
   await operator.stop();
-  await core.deleteNamespace({ name: namespace });
 
   const total = films * segments;
   console.log(
@@ -150,8 +206,19 @@ async function main(): Promise<void> {
   console.log(
     `  hand-off latency p50 / p99  ${(p50 * 1000).toFixed(0)} ms / ${(p99 * 1000).toFixed(0)} ms (target p99 < 100 ms)`,
   );
+  console.log(`  queue wait p50 / p99        ${queued.map((ms) => ms.toFixed(0)).join(" ms / ")} ms`);
+  console.log(`  reconcile time p50 / p99    ${reconciling.map((ms) => ms.toFixed(0)).join(" ms / ")} ms`);
+  const byResult = ["success", "requeue", "requeue_after", "error"]
+    .map(
+      (result) => `${result} ${String(metricSum(metrics, "controller_runtime_reconcile_total", `result="${result}"`))}`,
+    )
+    .join(", ");
+  console.log(`  reconciles per segment      ${(reconciles / total).toFixed(2)} (${byResult})`);
+  console.log(`  API latency POST p50 / p99  ${apiLatency("POST")} ms`);
+  console.log(`  API latency PATCH p50 / p99 ${apiLatency("PATCH")} ms`);
   console.log(`  API requests per segment    ${(requests / total).toFixed(2)}`);
   console.log(`  operator peak RSS           ${peakRss.toFixed(0)} MiB (target < 150 MB)`);
+  console.log(`  operator peak V8 heap used  ${peakHeap.toFixed(0)} MiB`);
   console.log(`  restart: ready / resynced   ${ready.toFixed(2)} s / ${resynced.toFixed(2)} s`);
 }
 

@@ -3,6 +3,7 @@
  * leader election between two candidates.
  */
 import { randomBytes } from "node:crypto";
+import diagnosticsChannel from "node:diagnostics_channel";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Informer } from "../../src/kube/informer.ts";
@@ -59,6 +60,32 @@ describe("KubeClient", () => {
     expect(invalid.ok ? "" : invalid.error.message).toContain("Not_A_Name");
 
     expect(requests.slice(before)).toEqual(["GET 404", "POST 201", "POST 409", "PUT 409", "POST 422"]);
+  });
+
+  it("keeps its connections: many requests, one TLS handshake per concurrent stream, every request timed", async () => {
+    // undici reports each new connection on this channel; client-node's per-request agents made one per request.
+    let connections = 0;
+    const onConnected = () => {
+      connections += 1;
+    };
+    diagnosticsChannel.subscribe("undici:client:connected", onConnected);
+    const timed: number[] = [];
+    const fresh = new KubeClient(testKubeConfig(), {
+      requestDone: (_method, _code, seconds) => {
+        timed.push(seconds);
+      },
+    });
+    try {
+      for (let i = 0; i < 40; i++) expect((await fresh.get(configMaps)).ok).toBe(true);
+      await Promise.all(Array.from({ length: 4 }, () => fresh.get(configMaps)));
+    } finally {
+      diagnosticsChannel.unsubscribe("undici:client:connected", onConnected);
+      await fresh.close();
+    }
+    expect(connections).toBeGreaterThanOrEqual(1);
+    expect(connections).toBeLessThanOrEqual(4);
+    expect(timed).toHaveLength(44);
+    expect(timed.every((seconds) => seconds > 0 && seconds < 30)).toBe(true);
   });
 });
 
