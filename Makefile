@@ -37,7 +37,7 @@ test-unit: node-modules ## unit tests of pure code (no cluster)
 test-integration: ## integration tests against the running local cluster (make cluster-up first)
 	. $(CLUSTER)/env.sh && KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project integration
 
-test-e2e: ## end-to-end tests against the running local cluster: helm install, a film on the real node, Prometheus
+test-e2e: ## end-to-end tests against the running local cluster: helm install, films on the real node (animatic, svi on tiny models), Prometheus
 	. $(CLUSTER)/env.sh && KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project e2e
 
 demo: deps ## the main job: a film on the local cluster (helm install, apply the example, film copied to out/)

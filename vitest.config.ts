@@ -23,7 +23,8 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          // One Helm release and one film, used by the tests in order, as a user's session would.
+          // One Helm release and one film, used by the tests in order, as a user's session would. Files one at a
+          // time: every release's operator watches all namespaces, so two at once would act on each other's films.
           fileParallelism: false,
           sequence: { concurrent: false },
           testTimeout: 600_000,

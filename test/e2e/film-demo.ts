@@ -115,7 +115,19 @@ export interface FilmView {
     readonly progress?: string;
     readonly output?: { readonly path: string; readonly frames: number; readonly seconds: number };
     readonly conditions?: readonly { readonly type: string; readonly status: string; readonly message?: string }[];
-    readonly segments?: readonly { readonly index: number; readonly state: string; readonly node?: string }[];
+    readonly segments?: readonly {
+      readonly index: number;
+      readonly state: string;
+      readonly node?: string;
+      readonly attempt?: number;
+      readonly inputDigest?: string;
+      readonly outputDigest?: string;
+      readonly frames?: number;
+      readonly startTime?: string;
+      readonly finishTime?: string;
+    }[];
+    readonly startTime?: string;
+    readonly completionTime?: string;
   };
 }
 
@@ -127,6 +139,12 @@ export function readFilm(namespace: string, name: string): FilmView {
 export function applyFilm(namespace: string, manifestPath: string): string {
   const manifest = parse(readFileSync(manifestPath, "utf8")) as { metadata: { name: string } };
   kubectl("apply", "-n", namespace, "-f", manifestPath);
+  return manifest.metadata.name;
+}
+
+/** Applies a LongVideo given as an object (such as one a test builds) into a namespace and returns its name. */
+export function applyFilmObject(namespace: string, manifest: { readonly metadata: { readonly name: string } }): string {
+  run("kubectl", ["apply", "-n", namespace, "-f", "-"], JSON.stringify(manifest));
   return manifest.metadata.name;
 }
 

@@ -1,0 +1,352 @@
+/**
+ * End to end on the local cluster with the real model code: the chart installed with Helm renders films with the
+ * svi backend on the real node (lv-local), in the CPU runtime image, from a model cache of tiny random-weight Wan
+ * models (runtime-image's `longvideo_runtime.svi.tiny --layout model-cache`) on a read-only PersistentVolume.
+ * Three segments per film, so the latents are handed from pod to pod twice; the variants film (Wan 2.1, pixel
+ * motion frames) and pro (Wan 2.2's two experts, latent hand-off) both run.
+ *
+ * The operator watches every namespace, so this file's release must never run beside another one: the e2e
+ * project runs files one at a time (vitest.config.ts), this file refuses to start while another release's
+ * operator exists, and it uninstalls its own in afterAll.
+ */
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  applyFilmObject,
+  createReferenceImage,
+  ensureRestrictedNamespace,
+  installOperator,
+  kubectl,
+  loadImages,
+  repoRoot,
+  run,
+  videoFacts,
+  watchFilm,
+  workspaceDirectory,
+} from "./film-demo.ts";
+import { longVideoSpecVerdict } from "../../src/api/long-video.ts";
+import type { Variant } from "../../src/api/variant-profiles.ts";
+import { segmentPlan } from "../../src/plan/segment-plan.ts";
+import type { SegmentPlan } from "../../src/plan/segment-plan.ts";
+
+const release = { name: "lv-svi", namespace: "lv-e2e-svi-system" };
+const filmsNamespace = "lv-e2e-svi-films";
+const realNode = "lv-local";
+/** The model cache: a host directory on the real node, a PersistentVolume pinned to it, a claim bound to that. */
+const modelsDir = path.join(repoRoot, ".cache/e2e/svi-models");
+const modelsVolume = "lv-e2e-svi-models";
+const modelsClaim = "tiny-models";
+const reference = { name: "svi-still", key: "image.png" };
+const size = 256; // the API's smallest frame
+const fps = 16;
+
+const say = (line: string) => {
+  process.stdout.write(`[svi e2e ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+};
+
+/** Writes the tiny models under the worker's default names into `dir`, with the runtime's dev venv. */
+function buildTinyModelCache(dir: string): void {
+  const venv = run("bash", [path.join(repoRoot, "runtime-image/install-dev.sh")])
+    .trim()
+    .split("\n")
+    .at(-1);
+  if (!venv) throw new Error("install-dev.sh printed no venv");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(path.dirname(dir), { recursive: true });
+  execFileSync(path.join(venv, "bin/python"), ["-m", "longvideo_runtime.svi.tiny", "--layout", "model-cache", dir], {
+    env: { ...process.env, PYTHONPATH: path.join(repoRoot, "runtime-image/src") },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/** A statically provisioned, read-only volume on the real node holding `dir`, and the claim bound to it. */
+function modelCacheObjects(dir: string): string {
+  const volume = {
+    apiVersion: "v1",
+    kind: "PersistentVolume",
+    metadata: { name: modelsVolume },
+    spec: {
+      capacity: { storage: "1Gi" },
+      accessModes: ["ReadOnlyMany"],
+      persistentVolumeReclaimPolicy: "Retain",
+      storageClassName: "",
+      volumeMode: "Filesystem",
+      claimRef: { namespace: filmsNamespace, name: modelsClaim },
+      local: { path: dir },
+      nodeAffinity: {
+        required: {
+          nodeSelectorTerms: [
+            { matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [realNode] }] },
+          ],
+        },
+      },
+    },
+  };
+  const claim = {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: modelsClaim, namespace: filmsNamespace },
+    spec: {
+      accessModes: ["ReadOnlyMany"],
+      storageClassName: "",
+      volumeName: modelsVolume,
+      resources: { requests: { storage: "1Gi" } },
+    },
+  };
+  return JSON.stringify({ apiVersion: "v1", kind: "List", items: [volume, claim] });
+}
+
+/** A three-scene svi film, as small and short as the API allows, reading its weights from the model cache. */
+function sviFilm(variant: Variant) {
+  return {
+    apiVersion: "longvideo.dev/v1alpha1",
+    kind: "LongVideo",
+    metadata: { name: `tiny-${variant}` },
+    spec: {
+      variant,
+      referenceImage: { configMap: reference },
+      storyline: [
+        { prompt: "A lighthouse on a rock at dawn, waves breaking below.", clips: 1 },
+        { prompt: "A fishing boat rounds the rock, gulls following it.", clips: 1 },
+        { prompt: "Night falls and the lighthouse beam sweeps the sea.", clips: 1 },
+      ],
+      render: {
+        backend: "svi",
+        resolution: { width: size, height: size },
+        fps,
+        framesPerClip: 17,
+        steps: 2,
+      },
+      storage: { workspace: { size: "1Gi" }, models: { claimName: modelsClaim } },
+      // A failure here is a bug, not bad luck: fail at once, with the worker's message in the film's conditions.
+      retry: { limit: 0 },
+    },
+  };
+}
+
+function planOf(spec: unknown): SegmentPlan {
+  const verdict = longVideoSpecVerdict(spec);
+  if (!verdict.ok) throw new Error(`the film is invalid: ${JSON.stringify(verdict.errors)}`);
+  const planned = segmentPlan(verdict.value, { clipRenderSeconds: 1 });
+  if (!planned.ok) throw new Error(planned.error.message);
+  return planned.plan;
+}
+
+/** The metadata and tensor names in a safetensors file's header. */
+function safetensorsHeader(file: string): { metadata: Record<string, string>; tensors: string[] } {
+  const bytes = readFileSync(file);
+  const length = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString("utf8")) as Record<string, unknown>;
+  const { __metadata__: metadata, ...tensors } = header;
+  return { metadata: (metadata ?? {}) as Record<string, string>, tensors: Object.keys(tensors).sort() };
+}
+
+const sha256Of = (file: string) => `sha256:${createHash("sha256").update(readFileSync(file)).digest("hex")}`;
+
+interface SegmentPod {
+  metadata: { name: string; labels: Record<string, string> };
+  spec: {
+    nodeName?: string;
+    volumes: { name: string; persistentVolumeClaim?: { claimName: string; readOnly?: boolean } }[];
+    containers: {
+      env?: { name: string; value?: string }[];
+      volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+    }[];
+  };
+  status: { containerStatuses?: { state: { terminated?: { exitCode: number; message?: string } } }[] };
+}
+
+const segmentPods = (film: string): SegmentPod[] =>
+  (
+    JSON.parse(
+      kubectl(
+        "get",
+        "pods",
+        "-n",
+        filmsNamespace,
+        "-l",
+        `longvideo.dev/film=${film},longvideo.dev/kind=segment`,
+        "-o",
+        "json",
+      ),
+    ) as { items: SegmentPod[] }
+  ).items.sort(
+    (a, b) => Number(a.metadata.labels["longvideo.dev/segment"]) - Number(b.metadata.labels["longvideo.dev/segment"]),
+  );
+
+/** Other releases' operators: they would act on this file's films too, since every operator watches all namespaces. */
+const otherOperators = (): string[] =>
+  kubectl(
+    "get",
+    "deployments",
+    "--all-namespaces",
+    "-l",
+    "app.kubernetes.io/name=longvideo-operator",
+    "-o",
+    "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{'\\n'}{end}",
+  )
+    .split("\n")
+    .filter((d) => d !== "" && !d.startsWith(`${release.namespace}/`));
+
+/** How long each film took, for the report at the end. */
+const timings: string[] = [];
+
+beforeAll(() => {
+  const others = otherOperators();
+  if (others.length > 0)
+    throw new Error(`another LongVideo operator is installed and would act on these films too: ${others.join(", ")}`);
+  const started = Date.now();
+  loadImages();
+  buildTinyModelCache(modelsDir);
+  say(`images loaded and tiny models built in ${String(Math.round((Date.now() - started) / 1000))}s`);
+}, 900_000);
+
+afterAll(() => {
+  // Films first, while the operator still runs to release their finalizers; then the operator and the model cache.
+  kubectl("delete", "namespace", filmsNamespace, "--ignore-not-found", "--timeout=120s");
+  run("helm", ["uninstall", release.name, "-n", release.namespace, "--wait", "--ignore-not-found"]);
+  kubectl("delete", "namespace", release.namespace, "--ignore-not-found", "--wait=false");
+  kubectl("delete", "persistentvolume", modelsVolume, "--ignore-not-found", "--timeout=60s");
+  rmSync(modelsDir, { recursive: true, force: true });
+  for (const line of timings) say(line);
+}, 300_000);
+
+describe("svi films on the real node, from a model cache of tiny models", () => {
+  it("installs the chart (one replica) while no other release's operator runs", () => {
+    installOperator(release, ["--set", "replicaCount=1"]);
+    const ready = kubectl(
+      "get",
+      "deployment",
+      "-n",
+      release.namespace,
+      "-l",
+      "app.kubernetes.io/name=longvideo-operator",
+      "-o",
+      "jsonpath={.items[*].status.readyReplicas}",
+    );
+    expect(ready).toBe("1");
+    expect(otherOperators()).toEqual([]);
+  });
+
+  it("serves the model cache from a read-only volume on the real node, bound to the films' claim", async () => {
+    expect(existsSync(path.join(modelsDir, "Wan2.1-I2V-14B-480P-Diffusers/model_index.json"))).toBe(true);
+    expect(existsSync(path.join(modelsDir, "Wan2.2-I2V-A14B-Diffusers/transformer_2/config.json"))).toBe(true);
+    ensureRestrictedNamespace(filmsNamespace);
+    run("kubectl", ["apply", "-f", "-"], modelCacheObjects(modelsDir));
+    let phase = "";
+    for (let i = 0; i < 60 && phase !== "Bound"; i++) {
+      phase = kubectl("get", "pvc", modelsClaim, "-n", filmsNamespace, "-o", "jsonpath={.status.phase}");
+      if (phase !== "Bound") await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(phase).toBe("Bound");
+    expect(kubectl("get", "pvc", modelsClaim, "-n", filmsNamespace, "-o", "jsonpath={.spec.volumeName}")).toBe(
+      modelsVolume,
+    );
+    createReferenceImage(filmsNamespace, reference.name, reference.key, `${String(size)}x${String(size)}`);
+  });
+
+  for (const variant of ["film", "pro"] as const) {
+    it(`renders a three-segment svi film, variant ${variant}: latents handed from pod to pod, film as planned`, async () => {
+      const manifest = sviFilm(variant);
+      const plan = planOf(manifest.spec);
+      expect(plan.totals.segments).toBe(3);
+      expect(plan.render.backend).toBe("svi");
+      const started = Date.now();
+      const name = applyFilmObject(filmsNamespace, manifest);
+      const film = await watchFilm(
+        filmsNamespace,
+        name,
+        (f) => {
+          say(`${name}: ${f.status?.phase ?? "Pending"} ${f.status?.progress ?? ""}`);
+        },
+        480_000,
+      );
+      const wall = (Date.now() - started) / 1000;
+      const status = film.status;
+      expect(status?.phase, JSON.stringify(status?.conditions)).toBe("Succeeded");
+
+      // Every segment rendered once, on the real node; each consumed exactly what its predecessor produced.
+      const segments = [...(status?.segments ?? [])].sort((a, b) => a.index - b.index);
+      expect(segments.map((s) => [s.index, s.state, s.node, s.attempt])).toEqual(
+        plan.segments.map((s) => [s.index, "Succeeded", realNode, 0]),
+      );
+      const outputs = segments.map((s) => s.outputDigest ?? "");
+      for (const digest of outputs) expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(new Set(outputs).size).toBe(outputs.length);
+      expect(segments[0]?.inputDigest ?? "").toBe("");
+      expect(segments.slice(1).map((s) => s.inputDigest)).toEqual(outputs.slice(0, -1));
+
+      // The film in the workspace is what the plan says, frame for frame.
+      expect(status?.output?.frames).toBe(plan.totals.frames);
+      const workspace = workspaceDirectory(filmsNamespace, `${name}-workspace`);
+      const filmFile = path.join(workspace, path.relative("/workspace", status?.output?.path ?? "/workspace/none"));
+      expect(existsSync(filmFile), filmFile).toBe(true);
+      const facts = videoFacts(filmFile);
+      expect(facts).toMatchObject({ frames: plan.totals.frames, width: size, height: size, fps, codec: "h264" });
+      expect(facts.seconds).toBeCloseTo(plan.totals.seconds, 1);
+
+      // Each segment's handoff files: the latents are the digest the status records, name the digest they
+      // consumed, and hold the svi protocol's tensors (an animatic handoff holds only motion frames).
+      const protocol = variant === "pro" ? "latent" : "pixel";
+      const tensors = variant === "pro" ? ["anchor_latent", "motion_latents"] : ["motion_frames"];
+      for (const [i, planned] of plan.segments.entries()) {
+        const dir = path.join(workspace, "segments", String(i));
+        for (const file of ["clip.mp4", "latents.safetensors", "poster.png", "result.json"]) {
+          expect(existsSync(path.join(dir, file)), `${dir}/${file}`).toBe(true);
+        }
+        const latents = path.join(dir, "latents.safetensors");
+        expect(sha256Of(latents), `segment ${String(i)} latents`).toBe(outputs[i]);
+        const header = safetensorsHeader(latents);
+        expect(header.metadata).toMatchObject({
+          format: "longvideo.handoff/v1",
+          backend: "svi",
+          variant,
+          protocol,
+          segment: String(i),
+          consumed: segments[i]?.inputDigest ?? "",
+        });
+        expect(header.tensors).toEqual(tensors);
+        const result = JSON.parse(readFileSync(path.join(dir, "result.json"), "utf8")) as Record<string, unknown>;
+        expect(result).toMatchObject({ backend: "svi", variant, latentsDigest: outputs[i] });
+        expect(videoFacts(path.join(dir, "clip.mp4")).frames, `segment ${String(i)} clip`).toBe(planned.framesKept);
+        expect(readFileSync(path.join(dir, "poster.png")).subarray(1, 4).toString()).toBe("PNG");
+      }
+
+      // The pods: on the real node, told svi, the model cache mounted read-only, and reporting svi when done.
+      const pods = segmentPods(name);
+      expect(pods).toHaveLength(plan.totals.segments);
+      for (const pod of pods) {
+        expect(pod.spec.nodeName).toBe(realNode);
+        const container = pod.spec.containers[0];
+        const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value]));
+        expect(env).toMatchObject({ LV_BACKEND: "svi", LV_VARIANT: variant });
+        const volume = pod.spec.volumes.find((v) => v.persistentVolumeClaim?.claimName === modelsClaim);
+        expect(volume?.persistentVolumeClaim?.readOnly).toBe(true);
+        expect(container?.volumeMounts?.find((m) => m.name === volume?.name)).toMatchObject({
+          mountPath: "/models",
+          readOnly: true,
+        });
+        const terminated = pod.status.containerStatuses?.[0]?.state.terminated;
+        expect(terminated?.exitCode).toBe(0);
+        expect(JSON.parse(terminated?.message ?? "{}")).toMatchObject({ backend: "svi", variant, ok: true });
+        const logs = kubectl("logs", "-n", filmsNamespace, pod.metadata.name);
+        expect(logs).toMatch(/"backend": ?"svi"/);
+      }
+
+      const render =
+        status?.startTime && status.completionTime
+          ? (Date.parse(status.completionTime) - Date.parse(status.startTime)) / 1000
+          : Number.NaN;
+      const perSegment = segments.map((s) =>
+        s.startTime && s.finishTime ? (Date.parse(s.finishTime) - Date.parse(s.startTime)) / 1000 : Number.NaN,
+      );
+      timings.push(
+        `${name}: ${String(plan.totals.segments)} segments, ${String(plan.totals.frames)} frames at ${String(size)}x${String(size)}; ` +
+          `applied to Succeeded ${wall.toFixed(0)}s (status start to completion ${render.toFixed(0)}s; segments ${perSegment.map((s) => s.toFixed(0)).join(", ")}s)`,
+      );
+    });
+  }
+});
