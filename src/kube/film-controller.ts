@@ -79,6 +79,13 @@ export class FilmController {
   readonly queue: WorkQueue;
   /** Per film: when the first end of a render step was seen since its last job was created. */
   readonly #endedAt = new Map<string, number>();
+  /** Per film: its intent, valid while the spec (generation) is the one it was derived from. */
+  readonly #intents = new Map<string, { uid: string; generation: number; intent: IntentResult }>();
+  /**
+   * Per film: the version this operator last wrote, and the versions it superseded. Until the informer delivers
+   * the write, the cache still holds one of those; reconciling from it would only conflict.
+   */
+  readonly #written = new Map<string, { older: readonly string[]; film: LongVideoObject }>();
 
   constructor(client: KubeClient, options: FilmControllerOptions, metrics: OperatorMetrics, log: ControllerLog) {
     this.#client = client;
@@ -87,6 +94,7 @@ export class FilmController {
     this.#log = log;
     const common = { ...informerDefaults, resyncMs: options.resyncMs, watchdogMs: options.watchdogMs };
     const owned = `${managedByLabel}=${managedByValue}`;
+    const byFilm = { indexBy: filmKeyOf };
     this.films = new Informer(
       client,
       { ...common, path: `/apis/${group}/${version}/longvideos`, trim: cachedFilm },
@@ -94,10 +102,14 @@ export class FilmController {
     );
     this.jobs = new Informer(
       client,
-      { ...common, path: "/apis/batch/v1/jobs", labelSelector: owned, trim: cachedJob },
+      { ...common, ...byFilm, path: "/apis/batch/v1/jobs", labelSelector: owned, trim: cachedJob },
       log,
     );
-    this.pods = new Informer(client, { ...common, path: "/api/v1/pods", labelSelector: owned, trim: cachedPod }, log);
+    this.pods = new Informer(
+      client,
+      { ...common, ...byFilm, path: "/api/v1/pods", labelSelector: owned, trim: cachedPod },
+      log,
+    );
     this.claims = new Informer(
       client,
       { ...common, path: "/api/v1/persistentvolumeclaims", labelSelector: owned, trim: cachedClaim },
@@ -114,18 +126,22 @@ export class FilmController {
     for (const result of reconcileResults) metrics.reconcileTotal.inc({ controller: controllerName, result }, 0);
     metrics.reconcileErrors.inc({ controller: controllerName }, 0);
     metrics.workqueueRetries.inc({ name: controllerName }, 0);
-    this.films.onChange((film) => {
-      this.queue.add(objectKey(film));
+    this.films.onChange((film, event) => {
+      const key = objectKey(film);
+      if (event === "delete") {
+        this.#intents.delete(key);
+        this.#written.delete(key);
+        this.#forgetClocks(key);
+      }
+      this.queue.add(key);
     });
     const toFilm = (object: KubeObject, event: string) => {
-      const film = object.metadata?.labels?.[filmLabel];
-      const namespace = object.metadata?.namespace;
-      if (!film || !namespace) return;
-      const key = `${namespace}/${film}`;
+      const key = filmKeyOf(object);
+      if (key === undefined) return;
       // The moment the operator first hears that a segment ended starts that segment's hand-off clock. Keyed by
       // segment: the Job's own Complete condition often arrives after its pod's end was already handed off, and
       // must not start a clock for the next hand-off.
-      const labels = object.metadata.labels;
+      const labels = object.metadata?.labels ?? {};
       const segment = labels[segmentLabel];
       if (event === "update" && segment !== undefined && labels[kindLabel] === "segment") {
         const clock = `${key}#${segment}`;
@@ -160,9 +176,9 @@ export class FilmController {
   /** Reconciles one film; never throws. */
   async reconcile(key: string): Promise<WorkOutcome> {
     const started = performance.now();
-    const film = this.films.get(key);
+    const film = this.#latest(key);
     if (!film) return { kind: "done" };
-    const snapshot = this.#snapshot(film);
+    const snapshot = this.#snapshot(key, film);
     const decision = decide(snapshot);
     const done: string[] = [];
     // Each write to the film moves its resourceVersion on; later writes in this reconcile build on the new one.
@@ -178,7 +194,10 @@ export class FilmController {
         if (result.error.kind === "Conflict") return this.#finish(key, "requeue", done, started, { kind: "done" });
         return this.#finish(key, "error", done, started, { kind: "retry", error: result.error });
       }
-      if (isFilm(result.value)) current = result.value;
+      if (isFilm(result.value)) {
+        this.#remember(key, current, result.value);
+        current = result.value;
+      }
       done.push(action.kind);
     }
     for (const ended of decision.facts.segmentsEnded) {
@@ -240,20 +259,42 @@ export class FilmController {
     for (const [phase, count] of counts) this.#metrics.films.set({ phase }, count);
   }
 
-  #snapshot(film: LongVideoObject): FilmSnapshot {
+  /** The cached film, or this operator's own newer write of it while the cache has not caught up. */
+  #latest(key: string): LongVideoObject | undefined {
+    const cached = this.films.get(key);
+    const written = this.#written.get(key);
+    if (!cached || !written) return cached;
+    const superseded = written.older.includes(cached.metadata.resourceVersion ?? "");
+    if (superseded && cached.metadata.uid === written.film.metadata.uid) return written.film;
+    this.#written.delete(key);
+    return cached;
+  }
+
+  #remember(key: string, over: LongVideoObject, written: LongVideoObject): void {
+    const previous = this.#written.get(key);
+    const overVersion = over.metadata.resourceVersion ?? "";
+    // Written over our own earlier write: the versions that one superseded are older still.
+    const older =
+      previous?.film.metadata.resourceVersion === overVersion ? [...previous.older, overVersion] : [overVersion];
+    this.#written.set(key, { older, film: cachedFilm(written) });
+  }
+
+  #intent(key: string, film: LongVideoObject): IntentResult {
+    const uid = film.metadata.uid ?? "";
+    const generation = film.metadata.generation ?? 0;
+    const known = this.#intents.get(key);
+    if (known?.uid === uid && known.generation === generation) return known.intent;
+    const intent = this.#options.intentOf(film);
+    this.#intents.set(key, { uid, generation, intent });
+    return intent;
+  }
+
+  #snapshot(key: string, film: LongVideoObject): FilmSnapshot {
     const name = film.metadata.name ?? "";
     const namespace = film.metadata.namespace ?? "";
-    const mine = (object: KubeObject) =>
-      object.metadata?.namespace === namespace && object.metadata.labels?.[filmLabel] === name;
-    const jobs = this.jobs
-      .list()
-      .filter(mine)
-      .flatMap((job) => observedJob(job));
-    const pods = this.pods
-      .list()
-      .filter(mine)
-      .flatMap((pod) => observedPod(pod));
-    const intent = this.#options.intentOf(film);
+    const jobs = this.jobs.listIndexed(key).flatMap((job) => observedJob(job));
+    const pods = this.pods.listIndexed(key).flatMap((pod) => observedPod(pod));
+    const intent = this.#intent(key, film);
     const claimName = intent.ok ? intent.intent.workspace.claimName : `${name}-workspace`;
     const claim = this.claims.get(`${namespace}/${claimName}`);
     const uid = film.metadata.uid ?? "";
@@ -429,6 +470,13 @@ export class FilmController {
       }
     }
   }
+}
+
+/** `namespace/film` of an object the operator made for a film, from its film label. */
+function filmKeyOf(object: KubeObject): string | undefined {
+  const film = object.metadata?.labels?.[filmLabel];
+  const namespace = object.metadata?.namespace;
+  return film && namespace ? `${namespace}/${film}` : undefined;
 }
 
 /** A finished pod, or a Job with a terminal condition. */

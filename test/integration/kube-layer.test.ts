@@ -188,6 +188,54 @@ describe("Informer", () => {
     }
   });
 
+  it("keeps its index in step with adds, relabels and deletes", async () => {
+    interface Labelled {
+      metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+    }
+    const informer = new Informer<Labelled>(
+      client,
+      {
+        path: configMaps,
+        labelSelector: "indexed=yes",
+        resyncMs: 60_000,
+        watchdogMs: 30_000,
+        backoffBaseMs: 100,
+        backoffMaxMs: 1_000,
+        watchTimeoutSeconds: 300,
+        indexBy: (object) => object.metadata?.labels?.group,
+      },
+      { relisted: () => undefined, watchFailed: () => undefined },
+    );
+    const names = (group: string) =>
+      informer
+        .listIndexed(group)
+        .map((o) => o.metadata?.name)
+        .sort();
+    const stop = new AbortController();
+    const running = informer.run(stop.signal);
+    try {
+      await eventually("the first list", () => informer.hasSynced());
+      const make = (name: string, group: string) =>
+        client.create(configMaps, { metadata: { name, labels: { indexed: "yes", group } } }, "test");
+      await make("i1", "a");
+      await make("i2", "a");
+      await make("i3", "b");
+      await eventually("three objects", () => informer.list().length === 3);
+      expect(names("a")).toEqual(["i1", "i2"]);
+      expect(names("b")).toEqual(["i3"]);
+      await client.patch(`${configMaps}/i2`, { metadata: { labels: { group: "b" } } }, "merge", "test");
+      await eventually("the relabel", () => names("b").length === 2);
+      expect(names("a")).toEqual(["i1"]);
+      await client.delete(`${configMaps}/i1`);
+      await eventually("the delete", () => informer.list().length === 2);
+      expect(names("a")).toEqual([]);
+      expect(names("b")).toEqual(["i2", "i3"]);
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
   it("relists when a long watch stays silent past the watchdog, keeping its cache", async () => {
     await client.create(configMaps, { metadata: { name: "kept", labels: { quiet: "yes" } } }, "test");
     const relists: string[] = [];

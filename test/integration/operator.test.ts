@@ -147,6 +147,11 @@ describe("the operator on kwok GPU pools", () => {
     }
     const workspace = await core.readNamespacedPersistentVolumeClaim({ name: "lighthouse-workspace", namespace });
     expect(workspace.status?.phase).toBe("Bound");
+    // Nobody else writes this film: reconciling from its own last write (not the cache that has yet to see it),
+    // the operator never met a conflict.
+    const metrics = (await operator.get("/metrics")).text;
+    expect(metrics).toMatch(/^controller_runtime_reconcile_total\{[^}]*result="success"[^}]*\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^controller_runtime_reconcile_total\{[^}]*result="requeue"[^}]*\} 0$/m);
   });
 
   it("retries a failed segment and finishes the film", async () => {

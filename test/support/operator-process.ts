@@ -23,10 +23,12 @@ export async function startOperator(options: {
   identity: string;
   leaseNamespace: string;
   env?: Record<string, string>;
+  /** The script to run: the TypeScript source by default, or compiled JavaScript as the image ships it. */
+  entry?: string;
 }): Promise<OperatorProcess> {
   const port = await freePort();
   let output = "";
-  const child = spawn(process.execPath, [path.join(repoRoot, "src/main.ts")], {
+  const child = spawn(process.execPath, [options.entry ?? path.join(repoRoot, "src/main.ts")], {
     cwd: repoRoot,
     env: {
       ...process.env,
