@@ -77,8 +77,8 @@ export class FilmController {
   readonly pods: Informer<PodObject>;
   readonly claims: Informer<ClaimObject>;
   readonly queue: WorkQueue;
-  /** Per film: when the first end of a render step was seen since its last job was created. */
-  readonly #endedAt = new Map<string, number>();
+  /** Per film, per segment: when the operator first heard the segment ended, since the film's last job was created. */
+  readonly #endedAt = new Map<string, Map<string, number>>();
   /** Per film: its intent, valid while the spec (generation) is the one it was derived from. */
   readonly #intents = new Map<string, { uid: string; generation: number; intent: IntentResult }>();
   /**
@@ -131,7 +131,7 @@ export class FilmController {
       if (event === "delete") {
         this.#intents.delete(key);
         this.#written.delete(key);
-        this.#forgetClocks(key);
+        this.#endedAt.delete(key);
       }
       this.queue.add(key);
     });
@@ -143,20 +143,16 @@ export class FilmController {
       // must not start a clock for the next hand-off.
       const labels = object.metadata?.labels ?? {};
       const segment = labels[segmentLabel];
-      if (event === "update" && segment !== undefined && labels[kindLabel] === "segment") {
-        const clock = `${key}#${segment}`;
-        if (hasEnded(object) && !this.#endedAt.has(clock)) this.#endedAt.set(clock, performance.now());
+      if (event === "update" && segment !== undefined && labels[kindLabel] === "segment" && hasEnded(object)) {
+        let clocks = this.#endedAt.get(key);
+        if (!clocks) this.#endedAt.set(key, (clocks = new Map<string, number>()));
+        if (!clocks.has(segment)) clocks.set(segment, performance.now());
       }
       this.queue.add(key);
     };
     this.jobs.onChange(toFilm);
     this.pods.onChange(toFilm);
     this.claims.onChange(toFilm);
-  }
-
-  /** Drops a film's hand-off clocks once it has handed off (or is gone), so the map holds only films in flight. */
-  #forgetClocks(key: string): void {
-    for (const clock of this.#endedAt.keys()) if (clock.startsWith(`${key}#`)) this.#endedAt.delete(clock);
   }
 
   hasSynced(): boolean {
@@ -211,21 +207,22 @@ export class FilmController {
         this.#metrics.gpuSeconds.inc({ resource: placement.resourceName }, ended.seconds * placement.count);
       }
     }
-    if (decision.facts.handoffsFrom.length > 0) {
-      // The predecessor of what this decision created: segment i-1 for segment i, the last segment for the film.
-      const created = decision.actions.find((a) => a.kind === "createSegmentJob" || a.kind === "createConcatJob");
-      const predecessor =
-        created?.kind === "createSegmentJob"
-          ? created.segment.index - 1
-          : created?.kind === "createConcatJob" && snapshot.intent.ok
-            ? snapshot.intent.intent.segments.length - 1
-            : undefined;
-      const endedAt = predecessor === undefined ? undefined : this.#endedAt.get(`${key}#${String(predecessor)}`);
-      if (endedAt !== undefined && (done.includes("createSegmentJob") || done.includes("createConcatJob"))) {
-        this.#metrics.handoffLatency.observe((performance.now() - endedAt) / 1000);
+    if (done.includes("createSegmentJob") || done.includes("createConcatJob")) {
+      if (decision.facts.handoffsFrom.length > 0) {
+        // The predecessor of what this decision created: segment i-1 for segment i, the last segment for the film.
+        const created = decision.actions.find((a) => a.kind === "createSegmentJob" || a.kind === "createConcatJob");
+        const predecessor =
+          created?.kind === "createSegmentJob"
+            ? created.segment.index - 1
+            : snapshot.intent.ok
+              ? snapshot.intent.intent.segments.length - 1
+              : undefined;
+        const endedAt = predecessor === undefined ? undefined : this.#endedAt.get(key)?.get(String(predecessor));
+        if (endedAt !== undefined) this.#metrics.handoffLatency.observe((performance.now() - endedAt) / 1000);
       }
+      // Only films in flight keep clocks.
+      this.#endedAt.delete(key);
     }
-    if (done.includes("createSegmentJob") || done.includes("createConcatJob")) this.#forgetClocks(key);
     this.#refreshPhaseGauge();
     if (decision.requeueAfterMs !== undefined) {
       return this.#finish(key, "requeue_after", done, started, { kind: "requeueAfter", ms: decision.requeueAfterMs });
