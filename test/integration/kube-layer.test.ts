@@ -22,6 +22,15 @@ const client = new KubeClient(testKubeConfig(), {
 const namespace = `lv-it-kube-${randomBytes(3).toString("hex")}`;
 const configMaps = `/api/v1/namespaces/${namespace}/configmaps`;
 
+/** Informer timings for these tests; each test overrides what it is about. */
+const timings = {
+  resyncMs: 60_000,
+  watchdogMs: 30_000,
+  backoffBaseMs: 100,
+  backoffMaxMs: 1_000,
+  watchTimeoutSeconds: 300,
+};
+
 async function eventually(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -98,10 +107,8 @@ describe("Informer", () => {
       {
         path: configMaps,
         labelSelector: "watched=yes",
-        resyncMs: 60_000,
+        ...timings,
         watchdogMs: 4_000,
-        backoffBaseMs: 100,
-        backoffMaxMs: 1_000,
         // The server ends each watch after a second: the informer must carry on from its resourceVersion.
         watchTimeoutSeconds: 1,
       },
@@ -146,11 +153,7 @@ describe("Informer", () => {
       {
         path: configMaps,
         labelSelector: "trimmed=yes",
-        resyncMs: 60_000,
-        watchdogMs: 30_000,
-        backoffBaseMs: 100,
-        backoffMaxMs: 1_000,
-        watchTimeoutSeconds: 300,
+        ...timings,
         // Keeps name, namespace, resourceVersion and data: annotations and managed fields go.
         trim: ({ metadata, data }) => ({
           metadata: {
@@ -197,11 +200,7 @@ describe("Informer", () => {
       {
         path: configMaps,
         labelSelector: "indexed=yes",
-        resyncMs: 60_000,
-        watchdogMs: 30_000,
-        backoffBaseMs: 100,
-        backoffMaxMs: 1_000,
-        watchTimeoutSeconds: 300,
+        ...timings,
         indexBy: (object) => object.metadata?.labels?.group,
       },
       { relisted: () => undefined, watchFailed: () => undefined },
@@ -244,11 +243,8 @@ describe("Informer", () => {
       {
         path: configMaps,
         labelSelector: "quiet=yes",
-        resyncMs: 60_000,
+        ...timings,
         watchdogMs: 1_500,
-        backoffBaseMs: 100,
-        backoffMaxMs: 1_000,
-        watchTimeoutSeconds: 300,
       },
       { relisted: (_resource, reason) => relists.push(reason), watchFailed: () => undefined },
     );
@@ -300,10 +296,7 @@ describe("Informer on an expired resourceVersion", () => {
       {
         path: events,
         labelSelector: "expiry=yes",
-        resyncMs: 60_000,
-        watchdogMs: 30_000,
-        backoffBaseMs: 100,
-        backoffMaxMs: 1_000,
+        ...timings,
         // Each watch ends after a second and resumes from the last resourceVersion seen.
         watchTimeoutSeconds: 1,
       },
