@@ -19,7 +19,8 @@ import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { startOperator } from "../support/operator-process.ts";
 import type { OperatorProcess } from "../support/operator-process.ts";
-import { localClusterKubeconfig, testKubeConfig } from "../support/test-kube-config.ts";
+import { kubectl, run } from "../support/kubectl.ts";
+import { testKubeConfig } from "../support/test-kube-config.ts";
 
 const films = Number(process.env.LV_BENCH_FILMS ?? 200);
 const segments = Number(process.env.LV_BENCH_SEGMENTS ?? 20);
@@ -37,13 +38,6 @@ const chartValues = parse(readFileSync(path.join(repoRoot, "charts/longvideo-ope
   nodeOptions?: string;
 };
 const nodeOptions = process.env.LV_BENCH_NODE_OPTIONS ?? chartValues.nodeOptions ?? "";
-
-function kubectl(...args: string[]): void {
-  execFileSync("kubectl", args, {
-    env: { ...process.env, KUBECONFIG: process.env.KUBECONFIG ?? localClusterKubeconfig },
-    stdio: "pipe",
-  });
-}
 
 function rssMiB(pid: number | undefined, field: "VmRSS" | "VmHWM"): number {
   if (pid === undefined) return 0;
@@ -139,8 +133,10 @@ function createWorkspaceVolumes(names: readonly string[]): void {
       claimRef: { namespace, name: `${film}-workspace` },
     },
   }));
-  execFileSync("kubectl", ["apply", "-f", "-"], {
-    input: JSON.stringify({
+  run(
+    "kubectl",
+    ["apply", "-f", "-"],
+    JSON.stringify({
       apiVersion: "v1",
       kind: "List",
       items: [
@@ -154,9 +150,7 @@ function createWorkspaceVolumes(names: readonly string[]): void {
         ...volumes,
       ],
     }),
-    env: { ...process.env, KUBECONFIG: process.env.KUBECONFIG ?? localClusterKubeconfig },
-    stdio: ["pipe", "ignore", "pipe"],
-  });
+  );
 }
 
 async function succeeded(names: ReadonlySet<string>): Promise<number> {

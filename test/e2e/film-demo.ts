@@ -11,30 +11,11 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse } from "yaml";
+import { kubectl, run } from "../support/kubectl.ts";
 
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
 export const chartDir = path.join(repoRoot, "charts/longvideo-operator");
-const kubeconfig = process.env.KUBECONFIG ?? path.join(repoRoot, ".cache/cluster/kubeconfig");
-
-/** Runs a command with the local cluster's kubeconfig, returning its standard output; throws with its stderr. */
-export function run(command: string, args: readonly string[], input?: string): string {
-  try {
-    return execFileSync(command, args, {
-      env: { ...process.env, KUBECONFIG: kubeconfig },
-      encoding: "utf8",
-      maxBuffer: 64 * 1024 * 1024,
-      ...(input === undefined ? {} : { input }),
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-  } catch (error) {
-    const failed = error as { stderr?: string; stdout?: string };
-    throw new Error(`${command} ${args.join(" ")} failed:\n${failed.stderr ?? ""}${failed.stdout ?? ""}`, {
-      cause: error,
-    });
-  }
-}
-
-export const kubectl = (...args: string[]): string => run("kubectl", args);
+export { kubectl, run };
 
 /** Builds (cached) and imports the operator and CPU runtime images into the real node's containerd. */
 export function loadImages(): void {
