@@ -15,18 +15,7 @@ step() { current_step=$*; log "== $*"; }
 # the first lines of its error (from the vitest JSON reports). Full cluster logs stay in .cache/cluster/.
 report_failure() {
   log "FAILED during: $current_step"
-  node -e '
-    const fs = require("fs"), dir = process.argv[1];
-    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-      let r; try { r = JSON.parse(fs.readFileSync(dir + "/" + f, "utf8")); } catch { continue; }
-      for (const file of r.testResults ?? []) {
-        if (file.status === "failed" && (file.assertionResults ?? []).every((t) => t.status !== "failed"))
-          console.error(`failed file ${file.name}: ${(file.message ?? "").split("\n").slice(0, 6).join("\n  ")}`);
-        for (const t of file.assertionResults ?? []) if (t.status === "failed")
-          console.error(`failed test ${file.name.split("/").slice(-2).join("/")} > ${t.fullName}\n  ` +
-            (t.failureMessages ?? []).join("\n").split("\n").slice(0, 8).join("\n  "));
-      }
-    }' "$results" || true
+  node test/support/test-report.ts failures "$results" || true
 }
 trap 'status=$?; [ $status -eq 0 ] || report_failure; exit $status' EXIT
 
@@ -34,10 +23,8 @@ step "static checks: types, lint, formatting"
 tsc --noEmit -p tsconfig.json
 eslint --max-warnings 0 .
 prettier --check . >/dev/null || { prettier --check .; exit 1; }
-if node -e 'process.exit(require("./package.json").scripts["generate:check"] ? 0 : 1)'; then
-  step "generated files are up to date"
-  npm run --silent generate:check
-fi
+step "generated files are up to date"
+npm run --silent generate:check
 
 step "monitoring rules (promtool)"
 promtool check rules charts/longvideo-operator/files/prometheus-rules.yaml
@@ -87,14 +74,4 @@ KUBECONFIG=$LV_RUN/kubeconfig vitest run --project e2e \
   --reporter=default --reporter=json --outputFile.json="$results/e2e.json"
 
 # One closing line for every suite that ran (vitest JSON reports, plus the runtime's count when present).
-node -e '
-  const fs = require("fs"), dir = process.argv[1];
-  let passed = 0, failed = 0, skipped = 0;
-  for (const f of fs.readdirSync(dir)) {
-    const r = JSON.parse(fs.readFileSync(dir + "/" + f, "utf8"));
-    passed += r.numPassedTests ?? 0; failed += r.numFailedTests ?? 0;
-    skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  }
-  console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
-  process.exit(failed > 0 || passed === 0 ? 1 : 0);
-' "$results"
+node test/support/test-report.ts summary "$results"
