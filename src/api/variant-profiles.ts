@@ -27,6 +27,19 @@ export interface VariantProfile {
   readonly trim: TrimEnd;
   /** Scenes (prompts) the variant can use; Shot uses the first prompt only. */
   readonly maxScenes: number;
+  /** The weights the runtime loads by default, relative to the model cache. */
+  readonly weights: VariantWeights;
+}
+
+/**
+ * Default weight paths under the model cache: the base model in diffusers layout, and SVI's LoRA file(s) as
+ * vita-video-gen/svi-model publishes them (`svi/version-1.0/`, `svi/version-2.0/`).
+ */
+export interface VariantWeights {
+  readonly model: string;
+  readonly lora: string;
+  /** Wan 2.2's low-noise expert LoRA ("" for single-expert models). */
+  readonly lora2: string;
 }
 
 export const variantProfiles: Readonly<Record<Variant, VariantProfile>> = {
@@ -37,6 +50,7 @@ export const variantProfiles: Readonly<Record<Variant, VariantProfile>> = {
     guidanceScale: 5,
     trim: "tail",
     maxScenes: 1,
+    weights: { model: "Wan2.1-I2V-14B-480P-Diffusers", lora: "svi/version-1.0/svi-shot.safetensors", lora2: "" },
   },
   film: {
     motionFrames: 5,
@@ -45,6 +59,11 @@ export const variantProfiles: Readonly<Record<Variant, VariantProfile>> = {
     guidanceScale: 5,
     trim: "tail",
     maxScenes: 64,
+    weights: {
+      model: "Wan2.1-I2V-14B-480P-Diffusers",
+      lora: "svi/version-1.0/svi-film-opt-10212025.safetensors",
+      lora2: "",
+    },
   },
   pro: {
     motionFrames: 1,
@@ -54,6 +73,11 @@ export const variantProfiles: Readonly<Record<Variant, VariantProfile>> = {
     guidanceScale: 5,
     trim: "head",
     maxScenes: 64,
+    weights: {
+      model: "Wan2.2-I2V-A14B-Diffusers",
+      lora: "svi/version-2.0/SVI_Wan2.2-I2V-A14B_high_noise_lora_v2.0_pro.safetensors",
+      lora2: "svi/version-2.0/SVI_Wan2.2-I2V-A14B_low_noise_lora_v2.0_pro.safetensors",
+    },
   },
 };
 

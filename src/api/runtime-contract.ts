@@ -1,0 +1,190 @@
+/**
+ * The operator <-> runtime contract: everything the operator and the Python worker in `runtime-image/` must agree
+ * on, written once. `npm run generate` writes it as `runtime-image/src/longvideo_runtime/contract.json`, which the
+ * worker loads at start and its tests check their own reading against; a check fails when that file is stale.
+ * Changing a name here is changing the API between two images that may be upgraded separately: extend, do not
+ * rename.
+ */
+import { backends } from "./long-video-spec.ts";
+import { clipFrames, defaultSeedMultiplier, framesPerLatent, variantProfiles, variants } from "./variant-profiles.ts";
+
+/** Identifies this shape of the contract; the worker refuses a contract file of another version. */
+export const runtimeContractVersion = "longvideo.dev/runtime-contract/v1";
+
+/** Where every render pod finds its volumes. */
+export const mountPaths = {
+  /** The film's workspace claim (read-write): segments, hand-offs and the film. */
+  workspace: "/workspace",
+  /** The shared model cache claim (read-only). */
+  models: "/models",
+  /** A configMap or pvc reference image source (read-only). */
+  reference: "/reference",
+  /** Scratch space: the root filesystem is read-only, and PyTorch, ffmpeg and Python want a writable /tmp. */
+  scratch: "/tmp",
+} as const;
+
+/** The worker's commands: the container's first argument. */
+export const runtimeCommands = ["segment", "concat"] as const;
+export type RuntimeCommand = (typeof runtimeCommands)[number];
+
+/** Who sets a variable: the operator on every pod of that command, or a person tuning or debugging a pod. */
+type Setter = "operator" | "tuning";
+
+interface EnvFact {
+  readonly commands: readonly RuntimeCommand[];
+  readonly setBy: Setter;
+  readonly description: string;
+}
+
+const both = ["segment", "concat"] as const;
+const segment = ["segment"] as const;
+const concat = ["concat"] as const;
+
+/** Every `LV_*` variable the worker reads, keyed by its name. */
+export const runtimeEnv = {
+  LV_VARIANT: { commands: both, setBy: "operator", description: "SVI variant: one of the contract's variants." },
+  LV_BACKEND: { commands: both, setBy: "operator", description: "Render backend: one of the contract's backends." },
+  LV_WIDTH: { commands: both, setBy: "operator", description: "Frame width in pixels (multiple of 16)." },
+  LV_HEIGHT: { commands: both, setBy: "operator", description: "Frame height in pixels (multiple of 16)." },
+  LV_FPS: { commands: both, setBy: "operator", description: "Frames per second of every clip and the film." },
+  LV_STEPS: { commands: both, setBy: "operator", description: "Denoising steps." },
+  LV_GUIDANCE_SCALE: { commands: both, setBy: "operator", description: "Text classifier-free guidance." },
+  LV_MOTION_FRAMES: { commands: both, setBy: "operator", description: "Motion frames handed from clip to clip." },
+  LV_PADDING: { commands: both, setBy: "operator", description: "What fills the conditioning after the motion." },
+  LV_SEGMENT_COUNT: { commands: both, setBy: "operator", description: "Segments in the film." },
+  LV_WORKSPACE: { commands: both, setBy: "operator", description: "The workspace mount." },
+  LV_MODELS_DIR: { commands: both, setBy: "operator", description: "The model cache mount." },
+  LV_REFERENCE_IMAGE: { commands: both, setBy: "operator", description: "The film's referenceImage source, JSON." },
+  LV_REFERENCE_DIR: { commands: both, setBy: "operator", description: "Where a volume reference image is mounted." },
+  LV_ATTEMPT: { commands: both, setBy: "operator", description: "The operator's attempt number, from 0." },
+  LV_SEGMENT_INDEX: { commands: segment, setBy: "operator", description: "Position of the segment, from 0." },
+  LV_SCENE_INDEX: { commands: segment, setBy: "operator", description: "The storyline scene the segment renders." },
+  LV_PROMPT: { commands: segment, setBy: "operator", description: "The scene's prompt." },
+  LV_SEED: { commands: segment, setBy: "operator", description: "Noise seed of the segment." },
+  LV_FRAMES: { commands: segment, setBy: "operator", description: "Frames generated (4n+1), before trimming." },
+  LV_TRIM_HEAD: { commands: segment, setBy: "operator", description: "Frames dropped from the clip's start." },
+  LV_TRIM_TAIL: { commands: segment, setBy: "operator", description: "Frames dropped from the clip's end." },
+  LV_KEPT_FRAMES: { commands: segment, setBy: "operator", description: "Frames kept: a cross-check of the trims." },
+  LV_INPUT_DIGEST: {
+    commands: segment,
+    setBy: "operator",
+    description: "Digest of the predecessor's hand-off the segment must consume; empty for segment 0.",
+  },
+  LV_OUTPUT_PATH: { commands: concat, setBy: "operator", description: "Where the film is written (.mp4)." },
+  LV_EXPECTED_FRAMES: { commands: concat, setBy: "operator", description: "Frames the plan says the film has." },
+  LV_AUDIO_PATH: { commands: concat, setBy: "tuning", description: "An audio track muxed into the film." },
+  LV_REFERENCE_IMAGE_PATH: { commands: segment, setBy: "tuning", description: "A reference image file to use." },
+  LV_MODEL: { commands: segment, setBy: "tuning", description: "Base model directory, under the model cache." },
+  LV_LORA: { commands: segment, setBy: "tuning", description: "SVI LoRA file (high-noise expert for Pro)." },
+  LV_LORA_2: { commands: segment, setBy: "tuning", description: "Pro's low-noise expert LoRA file." },
+  LV_LORA_SCALE: { commands: segment, setBy: "tuning", description: "Scale of the merged LoRA." },
+  LV_DEVICE: { commands: segment, setBy: "tuning", description: "Torch device, or auto." },
+  LV_DTYPE: { commands: segment, setBy: "tuning", description: "auto, bfloat16, float16 or float32." },
+  LV_OFFLOAD_ENCODERS: { commands: segment, setBy: "tuning", description: "Offload text/image encoders: auto." },
+  LV_VAE_TILING: { commands: segment, setBy: "tuning", description: "Tiled VAE decode: true, false or auto." },
+  LV_SHIFT: { commands: segment, setBy: "tuning", description: "Flow-matching scheduler shift." },
+  LV_BOUNDARY_RATIO: { commands: segment, setBy: "tuning", description: "Wan 2.2 expert switch, in (0, 1)." },
+  LV_NEGATIVE_PROMPT: { commands: segment, setBy: "tuning", description: "Negative prompt for guidance." },
+  LV_LOG_LEVEL: { commands: both, setBy: "tuning", description: "Worker log level." },
+  LV_TERMINATION_LOG: { commands: both, setBy: "tuning", description: "Where the result message is written." },
+  LV_DEBUG_STALL_AT: { commands: segment, setBy: "tuning", description: "Fault injection: park at a stage." },
+} as const satisfies Record<`LV_${string}`, EnvFact>;
+export type RuntimeEnvName = keyof typeof runtimeEnv;
+
+/** The variables the operator sets on every pod of a command: exactly these, no others. */
+export function operatorEnvNames(command: RuntimeCommand): RuntimeEnvName[] {
+  return (Object.keys(runtimeEnv) as RuntimeEnvName[]).filter((name) => {
+    const fact: EnvFact = runtimeEnv[name];
+    return fact.setBy === "operator" && fact.commands.includes(command);
+  });
+}
+
+/** The worker's exit codes: what kind of failure ended it, which the Job's pod failure policy acts on. */
+export const exitCodes = {
+  ok: 0,
+  internal: 1,
+  /** The spec, the reference image or the model configuration is wrong: retrying cannot help. */
+  badInput: 2,
+  /** The predecessor's hand-off is missing, unreadable or not the one the spec names. */
+  handoff: 3,
+  outOfMemory: 4,
+  /** The workspace cannot be written (read-only, permissions, full). */
+  workspace: 5,
+  /** Stopped by SIGTERM (node drain, preemption) before finishing. */
+  terminated: 143,
+} as const;
+
+/** The `reason` a failed worker reports beside its exit code. */
+export const failureReasons = {
+  internal: "internal",
+  badInput: "bad-input",
+  handoff: "handoff",
+  outOfMemory: "out-of-memory",
+  workspace: "workspace",
+  terminated: "terminated",
+} as const satisfies Record<Exclude<keyof typeof exitCodes, "ok">, string>;
+
+/** Files in the workspace, relative to its mount. */
+export const workspaceLayout = {
+  /** Segment i writes `segments/<i>/`. */
+  segmentsDir: "segments",
+  clip: "clip.mp4",
+  poster: "poster.png",
+  /** Written last: its presence means the segment directory is complete. */
+  result: "result.json",
+  /** The tensors the successor consumes (safetensors). */
+  handoff: "latents.safetensors",
+  /** Marks a file being written; renamed into place when complete. */
+  temporaryMark: ".tmp-",
+} as const;
+
+/** The segment directory of segment `index`, relative to the workspace. */
+export function segmentDir(index: number): string {
+  return `${workspaceLayout.segmentsDir}/${String(index)}`;
+}
+
+/**
+ * The termination message (JSON, at most 4096 bytes): the fields each outcome carries. The operator reads
+ * `latentsDigest`, `inputDigest`, `frames`, `seconds` and `error`; the rest is for people reading the pod.
+ */
+export const terminationMessage = {
+  maxBytes: 4096,
+  segment: [
+    "ok",
+    "segment",
+    "backend",
+    "variant",
+    "frames",
+    "keptFrames",
+    "inputDigest",
+    "latentsDigest",
+    "seconds",
+    "reused",
+  ],
+  concat: ["ok", "kind", "path", "frames", "seconds", "segments", "audio", "digest", "contactSheet", "elapsed"],
+  failure: ["ok", "segment", "inputDigest", "backend", "kind", "exitCode", "reason", "error"],
+} as const;
+
+/** The contract as one plain JSON document: what `contract.json` holds. */
+export function runtimeContract(): Record<string, unknown> {
+  return {
+    version: runtimeContractVersion,
+    mountPaths,
+    commands: runtimeCommands,
+    env: runtimeEnv,
+    exitCodes,
+    failureReasons,
+    workspaceLayout,
+    terminationMessage,
+    backends,
+    framesPerLatent,
+    clipFrames,
+    defaultSeedMultiplier,
+    variants: Object.fromEntries(variants.map((variant) => [variant, variantProfiles[variant]])),
+  };
+}
+
+/** `contract.json`'s text, as generated. */
+export function runtimeContractJson(): string {
+  return `${JSON.stringify(runtimeContract(), null, 2)}\n`;
+}
