@@ -35,14 +35,14 @@ async function main(): Promise<number> {
   const metrics = new OperatorMetrics(registry, new URL(server).host);
   const client = new KubeClient(kubeConfig, metrics.restClientObserver());
 
+  const controllerName = "longvideo";
   const controller = new FilmController(
     client,
     {
       concurrency: config.concurrency,
       resyncMs: config.resyncMs,
       watchdogMs: config.watchdogMs,
-      runtimeImage: config.runtimeImage,
-      runtimeImagePullPolicy: config.runtimeImagePullPolicy,
+      runtime: { image: config.runtimeImage, pullPolicy: config.runtimeImagePullPolicy },
       intentOf: (film) =>
         filmIntent(
           { name: film.metadata.name ?? "", spec: film.spec },
@@ -50,25 +50,27 @@ async function main(): Promise<number> {
             nodeSelector: config.defaultNodeSelector,
             tolerations: config.defaultTolerations,
             modelCacheClaim: config.modelCacheClaim,
-            clipRenderSeconds: 600,
             backend: config.defaultBackend,
           },
         ),
       now: () => new Date(),
     },
-    metrics,
     {
-      relisted: (resource, reason, objects) => {
-        log.info({ resource, reason, objects }, "relisted");
-      },
-      watchFailed: (resource, error) => {
-        log.warn({ resource, error }, "list or watch failed");
-      },
-      reconciled: (key, result, actions, ms) => {
-        log.debug({ film: key, result, actions, ms: Math.round(ms * 10) / 10 }, "reconciled");
-      },
-      actionFailed: (key, action, error) => {
-        log.warn({ film: key, action, error }, "action failed");
+      queue: metrics.workQueueObserver(controllerName),
+      controller: metrics.filmControllerObserver(controllerName),
+      log: {
+        relisted: (resource, reason, objects) => {
+          log.info({ resource, reason, objects }, "relisted");
+        },
+        watchFailed: (resource, error) => {
+          log.warn({ resource, error }, "list or watch failed");
+        },
+        reconciled: (key, result, actions, ms) => {
+          log.debug({ film: key, result, actions, ms: Math.round(ms * 10) / 10 }, "reconciled");
+        },
+        actionFailed: (key, action, error) => {
+          log.warn({ film: key, action, error }, "action failed");
+        },
       },
     },
   );

@@ -6,6 +6,12 @@
 import * as z from "zod";
 import { celValidated } from "./cel-rules.ts";
 
+/**
+ * The longest DNS-1123 label, label value or name part of a label key: 63 characters. Every name the operator
+ * derives from a film's name (jobs, claims, the film label) is cut to fit it.
+ */
+export const maxLabelLength = 63;
+
 const dnsLabelPattern = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const qualifiedNamePart = "[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?";
 
@@ -20,7 +26,7 @@ export const dnsSubdomain = z
 export const dnsLabel = z
   .string()
   .min(1)
-  .max(63)
+  .max(maxLabelLength)
   .regex(new RegExp(`^${dnsLabelPattern}$`));
 
 /**
@@ -57,7 +63,7 @@ export const qualifiedName = celValidated(z.string().min(1).max(317).regex(quali
 /** A label value: empty, or up to 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric. */
 export const labelValue = z
   .string()
-  .max(63)
+  .max(maxLabelLength)
   .regex(new RegExp(`^(${qualifiedNamePart})?$`));
 
 /** A key in a ConfigMap's data. */

@@ -21,6 +21,7 @@ import {
   qualifiedNameMap,
 } from "./kubernetes-formats.ts";
 import { affinitySchema, tolerationSchema } from "./pod-scheduling.ts";
+import { reservedLabelPrefixes, reservedLabels } from "./operator-labels.ts";
 import { storageSize } from "./quantity.ts";
 import { clipFrames, defaultSeedMultiplier, framesPerLatent, variantProfiles, variants } from "./variant-profiles.ts";
 
@@ -180,10 +181,6 @@ const renderSchema = celValidated(
     },
   ],
 );
-
-// Labels the operator sets on every pod it creates, and labels the Job controller and Kueue own.
-const reservedLabelPrefixes = ["longvideo.dev/", "batch.kubernetes.io/", "kueue.x-k8s.io/"];
-const reservedLabels = ["app.kubernetes.io/managed-by", "job-name", "controller-uid"];
 
 const podMetadataSchema = z
   .strictObject({

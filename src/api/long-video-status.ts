@@ -17,7 +17,7 @@ export const ConditionType = {
   Failed: "Failed",
   /** Rendering stopped at a segment boundary because `spec.suspend` is true. */
   Suspended: "Suspended",
-  /** The film is still progressing but something needs attention (retries, an invalid spec). */
+  /** The film still progresses, but on a retry: a segment failed and waits for, or runs, another attempt. */
   Degraded: "Degraded",
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
@@ -36,6 +36,8 @@ export const ConditionReason = {
   Suspended: "Suspended",
   NotSuspended: "NotSuspended",
   NoFailure: "NoFailure",
+  SegmentRetrying: "SegmentRetrying",
+  NotDegraded: "NotDegraded",
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];
 

@@ -4,6 +4,7 @@
  */
 import * as z from "zod";
 import { fieldErrors } from "./field-errors.ts";
+import { maxLabelLength } from "./kubernetes-formats.ts";
 import type { FieldError } from "./field-errors.ts";
 import { longVideoSpecSchema } from "./long-video-spec.ts";
 import type { LongVideoSpec } from "./long-video-spec.ts";
@@ -27,12 +28,12 @@ export const longVideoApiVersion = `${longVideoResource.group}/${longVideoResour
  * The longest LongVideo name: the name becomes the `longvideo.dev/film` label on every pod the operator creates,
  * and a label value has at most 63 characters.
  */
-export const maxNameLength = 63;
+export const maxNameLength = maxLabelLength;
 
 const metadataSchema = z.looseObject({
   name: z.string().min(1).max(maxNameLength).exactOptional(),
   generateName: z.string().min(1).max(maxNameLength).exactOptional(),
-  namespace: z.string().min(1).max(63).exactOptional(),
+  namespace: z.string().min(1).max(maxLabelLength).exactOptional(),
 });
 
 /** A complete LongVideo object, as written in a manifest. */

@@ -6,7 +6,7 @@
  */
 import * as z from "zod";
 import { celValidated } from "./cel-rules.ts";
-import { labelValue, qualifiedName, qualifiedNameMap } from "./kubernetes-formats.ts";
+import { labelValue, maxLabelLength, qualifiedName, qualifiedNameMap } from "./kubernetes-formats.ts";
 
 /** A core/v1 Toleration. */
 export const tolerationSchema = celValidated(
@@ -73,7 +73,7 @@ const labelSelector = z.strictObject({
 const podAffinityTerm = z.strictObject({
   labelSelector: labelSelector.exactOptional(),
   namespaceSelector: labelSelector.exactOptional(),
-  namespaces: z.array(z.string().min(1).max(63)).max(16).exactOptional(),
+  namespaces: z.array(z.string().min(1).max(maxLabelLength)).max(16).exactOptional(),
   topologyKey: qualifiedName.meta({ description: "Node label whose value defines a topology domain." }),
   matchLabelKeys: z.array(qualifiedName).max(16).exactOptional(),
   mismatchLabelKeys: z.array(qualifiedName).max(16).exactOptional(),

@@ -92,7 +92,7 @@ function main(argv: readonly string[]): number {
     }
     const { spec } = verdict.value;
     const clipRenderSeconds = args.clipSeconds ?? clipRenderSecondsEstimate(resolvedRender(spec.variant, spec.render));
-    const planned = segmentPlan(spec, { clipRenderSeconds });
+    const planned = segmentPlan(spec);
     if (!planned.ok) {
       const error = { field: planned.error.field, type: "Invalid value", detail: planned.error.message } as const;
       process.stderr.write(`${invalidObjectMessage(longVideoResource.kind, name, [error])}\n`);

@@ -4,7 +4,9 @@
  */
 import os from "node:os";
 import { z } from "zod";
-import type { Toleration } from "../manifests/render-job.ts";
+import { backends } from "../api/long-video-spec.ts";
+import { tolerationSchema } from "../api/pod-scheduling.ts";
+import type { Toleration } from "../api/pod-scheduling.ts";
 
 const booleanFlag = z
   .enum(["true", "false", "1", "0"])
@@ -28,7 +30,7 @@ const environmentSchema = z.object({
   LV_WATCHDOG_SECONDS: z.coerce.number().min(5).default(180),
   LV_RUNTIME_IMAGE: z.string().min(1).default("localhost/longvideo/runtime:dev"),
   LV_RUNTIME_IMAGE_PULL_POLICY: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
-  LV_DEFAULT_BACKEND: z.enum(["svi", "animatic"]).default("svi"),
+  LV_DEFAULT_BACKEND: z.enum(backends).default("svi"),
   LV_DEFAULT_NODE_SELECTOR: z
     .string()
     .default("{}")
@@ -36,21 +38,7 @@ const environmentSchema = z.object({
   LV_DEFAULT_TOLERATIONS: z
     .string()
     .default("[]")
-    .transform((text, ctx) =>
-      jsonOf(
-        text,
-        ctx,
-        z.array(
-          z.strictObject({
-            key: z.string().optional(),
-            operator: z.string().optional(),
-            value: z.string().optional(),
-            effect: z.string().optional(),
-            tolerationSeconds: z.number().optional(),
-          }),
-        ),
-      ),
-    ),
+    .transform((text, ctx) => jsonOf(text, ctx, z.array(tolerationSchema))),
   LV_MODEL_CACHE_CLAIM: z.string().default(""),
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cachedClaim, cachedFilm, cachedJob, cachedPod } from "./cached-object.ts";
-import type { JobObject, PodObject } from "./cached-object.ts";
+import type { JobObject, PodObject } from "../api/kubernetes-objects.ts";
 
 const managedFields = [{ manager: "kube-controller-manager", fieldsV1: { "f:status": {} } }];
 const metadata = {

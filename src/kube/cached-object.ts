@@ -3,50 +3,7 @@
  * Informers keep every owned Job and Pod of every film; whole objects (managed fields, pod specs carrying each
  * segment's environment, volumes and probes) would make the cache grow with what nobody reads.
  */
-import type { KubeObject } from "./informer.ts";
-
-/** A segment or concatenation Job, as the reconciler reads it. */
-export interface JobObject extends KubeObject {
-  readonly metadata: KubeObject["metadata"] & {
-    readonly annotations?: Readonly<Record<string, string>>;
-    readonly creationTimestamp?: string;
-    readonly deletionTimestamp?: string;
-  };
-  readonly status?: {
-    readonly conditions?: readonly {
-      readonly type: string;
-      readonly status: string;
-      readonly reason?: string;
-      readonly message?: string;
-    }[];
-  };
-}
-
-/** A render pod, as the reconciler reads it: where it ran, when, and how it ended. */
-export interface PodObject extends KubeObject {
-  readonly spec?: { readonly nodeName?: string };
-  readonly status?: {
-    readonly phase?: string;
-    readonly reason?: string;
-    readonly containerStatuses?: readonly {
-      readonly state?: {
-        readonly running?: { readonly startedAt?: string };
-        readonly terminated?: {
-          readonly exitCode?: number;
-          readonly reason?: string;
-          readonly message?: string;
-          readonly startedAt?: string;
-          readonly finishedAt?: string;
-        };
-      };
-    }[];
-  };
-}
-
-/** A film's workspace claim. */
-export interface ClaimObject extends KubeObject {
-  readonly metadata: KubeObject["metadata"] & { readonly deletionTimestamp?: string };
-}
+import type { ClaimObject, JobObject, KubeObject, PodObject } from "../api/kubernetes-objects.ts";
 
 type Metadata = NonNullable<KubeObject["metadata"]>;
 

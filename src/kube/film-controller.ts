@@ -1,60 +1,44 @@
 /**
  * The LongVideo controller's I/O: informers feed a work queue keyed by film; each reconcile reads the caches into
- * a snapshot, asks the pure `decide` what to do, and performs the actions in order, stopping at the first failure
- * so that nothing is created on the strength of a status write that did not happen.
+ * a snapshot, asks the pure `decide` what to do, performs it in the decision's order (setup, the status write,
+ * then what the status justifies) and reports what happened. What every object looks like is decided in
+ * src/manifests; what to do, in src/reconcile.
  */
-import { createHash } from "node:crypto";
-import { decide, filmFinalizer } from "../reconcile/decide.ts";
+import { longVideoStatusSchema, phases } from "../api/long-video-status.ts";
+import { longVideoResource } from "../api/long-video.ts";
+import type { ClaimObject, JobObject, KubeObject, LongVideoObject, PodObject } from "../api/kubernetes-objects.ts";
+import { fieldManager, filmFinalizer, managedSelector, operatorLabels } from "../api/operator-labels.ts";
+import { filmEvent } from "../manifests/film-event.ts";
+import { concatJob, segmentJob } from "../manifests/film-jobs.ts";
+import type { RuntimeImage } from "../manifests/film-jobs.ts";
+import { workspaceClaim } from "../manifests/workspace-claim.ts";
+import { decide, decisionEffects } from "../reconcile/decide.ts";
 import type {
   Action,
+  Decision,
+  FilmPhase,
   FilmSnapshot,
   FilmStatus,
   IntentResult,
-  ObservedJob,
-  ObservedPod,
 } from "../reconcile/film-snapshot.ts";
-import { renderJob } from "../manifests/render-job.ts";
-import { reconcileResults } from "../metrics/operator-metrics.ts";
-import type { OperatorMetrics, ReconcileResult } from "../metrics/operator-metrics.ts";
+import { workspaceClaimName } from "../reconcile/object-names.ts";
+import { filmSnapshot, hasEnded } from "../reconcile/observed-objects.ts";
 import { cachedClaim, cachedFilm, cachedJob, cachedPod } from "./cached-object.ts";
-import type { ClaimObject, JobObject, PodObject } from "./cached-object.ts";
+import type { FilmControllerObserver, ReconcileResult } from "./film-controller-observer.ts";
 import { Informer, objectKey } from "./informer.ts";
-import type { InformerLog, KubeObject } from "./informer.ts";
+import type { InformerLog } from "./informer.ts";
 import type { KubeClient, KubeError, KubeResult } from "./kube-client.ts";
-import type { WorkOutcome } from "./work-queue.ts";
+import type { WorkOutcome, WorkQueueObserver } from "./work-queue.ts";
 import { WorkQueue } from "./work-queue.ts";
 
-export const group = "longvideo.dev";
-export const version = "v1alpha1";
-export const managedByLabel = "app.kubernetes.io/managed-by";
-export const managedByValue = "longvideo-operator";
-export const filmLabel = "longvideo.dev/film";
-const kindLabel = "longvideo.dev/kind";
-const segmentLabel = "longvideo.dev/segment";
-const attemptLabel = "longvideo.dev/attempt";
-const hashAnnotation = "longvideo.dev/hash";
-const inputAnnotation = "longvideo.dev/input-digest";
-const fieldManager = "longvideo-operator";
-const controllerName = "longvideo";
-
-/** A LongVideo as the API server returns it; the spec stays unknown until the intent validates it. */
-export interface LongVideoObject extends KubeObject {
-  readonly metadata: KubeObject["metadata"] & {
-    readonly generation?: number;
-    readonly deletionTimestamp?: string;
-    readonly finalizers?: readonly string[];
-  };
-  readonly spec?: unknown;
-  readonly status?: FilmStatus;
-}
+const { group, version } = longVideoResource;
 
 /** Everything a reconcile needs besides the caches: how to read a spec, what to run, where to report. */
 export interface FilmControllerOptions {
   readonly concurrency: number;
   readonly resyncMs: number;
   readonly watchdogMs: number;
-  readonly runtimeImage: string;
-  readonly runtimeImagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  readonly runtime: RuntimeImage;
   /** The film's spec, validated and planned (pure; from src/api and src/plan). */
   readonly intentOf: (film: LongVideoObject) => IntentResult;
   readonly now: () => Date;
@@ -65,12 +49,19 @@ export interface ControllerLog extends InformerLog {
   actionFailed(key: string, action: string, error: KubeError): void;
 }
 
+/** What the controller reports to: its log, the work queue's metrics and its own. */
+export interface ControllerObservers {
+  readonly log: ControllerLog;
+  readonly queue: WorkQueueObserver;
+  readonly controller: FilmControllerObserver;
+}
+
 const informerDefaults = { backoffBaseMs: 500, backoffMaxMs: 30_000, watchTimeoutSeconds: 240 };
 
 export class FilmController {
   readonly #client: KubeClient;
   readonly #options: FilmControllerOptions;
-  readonly #metrics: OperatorMetrics;
+  readonly #observer: FilmControllerObserver;
   readonly #log: ControllerLog;
   readonly films: Informer<LongVideoObject>;
   readonly jobs: Informer<JobObject>;
@@ -87,67 +78,37 @@ export class FilmController {
    */
   readonly #written = new Map<string, { older: readonly string[]; film: LongVideoObject }>();
 
-  constructor(client: KubeClient, options: FilmControllerOptions, metrics: OperatorMetrics, log: ControllerLog) {
+  constructor(client: KubeClient, options: FilmControllerOptions, observers: ControllerObservers) {
     this.#client = client;
     this.#options = options;
-    this.#metrics = metrics;
-    this.#log = log;
+    this.#observer = observers.controller;
+    this.#log = observers.log;
+    const log = observers.log;
     const common = { ...informerDefaults, resyncMs: options.resyncMs, watchdogMs: options.watchdogMs };
-    const owned = `${managedByLabel}=${managedByValue}`;
+    const owned = { ...common, labelSelector: managedSelector };
     const byFilm = { indexBy: filmKeyOf };
     this.films = new Informer(
       client,
       { ...common, path: `/apis/${group}/${version}/longvideos`, trim: cachedFilm },
       log,
     );
-    this.jobs = new Informer(
-      client,
-      { ...common, ...byFilm, path: "/apis/batch/v1/jobs", labelSelector: owned, trim: cachedJob },
-      log,
-    );
-    this.pods = new Informer(
-      client,
-      { ...common, ...byFilm, path: "/api/v1/pods", labelSelector: owned, trim: cachedPod },
-      log,
-    );
-    this.claims = new Informer(
-      client,
-      { ...common, path: "/api/v1/persistentvolumeclaims", labelSelector: owned, trim: cachedClaim },
-      log,
-    );
+    this.jobs = new Informer(client, { ...owned, ...byFilm, path: "/apis/batch/v1/jobs", trim: cachedJob }, log);
+    this.pods = new Informer(client, { ...owned, ...byFilm, path: "/api/v1/pods", trim: cachedPod }, log);
+    this.claims = new Informer(client, { ...owned, path: "/api/v1/persistentvolumeclaims", trim: cachedClaim }, log);
     this.queue = new WorkQueue(
       { concurrency: options.concurrency, baseRetryMs: 200, maxRetryMs: 60_000 },
       undefined,
-      metrics.workQueueObserver(controllerName),
+      observers.queue,
     );
-    // Every series the dashboard and alerts read exists from the start at zero, so rates and ratios are defined
-    // (and show 0, not "no data") before the first failure, retry or reconcile error.
-    for (const result of ["succeeded", "failed", "retried"] as const) metrics.segments.inc({ result }, 0);
-    for (const result of reconcileResults) metrics.reconcileTotal.inc({ controller: controllerName, result }, 0);
-    metrics.reconcileErrors.inc({ controller: controllerName }, 0);
-    metrics.workqueueRetries.inc({ name: controllerName }, 0);
     this.films.onChange((film, event) => {
       const key = objectKey(film);
-      if (event === "delete") {
-        this.#intents.delete(key);
-        this.#written.delete(key);
-        this.#endedAt.delete(key);
-      }
+      if (event === "delete") this.#forget(key);
       this.queue.add(key);
     });
-    const toFilm = (object: KubeObject, event: string) => {
+    const toFilm = (object: JobObject | PodObject | ClaimObject, event: string) => {
       const key = filmKeyOf(object);
       if (key === undefined) return;
-      // The moment the operator first hears that a segment ended starts that segment's hand-off clock. Keyed by
-      // segment: the Job's own Complete condition often arrives after its pod's end was already handed off, and
-      // must not start a clock for the next hand-off.
-      const labels = object.metadata?.labels ?? {};
-      const segment = labels[segmentLabel];
-      if (event === "update" && segment !== undefined && labels[kindLabel] === "segment" && hasEnded(object)) {
-        let clocks = this.#endedAt.get(key);
-        if (!clocks) this.#endedAt.set(key, (clocks = new Map<string, number>()));
-        if (!clocks.has(segment)) clocks.set(segment, performance.now());
-      }
+      if (event === "update") this.#startHandoffClock(key, object);
       this.queue.add(key);
     };
     this.jobs.onChange(toFilm);
@@ -176,58 +137,100 @@ export class FilmController {
     if (!film) return { kind: "done" };
     const snapshot = this.#snapshot(key, film);
     const decision = decide(snapshot);
+    const performed = await this.#carryOut(key, film, snapshot, decision);
+    if (performed.failed) {
+      // A conflict on the film means the cache is behind a newer version whose watch event is on its way and
+      // will queue the film again; backing off would only delay the next segment.
+      const conflict = performed.failed.kind === "Conflict";
+      return this.#finish(
+        key,
+        conflict ? "requeue" : "error",
+        performed.done,
+        started,
+        conflict ? { kind: "done" } : { kind: "retry", error: performed.failed },
+      );
+    }
+    this.#record(key, snapshot, decision, performed.done);
+    if (decision.requeueAfterMs !== undefined) {
+      return this.#finish(key, "requeue_after", performed.done, started, {
+        kind: "requeueAfter",
+        ms: decision.requeueAfterMs,
+      });
+    }
+    return this.#finish(key, "success", performed.done, started, { kind: "done" });
+  }
+
+  /**
+   * Performs a decision in its order, stopping at the first failure so that nothing is created on the strength of
+   * a status write that did not happen. Events are best effort: a lost event must not hold a film back.
+   */
+  async #carryOut(
+    key: string,
+    film: LongVideoObject,
+    snapshot: FilmSnapshot,
+    decision: Decision,
+  ): Promise<{ done: string[]; failed?: KubeError }> {
+    const steps = decisionEffects(decision);
     const done: string[] = [];
     // Each write to the film moves its resourceVersion on; later writes in this reconcile build on the new one.
     let current = film;
-    for (const action of decision.actions) {
-      const result = await this.#perform(current, snapshot, action);
+    for (const step of steps) {
+      const result =
+        step.kind === "updateStatus"
+          ? await this.#writeStatus(current, step.status)
+          : await this.#perform(current, snapshot, step);
       if (!result.ok) {
-        this.#log.actionFailed(key, action.kind, result.error);
-        // Events are best effort: a lost event must not hold a film back.
-        if (action.kind === "event") continue;
-        // A conflict on the film means the cache is behind a newer version whose watch event is on its way and
-        // will queue the film again; backing off would only delay the next segment.
-        if (result.error.kind === "Conflict") return this.#finish(key, "requeue", done, started, { kind: "done" });
-        return this.#finish(key, "error", done, started, { kind: "retry", error: result.error });
+        this.#log.actionFailed(key, step.kind, result.error);
+        if (step.kind === "event") continue;
+        return { done, failed: result.error };
       }
       if (isFilm(result.value)) {
         this.#remember(key, current, result.value);
         current = result.value;
       }
-      done.push(action.kind);
+      done.push(step.kind);
     }
+    return { done };
+  }
+
+  /** Reports what the decision's facts say happened, once the decision was carried out. */
+  #record(key: string, snapshot: FilmSnapshot, decision: Decision, done: readonly string[]): void {
+    const intent = snapshot.intent.ok ? snapshot.intent.intent : undefined;
     for (const ended of decision.facts.segmentsEnded) {
-      this.#metrics.segments.inc({ result: ended.result });
-      this.#metrics.segmentDuration.observe(
-        { backend: snapshot.intent.ok ? snapshot.intent.intent.backend : "unknown" },
-        ended.seconds,
-      );
-      if (snapshot.intent.ok) {
-        const placement = snapshot.intent.intent.placement;
-        this.#metrics.gpuSeconds.inc({ resource: placement.resourceName }, ended.seconds * placement.count);
-      }
+      this.#observer.segmentEnded(ended.result, ended.seconds, intent?.backend ?? "unknown", {
+        resource: intent?.placement.resourceName ?? "unknown",
+        count: intent?.placement.count ?? 0,
+      });
     }
     if (done.includes("createSegmentJob") || done.includes("createConcatJob")) {
-      if (decision.facts.handoffsFrom.length > 0) {
-        // The predecessor of what this decision created: segment i-1 for segment i, the last segment for the film.
-        const created = decision.actions.find((a) => a.kind === "createSegmentJob" || a.kind === "createConcatJob");
-        const predecessor =
-          created?.kind === "createSegmentJob"
-            ? created.segment.index - 1
-            : snapshot.intent.ok
-              ? snapshot.intent.intent.segments.length - 1
-              : undefined;
-        const endedAt = predecessor === undefined ? undefined : this.#endedAt.get(key)?.get(String(predecessor));
-        if (endedAt !== undefined) this.#metrics.handoffLatency.observe((performance.now() - endedAt) / 1000);
-      }
+      const from = decision.facts.handoffFrom;
+      const endedAt = from === undefined ? undefined : this.#endedAt.get(key)?.get(String(from));
+      if (endedAt !== undefined) this.#observer.handedOff((performance.now() - endedAt) / 1000);
       // Only films in flight keep clocks.
       this.#endedAt.delete(key);
     }
-    this.#refreshPhaseGauge();
-    if (decision.requeueAfterMs !== undefined) {
-      return this.#finish(key, "requeue_after", done, started, { kind: "requeueAfter", ms: decision.requeueAfterMs });
-    }
-    return this.#finish(key, "success", done, started, { kind: "done" });
+    this.#observer.filmsByPhase(this.#phaseCounts());
+  }
+
+  /**
+   * The moment the operator first hears that a segment ended starts that segment's hand-off clock. Keyed by
+   * segment: the Job's own Complete condition often arrives after its pod's end was already handed off, and must
+   * not start a clock for the next hand-off.
+   */
+  #startHandoffClock(key: string, object: JobObject | PodObject | ClaimObject): void {
+    const labels = object.metadata?.labels ?? {};
+    const segment = labels[operatorLabels.segment];
+    if (segment === undefined || labels[operatorLabels.kind] !== "segment" || !("status" in object)) return;
+    if (!hasEnded(object)) return;
+    let clocks = this.#endedAt.get(key);
+    if (!clocks) this.#endedAt.set(key, (clocks = new Map<string, number>()));
+    if (!clocks.has(segment)) clocks.set(segment, performance.now());
+  }
+
+  #forget(key: string): void {
+    this.#intents.delete(key);
+    this.#written.delete(key);
+    this.#endedAt.delete(key);
   }
 
   #finish(
@@ -238,22 +241,18 @@ export class FilmController {
     outcome: WorkOutcome,
   ): WorkOutcome {
     const ms = performance.now() - started;
-    this.#metrics.reconcileTotal.inc({ controller: controllerName, result });
-    if (result === "error") this.#metrics.reconcileErrors.inc({ controller: controllerName });
-    this.#metrics.reconcileTime.observe({ controller: controllerName }, ms / 1000);
+    this.#observer.reconciled(result, ms / 1000);
     this.#log.reconciled(key, result, done, ms);
     return outcome;
   }
 
-  #refreshPhaseGauge(): void {
-    const counts = new Map<string, number>();
-    for (const phase of ["Pending", "Rendering", "Concatenating", "Succeeded", "Failed", "Suspended"])
-      counts.set(phase, 0);
+  #phaseCounts(): Map<FilmPhase, number> {
+    const counts = new Map<FilmPhase, number>(phases.map((phase) => [phase, 0]));
     for (const film of this.films.list()) {
       const phase = film.status?.phase ?? "Pending";
       counts.set(phase, (counts.get(phase) ?? 0) + 1);
     }
-    for (const [phase, count] of counts) this.#metrics.films.set({ phase }, count);
+    return counts;
   }
 
   /** The cached film, or this operator's own newer write of it while the cache has not caught up. */
@@ -287,47 +286,33 @@ export class FilmController {
   }
 
   #snapshot(key: string, film: LongVideoObject): FilmSnapshot {
-    const name = film.metadata.name ?? "";
-    const namespace = film.metadata.namespace ?? "";
-    const jobs = this.jobs.listIndexed(key).flatMap((job) => observedJob(job));
-    const pods = this.pods.listIndexed(key).flatMap((pod) => observedPod(pod));
-    const intent = this.#intent(key, film);
-    const claimName = intent.ok ? intent.intent.workspace.claimName : `${name}-workspace`;
-    const claim = this.claims.get(`${namespace}/${claimName}`);
-    const uid = film.metadata.uid ?? "";
-    return {
+    const claimName = workspaceClaimName(film.metadata.name ?? "");
+    return filmSnapshot({
       now: this.#options.now(),
-      film: {
-        name,
-        namespace,
-        uid,
-        generation: film.metadata.generation ?? 0,
-        deleting: film.metadata.deletionTimestamp !== undefined,
-        finalizers: film.metadata.finalizers ?? [],
-        status: film.status ?? {},
-      },
-      intent,
-      jobs,
-      pods,
-      workspaceClaim: claim
-        ? { name: claimName, ownedByFilm: claim.metadata.ownerReferences?.some((o) => o.uid === uid) ?? false }
-        : undefined,
-    };
+      film,
+      intent: this.#intent(key, film),
+      jobs: this.jobs.listIndexed(key),
+      pods: this.pods.listIndexed(key),
+      claim: this.claims.get(`${film.metadata.namespace ?? ""}/${claimName}`),
+    });
   }
 
   #filmPath(film: LongVideoObject): string {
     return `/apis/${group}/${version}/namespaces/${film.metadata.namespace ?? ""}/longvideos/${film.metadata.name ?? ""}`;
   }
 
+  async #writeStatus(film: LongVideoObject, status: FilmStatus): Promise<KubeResult<unknown>> {
+    return this.#client.patch<LongVideoObject>(
+      `${this.#filmPath(film)}/status`,
+      // The resourceVersion makes this a compare-and-swap: a status decided from a stale film is never written.
+      { metadata: { resourceVersion: film.metadata.resourceVersion }, status: statusForWrite(status) },
+      "merge",
+      fieldManager,
+    );
+  }
+
   async #perform(film: LongVideoObject, snapshot: FilmSnapshot, action: Action): Promise<KubeResult<unknown>> {
     const namespace = snapshot.film.namespace;
-    const owner = {
-      apiVersion: `${group}/${version}`,
-      kind: "LongVideo",
-      name: snapshot.film.name,
-      uid: snapshot.film.uid,
-    };
-    const ownLabels = { [managedByLabel]: managedByValue, [filmLabel]: snapshot.film.name };
     switch (action.kind) {
       case "addFinalizer":
       case "removeFinalizer": {
@@ -341,65 +326,24 @@ export class FilmController {
           fieldManager,
         );
       }
-      case "updateStatus": {
-        const result = await this.#client.patch<LongVideoObject>(
-          `${this.#filmPath(film)}/status`,
-          { metadata: { resourceVersion: film.metadata.resourceVersion }, status: statusForWrite(action.status) },
-          "merge",
-          fieldManager,
+      case "event":
+        return tolerate(
+          await this.#client.create(
+            `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
+            filmEvent(snapshot.film, action, this.#options.now()),
+            fieldManager,
+          ),
+          "AlreadyExists",
         );
-        return result;
-      }
-      case "event": {
-        // Named after what it says about which version of the film: a reconcile that decides the same thing again
-        // from a cache that has not seen its own status write yet gets AlreadyExists instead of a duplicate event.
-        const digest = createHash("sha256")
-          .update(
-            JSON.stringify([film.metadata.uid, film.metadata.generation, action.type, action.reason, action.message]),
-          )
-          .digest("hex")
-          .slice(0, 16);
-        const created = await this.#client.create(
-          `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
-          {
-            apiVersion: "events.k8s.io/v1",
-            kind: "Event",
-            metadata: { name: `${snapshot.film.name.slice(0, 46)}.${digest}`, namespace },
-            eventTime: microTime(this.#options.now()),
-            reportingController: `${group}/operator`,
-            reportingInstance: fieldManager,
-            action: action.reason,
-            reason: action.reason,
-            note: action.message.slice(0, 1024),
-            type: action.type,
-            regarding: { ...owner, namespace },
-          },
-          fieldManager,
+      case "createWorkspace":
+        return tolerate(
+          await this.#client.create(
+            `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
+            workspaceClaim(snapshot.film, action.workspace),
+            fieldManager,
+          ),
+          "AlreadyExists",
         );
-        return tolerate(created, "AlreadyExists");
-      }
-      case "createWorkspace": {
-        const result = await this.#client.create(
-          `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
-          {
-            apiVersion: "v1",
-            kind: "PersistentVolumeClaim",
-            metadata: {
-              name: action.workspace.claimName,
-              namespace,
-              labels: ownLabels,
-              ownerReferences: [{ ...owner, controller: true, blockOwnerDeletion: true }],
-            },
-            spec: {
-              accessModes: [action.workspace.accessMode],
-              resources: { requests: { storage: action.workspace.size } },
-              ...(action.workspace.storageClassName ? { storageClassName: action.workspace.storageClassName } : {}),
-            },
-          },
-          fieldManager,
-        );
-        return tolerate(result, "AlreadyExists");
-      }
       case "releaseWorkspace":
         return tolerate(
           await this.#client.patch(
@@ -426,40 +370,10 @@ export class FilmController {
       case "createConcatJob": {
         if (!snapshot.intent.ok) throw new Error("jobs are only created for a valid intent");
         const intent = snapshot.intent.intent;
-        const segment = action.kind === "createSegmentJob" ? action.segment : undefined;
-        const labels = {
-          ...intent.podLabels,
-          ...ownLabels,
-          [kindLabel]: segment ? "segment" : "concat",
-          [segmentLabel]: segment ? String(segment.index) : "concat",
-          [attemptLabel]: String(action.attempt),
-        };
-        const env =
-          segment && action.kind === "createSegmentJob"
-            ? { ...segment.env, LV_INPUT_DIGEST: action.inputDigest, LV_ATTEMPT: String(action.attempt) }
-            : { ...intent.concat.env, LV_ATTEMPT: String(action.attempt) };
-        const manifest = renderJob({
-          name: action.name,
-          namespace,
-          owner,
-          labels,
-          jobAnnotations: {
-            [hashAnnotation]: segment ? segment.hash : intent.concat.hash,
-            [inputAnnotation]: action.kind === "createSegmentJob" ? action.inputDigest : "",
-          },
-          podAnnotations: intent.podAnnotations,
-          image: this.#options.runtimeImage,
-          imagePullPolicy: this.#options.runtimeImagePullPolicy,
-          args: [segment ? "segment" : "concat"],
-          env,
-          // Concatenation needs no GPU, but it runs where the film's pods may run: next to its workspace.
-          placement: segment ? intent.placement : { ...intent.placement, count: 0 },
-          workspaceClaim: intent.workspace.claimName,
-          ...(intent.modelsClaim && segment ? { modelsClaim: intent.modelsClaim } : {}),
-          ...(intent.reference && segment ? { reference: intent.reference } : {}),
-          cpu: segment ? { request: 1, limit: 4 } : { request: 0.25, limit: 2 },
-          memoryMiB: segment ? { request: 1024, limit: 16384 } : { request: 256, limit: 2048 },
-        });
+        const manifest =
+          action.kind === "createSegmentJob"
+            ? segmentJob(snapshot.film, intent, action, this.#options.runtime)
+            : concatJob(snapshot.film, intent, action, this.#options.runtime);
         return tolerate(
           await this.#client.create(`/apis/batch/v1/namespaces/${namespace}/jobs`, manifest, fieldManager),
           "AlreadyExists",
@@ -471,23 +385,13 @@ export class FilmController {
 
 /** `namespace/film` of an object the operator made for a film, from its film label. */
 function filmKeyOf(object: KubeObject): string | undefined {
-  const film = object.metadata?.labels?.[filmLabel];
+  const film = object.metadata?.labels?.[operatorLabels.film];
   const namespace = object.metadata?.namespace;
   return film && namespace ? `${namespace}/${film}` : undefined;
 }
 
-/** A finished pod, or a Job with a terminal condition. */
-function hasEnded(object: KubeObject): boolean {
-  const status = (object as { status?: { phase?: string; conditions?: readonly { type: string; status: string }[] } })
-    .status;
-  if (status?.phase === "Succeeded" || status?.phase === "Failed") return true;
-  return (
-    status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True") ?? false
-  );
-}
-
 function isFilm(value: unknown): value is LongVideoObject {
-  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "LongVideo";
+  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === longVideoResource.kind;
 }
 
 /** Treats one error kind as success: the action's goal already holds (created before, or already gone). */
@@ -497,69 +401,6 @@ function tolerate<T>(result: KubeResult<T>, kind: KubeError["kind"]): KubeResult
 
 /** A merge patch replaces lists but merges maps; fields the decision dropped must be nulled explicitly. */
 function statusForWrite(status: FilmStatus): Record<string, unknown> {
-  const fields = [
-    "observedGeneration",
-    "phase",
-    "progress",
-    "segments",
-    "conditions",
-    "output",
-    "startTime",
-    "completionTime",
-    "eta",
-  ];
-  const record = status as Record<string, unknown>;
-  return Object.fromEntries(fields.map((field) => [field, record[field] ?? null]));
-}
-
-function microTime(date: Date): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
-}
-
-function observedJob(job: JobObject): ObservedJob[] {
-  const labels = job.metadata.labels ?? {};
-  const annotations = job.metadata.annotations ?? {};
-  const name = job.metadata.name;
-  const kind = labels[kindLabel];
-  if (!name || (kind !== "segment" && kind !== "concat")) return [];
-  const conditions = job.status?.conditions ?? [];
-  const complete = conditions.find((c) => c.type === "Complete" && c.status === "True");
-  const failed = conditions.find((c) => c.type === "Failed" && c.status === "True");
-  return [
-    {
-      name,
-      kind,
-      segment: kind === "segment" ? Number(labels[segmentLabel] ?? -1) : -1,
-      hash: annotations[hashAnnotation] ?? "",
-      inputDigest: annotations[inputAnnotation] ?? "",
-      attempt: Number(labels[attemptLabel] ?? 0),
-      createdAt: job.metadata.creationTimestamp ?? new Date(0).toISOString(),
-      finished: complete ? "Succeeded" : failed ? "Failed" : undefined,
-      ...(failed?.reason ? { failureReason: failed.reason } : {}),
-      ...(failed?.message ? { failureMessage: failed.message } : {}),
-      deleting: job.metadata.deletionTimestamp !== undefined,
-    },
-  ];
-}
-
-function observedPod(pod: PodObject): ObservedPod[] {
-  const name = pod.metadata?.name;
-  const jobName = pod.metadata?.labels?.["batch.kubernetes.io/job-name"] ?? pod.metadata?.labels?.["job-name"];
-  if (!name || !jobName) return [];
-  const state = pod.status?.containerStatuses?.[0]?.state;
-  const terminated = state?.terminated;
-  const startedAt = terminated?.startedAt ?? state?.running?.startedAt;
-  return [
-    {
-      name,
-      jobName,
-      phase: pod.status?.phase ?? "Pending",
-      ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
-      ...(startedAt ? { startedAt } : {}),
-      ...(terminated?.finishedAt ? { finishedAt: terminated.finishedAt } : {}),
-      ...(terminated?.exitCode === undefined ? {} : { exitCode: terminated.exitCode }),
-      ...(terminated?.message ? { terminationMessage: terminated.message } : {}),
-      ...((terminated?.reason ?? pod.status?.reason) ? { reason: terminated?.reason ?? pod.status?.reason ?? "" } : {}),
-    },
-  ];
+  const fields = Object.keys(longVideoStatusSchema.shape) as (keyof FilmStatus)[];
+  return Object.fromEntries(fields.map((field) => [field, status[field] ?? null]));
 }

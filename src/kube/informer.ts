@@ -4,19 +4,8 @@
  * (a silently dead connection otherwise looks like a calm cluster), and a periodic resync that re-delivers
  * every cached object so level-triggered reconcilers heal missed edges.
  */
+import type { KubeObject } from "../api/kubernetes-objects.ts";
 import type { KubeClient, KubeError } from "./kube-client.ts";
-
-/** The fields of any Kubernetes object the cache relies on. */
-export interface KubeObject {
-  readonly metadata?: {
-    readonly name?: string;
-    readonly namespace?: string;
-    readonly resourceVersion?: string;
-    readonly uid?: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly ownerReferences?: readonly { readonly uid: string; readonly kind: string; readonly name: string }[];
-  };
-}
 
 export type InformerEvent = "add" | "update" | "delete" | "resync";
 

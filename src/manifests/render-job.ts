@@ -5,36 +5,9 @@
  */
 import { ApiObject, App, Chart, Duration, JsonPatch, Size } from "cdk8s";
 import * as kplus from "cdk8s-plus-28";
-import type { ReferenceVolume } from "../reconcile/film-snapshot.ts";
-
-/** Kubernetes toleration, as in the API. */
-export interface Toleration {
-  readonly key?: string | undefined;
-  readonly operator?: string | undefined;
-  readonly value?: string | undefined;
-  readonly effect?: string | undefined;
-  readonly tolerationSeconds?: number | undefined;
-}
-
-/** Where and how the pod runs on the GPU pool. */
-export interface GpuPlacement {
-  readonly resourceName: string;
-  readonly count: number;
-  readonly nodeSelector: Readonly<Record<string, string>>;
-  readonly tolerations: readonly Toleration[];
-  /** A Kubernetes affinity object, passed through unchanged. */
-  readonly affinity?: unknown;
-  readonly priorityClassName?: string;
-  /** A Kueue LocalQueue: the Job is labelled for it and created suspended so that Kueue admits it. */
-  readonly queueName?: string;
-}
-
-export interface OwnerReference {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly name: string;
-  readonly uid: string;
-}
+import { exitCodes, mountPaths } from "../api/runtime-contract.ts";
+import type { GpuPlacement, ReferenceVolume } from "../reconcile/film-snapshot.ts";
+import type { OwnerReference } from "./film-owner.ts";
 
 export interface RenderJobInput {
   readonly name: string;
@@ -51,7 +24,7 @@ export interface RenderJobInput {
   readonly placement?: GpuPlacement;
   readonly workspaceClaim: string;
   readonly modelsClaim?: string;
-  /** The reference image's volume, mounted read-only at {@link referenceMountPath}. */
+  /** The reference image's volume, mounted read-only at the contract's reference mount path. */
   readonly reference?: ReferenceVolume;
   readonly activeDeadlineSeconds?: number;
   /** CPU cores. */
@@ -60,14 +33,8 @@ export interface RenderJobInput {
   readonly memoryMiB: { readonly request: number; readonly limit: number };
 }
 
-/** Where the workspace and model cache are mounted in every render pod. */
-export const workspaceMountPath = "/workspace";
-export const modelsMountPath = "/models";
-export const referenceMountPath = "/reference";
 /** The runtime image's non-root user. */
 const runtimeUser = 1000;
-
-const exitCodeBadInput = 2;
 
 /** A Job manifest (plain JSON) for one render step of a film. */
 export function renderJob(input: RenderJobInput): Record<string, unknown> {
@@ -107,7 +74,7 @@ export function renderJob(input: RenderJobInput): Record<string, unknown> {
       cpu: { request: kplus.Cpu.units(input.cpu.request), limit: kplus.Cpu.units(input.cpu.limit) },
       memory: { request: Size.mebibytes(input.memoryMiB.request), limit: Size.mebibytes(input.memoryMiB.limit) },
     },
-    volumeMounts: [{ path: workspaceMountPath, volume: workspace }],
+    volumeMounts: [{ path: mountPaths.workspace, volume: workspace }],
   });
   if (input.modelsClaim) {
     const models = kplus.Volume.fromPersistentVolumeClaim(
@@ -116,7 +83,7 @@ export function renderJob(input: RenderJobInput): Record<string, unknown> {
       kplus.PersistentVolumeClaim.fromClaimName(chart, "models-claim", input.modelsClaim),
       { readOnly: true },
     );
-    container.mount(modelsMountPath, models, { readOnly: true });
+    container.mount(mountPaths.models, models, { readOnly: true });
   }
   if (input.reference) {
     const reference =
@@ -130,10 +97,10 @@ export function renderJob(input: RenderJobInput): Record<string, unknown> {
             kplus.PersistentVolumeClaim.fromClaimName(chart, "reference-claim", input.reference.claimName),
             { name: "reference", readOnly: true },
           );
-    container.mount(referenceMountPath, reference, { readOnly: true });
+    container.mount(mountPaths.reference, reference, { readOnly: true });
   }
   // A scratch directory: the root filesystem is read-only and PyTorch, ffmpeg and Python want a writable /tmp.
-  container.mount("/tmp", kplus.Volume.fromEmptyDir(chart, "tmp", "tmp"));
+  container.mount(mountPaths.scratch, kplus.Volume.fromEmptyDir(chart, "tmp", "tmp"));
 
   ApiObject.of(job).metadata.addOwnerReference({ ...input.owner, controller: true, blockOwnerDeletion: true });
   if (input.placement?.queueName) ApiObject.of(job).metadata.addLabel("kueue.x-k8s.io/queue-name", input.placement.queueName);
@@ -152,7 +119,7 @@ export function renderJob(input: RenderJobInput): Record<string, unknown> {
     JsonPatch.add("/spec/podFailurePolicy", {
       rules: [
         { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget" }] },
-        { action: "FailJob", onExitCodes: { containerName: "render", operator: "In", values: [exitCodeBadInput] } },
+        { action: "FailJob", onExitCodes: { containerName: "render", operator: "In", values: [exitCodes.badInput] } },
       ],
     }),
   ];

@@ -5,13 +5,10 @@
  */
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { Registry } from "prom-client";
+import { reconcileResults } from "../kube/film-controller-observer.ts";
+import type { FilmControllerObserver } from "../kube/film-controller-observer.ts";
 import type { RestClientObserver } from "../kube/kube-client.ts";
 import type { WorkQueueObserver } from "../kube/work-queue.ts";
-
-/** How one reconcile ended, as controller-runtime labels it. */
-/** Every outcome of one reconcile, as the `result` label of `controller_runtime_reconcile_total`. */
-export const reconcileResults = ["success", "error", "requeue", "requeue_after"] as const;
-export type ReconcileResult = (typeof reconcileResults)[number];
 
 export class OperatorMetrics {
   readonly reconcileTotal: Counter<"controller" | "result">;
@@ -148,8 +145,38 @@ export class OperatorMetrics {
     };
   }
 
-  /** Feeds the `workqueue_*` metrics of one named queue. */
+  /**
+   * Feeds the reconcile metrics of one named controller and the film metrics. Every series the dashboard and
+   * alerts read exists from the start at zero, so rates and ratios are defined (and show 0, not "no data") before
+   * the first failure, retry or reconcile error.
+   */
+  filmControllerObserver(controller: string): FilmControllerObserver {
+    for (const result of ["succeeded", "failed", "retried"] as const) this.segments.inc({ result }, 0);
+    for (const result of reconcileResults) this.reconcileTotal.inc({ controller, result }, 0);
+    this.reconcileErrors.inc({ controller }, 0);
+    return {
+      reconciled: (result, seconds) => {
+        this.reconcileTotal.inc({ controller, result });
+        if (result === "error") this.reconcileErrors.inc({ controller });
+        this.reconcileTime.observe({ controller }, seconds);
+      },
+      segmentEnded: (outcome, seconds, backend, gpus) => {
+        this.segments.inc({ result: outcome });
+        this.segmentDuration.observe({ backend }, seconds);
+        if (gpus.count > 0) this.gpuSeconds.inc({ resource: gpus.resource }, seconds * gpus.count);
+      },
+      handedOff: (seconds) => {
+        this.handoffLatency.observe(seconds);
+      },
+      filmsByPhase: (counts) => {
+        for (const [phase, count] of counts) this.films.set({ phase }, count);
+      },
+    };
+  }
+
+  /** Feeds the `workqueue_*` metrics of one named queue; its retries series exists from the start at zero. */
   workQueueObserver(name: string): WorkQueueObserver {
+    this.workqueueRetries.inc({ name }, 0);
     return {
       added: () => {
         this.workqueueAdds.inc({ name });

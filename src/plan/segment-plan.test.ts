@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { longVideoSpecSchema } from "../api/long-video-spec.ts";
 import type { LongVideoSpec, LongVideoSpecInput } from "../api/long-video-spec.ts";
-import { clipsForSeconds, resolvedRender, segmentHash, segmentPlan } from "./segment-plan.ts";
+import { clipsForSeconds, gpuSecondsEstimate, resolvedRender, segmentHash, segmentPlan } from "./segment-plan.ts";
 import type { SegmentPlan } from "./segment-plan.ts";
 
 const image = { configMap: { name: "still", key: "image.png" } };
@@ -15,8 +15,8 @@ function spec(input: Omit<LongVideoSpecInput, "referenceImage"> & Partial<Pick<L
   });
 }
 
-function plan(s: LongVideoSpec, clipRenderSeconds = 10): SegmentPlan {
-  const result = segmentPlan(s, { clipRenderSeconds });
+function plan(s: LongVideoSpec): SegmentPlan {
+  const result = segmentPlan(s);
   if (!result.ok) throw new Error(`${result.error.field}: ${result.error.message}`);
   return result.plan;
 }
@@ -114,7 +114,7 @@ describe("segmentPlan: tables", () => {
 
   it("estimates GPU-seconds from the clip time and the GPUs per segment", () => {
     const s = spec({ storyline: [{ prompt: "x", clips: 4 }], gpu: { count: 2 } });
-    expect(plan(s, 600).totals.gpuSeconds).toBe(4 * 600 * 2);
+    expect(gpuSecondsEstimate(plan(s), 600, s.gpu.count)).toBe(4 * 600 * 2);
   });
 
   it("refuses a storyline longer than a status can record", () => {
@@ -123,7 +123,7 @@ describe("segmentPlan: tables", () => {
       storyline: Array.from({ length: 64 }, () => ({ prompt: "x", seconds: 300 })),
       render: { fps: 60, framesPerClip: 17, motionFrames: 13 },
     });
-    const result = segmentPlan(s, { clipRenderSeconds: 1 });
+    const result = segmentPlan(s);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error).toMatchObject({ field: "spec.storyline" });
   });
@@ -207,7 +207,6 @@ describe("segmentPlan: properties", () => {
         }
         // Exactly one clip keeps its overlap frames: the last (tail trimming) or the first (head trimming).
         expect(p.segments.filter((sg) => sg.trimHead + sg.trimTail === 0)).toHaveLength(1);
-        expect(p.totals.gpuSeconds).toBe(p.segments.length * 10 * s.gpu.count);
       }),
     );
   });

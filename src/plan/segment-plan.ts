@@ -16,9 +16,7 @@ import { overlapFrames, variantProfiles } from "../api/variant-profiles.ts";
 import type { Padding, Variant } from "../api/variant-profiles.ts";
 
 /** What the planner reads from a spec (defaults applied). */
-export type PlanInput = Pick<LongVideoSpec, "variant" | "referenceImage" | "storyline" | "render"> & {
-  readonly gpu?: { readonly count: number };
-};
+export type PlanInput = Pick<LongVideoSpec, "variant" | "referenceImage" | "storyline" | "render">;
 
 /** The render settings of a film after per-variant defaults: what every segment of it is rendered with. */
 export interface ResolvedRender {
@@ -81,8 +79,6 @@ export interface PlanTotals {
   readonly segments: number;
   readonly frames: number;
   readonly seconds: number;
-  /** GPU time to render every segment once: segments x seconds per clip x GPUs per segment. */
-  readonly gpuSeconds: number;
 }
 
 export interface SegmentPlan {
@@ -102,8 +98,6 @@ export type SegmentPlanResult =
   { readonly ok: true; readonly plan: SegmentPlan } | { readonly ok: false; readonly error: PlanError };
 
 export interface PlanOptions {
-  /** Wall-clock seconds one clip takes to render, for the GPU-seconds estimate. */
-  readonly clipRenderSeconds: number;
   /** The backend of films that name none (the operator's configured default); svi when not given. */
   readonly defaultBackend?: Backend;
 }
@@ -184,7 +178,7 @@ export function segmentHash(
 }
 
 /** The film's segment plan, or why it cannot be planned. */
-export function segmentPlan(input: PlanInput, options: PlanOptions): SegmentPlanResult {
+export function segmentPlan(input: PlanInput, options: PlanOptions = {}): SegmentPlanResult {
   const render = resolvedRender(input.variant, input.render, options.defaultBackend);
   const profile = variantProfiles[input.variant];
   const perClip = render.framesPerClip - render.overlapFrames;
@@ -256,7 +250,6 @@ export function segmentPlan(input: PlanInput, options: PlanOptions): SegmentPlan
       seconds: frames / render.fps,
     });
   }
-  const gpus = input.gpu?.count ?? 1;
   return {
     ok: true,
     plan: {
@@ -267,10 +260,14 @@ export function segmentPlan(input: PlanInput, options: PlanOptions): SegmentPlan
         segments: segments.length,
         frames: startFrame,
         seconds: startFrame / render.fps,
-        gpuSeconds: segments.length * options.clipRenderSeconds * gpus,
       },
     },
   };
+}
+
+/** GPU time to render every segment once: segments x seconds per clip x GPUs per segment. */
+export function gpuSecondsEstimate(plan: SegmentPlan, clipRenderSeconds: number, gpus: number): number {
+  return plan.segments.length * clipRenderSeconds * gpus;
 }
 
 // The SVI notes report about 12 minutes per 81-frame 480x832 clip at 50 steps on an A800.

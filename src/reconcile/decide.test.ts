@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../plan/canonical-json.ts";
-import { concatJobName, decide, filmFinalizer, segmentJobName } from "./decide.ts";
+import { filmFinalizer } from "../api/operator-labels.ts";
+import { decide, decisionEffects } from "./decide.ts";
 import type {
-  Action,
+  Effect,
   FilmIntent,
   FilmSnapshot,
   FilmStatus,
@@ -11,6 +12,7 @@ import type {
   PlannedSegment,
   SegmentRecord,
 } from "./film-snapshot.ts";
+import { concatJobName, segmentJobName } from "./object-names.ts";
 
 const now = new Date("2026-11-25T12:00:00.000Z");
 const at = (secondsAgo: number) => new Date(now.getTime() - secondsAgo * 1000).toISOString();
@@ -111,13 +113,13 @@ function snapshot(overrides: {
   };
 }
 
-const kinds = (actions: readonly Action[]) => actions.map((a) => a.kind);
-const statusOf = (actions: readonly Action[]): FilmStatus => {
+const kinds = (actions: readonly Effect[]) => actions.map((a) => a.kind);
+const statusOf = (actions: readonly Effect[]): FilmStatus => {
   const update = actions.find((a) => a.kind === "updateStatus");
   if (update?.kind !== "updateStatus") throw new Error("no status update");
   return update.status;
 };
-const created = (actions: readonly Action[]) =>
+const created = (actions: readonly Effect[]) =>
   actions.flatMap((a) =>
     a.kind === "createSegmentJob" ? [{ index: a.segment.index, attempt: a.attempt, input: a.inputDigest }] : [],
   );
@@ -227,9 +229,9 @@ describe("decide", () => {
     },
   ])("$name", ({ input, kinds: expectedKinds, created: expectedCreated, phase, progress }) => {
     const decision = decide(input);
-    expect(kinds(decision.actions)).toEqual(expectedKinds);
-    expect(created(decision.actions)).toEqual(expectedCreated);
-    const status = statusOf(decision.actions);
+    expect(kinds(decisionEffects(decision))).toEqual(expectedKinds);
+    expect(created(decisionEffects(decision))).toEqual(expectedCreated);
+    const status = statusOf(decisionEffects(decision));
     expect(status.phase).toBe(phase);
     expect(status.progress).toBe(progress);
     expect(status.observedGeneration).toBe(1);
@@ -240,7 +242,7 @@ describe("decide", () => {
     const decision = decide(
       snapshot({ jobs: [job], pods: [podFor(job, '{"frames":81,"latentsDigest":"sha256:l0"}')] }),
     );
-    const [record] = statusOf(decision.actions).segments ?? [];
+    const [record] = statusOf(decisionEffects(decision)).segments ?? [];
     expect(record).toMatchObject({
       index: 0,
       state: "Succeeded",
@@ -252,7 +254,7 @@ describe("decide", () => {
       frames: 81,
     });
     expect(decision.facts.segmentsEnded).toEqual([{ result: "succeeded", seconds: 15 }]);
-    expect(decision.facts.handoffsFrom).toEqual([at(5)]);
+    expect(decision.facts.handoffFrom).toBe(0);
   });
 
   it("estimates completion from observed segment times, and the estimate does not move with the clock alone", () => {
@@ -260,17 +262,17 @@ describe("decide", () => {
       status: { segments: [succeeded(0, "", "sha256:l0")] },
       jobs: [jobFor(1, "sha256:l0", 0)],
     });
-    const status = statusOf(decide(input).actions);
+    const status = statusOf(decisionEffects(decide(input)));
     // One segment took 10 s and finished 90 s ago; two remain.
     expect(status.eta).toBe(new Date(now.getTime() - 90_000 + 20_000).toISOString());
     const later = decide({ ...input, now: new Date(now.getTime() + 5_000), film: { ...input.film, status } });
-    expect(later.actions).toEqual([]);
+    expect(decisionEffects(later)).toEqual([]);
   });
 
   it("hands off as soon as the segment's pod succeeded, before the Job controller marks the Job complete", () => {
     const job = jobFor(0, "", 0);
     const pod: ObservedPod = { ...podFor(job, '{"latentsDigest":"sha256:l0"}'), phase: "Succeeded", finishedAt: at(1) };
-    expect(created(decide(snapshot({ jobs: [job], pods: [pod] })).actions)).toEqual([
+    expect(created(decisionEffects(decide(snapshot({ jobs: [job], pods: [pod] }))))).toEqual([
       { index: 1, attempt: 0, input: "sha256:l0" },
     ]);
   });
@@ -282,7 +284,7 @@ describe("decide", () => {
     );
     // Finished 5 s ago, first retry after 10 s.
     expect(decision.requeueAfterMs).toBe(5_000);
-    expect(statusOf(decision.actions).segments?.[1]?.state).toBe("Retrying");
+    expect(statusOf(decisionEffects(decision)).segments?.[1]?.state).toBe("Retrying");
   });
 
   it("fails the film once retries are exhausted, naming the segment and the container's message, keeping records", () => {
@@ -294,15 +296,15 @@ describe("decide", () => {
         pods: [podFor(job, '{"error":"latents digest mismatch"}', 3)],
       }),
     );
-    const status = statusOf(decision.actions);
+    const status = statusOf(decisionEffects(decision));
     expect(status.phase).toBe("Failed");
     expect(condition(status, "Failed")).toMatchObject({ status: "True", reason: "RetriesExhausted" });
     expect(condition(status, "Failed")?.message).toBe(
       "segment 1 failed 3 time(s): latents digest mismatch (exit code 3)",
     );
     expect(status.segments?.[0]?.state).toBe("Succeeded");
-    expect(created(decision.actions)).toEqual([]);
-    expect(decision.actions).toContainEqual(expect.objectContaining({ kind: "event", reason: "FilmFailed" }));
+    expect(created(decisionEffects(decision))).toEqual([]);
+    expect(decisionEffects(decision)).toContainEqual(expect.objectContaining({ kind: "event", reason: "FilmFailed" }));
   });
 
   it("re-renders from the edited segment on: a running job for the old plan is stopped, earlier records kept", () => {
@@ -316,9 +318,9 @@ describe("decide", () => {
         pods: [podFor(oldJob)],
       }),
     );
-    expect(created(decision.actions)).toEqual([{ index: 1, attempt: 0, input: "sha256:l0" }]);
-    expect(decision.actions).toContainEqual({ kind: "deleteJob", name: oldJob.name });
-    const status = statusOf(decision.actions);
+    expect(created(decisionEffects(decision))).toEqual([{ index: 1, attempt: 0, input: "sha256:l0" }]);
+    expect(decisionEffects(decision)).toContainEqual({ kind: "deleteJob", name: oldJob.name });
+    const status = statusOf(decisionEffects(decision));
     expect(status.progress).toBe("1/3");
     expect(status.segments?.map((r) => r.index)).toEqual([0]);
   });
@@ -327,13 +329,13 @@ describe("decide", () => {
     const decision = decide(
       snapshot({ status: { segments: [succeeded(0, "", "sha256:new"), succeeded(1, "sha256:old", "sha256:l1")] } }),
     );
-    expect(created(decision.actions)).toEqual([{ index: 1, attempt: 0, input: "sha256:new" }]);
+    expect(created(decisionEffects(decision))).toEqual([{ index: 1, attempt: 0, input: "sha256:new" }]);
   });
 
   it("treats a successful pod without a result as a failed attempt", () => {
     const job = jobFor(0, "", 0, "Succeeded");
     const decision = decide(snapshot({ jobs: [job], pods: [podFor(job, "")] }));
-    const record = statusOf(decision.actions).segments?.[0];
+    const record = statusOf(decisionEffects(decision)).segments?.[0];
     expect(record?.state).toBe("Retrying");
     expect(record?.message).toContain("left no result");
   });
@@ -358,18 +360,20 @@ describe("decide", () => {
     const decision = decide(
       snapshot({ status: { segments: done }, jobs: [job], pods: [podFor(job, '{"frames":233,"seconds":14.5625}')] }),
     );
-    const status = statusOf(decision.actions);
+    const status = statusOf(decisionEffects(decision));
     expect(status.phase).toBe("Succeeded");
     expect(status.output).toEqual({ path: "/workspace/film.mp4", frames: 233, seconds: 14.5625, hash: "c1" });
     expect(condition(status, "Ready")).toMatchObject({ status: "True", reason: "FilmComplete" });
     expect(status.completionTime).toBe(now.toISOString());
-    expect(decision.actions).toContainEqual(expect.objectContaining({ kind: "event", reason: "FilmConcatenated" }));
+    expect(decisionEffects(decision)).toContainEqual(
+      expect.objectContaining({ kind: "event", reason: "FilmConcatenated" }),
+    );
   });
 
   it("creates nothing for an invalid spec and reports the field, keeping what was rendered", () => {
     const decision = decide(snapshot({ invalid: true, status: { segments: [succeeded(0, "", "sha256:l0")] } }));
-    expect(kinds(decision.actions)).toEqual(["event", "updateStatus"]);
-    const status = statusOf(decision.actions);
+    expect(kinds(decisionEffects(decision))).toEqual(["updateStatus", "event"]);
+    const status = statusOf(decisionEffects(decision));
     expect(condition(status, "Ready")).toMatchObject({
       status: "False",
       reason: "InvalidSpec",
@@ -379,17 +383,17 @@ describe("decide", () => {
   });
 
   it("does not repeat the invalid-spec event once it is reported for this generation", () => {
-    const first = statusOf(decide(snapshot({ invalid: true })).actions);
-    expect(kinds(decide(snapshot({ invalid: true, status: first })).actions)).toEqual([]);
+    const first = statusOf(decisionEffects(decide(snapshot({ invalid: true }))));
+    expect(kinds(decisionEffects(decide(snapshot({ invalid: true, status: first }))))).toEqual([]);
   });
 
   it("writes no status when nothing changed, whatever order the API server returns its fields in", () => {
     const job = jobFor(0, "", 0);
     const input = snapshot({ jobs: [job], pods: [podFor(job)] });
-    const status = statusOf(decide(input).actions);
+    const status = statusOf(decisionEffects(decide(input)));
     const reordered = JSON.parse(canonicalJson(status)) as FilmStatus;
     expect(Object.keys(reordered)).not.toEqual(Object.keys(status));
-    expect(decide({ ...input, film: { ...input.film, status: reordered } }).actions).toEqual([]);
+    expect(decisionEffects(decide({ ...input, film: { ...input.film, status: reordered } }))).toEqual([]);
   });
 
   it.each([
@@ -404,7 +408,7 @@ describe("decide", () => {
         jobs: [jobFor(0, "", 0, "Succeeded"), running],
       }),
     );
-    expect(kinds(decision.actions)).toEqual(["deleteJob", ...expected]);
+    expect(kinds(decisionEffects(decision))).toEqual(["deleteJob", ...expected]);
   });
 
   it("gives deterministic job names that stay within Kubernetes' 63 characters", () => {

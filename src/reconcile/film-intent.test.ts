@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { filmIntent, workspaceClaimName } from "./film-intent.ts";
+import { operatorEnvNames } from "../api/runtime-contract.ts";
+import { filmIntent } from "./film-intent.ts";
+import type { IntentDefaults } from "./film-intent.ts";
+import { workspaceClaimName } from "./object-names.ts";
 
-const defaults = {
+const defaults: IntentDefaults = {
   nodeSelector: { "longvideo.dev/pool": "a100" },
   tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
   modelCacheClaim: "shared-models",
-  clipRenderSeconds: 600,
-  backend: "svi" as const,
+  backend: "svi",
 };
 
 const spec = {
@@ -20,6 +22,18 @@ const spec = {
 };
 
 describe("filmIntent", () => {
+  it("sets exactly the runtime contract's operator variables, but those known only when a job is created", () => {
+    const result = filmIntent({ name: "bay", spec }, defaults);
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    const perJob = ["LV_INPUT_DIGEST", "LV_ATTEMPT"];
+    const expected = (command: "segment" | "concat") =>
+      operatorEnvNames(command)
+        .filter((name) => !perJob.includes(name))
+        .sort();
+    for (const segment of result.intent.segments) expect(Object.keys(segment.env).sort()).toEqual(expected("segment"));
+    expect(Object.keys(result.intent.concat.env).sort()).toEqual(expected("concat"));
+  });
+
   it("plans one segment per clip with the segment contract in each environment", () => {
     const result = filmIntent({ name: "bay", spec }, defaults);
     if (!result.ok) throw new Error(JSON.stringify(result.errors));

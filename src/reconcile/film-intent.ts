@@ -6,31 +6,19 @@ import { createHash } from "node:crypto";
 import { fieldErrorLine } from "../api/field-errors.ts";
 import { longVideoSpecVerdict } from "../api/long-video.ts";
 import { segmentPlan } from "../plan/segment-plan.ts";
-import type { Toleration } from "../manifests/render-job.ts";
 import type { Backend, ReferenceImage } from "../api/long-video-spec.ts";
-import type { FilmIntent, IntentResult, ReferenceVolume } from "./film-snapshot.ts";
-
-/** Where the runtime finds the workspace and the model cache in every render pod. */
-export const workspaceDir = "/workspace";
-export const modelsDir = "/models";
-/** Where a configMap or pvc reference image source is mounted (read-only) in every render pod. */
-export const referenceDir = "/reference";
+import type { Toleration } from "../api/pod-scheduling.ts";
+import { mountPaths } from "../api/runtime-contract.ts";
+import type { FilmIntent, IntentResult, ReferenceVolume, RuntimeEnv } from "./film-snapshot.ts";
+import { workspaceClaimName } from "./object-names.ts";
 
 /** Operator-wide defaults a film may leave unset (from the Helm chart's values). */
 export interface IntentDefaults {
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly Toleration[];
   readonly modelCacheClaim: string;
-  /** Per-clip render time assumed for estimates before any segment has been timed. */
-  readonly clipRenderSeconds: number;
   /** The backend of films that name none. */
   readonly backend: Backend;
-}
-
-/** The workspace claim of a film: one per film, named after it. */
-export function workspaceClaimName(film: string): string {
-  const suffix = "-workspace";
-  return `${film.slice(0, 63 - suffix.length)}${suffix}`;
 }
 
 export function filmIntent(
@@ -45,15 +33,12 @@ export function filmIntent(
     };
   }
   const spec = verdict.value;
-  const planned = segmentPlan(spec, {
-    clipRenderSeconds: defaults.clipRenderSeconds,
-    defaultBackend: defaults.backend,
-  });
+  const planned = segmentPlan(spec, { defaultBackend: defaults.backend });
   if (!planned.ok) return { ok: false, errors: [{ path: planned.error.field, message: planned.error.message }] };
   const { plan } = planned;
   const render = plan.render;
   const count = plan.segments.length;
-  const shared: Record<string, string> = {
+  const shared: RuntimeEnv = {
     LV_VARIANT: render.variant,
     LV_BACKEND: render.backend,
     LV_WIDTH: String(render.width),
@@ -64,10 +49,10 @@ export function filmIntent(
     LV_MOTION_FRAMES: String(render.motionFrames),
     LV_PADDING: render.padding,
     LV_SEGMENT_COUNT: String(count),
-    LV_WORKSPACE: workspaceDir,
-    LV_MODELS_DIR: modelsDir,
+    LV_WORKSPACE: mountPaths.workspace,
+    LV_MODELS_DIR: mountPaths.models,
     LV_REFERENCE_IMAGE: JSON.stringify(spec.referenceImage),
-    LV_REFERENCE_DIR: referenceDir,
+    LV_REFERENCE_DIR: mountPaths.reference,
   };
   const segments = plan.segments.map((segment) => ({
     index: segment.index,
@@ -86,7 +71,7 @@ export function filmIntent(
     },
   }));
   const last = plan.segments[count - 1];
-  const outputPath = `${workspaceDir}/${spec.output.path}`;
+  const outputPath = `${mountPaths.workspace}/${spec.output.path}`;
   // The film depends on every segment (the last hash chains them all) and on how it is written.
   const concatHash = createHash("sha256")
     .update(JSON.stringify([last?.hash ?? "", spec.output.path, render.fps]))

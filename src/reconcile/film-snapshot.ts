@@ -3,7 +3,31 @@
  * (its validated spec turned into a segment plan and settings), and the actions that bring the world closer to
  * that intent. Plain data only: no client, no clock, no I/O.
  */
-import type { GpuPlacement } from "../manifests/render-job.ts";
+import type { Condition, LongVideoStatus, Phase, SegmentRecord, SegmentState } from "../api/long-video-status.ts";
+import type { Toleration } from "../api/pod-scheduling.ts";
+import type { RuntimeEnvName } from "../api/runtime-contract.ts";
+
+// The status the reconciler writes is the API's: types derived from the zod schema, never restated.
+export type FilmStatus = LongVideoStatus;
+export type FilmPhase = Phase;
+export type { Condition, SegmentRecord, SegmentState };
+
+/** Where and how a render pod runs on the GPU pool. */
+export interface GpuPlacement {
+  readonly resourceName: string;
+  /** GPUs per pod; 0 for a pod that needs none (concatenation). */
+  readonly count: number;
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly tolerations: readonly Toleration[];
+  /** A Kubernetes affinity object, passed through unchanged. */
+  readonly affinity?: unknown;
+  readonly priorityClassName?: string;
+  /** A Kueue LocalQueue: the Job is labelled for it and created suspended so that Kueue admits it. */
+  readonly queueName?: string;
+}
+
+/** Values of the runtime contract's environment variables. */
+export type RuntimeEnv = Readonly<Partial<Record<RuntimeEnvName, string>>>;
 
 /** One segment as planned: its place in the chain, its content hash and the environment its pod receives. */
 export interface PlannedSegment {
@@ -13,7 +37,7 @@ export interface PlannedSegment {
   /** Frames this segment adds to the film after trimming. */
   readonly keptFrames: number;
   /** The segment contract's environment, except the input digest, which is known only at hand-off. */
-  readonly env: Readonly<Record<string, string>>;
+  readonly env: RuntimeEnv;
 }
 
 export interface RetryPolicy {
@@ -48,7 +72,7 @@ export interface FilmIntent {
   readonly concat: {
     /** Hash of everything the film depends on: the last segment's hash plus output settings. */
     readonly hash: string;
-    readonly env: Readonly<Record<string, string>>;
+    readonly env: RuntimeEnv;
     readonly frames: number;
     readonly seconds: number;
     readonly path: string;
@@ -95,48 +119,6 @@ export interface ObservedPod {
   readonly reason?: string;
 }
 
-export type SegmentState = "Pending" | "Running" | "Succeeded" | "Failed" | "Retrying";
-
-/** The durable record of one segment, kept in the film's status. */
-export interface SegmentRecord {
-  readonly index: number;
-  readonly attempt: number;
-  readonly state: SegmentState;
-  readonly hash: string;
-  readonly node?: string;
-  readonly startTime?: string;
-  readonly finishTime?: string;
-  /** Digest of the latents the segment consumed ("" for the first). */
-  readonly inputDigest?: string;
-  /** Digest of the latents it produced, which its successor must consume. */
-  readonly outputDigest?: string;
-  readonly frames?: number;
-  readonly message?: string;
-}
-
-export interface Condition {
-  readonly type: string;
-  readonly status: "True" | "False" | "Unknown";
-  readonly reason: string;
-  readonly message: string;
-  readonly lastTransitionTime: string;
-  readonly observedGeneration: number;
-}
-
-export type FilmPhase = "Pending" | "Rendering" | "Concatenating" | "Succeeded" | "Failed" | "Suspended";
-
-export interface FilmStatus {
-  readonly observedGeneration?: number;
-  readonly phase?: FilmPhase;
-  readonly progress?: string;
-  readonly segments?: readonly SegmentRecord[];
-  readonly conditions?: readonly Condition[];
-  readonly output?: { readonly path: string; readonly frames: number; readonly seconds: number; readonly hash: string };
-  readonly startTime?: string;
-  readonly completionTime?: string;
-  readonly eta?: string;
-}
-
 export interface ObservedFilm {
   readonly name: string;
   readonly namespace: string;
@@ -158,10 +140,13 @@ export interface FilmSnapshot {
 
 export type EventType = "Normal" | "Warning";
 
-export type Action =
-  | { readonly kind: "addFinalizer" }
+/** Done before the status is written: neither depends on what the status says. */
+export type SetupAction =
+  { readonly kind: "addFinalizer" } | { readonly kind: "createWorkspace"; readonly workspace: WorkspaceIntent };
+
+/** Done after the status is written, and only if that write succeeded: what the new status justifies. */
+export type FollowUpAction =
   | { readonly kind: "removeFinalizer" }
-  | { readonly kind: "createWorkspace"; readonly workspace: WorkspaceIntent }
   | { readonly kind: "releaseWorkspace"; readonly claimName: string }
   | { readonly kind: "deleteWorkspace"; readonly claimName: string }
   | {
@@ -173,19 +158,36 @@ export type Action =
     }
   | { readonly kind: "createConcatJob"; readonly attempt: number; readonly name: string }
   | { readonly kind: "deleteJob"; readonly name: string }
-  | { readonly kind: "updateStatus"; readonly status: FilmStatus }
   | { readonly kind: "event"; readonly type: EventType; readonly reason: string; readonly message: string };
+
+export type Action = SetupAction | FollowUpAction;
+
+/** One effect of a decision, as the I/O layer carries it out: an action, or the status write. */
+export type Effect = Action | { readonly kind: "updateStatus"; readonly status: FilmStatus };
+
+/** How a segment's attempt ended, for the segments counter. */
+export type SegmentOutcome = "succeeded" | "failed" | "retried";
 
 /** Facts for metrics that only the decision knows (a segment's end is seen once, when it is recorded). */
 export interface DecisionFacts {
-  readonly segmentsEnded: readonly { readonly result: "succeeded" | "failed" | "retried"; readonly seconds: number }[];
-  /** When the predecessor's result was recorded, for each successor job created in this decision. */
-  readonly handoffsFrom: readonly string[];
+  readonly segmentsEnded: readonly { readonly result: SegmentOutcome; readonly seconds: number }[];
+  /**
+   * The segment whose end the job created in this decision follows (segment i-1 for segment i, the last segment
+   * for the concatenation), when one was created: where a hand-off's clock started.
+   */
+  readonly handoffFrom?: number;
 }
 
+/**
+ * A decision, in the order it must be carried out: `setup`, then the `status` write (when the status changed),
+ * then `then`. A successor's job is in `then`, so it exists only after its predecessor's result is durably
+ * recorded; if the status write fails, nothing in `then` is done.
+ */
 export interface Decision {
-  readonly actions: readonly Action[];
-  /** Look again after this long even if nothing changes (a retry backoff, an ETA refresh). */
+  readonly setup: readonly SetupAction[];
+  readonly status?: FilmStatus;
+  readonly then: readonly FollowUpAction[];
+  /** Look again after this long even if nothing changes (a retry backoff). */
   readonly requeueAfterMs?: number;
   readonly facts: DecisionFacts;
 }

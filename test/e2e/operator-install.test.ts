@@ -66,7 +66,7 @@ function monitoringCrds(): string[] {
 function examplePlan(): { frames: number; seconds: number; segments: number } {
   const verdict = longVideoSpecVerdict((parse(readFileSync(example, "utf8")) as { spec: unknown }).spec);
   if (!verdict.ok) throw new Error(`the example is invalid: ${JSON.stringify(verdict.errors)}`);
-  const planned = segmentPlan(verdict.value, { clipRenderSeconds: 1 });
+  const planned = segmentPlan(verdict.value);
   if (!planned.ok) throw new Error(planned.error.message);
   return planned.plan.totals;
 }

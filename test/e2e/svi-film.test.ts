@@ -130,7 +130,7 @@ function sviFilm(variant: Variant) {
 function planOf(spec: unknown): SegmentPlan {
   const verdict = longVideoSpecVerdict(spec);
   if (!verdict.ok) throw new Error(`the film is invalid: ${JSON.stringify(verdict.errors)}`);
-  const planned = segmentPlan(verdict.value, { clipRenderSeconds: 1 });
+  const planned = segmentPlan(verdict.value);
   if (!planned.ok) throw new Error(planned.error.message);
   return planned.plan;
 }

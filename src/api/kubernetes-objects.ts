@@ -1,0 +1,72 @@
+/**
+ * The Kubernetes objects the operator reads, as plain JSON shapes reduced to the fields it uses: what the
+ * informers cache (src/kube) and what the reconciler's translators read (src/reconcile). Structural types only,
+ * so any object the API server returns fits them.
+ */
+import type { LongVideoStatus } from "./long-video-status.ts";
+
+/** What every object has: identity, labels and owners. */
+export interface KubeObject {
+  readonly metadata?: {
+    readonly name?: string;
+    readonly namespace?: string;
+    readonly resourceVersion?: string;
+    readonly uid?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly ownerReferences?: readonly { readonly uid: string; readonly kind: string; readonly name: string }[];
+  };
+}
+
+/** A LongVideo as the API server returns it; the spec stays unknown until the intent validates it. */
+export interface LongVideoObject extends KubeObject {
+  readonly metadata: KubeObject["metadata"] & {
+    readonly generation?: number;
+    readonly deletionTimestamp?: string;
+    readonly finalizers?: readonly string[];
+  };
+  readonly spec?: unknown;
+  readonly status?: LongVideoStatus;
+}
+
+/** A segment or concatenation Job. */
+export interface JobObject extends KubeObject {
+  readonly metadata: KubeObject["metadata"] & {
+    readonly annotations?: Readonly<Record<string, string>>;
+    readonly creationTimestamp?: string;
+    readonly deletionTimestamp?: string;
+  };
+  readonly status?: {
+    readonly conditions?: readonly {
+      readonly type: string;
+      readonly status: string;
+      readonly reason?: string;
+      readonly message?: string;
+    }[];
+  };
+}
+
+/** A render pod: where it ran, when, and how it ended. */
+export interface PodObject extends KubeObject {
+  readonly spec?: { readonly nodeName?: string };
+  readonly status?: {
+    readonly phase?: string;
+    readonly reason?: string;
+    readonly containerStatuses?: readonly {
+      readonly state?: {
+        readonly running?: { readonly startedAt?: string };
+        readonly terminated?: {
+          readonly exitCode?: number;
+          readonly reason?: string;
+          readonly message?: string;
+          readonly startedAt?: string;
+          readonly finishedAt?: string;
+        };
+      };
+    }[];
+  };
+}
+
+/** A film's workspace claim. */
+export interface ClaimObject extends KubeObject {
+  readonly metadata: KubeObject["metadata"] & { readonly deletionTimestamp?: string };
+}

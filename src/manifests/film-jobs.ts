@@ -1,0 +1,100 @@
+/**
+ * The Jobs a film's decisions create: one per segment attempt and one per concatenation attempt, each with the
+ * labels and annotations the operator reads back, the runtime contract's environment, the film's placement and
+ * volumes, and resources sized for the work.
+ */
+import { operatorAnnotations, operatorLabels } from "../api/operator-labels.ts";
+import type { FilmIntent, FollowUpAction } from "../reconcile/film-snapshot.ts";
+import { filmLabels, filmOwner } from "./film-owner.ts";
+import type { FilmRef } from "./film-owner.ts";
+import { renderJob } from "./render-job.ts";
+import type { RenderJobInput } from "./render-job.ts";
+
+/** The runtime image every render pod runs, from the operator's configuration. */
+export interface RuntimeImage {
+  readonly image: string;
+  readonly pullPolicy: RenderJobInput["imagePullPolicy"];
+}
+
+/**
+ * Requests hold a node's share for the work; limits leave room for peaks. A segment decodes and encodes a clip on
+ * the CPU beside the GPU work, and its host memory holds text encoder and VAE offloads (16 GiB is the worst case
+ * of a 14B model with offloading); concatenation is a stream copy.
+ */
+export const renderResources = {
+  segment: { cpu: { request: 1, limit: 4 }, memoryMiB: { request: 1024, limit: 16384 } },
+  concat: { cpu: { request: 0.25, limit: 2 }, memoryMiB: { request: 256, limit: 2048 } },
+} as const;
+
+type CreateSegmentJob = Extract<FollowUpAction, { kind: "createSegmentJob" }>;
+type CreateConcatJob = Extract<FollowUpAction, { kind: "createConcatJob" }>;
+
+/** The Job of one attempt at one segment. */
+export function segmentJob(
+  film: FilmRef,
+  intent: FilmIntent,
+  action: CreateSegmentJob,
+  runtime: RuntimeImage,
+): Record<string, unknown> {
+  const { segment } = action;
+  return renderJob({
+    ...common(film, intent, runtime),
+    name: action.name,
+    labels: jobLabels(film, intent, "segment", String(segment.index), action.attempt),
+    jobAnnotations: { [operatorAnnotations.hash]: segment.hash, [operatorAnnotations.inputDigest]: action.inputDigest },
+    args: ["segment"],
+    env: { ...segment.env, LV_INPUT_DIGEST: action.inputDigest, LV_ATTEMPT: String(action.attempt) },
+    placement: intent.placement,
+    ...(intent.modelsClaim ? { modelsClaim: intent.modelsClaim } : {}),
+    ...(intent.reference ? { reference: intent.reference } : {}),
+    ...renderResources.segment,
+  });
+}
+
+/** The Job of one attempt at concatenating the film. */
+export function concatJob(
+  film: FilmRef,
+  intent: FilmIntent,
+  action: CreateConcatJob,
+  runtime: RuntimeImage,
+): Record<string, unknown> {
+  return renderJob({
+    ...common(film, intent, runtime),
+    name: action.name,
+    labels: jobLabels(film, intent, "concat", "concat", action.attempt),
+    jobAnnotations: { [operatorAnnotations.hash]: intent.concat.hash, [operatorAnnotations.inputDigest]: "" },
+    args: ["concat"],
+    env: { ...intent.concat.env, LV_ATTEMPT: String(action.attempt) },
+    // Concatenation needs no GPU, but it runs where the film's pods may run: next to its workspace.
+    placement: { ...intent.placement, count: 0 },
+    ...renderResources.concat,
+  });
+}
+
+function common(film: FilmRef, intent: FilmIntent, runtime: RuntimeImage) {
+  return {
+    namespace: film.namespace,
+    owner: filmOwner(film),
+    podAnnotations: intent.podAnnotations,
+    image: runtime.image,
+    imagePullPolicy: runtime.pullPolicy,
+    workspaceClaim: intent.workspace.claimName,
+  };
+}
+
+/** The film's own pod labels first, so the operator's labels (which the API reserves) always win. */
+function jobLabels(
+  film: FilmRef,
+  intent: FilmIntent,
+  kind: "segment" | "concat",
+  segment: string,
+  attempt: number,
+): Record<string, string> {
+  return {
+    ...intent.podLabels,
+    ...filmLabels(film),
+    [operatorLabels.kind]: kind,
+    [operatorLabels.segment]: segment,
+    [operatorLabels.attempt]: String(attempt),
+  };
+}

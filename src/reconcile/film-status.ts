@@ -1,0 +1,160 @@
+/**
+ * The status a decision writes: phase, progress, segment records, conditions, output, times and an ETA. Whole
+ * and deterministic, so an unchanged film yields a byte-identical status and no write.
+ */
+import { canonicalJson } from "../plan/canonical-json.ts";
+import { retriesLeft } from "./attempt-policy.ts";
+import type { FilmOutput } from "./concat-step.ts";
+import { ConditionReason, ConditionType, mergedConditions } from "./film-conditions.ts";
+import type { ConditionDraft } from "./film-conditions.ts";
+import type { FilmFailure } from "./film-step.ts";
+import type { FilmIntent, FilmPhase, FilmSnapshot, FilmStatus, SegmentRecord } from "./film-snapshot.ts";
+import { recordSeconds } from "./segment-record.ts";
+import type { SegmentProgress } from "./segment-progress.ts";
+
+export interface StatusFacts {
+  readonly phase: FilmPhase;
+  readonly progress: SegmentProgress;
+  readonly output: FilmOutput | undefined;
+  readonly failure: FilmFailure | undefined;
+  /** A job is running or being created. */
+  readonly running: boolean;
+}
+
+export function filmStatus(snapshot: FilmSnapshot, intent: FilmIntent, facts: StatusFacts): FilmStatus {
+  const { film } = snapshot;
+  const now = snapshot.now.toISOString();
+  const { phase, progress, output, running } = facts;
+  // A failed attempt with retries left is shown as Retrying: the film has not given up on it.
+  const records = progress.records.map((r) =>
+    r.state === "Failed" && retriesLeft(intent.retry, r.attempt) ? { ...r, state: "Retrying" as const } : r,
+  );
+  const started = film.status.startTime ?? (running || progress.valid > 0 ? now : undefined);
+  const eta = phase === "Rendering" ? estimatedCompletion(records, intent.segments.length - progress.valid) : undefined;
+  const completionTime = phase === "Succeeded" || phase === "Failed" ? (film.status.completionTime ?? now) : undefined;
+  return {
+    observedGeneration: film.generation,
+    phase,
+    progress: `${String(progress.valid)}/${String(intent.segments.length)}`,
+    segments: records,
+    conditions: mergedConditions(
+      film.status.conditions ?? [],
+      conditionDrafts(snapshot, intent, { ...facts, records }),
+      now,
+      film.generation,
+    ),
+    ...(output ? { output } : {}),
+    ...(started ? { startTime: started } : {}),
+    ...(completionTime ? { completionTime } : {}),
+    ...(eta ? { eta } : {}),
+  };
+}
+
+/** Whether a status differs from the one already written (in content, whatever the order of its fields). */
+export function statusChanged(previous: FilmStatus, next: FilmStatus): boolean {
+  return canonicalJson(previous) !== canonicalJson(next);
+}
+
+/**
+ * The last recorded finish plus the mean segment time for each segment left. Anchored on that finish, not on now,
+ * so the estimate changes only when a segment does and the status is not rewritten on every reconcile.
+ */
+function estimatedCompletion(records: readonly SegmentRecord[], remaining: number): string | undefined {
+  const done = records.filter((r) => r.state === "Succeeded");
+  const finishes = done.flatMap((r) => (r.finishTime ? [Date.parse(r.finishTime)] : []));
+  if (done.length === 0 || finishes.length === 0) return undefined;
+  const mean = done.reduce((sum, r) => sum + (recordSeconds(r) ?? 0), 0) / done.length;
+  return new Date(Math.max(...finishes) + mean * remaining * 1000).toISOString();
+}
+
+const readyReasons: Readonly<Record<FilmPhase, string>> = {
+  Succeeded: ConditionReason.FilmComplete,
+  Failed: ConditionReason.RetriesExhausted,
+  Suspended: ConditionReason.Suspended,
+  Concatenating: ConditionReason.Concatenating,
+  Rendering: ConditionReason.Rendering,
+  Pending: ConditionReason.InProgress,
+};
+
+function conditionDrafts(
+  snapshot: FilmSnapshot,
+  intent: FilmIntent,
+  facts: StatusFacts & { readonly records: readonly SegmentRecord[] },
+): ConditionDraft[] {
+  const { phase, failure, output, running, records } = facts;
+  const progressText = `${String(facts.progress.valid)}/${String(intent.segments.length)} segments rendered`;
+  const readyReason = phase === "Failed" ? (failure?.reason ?? readyReasons.Failed) : readyReasons[phase];
+  const succeeded = phase === "Succeeded";
+  const waitingForRetry = records.some((r) => r.state === "Retrying") && !running;
+  const drafts: ConditionDraft[] = [
+    {
+      type: ConditionType.Ready,
+      status: succeeded ? "True" : "False",
+      reason: readyReason,
+      message: succeeded && output ? `the film is at ${output.path}` : (failure?.message ?? progressText),
+    },
+    {
+      type: ConditionType.Progressing,
+      status: phase === "Rendering" || phase === "Concatenating" || phase === "Pending" ? "True" : "False",
+      reason: waitingForRetry ? ConditionReason.WaitingForRetry : readyReason,
+      message: progressText,
+    },
+    {
+      type: ConditionType.Succeeded,
+      status: succeeded ? "True" : "False",
+      reason: succeeded ? ConditionReason.FilmComplete : ConditionReason.InProgress,
+      message: succeeded ? `${String(intent.segments.length)} segments concatenated` : progressText,
+    },
+    {
+      type: ConditionType.Failed,
+      status: failure ? "True" : "False",
+      reason: failure?.reason ?? ConditionReason.NoFailure,
+      message: failure?.message ?? "no segment has exhausted its retries",
+    },
+    degradedDraft(phase, records),
+  ];
+  const suspended = suspendedDraft(snapshot, intent, running);
+  return suspended ? [...drafts, suspended] : drafts;
+}
+
+/** Degraded while the film still progresses on a retry: a segment failed and is waiting for, or on, another attempt. */
+function degradedDraft(phase: FilmPhase, records: readonly SegmentRecord[]): ConditionDraft {
+  const retried = records.find((r) => r.state === "Retrying" || (r.state !== "Succeeded" && r.attempt > 0));
+  if (phase === "Failed" || phase === "Succeeded" || !retried) {
+    return {
+      type: ConditionType.Degraded,
+      status: "False",
+      reason: ConditionReason.NotDegraded,
+      message: "no segment is being retried",
+    };
+  }
+  const failures = retried.state === "Retrying" ? retried.attempt + 1 : retried.attempt;
+  return {
+    type: ConditionType.Degraded,
+    status: "True",
+    reason: ConditionReason.SegmentRetrying,
+    message: `segment ${String(retried.index)} failed ${String(failures)} time(s) and is retried${retried.message ? `: ${retried.message}` : ""}`,
+  };
+}
+
+/** Present once the film was ever suspended: whether it is, or is on its way there, or resumed. */
+function suspendedDraft(snapshot: FilmSnapshot, intent: FilmIntent, running: boolean): ConditionDraft | undefined {
+  const everSuspended = snapshot.film.status.conditions?.some((c) => c.type === ConditionType.Suspended) ?? false;
+  if (!intent.suspend && !everSuspended) return undefined;
+  if (!intent.suspend) {
+    return { type: ConditionType.Suspended, status: "False", reason: ConditionReason.NotSuspended, message: "resumed" };
+  }
+  return running
+    ? {
+        type: ConditionType.Suspended,
+        status: "False",
+        reason: ConditionReason.SuspendRequested,
+        message: "suspending: the running job finishes, no new one starts",
+      }
+    : {
+        type: ConditionType.Suspended,
+        status: "True",
+        reason: ConditionReason.Suspended,
+        message: "suspended at a segment boundary",
+      };
+}

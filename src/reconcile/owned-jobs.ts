@@ -1,0 +1,53 @@
+/** Queries over the jobs and pods a film owns, as a snapshot holds them. */
+import type { FilmSnapshot, ObservedJob, ObservedPod, PlannedSegment } from "./film-snapshot.ts";
+
+/** The pod of a job that ran last: a Job runs one pod, but a disruption (which the pod failure policy ignores) may add one. */
+export function latestPod(pods: readonly ObservedPod[], job: ObservedJob): ObservedPod | undefined {
+  return pods
+    .filter((p) => p.jobName === job.name)
+    .sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? ""))[0];
+}
+
+/** The latest attempt's job at this segment for these inputs: what a record of the segment is made from. */
+export function latestSegmentJob(
+  jobs: readonly ObservedJob[],
+  segment: PlannedSegment,
+  inputDigest: string,
+): ObservedJob | undefined {
+  return latest(
+    jobs.filter(
+      (j) =>
+        j.kind === "segment" && j.segment === segment.index && j.hash === segment.hash && j.inputDigest === inputDigest,
+    ),
+  );
+}
+
+/** The latest attempt's job at concatenating the film whose content hash is `hash`. */
+export function latestConcatJob(jobs: readonly ObservedJob[], hash: string): ObservedJob | undefined {
+  return latest(jobs.filter((j) => j.kind === "concat" && j.hash === hash));
+}
+
+function latest(jobs: readonly ObservedJob[]): ObservedJob | undefined {
+  return [...jobs].sort((a, b) => b.attempt - a.attempt)[0];
+}
+
+/**
+ * The snapshot with each job whose pod succeeded counted as succeeded. A Job runs one pod (backoffLimit 0, one
+ * completion), so its pod's success is the job's; the Job controller marks the Job Complete only after batching
+ * pod updates for a second, and not waiting for it is most of the hand-off time.
+ */
+export function withPodOutcomes(snapshot: FilmSnapshot): FilmSnapshot {
+  return {
+    ...snapshot,
+    jobs: snapshot.jobs.map((job) =>
+      job.finished === undefined && latestPod(snapshot.pods, job)?.phase === "Succeeded"
+        ? { ...job, finished: "Succeeded" }
+        : job,
+    ),
+  };
+}
+
+/** Jobs still running or pending, and not already on their way out. */
+export function activeJobs(jobs: readonly ObservedJob[]): ObservedJob[] {
+  return jobs.filter((j) => !j.finished && !j.deleting);
+}

@@ -1,0 +1,73 @@
+/**
+ * A segment's durable record, made from what its job and pod show: the state, where and when it ran, and, once it
+ * succeeded, the digest of the hand-off it produced (from the runtime's termination message).
+ */
+import { segmentResult } from "./segment-result.ts";
+import type { ObservedJob, ObservedPod, PlannedSegment, SegmentRecord } from "./film-snapshot.ts";
+
+/** The record a job's observed state implies, given the record made so far for the same job. */
+export function segmentRecord(
+  job: ObservedJob,
+  pod: ObservedPod | undefined,
+  prior: SegmentRecord | undefined,
+  segment: PlannedSegment,
+): SegmentRecord {
+  const base: SegmentRecord = {
+    index: segment.index,
+    attempt: job.attempt,
+    state: "Running",
+    hash: segment.hash,
+    inputDigest: job.inputDigest,
+    ...nodeOf(pod, prior),
+    startTime: pod?.startedAt ?? job.createdAt,
+  };
+  if (!job.finished)
+    return pod?.phase === "Running" || prior?.state === "Running" ? base : { ...base, state: "Pending" };
+  const finishTime = pod?.finishedAt ?? base.startTime ?? job.createdAt;
+  if (job.finished === "Succeeded") return succeededRecord(base, finishTime, pod);
+  return { ...base, state: "Failed", finishTime, message: failureMessage(job, pod) };
+}
+
+function nodeOf(pod: ObservedPod | undefined, prior: SegmentRecord | undefined): { node?: string } {
+  const node = pod?.nodeName ?? prior?.node;
+  return node ? { node } : {};
+}
+
+function succeededRecord(base: SegmentRecord, finishTime: string, pod: ObservedPod | undefined): SegmentRecord {
+  const result = segmentResult(pod?.terminationMessage);
+  if (!result?.outputDigest) {
+    return {
+      ...base,
+      state: "Failed",
+      finishTime,
+      message: "the render pod succeeded but left no result (latents digest) in its termination message",
+    };
+  }
+  return {
+    ...base,
+    state: "Succeeded",
+    finishTime,
+    outputDigest: result.outputDigest,
+    ...(result.frames === undefined ? {} : { frames: result.frames }),
+  };
+}
+
+/** The runtime's own words first, then the Job's, then the kubelet's; with the exit code when they omit it. */
+function failureMessage(job: ObservedJob, pod: ObservedPod | undefined): string {
+  const result = segmentResult(pod?.terminationMessage);
+  const detail = result?.error ?? job.failureMessage ?? pod?.reason ?? job.failureReason ?? "the render pod failed";
+  const exit =
+    pod?.exitCode === undefined || detail.includes("exit code") ? "" : ` (exit code ${String(pod.exitCode)})`;
+  return `${detail}${exit}`.slice(0, 1024);
+}
+
+/** Whether a record is an attempt's end (a retry may still follow a failure). */
+export function isFinal(record: SegmentRecord): boolean {
+  return record.state === "Succeeded" || record.state === "Failed" || record.state === "Retrying";
+}
+
+/** A record's run time in seconds, when it has both ends. */
+export function recordSeconds(record: SegmentRecord): number | undefined {
+  if (!record.startTime || !record.finishTime) return undefined;
+  return Math.max(0, (Date.parse(record.finishTime) - Date.parse(record.startTime)) / 1000);
+}
