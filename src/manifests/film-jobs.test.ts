@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { operatorEnvNames } from "../api/runtime-contract.ts";
+import { filmIntent } from "../reconcile/film-intent.ts";
+import type { FilmIntent } from "../reconcile/film-snapshot.ts";
+import { concatJob, renderResources, segmentJob } from "./film-jobs.ts";
+
+const film = { name: "bay", namespace: "films", uid: "u1" };
+const runtime = { image: "registry.example/runtime:1", pullPolicy: "IfNotPresent" } as const;
+
+function intentOf(spec: Record<string, unknown>): FilmIntent {
+  const result = filmIntent(
+    {
+      name: "bay",
+      spec: {
+        variant: "film",
+        referenceImage: { configMap: { name: "refs", key: "bay.png" } },
+        storyline: [{ prompt: "dawn over the bay", clips: 2 }],
+        podMetadata: { labels: { team: "vfx" } },
+        storage: { models: { claimName: "models" } },
+        ...spec,
+      },
+    },
+    { nodeSelector: {}, tolerations: [], modelCacheClaim: "", backend: "svi" },
+  );
+  if (!result.ok) throw new Error(JSON.stringify(result.errors));
+  return result.intent;
+}
+
+interface JobJson {
+  metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+  spec: {
+    template: {
+      spec: {
+        containers: {
+          args: string[];
+          env: { name: string; value: string }[];
+          resources: { requests: Record<string, string>; limits: Record<string, string> };
+          volumeMounts: { mountPath: string }[];
+        }[];
+      };
+    };
+  };
+}
+const container = (job: Record<string, unknown>) => {
+  const [first] = (job as unknown as JobJson).spec.template.spec.containers;
+  if (!first) throw new Error("no container");
+  return first;
+};
+const envNames = (job: Record<string, unknown>) => container(job).env.map((e) => e.name).sort();
+
+describe("film jobs", () => {
+  const intent = intentOf({});
+  const [segment] = intent.segments;
+  if (!segment) throw new Error("no segment");
+  const segmentAction = { kind: "createSegmentJob", segment, attempt: 1, inputDigest: "", name: "bay-s0-x-a1" } as const;
+
+  it("gives a segment pod exactly the runtime contract's segment variables", () => {
+    expect(envNames(segmentJob(film, intent, segmentAction, runtime))).toEqual(operatorEnvNames("segment").sort());
+  });
+
+  it("gives a concat pod exactly the runtime contract's concat variables", () => {
+    const job = concatJob(film, intent, { kind: "createConcatJob", attempt: 0, name: "bay-concat-x-a0" }, runtime);
+    expect(envNames(job)).toEqual(operatorEnvNames("concat").sort());
+    expect(container(job).args).toEqual(["concat"]);
+  });
+
+  it("labels a job so the operator can read back what it renders, its own labels over the film's", () => {
+    const job = segmentJob(film, intent, segmentAction, runtime) as unknown as JobJson;
+    expect(job.metadata.labels).toEqual({
+      team: "vfx",
+      "app.kubernetes.io/managed-by": "longvideo-operator",
+      "longvideo.dev/film": "bay",
+      "longvideo.dev/kind": "segment",
+      "longvideo.dev/segment": "0",
+      "longvideo.dev/attempt": "1",
+    });
+    expect(job.metadata.annotations).toEqual({ "longvideo.dev/hash": segment.hash, "longvideo.dev/input-digest": "" });
+  });
+
+  it("sizes a segment for rendering and a concatenation for a stream copy, which holds no GPU and mounts no models", () => {
+    const seg = container(segmentJob(film, intent, segmentAction, runtime));
+    expect(seg.resources.limits).toMatchObject({ cpu: String(renderResources.segment.cpu.limit), "nvidia.com/gpu": "1" });
+    expect(seg.volumeMounts.map((m) => m.mountPath)).toEqual(
+      expect.arrayContaining(["/workspace", "/models", "/reference", "/tmp"]),
+    );
+    const cat = container(concatJob(film, intent, { kind: "createConcatJob", attempt: 0, name: "c" }, runtime));
+    expect(cat.resources.limits).not.toHaveProperty("nvidia.com/gpu");
+    expect(cat.resources.limits.memory).toBe(`${String(renderResources.concat.memoryMiB.limit)}Mi`);
+    expect(cat.volumeMounts.map((m) => m.mountPath).sort()).toEqual(["/tmp", "/workspace"]);
+  });
+});
