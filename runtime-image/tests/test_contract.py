@@ -1,22 +1,48 @@
-"""The operator <-> runtime contract (contract.json, generated from src/api/runtime-contract.ts) and its loader."""
+"""The worker against the operator <-> runtime contract (contract.json, generated from src/api/runtime-contract.ts).
+
+Each test reads contract.json itself, as plain JSON, and compares what the worker does: the LV_* variables its
+source reads, its variant profiles, exit codes and reasons, workspace layout, mount-path defaults and the fields of
+every termination message. contract.py's loader is checked too (a file of another version is refused).
+"""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+import shutil
+import subprocess
+import sys
 import tomllib
+from collections.abc import Iterator, Mapping
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import SRC
-from longvideo_runtime import contract
+from chain import latents_digest, render_chain, segment_env
+from conftest import SRC, run_cli
+from longvideo_runtime import contract, errors, fsio, workspace_layout
+from longvideo_runtime.cli import CONCAT_OPTIONS, MAX_TERMINATION_BYTES, SEGMENT_OPTIONS
+from longvideo_runtime.errors import ExitCode, WorkerError
+from longvideo_runtime.segment import summary
+from longvideo_runtime.spec import BACKENDS, parse_concat, parse_segment
+from longvideo_runtime.variants import FRAMES_PER_LATENT, PADDINGS, PROFILES, VARIANTS
 
 HERE = Path(__file__).resolve().parents[1]
 CONTRACT_FILE = SRC / "longvideo_runtime" / "contract.json"
 RAW: dict[str, Any] = json.loads(CONTRACT_FILE.read_text())
 ENV: dict[str, dict[str, Any]] = RAW["env"]
+FIELDS: dict[str, list[str]] = RAW["terminationMessage"]
+LV_NAME = re.compile(r"LV_[A-Z0-9_]+")
+
+
+def names_for(command: str, set_by: str | None = None) -> set[str]:
+    return {n for n, v in ENV.items() if command in v["commands"] and set_by in (None, v["setBy"])}
+
+
+# --- the loader ------------------------------------------------------------------------------------------------
 
 
 def test_the_package_contract_is_the_generated_file() -> None:
@@ -58,6 +84,20 @@ def test_extra_fields_are_ignored(tmp_path: Path) -> None:
     assert contract.load(write_contract(tmp_path / "contract.json", audio={"codecs": ["aac"]})) == contract.CONTRACT
 
 
+def test_a_worker_with_a_contract_of_another_version_does_not_start(tmp_path: Path) -> None:
+    package = tmp_path / "site" / "longvideo_runtime"
+    shutil.copytree(SRC / "longvideo_runtime", package, ignore=shutil.ignore_patterns("__pycache__"))
+    write_contract(package / "contract.json", version="longvideo.dev/runtime-contract/v0")
+    done = subprocess.run(
+        [sys.executable, "-m", "longvideo_runtime", "segment"],
+        env={"PYTHONPATH": str(tmp_path / "site"), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and "ContractError" in done.stderr and "runtime-contract/v0" in done.stderr
+
+
 def test_the_contract_ships_with_the_package_and_the_images() -> None:
     pyproject = tomllib.loads((HERE / "pyproject.toml").read_text())
     assert "contract.json" in pyproject["tool"]["setuptools"]["package-data"]["longvideo_runtime"]
@@ -66,3 +106,185 @@ def test_the_contract_ships_with_the_package_and_the_images() -> None:
     assert Path(app["copy"]) == Path("runtime-image/src/longvideo_runtime")
     assert not [p for p in app.get("exclude", []) if fnmatch("contract.json", p)]
     assert "COPY src/longvideo_runtime /opt/longvideo/longvideo_runtime" in (HERE / "Dockerfile").read_text()
+
+
+# --- LV_* variables ----------------------------------------------------------------------------------------------
+
+
+def source_names() -> dict[str, set[str]]:
+    """Every LV_* name the worker's source holds as a string of its own, by module (the names it reads)."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((SRC / "longvideo_runtime").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and LV_NAME.fullmatch(node.value):
+                found.setdefault(node.value, set()).add(path.name)
+    return found
+
+
+def test_every_variable_the_worker_reads_is_in_the_contract_and_back() -> None:
+    read = source_names()
+    assert set(read) - set(ENV) == set(), "read by the worker, missing from the contract"
+    assert set(ENV) - set(read) == set(), "in the contract, read nowhere in the worker"
+
+
+class Recording(Mapping[str, str]):
+    """An environment that remembers every name looked up."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.asked: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.asked.add(name)
+        return self.values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def test_each_command_reads_its_own_variables() -> None:
+    segment = Recording(
+        {
+            "LV_SEGMENT_INDEX": "1",
+            "LV_SEGMENT_COUNT": "3",
+            "LV_BACKEND": "svi",
+            "LV_PROMPT": "gulls",
+            "LV_INPUT_DIGEST": "sha256:" + "ab" * 32,
+        }
+    )
+    parse_segment(segment)
+    assert segment.asked <= names_for("segment")
+    assert names_for("segment", "operator") <= segment.asked, "the operator sets it, the segment ignores it"
+    concat = Recording({"LV_SEGMENT_COUNT": "2", "LV_EXPECTED_FRAMES": "10", "LV_AUDIO_PATH": "a.wav"})
+    parse_concat(concat)
+    assert concat.asked <= names_for("concat")
+    assert names_for("concat", "operator") - names_for("segment") <= concat.asked
+    assert {v for _, v in SEGMENT_OPTIONS} <= names_for("segment")
+    assert {v for _, v in CONCAT_OPTIONS} <= names_for("concat")
+
+
+# --- facts ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", list(RAW["variants"]))
+def test_variant_profiles_are_the_contracts(variant: str) -> None:
+    raw = RAW["variants"][variant]
+    profile = PROFILES[variant]
+    assert (profile.protocol, profile.motion_frames, profile.padding, profile.trim) == (
+        raw["motionUnit"],
+        raw["motionFrames"],
+        raw["padding"],
+        raw["trim"],
+    )
+    assert (profile.model, profile.lora, profile.lora_2) == tuple(raw["weights"][k] for k in ("model", "lora", "lora2"))
+    assert profile.guidance_scale == raw["guidanceScale"] and profile.padding in PADDINGS
+    first = parse_segment({"LV_SEGMENT_INDEX": "0", "LV_VARIANT": variant, "LV_BACKEND": "animatic"})
+    assert (first.motion_frames, first.padding, first.guidance_scale) == (
+        raw["motionFrames"],
+        raw["padding"],
+        raw["guidanceScale"],
+    )
+    assert (first.svi.model, first.svi.lora) == (
+        Path(RAW["mountPaths"]["models"], raw["weights"]["model"]),
+        Path(RAW["mountPaths"]["models"], raw["weights"]["lora"]),
+    )
+
+
+def test_variants_backends_and_frames_are_the_contracts() -> None:
+    assert tuple(RAW["variants"]) == VARIANTS and set(PROFILES) == set(RAW["variants"])
+    assert tuple(RAW["backends"]) == BACKENDS
+    assert RAW["framesPerLatent"] == FRAMES_PER_LATENT
+    spec = parse_segment({"LV_SEGMENT_INDEX": "3", "LV_BACKEND": "animatic", "LV_INPUT_DIGEST": "sha256:" + "0" * 64})
+    assert spec.frames == RAW["clipFrames"]["default"]
+    assert spec.seed == 3 * RAW["defaultSeedMultiplier"]
+
+
+def test_mount_path_defaults_are_the_contracts() -> None:
+    mounts = RAW["mountPaths"]
+    spec = parse_segment({"LV_SEGMENT_INDEX": "0", "LV_BACKEND": "animatic"})
+    assert (spec.workspace, spec.svi.models_dir, spec.reference_dir) == (
+        Path(mounts["workspace"]),
+        Path(mounts["models"]),
+        Path(mounts["reference"]),
+    )
+    assert parse_concat({"LV_SEGMENT_COUNT": "1"}).workspace == Path(mounts["workspace"])
+    image = json.loads((HERE / "cpu-image.json").read_text())
+    assert f"LV_WORKSPACE={mounts['workspace']}" in image["config"]["Env"]
+    assert image["config"]["WorkingDir"] == mounts["scratch"]
+    dockerfile = (HERE / "Dockerfile").read_text()
+    assert f"LV_MODELS_DIR={mounts['models']}" in dockerfile and f"LV_WORKSPACE={mounts['workspace']}" in dockerfile
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
+
+
+def test_exit_codes_and_failure_reasons_are_the_contracts() -> None:
+    assert {snake(k): v for k, v in RAW["exitCodes"].items()} == {c.name: c.value for c in ExitCode}
+    classes = [WorkerError, *WorkerError.__subclasses__()]
+    assert {(c.code, c.kind) for c in classes} == {
+        (RAW["exitCodes"][k], reason) for k, reason in RAW["failureReasons"].items()
+    }
+    assert errors.BadInput.code == RAW["exitCodes"]["badInput"] and errors.BadInput.kind == "bad-input"
+
+
+def test_workspace_layout_is_the_contracts() -> None:
+    layout = RAW["workspaceLayout"]
+    assert tuple(layout[k] for k in ("segmentsDir", "clip", "poster", "result", "handoff", "temporaryMark")) == (
+        workspace_layout.SEGMENTS_DIR,
+        workspace_layout.CLIP_FILE,
+        workspace_layout.POSTER_FILE,
+        workspace_layout.RESULT_FILE,
+        workspace_layout.HANDOFF_FILE,
+        fsio.TMP_MARK,
+    )
+    ws = Path("/w")
+    segment = ws / layout["segmentsDir"] / "4"
+    assert workspace_layout.segment_dir(ws, 4) == segment and workspace_layout.previous_dir(ws, 5) == segment
+    assert workspace_layout.result_path(ws, 4) == segment / layout["result"]
+    assert workspace_layout.handoff_path(ws, 4) == segment / layout["handoff"]
+    assert fsio.temp_path(segment / "clip.mp4").name.startswith("." + layout["clip"] + layout["temporaryMark"])
+
+
+# --- termination messages ------------------------------------------------------------------------------------------
+
+
+def test_the_segment_summary_carries_only_the_contracts_fields() -> None:
+    result = dict.fromkeys(FIELDS["segment"], 1) | {"scene": 0, "fingerprint": "x", "files": {}, "reused": True}
+    assert list(summary(result)) == FIELDS["segment"]
+    assert "reused" not in summary({**result, "reused": False})
+    assert FIELDS["maxBytes"] == MAX_TERMINATION_BYTES
+
+
+COMMON = {"LV_BACKEND": "animatic", "LV_VARIANT": "film", "LV_WIDTH": "64", "LV_HEIGHT": "48", "LV_FRAMES": "9"}
+
+
+def test_every_message_the_worker_ends_with_has_only_the_contracts_fields(tmp_path: Path, reference_png: Path) -> None:
+    ws = tmp_path / "ws"
+    runs = render_chain(ws, 2, ["a sea"], tmp_path, **COMMON, LV_REFERENCE_IMAGE_PATH=str(reference_png))
+    for run in runs:
+        assert run.termination == run.message
+        assert set(run.message) == set(FIELDS["segment"]) - {"reused"}
+    again = run_cli(
+        ["segment"],
+        segment_env(ws, 1, 2, **COMMON, LV_PROMPT="a sea", LV_INPUT_DIGEST=latents_digest(ws, 0)),
+        tmp_path,
+    )
+    assert again.code == 0 and set(again.message) == set(FIELDS["segment"])
+
+    film = run_cli(["concat"], {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "2"}, tmp_path)
+    assert film.code == 0 and set(film.message) == set(FIELDS["concat"])
+
+    failures = [
+        run_cli(["segment"], segment_env(ws, 1, 2, **COMMON, LV_INPUT_DIGEST="sha256:" + "0" * 64), tmp_path),
+        run_cli(["segment"], {"LV_WORKSPACE": str(ws)}, tmp_path),
+        run_cli(["concat"], {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "3"}, tmp_path),
+    ]
+    assert [f.code for f in failures] == [RAW["exitCodes"][k] for k in ("handoff", "badInput", "handoff")]
+    for failure in failures:
+        assert set(failure.message) <= set(FIELDS["failure"]), failure.message
+        assert failure.message["reason"] in RAW["failureReasons"].values()
+        assert failure.termination == failure.message

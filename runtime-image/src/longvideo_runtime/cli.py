@@ -18,11 +18,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
+from longvideo_runtime.contract import CONTRACT
 from longvideo_runtime.errors import BadInput, ExitCode, OutOfMemory, Terminated, WorkerError
 from longvideo_runtime.logs import Logger
 from longvideo_runtime.spec import DEFAULT_TERMINATION_LOG
 
-MAX_TERMINATION_BYTES = 4096
+MAX_TERMINATION_BYTES = CONTRACT.termination_message.max_bytes
 
 # (option, variable) pairs: each option overrides the LV_* variable of the same meaning.
 SEGMENT_OPTIONS: tuple[tuple[str, str], ...] = (
@@ -105,7 +106,7 @@ def _termination_path(option: str | None) -> Path | None:
 
 
 def compact(message: dict[str, Any]) -> str:
-    """JSON under Kubernetes' 4096-byte limit: long strings are cut first."""
+    """JSON under the termination message's limit (Kubernetes keeps 4096 bytes): long strings are cut first."""
     text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
     if len(text.encode()) <= MAX_TERMINATION_BYTES:
         return text

@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw
 from longvideo_runtime import fsio, media
 from longvideo_runtime.errors import BadInput, HandoffError
 from longvideo_runtime.logs import Logger
-from longvideo_runtime.segment import CLIP_FILE, POSTER_FILE, result_path
 from longvideo_runtime.spec import ConcatSpec
+from longvideo_runtime.workspace_layout import clip_path, poster_path, result_path
 
 
 def _results(spec: ConcatSpec) -> list[dict[str, Any]]:
@@ -39,7 +39,7 @@ def _results(spec: ConcatSpec) -> list[dict[str, Any]]:
                 f"segment {index} was rendered from {result.get('inputDigest') or 'the reference image'}, "
                 f"but segment {index - 1} now hands off {expected_input}: re-render segment {index}"
             )
-        clip = path.parent / CLIP_FILE
+        clip = clip_path(spec.workspace, index)
         if not clip.is_file():
             raise HandoffError(f"segment {index}'s clip {clip} is missing")
         results.append(result)
@@ -83,7 +83,7 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
         listing = Path(scratch) / "clips.txt"
         lines = []
         for r in results:
-            clip = (result_path(spec.workspace, int(r["segment"])).parent / CLIP_FILE).resolve()
+            clip = clip_path(spec.workspace, int(r["segment"])).resolve()
             lines.append("file '" + str(clip).replace("'", "'\\''") + "'")
         listing.write_text("\n".join(lines) + "\n")
         args = [
@@ -136,7 +136,7 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
             )
 
     sheet = spec.output_path.with_name(spec.output_path.stem + ".contact.png")
-    posters = [result_path(spec.workspace, int(r["segment"])).parent / POSTER_FILE for r in results]
+    posters = [poster_path(spec.workspace, int(r["segment"])) for r in results]
     with contextlib.suppress(FileNotFoundError):
         if all(p.is_file() for p in posters):
             contact_sheet(posters, sheet)

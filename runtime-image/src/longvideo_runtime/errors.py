@@ -1,30 +1,39 @@
-"""Failures the worker reports, each with the exit code the operator acts on (see README: exit codes)."""
+"""Failures the worker reports, each with the exit code the operator acts on (see README: exit codes).
+
+The codes and reasons are the runtime contract's (contract.json: exitCodes, failureReasons).
+"""
 
 from __future__ import annotations
 
 from enum import IntEnum
 
+from longvideo_runtime.contract import CONTRACT
+
+_CODES = CONTRACT.exit_codes
+_REASONS = CONTRACT.failure_reasons
+
 
 class ExitCode(IntEnum):
-    OK = 0
-    INTERNAL = 1
+    OK = _CODES.ok
+    INTERNAL = _CODES.internal
     #: The segment spec, the reference image or the model configuration is wrong: retrying cannot help.
-    BAD_INPUT = 2
+    BAD_INPUT = _CODES.bad_input
     #: The previous segment's handoff is missing, unreadable or not the one the spec names.
-    HANDOFF = 3
+    HANDOFF = _CODES.handoff
     #: Out of (GPU or host) memory.
-    OUT_OF_MEMORY = 4
+    OUT_OF_MEMORY = _CODES.out_of_memory
     #: The workspace cannot be written (read-only, permissions, full).
-    WORKSPACE = 5
+    WORKSPACE = _CODES.workspace
     #: Stopped by SIGTERM (node drain, preemption) before finishing.
-    TERMINATED = 143
+    TERMINATED = _CODES.terminated
 
 
 class WorkerError(Exception):
     """An expected failure with a one-line message for the termination message."""
 
     code: ExitCode = ExitCode.INTERNAL
-    kind: str = "internal"
+    #: The failure's `reason` in the termination message.
+    kind: str = _REASONS.internal
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -33,24 +42,24 @@ class WorkerError(Exception):
 
 class BadInput(WorkerError):
     code = ExitCode.BAD_INPUT
-    kind = "bad-input"
+    kind = _REASONS.bad_input
 
 
 class HandoffError(WorkerError):
     code = ExitCode.HANDOFF
-    kind = "handoff"
+    kind = _REASONS.handoff
 
 
 class OutOfMemory(WorkerError):
     code = ExitCode.OUT_OF_MEMORY
-    kind = "out-of-memory"
+    kind = _REASONS.out_of_memory
 
 
 class WorkspaceError(WorkerError):
     code = ExitCode.WORKSPACE
-    kind = "workspace"
+    kind = _REASONS.workspace
 
 
 class Terminated(WorkerError):
     code = ExitCode.TERMINATED
-    kind = "terminated"
+    kind = _REASONS.terminated

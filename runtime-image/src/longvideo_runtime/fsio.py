@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from longvideo_runtime.errors import WorkspaceError
+from longvideo_runtime.workspace_layout import TEMPORARY_MARK
 
-TMP_MARK = ".tmp-"
+TMP_MARK = TEMPORARY_MARK
 
 
 def temp_path(target: Path) -> Path:

@@ -22,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from longvideo_runtime import fsio, safetensors_io
+from longvideo_runtime import fsio, safetensors_io, workspace_layout
 from longvideo_runtime.arrays import Array
 from longvideo_runtime.errors import BadInput, HandoffError
 from longvideo_runtime.spec import SegmentSpec
 from longvideo_runtime.variants import FRAMES_PER_LATENT, VAE_SCALE
 
-HANDOFF_FILE = "latents.safetensors"
 FORMAT = "longvideo.handoff/v1"
 LATENT_CHANNELS = 16
 
@@ -83,14 +82,14 @@ def encode(spec: SegmentSpec, tensors: Mapping[str, Array]) -> bytes:
 
 def write(spec: SegmentSpec, tensors: Mapping[str, Array]) -> tuple[Path, str]:
     data = encode(spec, tensors)
-    target = spec.segment_dir / HANDOFF_FILE
+    target = workspace_layout.handoff_path(spec.workspace, spec.index)
     fsio.write_bytes(target, data)
     return target, fsio.sha256_file(target)
 
 
 def read_previous(spec: SegmentSpec) -> Handoff:
     """Segment i-1's handoff, verified against LV_INPUT_DIGEST and checked to fit this segment's settings."""
-    path = spec.previous_dir / HANDOFF_FILE
+    path = workspace_layout.handoff_path(spec.workspace, spec.index - 1)
     if not path.is_file():
         raise HandoffError(f"segment {spec.index - 1}'s latents are missing: {path} does not exist")
     try:

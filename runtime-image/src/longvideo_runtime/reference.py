@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from longvideo_runtime import fsio
+from longvideo_runtime import fsio, workspace_layout
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.spec import SegmentSpec
 
@@ -61,7 +61,7 @@ def locate(spec: SegmentSpec) -> Path | None:
     if kind == "configMap" and isinstance(value, dict) and isinstance(value.get("key"), str):
         return _inside(spec.reference_dir, value["key"], "reference image key")
     if kind == "url" and isinstance(value, str):
-        cached = spec.workspace / "inputs" / f"reference-{hashlib.sha256(value.encode()).hexdigest()[:16]}"
+        cached = workspace_layout.reference_cache(spec.workspace, hashlib.sha256(value.encode()).hexdigest()[:16])
         if not cached.is_file():
             _fetch(value, cached)
         return cached

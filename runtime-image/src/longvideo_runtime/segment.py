@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,13 +12,12 @@ import numpy as np
 from longvideo_runtime import __version__, fsio, handoff, media, reference
 from longvideo_runtime.arrays import Array
 from longvideo_runtime.backend import Backend, RenderInput, load_backend, needs_reference
+from longvideo_runtime.contract import CONTRACT
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.logs import Logger
 from longvideo_runtime.spec import SegmentSpec
+from longvideo_runtime.workspace_layout import CLIP_FILE, POSTER_FILE, RESULT_FILE
 
-CLIP_FILE = "clip.mp4"
-POSTER_FILE = "poster.png"
-RESULT_FILE = "result.json"
 RESULT_SCHEMA = "longvideo.segment-result/v1"
 
 
@@ -50,12 +48,19 @@ def _reuse(spec: SegmentSpec, log: Logger) -> dict[str, Any] | None:
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
-    """The termination message: short (Kubernetes keeps 4096 bytes), the fields the operator records."""
-    keys = ("segment", "backend", "variant", "frames", "keptFrames", "inputDigest", "latentsDigest", "seconds")
-    short = {k: result[k] for k in keys if k in result}
-    short["ok"] = True
-    if result.get("reused"):
-        short["reused"] = True
+    """The termination message: short (Kubernetes keeps 4096 bytes), the contract's fields of a finished segment.
+
+    `ok` is always true here; `reused` appears only when the segment was not rendered again.
+    """
+    short: dict[str, Any] = {}
+    for key in CONTRACT.termination_message.segment:
+        if key == "ok":
+            short[key] = True
+        elif key == "reused":
+            if result.get(key):
+                short[key] = True
+        elif key in result:
+            short[key] = result[key]
     return short
 
 
@@ -140,7 +145,3 @@ def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) 
     fsio.write_bytes(out_dir / RESULT_FILE, (json.dumps(result, indent=2, sort_keys=True) + "\n").encode())
     log.info("segment-written", latents=latents_digest, seconds=result["seconds"])
     return result
-
-
-def result_path(workspace: Path, index: int) -> Path:
-    return workspace / "segments" / str(index) / RESULT_FILE

@@ -13,20 +13,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar, cast
 
+from longvideo_runtime import workspace_layout
+from longvideo_runtime.contract import CONTRACT, BackendName, Padding
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.variants import (
     FRAMES_PER_LATENT,
     PADDINGS,
     PROFILES,
     VARIANTS,
-    Padding,
     Variant,
     latent_frames,
     overlap_frames,
 )
 
-Backend = Literal["svi", "animatic"]
-BACKENDS: tuple[Backend, ...] = ("svi", "animatic")
+Backend = BackendName
+BACKENDS: tuple[Backend, ...] = CONTRACT.backends
+#: Where the operator mounts the workspace, the model cache and a volume reference image.
+WORKSPACE_DIR = CONTRACT.mount_paths.workspace
+MODELS_DIR = CONTRACT.mount_paths.models
+REFERENCE_DIR = CONTRACT.mount_paths.reference
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 _T = TypeVar("_T", bound=str)
 
@@ -86,11 +91,11 @@ class SegmentSpec:
 
     @property
     def segment_dir(self) -> Path:
-        return self.workspace / "segments" / str(self.index)
+        return workspace_layout.segment_dir(self.workspace, self.index)
 
     @property
     def previous_dir(self) -> Path:
-        return self.workspace / "segments" / str(self.index - 1)
+        return workspace_layout.previous_dir(self.workspace, self.index)
 
     def fingerprint(self) -> str:
         """Digest of everything that determines this segment's output (not where or how fast it runs)."""
@@ -209,7 +214,7 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
     if segment_count is not None and index >= segment_count:
         raise BadInput(f"LV_SEGMENT_INDEX {index} is outside the film's {segment_count} segments")
 
-    frames = src.integer("LV_FRAMES", 81, minimum=5)
+    frames = src.integer("LV_FRAMES", CONTRACT.clip_frames.default, minimum=5)
     if frames % FRAMES_PER_LATENT != 1:
         raise BadInput(f"LV_FRAMES must be 4n+1 (Wan's VAE packs 4 frames per latent frame), got {frames}")
     motion = src.integer("LV_MOTION_FRAMES", profile.motion_frames, minimum=1)
@@ -255,7 +260,7 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
     if backend == "svi" and not prompt.strip():
         raise BadInput("LV_PROMPT is required by the svi backend")
 
-    models_dir = Path(src.text("LV_MODELS_DIR", "/models"))
+    models_dir = Path(src.text("LV_MODELS_DIR", MODELS_DIR))
     lora = src.text("LV_LORA", profile.lora)
     lora_2 = src.text("LV_LORA_2", profile.lora_2)
     svi = SviSettings(
@@ -284,13 +289,13 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
         scene=src.integer("LV_SCENE_INDEX", 0, minimum=0),
         segment_count=segment_count,
         prompt=prompt,
-        seed=src.integer("LV_SEED", index * 42, minimum=0),
+        seed=src.integer("LV_SEED", index * CONTRACT.default_seed_multiplier, minimum=0),
         frames=frames,
         motion_frames=motion,
         trim_head=trim_head,
         trim_tail=trim_tail,
         input_digest=input_digest,
-        workspace=Path(src.text("LV_WORKSPACE", "/workspace")),
+        workspace=Path(src.text("LV_WORKSPACE", WORKSPACE_DIR)),
         backend=backend,
         variant=variant,
         padding=padding,
@@ -298,10 +303,10 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
         width=width,
         height=height,
         steps=src.integer("LV_STEPS", 50, minimum=1),
-        guidance_scale=src.number("LV_GUIDANCE_SCALE", 5.0),
+        guidance_scale=src.number("LV_GUIDANCE_SCALE", profile.guidance_scale),
         reference_image=src.text("LV_REFERENCE_IMAGE", ""),
         reference_image_path=Path(ref_path) if ref_path else None,
-        reference_dir=Path(src.text("LV_REFERENCE_DIR", "/reference")),
+        reference_dir=Path(src.text("LV_REFERENCE_DIR", REFERENCE_DIR)),
         attempt=src.integer("LV_ATTEMPT", 0, minimum=0),
         svi=svi,
     )
@@ -309,8 +314,8 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
 
 def parse_concat(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> ConcatSpec:
     src = _Source(env, overrides or {})
-    workspace = Path(src.text("LV_WORKSPACE", "/workspace"))
-    output = Path(src.text("LV_OUTPUT_PATH", str(workspace / "film.mp4")))
+    workspace = Path(src.text("LV_WORKSPACE", WORKSPACE_DIR))
+    output = Path(src.text("LV_OUTPUT_PATH", str(workspace_layout.default_film(workspace))))
     if output.suffix.lower() != ".mp4":
         raise BadInput(f"LV_OUTPUT_PATH must end in .mp4, got {str(output)!r}")
     expected_raw = src.get("LV_EXPECTED_FRAMES")

@@ -1,19 +1,28 @@
-"""Per-variant SVI facts (reference/svi-protocol.md), mirrored from the operator's src/api/variant-profiles.ts."""
+"""Per-variant SVI facts (reference/svi-protocol.md), from the runtime contract's variant profiles.
+
+contract.json is generated from the operator's src/api/variant-profiles.ts, so the worker's defaults (motion
+frames, padding, trim, guidance, weights) are the operator's by construction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from types import MappingProxyType
+from typing import get_args
 
-Variant = Literal["shot", "film", "pro"]
-Padding = Literal["reference", "zeros", "anchor"]
-Protocol = Literal["pixel", "latent"]
+from longvideo_runtime.contract import CONTRACT, ContractError, MotionUnit, Padding, Trim, VariantFacts, VariantName
 
-VARIANTS: tuple[Variant, ...] = ("shot", "film", "pro")
-PADDINGS: tuple[Padding, ...] = ("reference", "zeros", "anchor")
+Variant = VariantName
+#: How motion crosses from clip to clip: decoded pixel frames or latent frames (the contract's motionUnit).
+Protocol = MotionUnit
+
+VARIANTS: tuple[Variant, ...] = tuple(CONTRACT.variants)
+#: Every padding LV_PADDING accepts; which fit a variant is checked against its protocol (anchor iff latent).
+PADDINGS: tuple[Padding, ...] = get_args(Padding)
 
 #: Decoded frames one latent frame stands for, after the first (Wan's VAE packs 4 frames per latent frame).
-FRAMES_PER_LATENT = 4
+FRAMES_PER_LATENT = CONTRACT.frames_per_latent
 #: Spatial downsampling of Wan's VAE.
 VAE_SCALE = 8
 
@@ -23,36 +32,34 @@ class VariantProfile:
     protocol: Protocol
     motion_frames: int
     padding: Padding
-    trim: Literal["head", "tail"]
+    trim: Trim
     #: Base model directory under the models cache (diffusers layout), and the SVI LoRA file(s) under it: `svi/` holds
     #: vita-video-gen/svi-model's tree as published (version-1.0/, version-2.0/); lora_2 is the low-noise expert's.
     model: str
     lora: str
-    lora_2: str = ""
+    lora_2: str
+    #: Text classifier-free guidance when LV_GUIDANCE_SCALE is unset.
+    guidance_scale: float
 
 
-PROFILES: dict[Variant, VariantProfile] = {
-    "shot": VariantProfile(
-        "pixel", 1, "reference", "tail", "Wan2.1-I2V-14B-480P-Diffusers", "svi/version-1.0/svi-shot.safetensors"
-    ),
-    "film": VariantProfile(
-        "pixel",
-        5,
-        "zeros",
-        "tail",
-        "Wan2.1-I2V-14B-480P-Diffusers",
-        "svi/version-1.0/svi-film-opt-10212025.safetensors",
-    ),
-    "pro": VariantProfile(
-        "latent",
-        1,
-        "anchor",
-        "head",
-        "Wan2.2-I2V-A14B-Diffusers",
-        "svi/version-2.0/SVI_Wan2.2-I2V-A14B_high_noise_lora_v2.0_pro.safetensors",
-        "svi/version-2.0/SVI_Wan2.2-I2V-A14B_low_noise_lora_v2.0_pro.safetensors",
-    ),
-}
+def _profile(name: Variant, facts: VariantFacts) -> VariantProfile:
+    if (facts.padding == "anchor") != (facts.motion_unit == "latent"):
+        raise ContractError(f"variant {name}: padding {facts.padding!r} does not fit motion unit {facts.motion_unit!r}")
+    return VariantProfile(
+        protocol=facts.motion_unit,
+        motion_frames=facts.motion_frames,
+        padding=facts.padding,
+        trim=facts.trim,
+        model=facts.weights.model,
+        lora=facts.weights.lora,
+        lora_2=facts.weights.lora_2,
+        guidance_scale=facts.guidance_scale,
+    )
+
+
+PROFILES: Mapping[Variant, VariantProfile] = MappingProxyType(
+    {name: _profile(name, facts) for name, facts in CONTRACT.variants.items()}
+)
 
 
 def overlap_frames(profile: VariantProfile, motion_frames: int) -> int:
