@@ -24,6 +24,7 @@ import pytest
 from chain import latents_digest, render_chain, segment_env
 from conftest import SRC, run_cli
 from longvideo_runtime import contract, errors, fsio, workspace_layout
+from longvideo_runtime.backends import FACTORIES
 from longvideo_runtime.cli import CONCAT_OPTIONS, MAX_TERMINATION_BYTES, SEGMENT_OPTIONS
 from longvideo_runtime.errors import ExitCode, WorkerError
 from longvideo_runtime.segment import summary
@@ -195,7 +196,7 @@ def test_variant_profiles_are_the_contracts(variant: str) -> None:
 
 def test_variants_backends_and_frames_are_the_contracts() -> None:
     assert tuple(RAW["variants"]) == VARIANTS and set(PROFILES) == set(RAW["variants"])
-    assert tuple(RAW["backends"]) == BACKENDS
+    assert tuple(RAW["backends"]) == BACKENDS and set(FACTORIES) == set(RAW["backends"])
     assert RAW["framesPerLatent"] == FRAMES_PER_LATENT
     spec = parse_segment({"LV_SEGMENT_INDEX": "3", "LV_BACKEND": "animatic", "LV_INPUT_DIGEST": "sha256:" + "0" * 64})
     assert spec.frames == RAW["clipFrames"]["default"]

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from longvideo_runtime.arrays import Array
-from longvideo_runtime.backend import RenderInput, RenderOutput
+from longvideo_runtime.rendering import RenderInput, RenderOutput
 from longvideo_runtime.spec import SegmentSpec
 from longvideo_runtime.variants import FRAMES_PER_LATENT
 

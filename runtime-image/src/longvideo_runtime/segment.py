@@ -11,10 +11,11 @@ import numpy as np
 
 from longvideo_runtime import __version__, fsio, handoff, media, reference
 from longvideo_runtime.arrays import Array
-from longvideo_runtime.backend import Backend, RenderInput, load_backend, needs_reference
+from longvideo_runtime.backends import load_backend
 from longvideo_runtime.contract import CONTRACT
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.logs import Logger
+from longvideo_runtime.rendering import Backend, RenderInput, needs_reference
 from longvideo_runtime.spec import SegmentSpec
 from longvideo_runtime.workspace_layout import CLIP_FILE, POSTER_FILE, RESULT_FILE
 
@@ -94,7 +95,7 @@ def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) 
         timings["reference_seconds"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    engine = backend or load_backend(spec)
+    engine = backend or load_backend(spec.backend)
     timings["backend_import_seconds"] = time.perf_counter() - t
     log.info("render-start", frames=spec.frames, seed=spec.seed, steps=spec.steps)
     output = engine.render(RenderInput(spec=spec, previous=previous, reference=image, log=log))

@@ -9,8 +9,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from longvideo_runtime.backend import RenderInput, RenderOutput
 from longvideo_runtime.errors import BadInput
+from longvideo_runtime.rendering import RenderInput, RenderOutput
 from longvideo_runtime.svi import models, protocol
 from longvideo_runtime.svi.lora import merge_lora
 from longvideo_runtime.svi.sampler import ExpertSwitch, sample

@@ -1,4 +1,7 @@
-"""What a rendering backend receives and returns; the segment command does everything around it."""
+"""What a rendering backend receives and returns; the segment command does everything around it.
+
+Backends (animatic.py, svi/backend.py) import these types; backends.py, the registry, imports the backends.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from longvideo_runtime.arrays import Array
-from longvideo_runtime.errors import BadInput
 from longvideo_runtime.handoff import Handoff
 from longvideo_runtime.logs import Logger
 from longvideo_runtime.spec import SegmentSpec
@@ -39,18 +41,3 @@ class Backend(Protocol):
 def needs_reference(spec: SegmentSpec) -> bool:
     """Segment 0 starts from the reference image; reference padding repeats it in every clip."""
     return spec.index == 0 or (spec.backend == "svi" and spec.padding == "reference")
-
-
-def load_backend(spec: SegmentSpec) -> Backend:
-    """Imports the backend lazily: the animatic path never imports torch."""
-    if spec.backend == "animatic":
-        from longvideo_runtime.animatic import AnimaticBackend
-
-        return AnimaticBackend()
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise BadInput("the svi backend needs torch, which this Python does not have (use a runtime image)") from None
-    from longvideo_runtime.svi.backend import SviBackend
-
-    return SviBackend()
