@@ -5,8 +5,10 @@
 import process from "node:process";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
+import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { operatorConfig } from "./config/operator-config.ts";
+import type { OperatorConfig } from "./config/operator-config.ts";
 import { startOperatorServer } from "./http/operator-server.ts";
 import { FilmController } from "./kube/film-controller.ts";
 import { KubeClient } from "./kube/kube-client.ts";
@@ -35,8 +37,60 @@ async function main(): Promise<number> {
   const metrics = new OperatorMetrics(registry, new URL(server).host);
   const client = new KubeClient(kubeConfig, metrics.restClientObserver());
 
+  const controller = filmController(config, client, metrics, log);
+
+  const stop = new AbortController();
+  let leading = !config.leaderElection;
+  let acting = false;
+  const http = await startOperatorServer({
+    host: config.httpHost,
+    port: config.httpPort,
+    registry,
+    healthy: () => ({ ok: true }),
+    ready: () => {
+      if (!controller.hasSynced()) return { ok: false, reason: "informer caches are not synced yet" };
+      if (leading && !acting) return { ok: false, reason: "leading but the workers have not started" };
+      return { ok: true };
+    },
+  });
+  log.info({ address: http.address(), concurrency: config.concurrency }, "operator started");
+
+  const shutdown = (signal: string) => {
+    log.info({ signal }, "shutting down: finishing reconciles in flight, releasing the lease");
+    stop.abort();
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+
+  const informers = controller.runInformers(stop.signal);
+  const runWorkers = async (leadership: AbortSignal) => {
+    while (!controller.hasSynced() && !leadership.aborted) await new Promise((r) => setTimeout(r, 50));
+    acting = true;
+    try {
+      await controller.runWorkers(leadership);
+    } finally {
+      acting = false;
+    }
+  };
+
+  if (config.leaderElection) {
+    await runElected(config, client, metrics, log, stop, runWorkers, (now) => {
+      leading = now;
+    });
+  } else {
+    await runWorkers(stop.signal);
+  }
+  await informers;
+  await new Promise((resolve) => http.close(resolve));
+  await client.close();
+  log.info("stopped");
+  return 0;
+}
+
+/** The film controller, wired to the configuration, the metrics and the log. */
+function filmController(config: OperatorConfig, client: KubeClient, metrics: OperatorMetrics, log: Logger) {
   const controllerName = "longvideo";
-  const controller = new FilmController(
+  return new FilmController(
     client,
     {
       concurrency: config.concurrency,
@@ -74,86 +128,54 @@ async function main(): Promise<number> {
       },
     },
   );
+}
 
-  const stop = new AbortController();
-  let leading = !config.leaderElection;
-  let acting = false;
-  const http = await startOperatorServer({
-    host: config.httpHost,
-    port: config.httpPort,
-    registry,
-    healthy: () => ({ ok: true }),
-    ready: () => {
-      if (!controller.hasSynced()) return { ok: false, reason: "informer caches are not synced yet" };
-      if (leading && !acting) return { ok: false, reason: "leading but the workers have not started" };
-      return { ok: true };
+/** Runs the workers while this replica holds the lease; losing it stops the whole process (see below). */
+async function runElected(
+  config: OperatorConfig,
+  client: KubeClient,
+  metrics: OperatorMetrics,
+  log: Logger,
+  stop: AbortController,
+  runWorkers: (leadership: AbortSignal) => Promise<void>,
+  setLeading: (leading: boolean) => void,
+): Promise<void> {
+  const elector = new LeaderElector(
+    client,
+    {
+      namespace: config.namespace,
+      name: config.leaseName,
+      identity: config.identity,
+      leaseDurationMs: config.leaseDurationMs,
+      renewDeadlineMs: config.renewDeadlineMs,
+      retryPeriodMs: config.retryPeriodMs,
     },
-  });
-  log.info({ address: http.address(), concurrency: config.concurrency }, "operator started");
-
-  const shutdown = (signal: string) => {
-    log.info({ signal }, "shutting down: finishing reconciles in flight, releasing the lease");
-    stop.abort();
-  };
-  process.once("SIGTERM", shutdown);
-  process.once("SIGINT", shutdown);
-
-  const informers = controller.runInformers(stop.signal);
-  const runWorkers = async (leadership: AbortSignal) => {
-    while (!controller.hasSynced() && !leadership.aborted) await new Promise((r) => setTimeout(r, 50));
-    acting = true;
-    try {
-      await controller.runWorkers(leadership);
-    } finally {
-      acting = false;
-    }
-  };
-
-  if (config.leaderElection) {
-    const elector = new LeaderElector(
-      client,
-      {
-        namespace: config.namespace,
-        name: config.leaseName,
-        identity: config.identity,
-        leaseDurationMs: config.leaseDurationMs,
-        renewDeadlineMs: config.renewDeadlineMs,
-        retryPeriodMs: config.retryPeriodMs,
+    {
+      acquired: (identity) => {
+        log.info({ identity }, "leading");
       },
-      {
-        acquired: (identity) => {
-          log.info({ identity }, "leading");
-        },
-        lost: (identity, reason) => {
-          log.warn({ identity, reason }, "stopped leading");
-        },
-        failed: (error) => {
-          log.warn({ error }, "leader election request failed");
-        },
+      lost: (identity, reason) => {
+        log.warn({ identity, reason }, "stopped leading");
       },
-    );
-    let workers: Promise<void> = Promise.resolve();
-    metrics.leaderStatus.set({ name: config.leaseName }, 0);
-    await elector.run(stop.signal, (leadership) => {
-      leading = true;
-      metrics.leaderStatus.set({ name: config.leaseName }, 1);
-      leadership.addEventListener("abort", () => {
-        leading = false;
-        metrics.leaderStatus.set({ name: config.leaseName }, 0);
-        // A replica that lost its lease must not act on; it exits and restarts as a clean standby.
-        if (!stop.signal.aborted) stop.abort();
-      });
-      workers = runWorkers(leadership);
+      failed: (error) => {
+        log.warn({ error }, "leader election request failed");
+      },
+    },
+  );
+  let workers: Promise<void> = Promise.resolve();
+  metrics.leaderStatus.set({ name: config.leaseName }, 0);
+  await elector.run(stop.signal, (leadership) => {
+    setLeading(true);
+    metrics.leaderStatus.set({ name: config.leaseName }, 1);
+    leadership.addEventListener("abort", () => {
+      setLeading(false);
+      metrics.leaderStatus.set({ name: config.leaseName }, 0);
+      // A replica that lost its lease must not act on; it exits and restarts as a clean standby.
+      if (!stop.signal.aborted) stop.abort();
     });
-    await workers;
-  } else {
-    await runWorkers(stop.signal);
-  }
-  await informers;
-  await new Promise((resolve) => http.close(resolve));
-  await client.close();
-  log.info("stopped");
-  return 0;
+    workers = runWorkers(leadership);
+  });
+  await workers;
 }
 
 main().then(

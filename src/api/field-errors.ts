@@ -112,26 +112,10 @@ function oneError(issue: z.core.$ZodIssue, input: unknown, prefix: readonly Prop
           detail: `${field} in body must be of type ${issue.expected}: "${jsonType(raw)}"`,
         },
       ];
-    case "too_big": {
-      const max = String(issue.maximum);
-      if (issue.origin === "string") return [{ field, type: "Too long", detail: `may not be more than ${max} bytes` }];
-      if (issue.origin === "array" || issue.origin === "record" || issue.origin === "object") {
-        const count = Array.isArray(raw) ? raw.length : typeof raw === "object" && raw ? Object.keys(raw).length : 0;
-        return [{ field, type: "Too many", value: String(count), detail: `must have at most ${max} items` }];
-      }
-      return [at(`${field} in body should be less than ${issue.inclusive ? "or equal to " : ""}${max}`)];
-    }
-    case "too_small": {
-      const min = String(issue.minimum);
-      if (issue.origin === "string") return [at(`${field} in body should be at least ${min} chars long`)];
-      if (issue.origin === "array") {
-        const count = Array.isArray(raw) ? String(raw.length) : "0";
-        return [
-          { field, type: "Invalid value", value: count, detail: `${field} in body should have at least ${min} items` },
-        ];
-      }
-      return [at(`${field} in body should be greater than ${issue.inclusive ? "or equal to " : ""}${min}`)];
-    }
+    case "too_big":
+      return [tooBig(issue, field, raw, at)];
+    case "too_small":
+      return [tooSmall(issue, field, raw, at)];
     case "not_multiple_of":
       return [at(`${field} in body should be a multiple of ${String(issue.divisor)}`)];
     case "invalid_format":
@@ -164,16 +148,49 @@ function oneError(issue: z.core.$ZodIssue, input: unknown, prefix: readonly Prop
       return issue.issues.flatMap((inner) =>
         oneError({ ...inner, path: [...issue.path, ...inner.path] }, input, prefix),
       );
-    case "custom": {
-      // The API server shows a failed CEL rule's message, after the value when the rule's subject is a scalar.
-      const scalar = (issue.params as { value?: unknown } | undefined)?.value;
-      const type = reasonType[celReason(issue)];
-      if (scalar === undefined || type !== "Invalid value") return [{ field, type, detail: issue.message }];
-      return [{ field, type, value: JSON.stringify(scalar), detail: issue.message }];
-    }
+    case "custom":
+      return [celError(issue, field)];
     case "invalid_union":
       return [at(issue.message)];
   }
+}
+
+function tooBig(
+  issue: z.core.$ZodIssueTooBig,
+  field: string,
+  raw: unknown,
+  at: (detail: string) => FieldError,
+): FieldError {
+  const max = String(issue.maximum);
+  if (issue.origin === "string") return { field, type: "Too long", detail: `may not be more than ${max} bytes` };
+  if (issue.origin === "array" || issue.origin === "record" || issue.origin === "object") {
+    const count = Array.isArray(raw) ? raw.length : typeof raw === "object" && raw ? Object.keys(raw).length : 0;
+    return { field, type: "Too many", value: String(count), detail: `must have at most ${max} items` };
+  }
+  return at(`${field} in body should be less than ${issue.inclusive ? "or equal to " : ""}${max}`);
+}
+
+function tooSmall(
+  issue: z.core.$ZodIssueTooSmall,
+  field: string,
+  raw: unknown,
+  at: (detail: string) => FieldError,
+): FieldError {
+  const min = String(issue.minimum);
+  if (issue.origin === "string") return at(`${field} in body should be at least ${min} chars long`);
+  if (issue.origin === "array") {
+    const count = Array.isArray(raw) ? String(raw.length) : "0";
+    return { field, type: "Invalid value", value: count, detail: `${field} in body should have at least ${min} items` };
+  }
+  return at(`${field} in body should be greater than ${issue.inclusive ? "or equal to " : ""}${min}`);
+}
+
+/** The API server shows a failed CEL rule's message, after the value when the rule's subject is a scalar. */
+function celError(issue: z.core.$ZodIssueCustom, field: string): FieldError {
+  const scalar = (issue.params as { value?: unknown } | undefined)?.value;
+  const type = reasonType[celReason(issue)];
+  if (scalar === undefined || type !== "Invalid value") return { field, type, detail: issue.message };
+  return { field, type, value: JSON.stringify(scalar), detail: issue.message };
 }
 
 function regexSource(pattern: string): string {

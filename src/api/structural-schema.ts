@@ -113,6 +113,11 @@ function structural(node: Record<string, unknown>, path: string): StructuralSche
         out[key] = value;
     }
   }
+  return checkedNode(out, path);
+}
+
+/** A node in the API server's key order, once it is known to be structural. */
+function checkedNode(out: Record<string, unknown>, path: string): StructuralSchema {
   if (out.type === undefined && out["x-kubernetes-preserve-unknown-fields"] !== true) {
     throw new Error(`${path}: every node of a structural schema needs a type`);
   }

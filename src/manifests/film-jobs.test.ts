@@ -46,13 +46,22 @@ const container = (job: Record<string, unknown>) => {
   if (!first) throw new Error("no container");
   return first;
 };
-const envNames = (job: Record<string, unknown>) => container(job).env.map((e) => e.name).sort();
+const envNames = (job: Record<string, unknown>) =>
+  container(job)
+    .env.map((e) => e.name)
+    .sort();
 
 describe("film jobs", () => {
   const intent = intentOf({});
   const [segment] = intent.segments;
   if (!segment) throw new Error("no segment");
-  const segmentAction = { kind: "createSegmentJob", segment, attempt: 1, inputDigest: "", name: "bay-s0-x-a1" } as const;
+  const segmentAction = {
+    kind: "createSegmentJob",
+    segment,
+    attempt: 1,
+    inputDigest: "",
+    name: "bay-s0-x-a1",
+  } as const;
 
   it("gives a segment pod exactly the runtime contract's segment variables", () => {
     expect(envNames(segmentJob(film, intent, segmentAction, runtime))).toEqual(operatorEnvNames("segment").sort());
@@ -79,7 +88,10 @@ describe("film jobs", () => {
 
   it("sizes a segment for rendering and a concatenation for a stream copy, which holds no GPU and mounts no models", () => {
     const seg = container(segmentJob(film, intent, segmentAction, runtime));
-    expect(seg.resources.limits).toMatchObject({ cpu: String(renderResources.segment.cpu.limit), "nvidia.com/gpu": "1" });
+    expect(seg.resources.limits).toMatchObject({
+      cpu: String(renderResources.segment.cpu.limit),
+      "nvidia.com/gpu": "1",
+    });
     expect(seg.volumeMounts.map((m) => m.mountPath)).toEqual(
       expect.arrayContaining(["/workspace", "/models", "/reference", "/tmp"]),
     );

@@ -63,9 +63,7 @@ describe("renderJob", () => {
   it("keeps the deterministic name, namespace and a controller owner reference", () => {
     expect(job.metadata.name).toBe("trailer-s3-1a2b3c4d-a0");
     expect(job.metadata.namespace).toBe("films");
-    expect(job.metadata.ownerReferences).toEqual([
-      { ...base.owner, controller: true, blockOwnerDeletion: true },
-    ]);
+    expect(job.metadata.ownerReferences).toEqual([{ ...base.owner, controller: true, blockOwnerDeletion: true }]);
   });
 
   it("places the pod on the GPU pool with the requested count of the requested resource", () => {
@@ -131,10 +129,14 @@ describe("renderJob", () => {
       const mount = spec.containers[0]?.volumeMounts.find((m) => m.mountPath === "/reference");
       return { mount, volume: spec.volumes.find((v) => v.name === mount?.name) };
     };
-    const fromMap = mounted(renderJob({ ...base, reference: { kind: "configMap", name: "harbour-still" } }) as unknown as JobShape);
+    const fromMap = mounted(
+      renderJob({ ...base, reference: { kind: "configMap", name: "harbour-still" } }) as unknown as JobShape,
+    );
     expect(fromMap.mount?.readOnly).toBe(true);
     expect(fromMap.volume?.configMap?.name).toBe("harbour-still");
-    const fromClaim = mounted(renderJob({ ...base, reference: { kind: "pvc", claimName: "stills" } }) as unknown as JobShape);
+    const fromClaim = mounted(
+      renderJob({ ...base, reference: { kind: "pvc", claimName: "stills" } }) as unknown as JobShape,
+    );
     expect(fromClaim.mount?.readOnly).toBe(true);
     expect(fromClaim.volume?.persistentVolumeClaim).toEqual({ claimName: "stills", readOnly: true });
     expect(mounted(job).mount).toBeUndefined();

@@ -51,12 +51,24 @@ export function renderJob(input: RenderJobInput): Record<string, unknown> {
     automountServiceAccountToken: false,
     securityContext: { ensureNonRoot: true, user: runtimeUser, group: runtimeUser, fsGroup: runtimeUser },
   });
+  mountVolumes(chart, renderContainer(chart, job, input), input);
+  ApiObject.of(job).metadata.addOwnerReference({ ...input.owner, controller: true, blockOwnerDeletion: true });
+  if (input.placement?.queueName) {
+    ApiObject.of(job).metadata.addLabel("kueue.x-k8s.io/queue-name", input.placement.queueName);
+  }
+  const [synthesized] = chart.toJson() as Record<string, unknown>[];
+  if (!synthesized) throw new Error("the job chart produced no manifest");
+  const patches = [...hardeningPatches, ...(input.placement ? placementPatches(input.placement) : [])];
+  return JsonPatch.apply(synthesized, ...patches) as Record<string, unknown>;
+}
+
+function renderContainer(chart: Chart, job: kplus.Job, input: RenderJobInput): kplus.Container {
   const workspace = kplus.Volume.fromPersistentVolumeClaim(
     chart,
     "workspace",
     kplus.PersistentVolumeClaim.fromClaimName(chart, "workspace-claim", input.workspaceClaim),
   );
-  const container = job.addContainer({
+  return job.addContainer({
     name: "render",
     image: input.image,
     imagePullPolicy: kplus.ImagePullPolicy[pullPolicyKey(input.imagePullPolicy)],
@@ -76,72 +88,65 @@ export function renderJob(input: RenderJobInput): Record<string, unknown> {
     },
     volumeMounts: [{ path: mountPaths.workspace, volume: workspace }],
   });
+}
+
+/** The model cache and the reference image (read-only, when the film has them) and a scratch directory. */
+function mountVolumes(chart: Chart, container: kplus.Container, input: RenderJobInput): void {
   if (input.modelsClaim) {
-    const models = kplus.Volume.fromPersistentVolumeClaim(
-      chart,
-      "models",
-      kplus.PersistentVolumeClaim.fromClaimName(chart, "models-claim", input.modelsClaim),
-      { readOnly: true },
-    );
+    const claim = kplus.PersistentVolumeClaim.fromClaimName(chart, "models-claim", input.modelsClaim);
+    const models = kplus.Volume.fromPersistentVolumeClaim(chart, "models", claim, { readOnly: true });
     container.mount(mountPaths.models, models, { readOnly: true });
   }
   if (input.reference) {
-    const reference =
-      input.reference.kind === "configMap"
-        ? kplus.Volume.fromConfigMap(chart, "reference", kplus.ConfigMap.fromConfigMapName(chart, "reference-map", input.reference.name), {
-            name: "reference",
-          })
-        : kplus.Volume.fromPersistentVolumeClaim(
-            chart,
-            "reference",
-            kplus.PersistentVolumeClaim.fromClaimName(chart, "reference-claim", input.reference.claimName),
-            { name: "reference", readOnly: true },
-          );
-    container.mount(mountPaths.reference, reference, { readOnly: true });
+    container.mount(mountPaths.reference, referenceVolume(chart, input.reference), { readOnly: true });
   }
-  // A scratch directory: the root filesystem is read-only and PyTorch, ffmpeg and Python want a writable /tmp.
+  // The root filesystem is read-only and PyTorch, ffmpeg and Python want a writable /tmp.
   container.mount(mountPaths.scratch, kplus.Volume.fromEmptyDir(chart, "tmp", "tmp"));
+}
 
-  ApiObject.of(job).metadata.addOwnerReference({ ...input.owner, controller: true, blockOwnerDeletion: true });
-  if (input.placement?.queueName) ApiObject.of(job).metadata.addLabel("kueue.x-k8s.io/queue-name", input.placement.queueName);
-  const [synthesized] = chart.toJson() as Record<string, unknown>[];
-  if (!synthesized) throw new Error("the job chart produced no manifest");
-
-  // Patched after synthesis: the generated KubeJob serializer drops fields it does not model, such as a
-  // quantity for an extended resource.
-  const podSpec = "/spec/template/spec";
-  const patches = [
-    JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: "RuntimeDefault" }),
-    JsonPatch.add(`${podSpec}/containers/0/securityContext/capabilities`, { drop: ["ALL"] }),
-    JsonPatch.add(`${podSpec}/containers/0/terminationMessagePolicy`, "FallbackToLogsOnError"),
-    // A disruption (preemption, node drain, eviction) is not the segment's fault: it must not use up a retry.
-    // Bad input will fail the same way again: the pod is marked failed at once instead of being retried.
-    JsonPatch.add("/spec/podFailurePolicy", {
-      rules: [
-        { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget" }] },
-        { action: "FailJob", onExitCodes: { containerName: "render", operator: "In", values: [exitCodes.badInput] } },
-      ],
-    }),
-  ];
-  const placement = input.placement;
-  if (placement) {
-    if (placement.count > 0) {
-      patches.push(
-        JsonPatch.add(
-          `${podSpec}/containers/0/resources/limits/${escapePointer(placement.resourceName)}`,
-          String(placement.count),
-        ),
-      );
-    }
-    patches.push(
-      JsonPatch.add(`${podSpec}/nodeSelector`, { ...placement.nodeSelector }),
-      JsonPatch.add(`${podSpec}/tolerations`, placement.tolerations.map((t) => ({ ...t }))),
-    );
-    if (placement.affinity !== undefined) patches.push(JsonPatch.add(`${podSpec}/affinity`, placement.affinity));
-    if (placement.priorityClassName) patches.push(JsonPatch.add(`${podSpec}/priorityClassName`, placement.priorityClassName));
-    if (placement.queueName) patches.push(JsonPatch.add("/spec/suspend", true));
+function referenceVolume(chart: Chart, reference: ReferenceVolume): kplus.Volume {
+  if (reference.kind === "configMap") {
+    const map = kplus.ConfigMap.fromConfigMapName(chart, "reference-map", reference.name);
+    return kplus.Volume.fromConfigMap(chart, "reference", map, { name: "reference" });
   }
-  return JsonPatch.apply(synthesized, ...patches) as Record<string, unknown>;
+  const claim = kplus.PersistentVolumeClaim.fromClaimName(chart, "reference-claim", reference.claimName);
+  return kplus.Volume.fromPersistentVolumeClaim(chart, "reference", claim, { name: "reference", readOnly: true });
+}
+
+// Patched after synthesis: the generated KubeJob serializer drops fields it does not model, such as a quantity
+// for an extended resource.
+const podSpec = "/spec/template/spec";
+
+const hardeningPatches = [
+  JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: "RuntimeDefault" }),
+  JsonPatch.add(`${podSpec}/containers/0/securityContext/capabilities`, { drop: ["ALL"] }),
+  JsonPatch.add(`${podSpec}/containers/0/terminationMessagePolicy`, "FallbackToLogsOnError"),
+  // A disruption (preemption, node drain, eviction) is not the segment's fault: it must not use up a retry.
+  // Bad input will fail the same way again: the pod is marked failed at once instead of being retried.
+  JsonPatch.add("/spec/podFailurePolicy", {
+    rules: [
+      { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget" }] },
+      { action: "FailJob", onExitCodes: { containerName: "render", operator: "In", values: [exitCodes.badInput] } },
+    ],
+  }),
+];
+
+function placementPatches(placement: GpuPlacement): JsonPatch[] {
+  const gpus = `${podSpec}/containers/0/resources/limits/${escapePointer(placement.resourceName)}`;
+  return [
+    ...(placement.count > 0 ? [JsonPatch.add(gpus, String(placement.count))] : []),
+    JsonPatch.add(`${podSpec}/nodeSelector`, { ...placement.nodeSelector }),
+    JsonPatch.add(
+      `${podSpec}/tolerations`,
+      placement.tolerations.map((t) => ({ ...t })),
+    ),
+    ...(placement.affinity === undefined ? [] : [JsonPatch.add(`${podSpec}/affinity`, placement.affinity)]),
+    ...(placement.priorityClassName
+      ? [JsonPatch.add(`${podSpec}/priorityClassName`, placement.priorityClassName)]
+      : []),
+    // Kueue admits a suspended Job by unsuspending it.
+    ...(placement.queueName ? [JsonPatch.add("/spec/suspend", true)] : []),
+  ];
 }
 
 function pullPolicyKey(policy: RenderJobInput["imagePullPolicy"]): "ALWAYS" | "IF_NOT_PRESENT" | "NEVER" {

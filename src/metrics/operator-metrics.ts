@@ -102,37 +102,12 @@ export class OperatorMetrics {
       buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
       registers,
     });
-    this.segments = new Counter({
-      name: "longvideo_segments_total",
-      help: "Segments that ended, by result (succeeded, failed, retried)",
-      labelNames: ["result"],
-      registers,
-    });
-    this.segmentDuration = new Histogram({
-      name: "longvideo_segment_duration_seconds",
-      help: "Wall time of a segment's pod, from start to termination",
-      labelNames: ["backend"],
-      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 2400],
-      registers,
-    });
-    this.handoffLatency = new Histogram({
-      name: "longvideo_handoff_latency_seconds",
-      help: "Time from the operator first seeing a segment end to the creation of its successor's job",
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.films = new Gauge({
-      name: "longvideo_films",
-      help: "LongVideos by phase",
-      labelNames: ["phase"],
-      registers,
-    });
-    this.gpuSeconds = new Counter({
-      name: "longvideo_gpu_seconds_total",
-      help: "GPU-seconds consumed by finished segment pods (GPUs per pod times its run time)",
-      labelNames: ["resource"],
-      registers,
-    });
+    const domain = domainMetrics(registers);
+    this.segments = domain.segments;
+    this.segmentDuration = domain.segmentDuration;
+    this.handoffLatency = domain.handoffLatency;
+    this.films = domain.films;
+    this.gpuSeconds = domain.gpuSeconds;
   }
 
   /** Counts API requests by code and method and times them by verb (`rest_client_*`). */
@@ -195,4 +170,40 @@ export class OperatorMetrics {
       },
     };
   }
+}
+
+/** The `longvideo_*` metrics: what the operator does for films, not how its controller machinery runs. */
+function domainMetrics(registers: Registry[]) {
+  const segments = new Counter<"result">({
+    name: "longvideo_segments_total",
+    help: "Segments that ended, by result (succeeded, failed, retried)",
+    labelNames: ["result"],
+    registers,
+  });
+  const segmentDuration = new Histogram<"backend">({
+    name: "longvideo_segment_duration_seconds",
+    help: "Wall time of a segment's pod, from start to termination",
+    labelNames: ["backend"],
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 2400],
+    registers,
+  });
+  const handoffLatency = new Histogram({
+    name: "longvideo_handoff_latency_seconds",
+    help: "Time from the operator first seeing a segment end to the creation of its successor's job",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const films = new Gauge<"phase">({
+    name: "longvideo_films",
+    help: "LongVideos by phase",
+    labelNames: ["phase"],
+    registers,
+  });
+  const gpuSeconds = new Counter<"resource">({
+    name: "longvideo_gpu_seconds_total",
+    help: "GPU-seconds consumed by finished segment pods (GPUs per pod times its run time)",
+    labelNames: ["resource"],
+    registers,
+  });
+  return { segments, segmentDuration, handoffLatency, films, gpuSeconds };
 }

@@ -207,21 +207,44 @@ export function segmentPlan(input: PlanInput, options: PlanOptions = {}): Segmen
     };
   }
 
+  const { segments, scenes, frames } = chainedSegments(input, render, clipCounts);
+  return {
+    ok: true,
+    plan: {
+      render,
+      scenes,
+      segments,
+      totals: { segments: segments.length, frames, seconds: frames / render.fps },
+    },
+  };
+}
+
+/** GPU time to render every segment once: segments x seconds per clip x GPUs per segment. */
+export function gpuSecondsEstimate(plan: SegmentPlan, clipRenderSeconds: number, gpus: number): number {
+  return plan.segments.length * clipRenderSeconds * gpus;
+}
+
+/** Every clip of every scene in order, each hash chained through its predecessor's, with the scenes' totals. */
+function chainedSegments(
+  input: PlanInput,
+  render: ResolvedRender,
+  clipCounts: readonly number[],
+): { segments: SegmentSpec[]; scenes: ScenePlan[]; frames: number } {
+  const total = clipCounts.reduce((sum, n) => sum + n, 0);
+  const trim = variantProfiles[input.variant].trim;
   const segments: SegmentSpec[] = [];
   const scenes: ScenePlan[] = [];
-  let previous = "";
   let startFrame = 0;
   for (const [sceneIndex, scene] of input.storyline.entries()) {
     const clips = clipCounts[sceneIndex] ?? 0;
     const sceneStart = startFrame;
     for (let clipInScene = 0; clipInScene < clips; clipInScene++) {
       const index = segments.length;
-      const first = index === 0;
-      const last = index === total - 1;
-      const trimHead = profile.trim === "head" && !first ? render.overlapFrames : 0;
-      const trimTail = profile.trim === "tail" && !last ? render.overlapFrames : 0;
+      const trimHead = trim === "head" && index > 0 ? render.overlapFrames : 0;
+      const trimTail = trim === "tail" && index < total - 1 ? render.overlapFrames : 0;
       const framesKept = render.framesPerClip - trimHead - trimTail;
       const seed = index * render.seedMultiplier;
+      const previous = segments.at(-1)?.hash ?? "";
       const hash = segmentHash(previous, render, input.referenceImage, { index, prompt: scene.prompt, seed });
       segments.push({
         index,
@@ -237,7 +260,6 @@ export function segmentPlan(input: PlanInput, options: PlanOptions = {}): Segmen
         startSeconds: startFrame / render.fps,
         hash,
       });
-      previous = hash;
       startFrame += framesKept;
     }
     const frames = startFrame - sceneStart;
@@ -250,24 +272,7 @@ export function segmentPlan(input: PlanInput, options: PlanOptions = {}): Segmen
       seconds: frames / render.fps,
     });
   }
-  return {
-    ok: true,
-    plan: {
-      render,
-      scenes,
-      segments,
-      totals: {
-        segments: segments.length,
-        frames: startFrame,
-        seconds: startFrame / render.fps,
-      },
-    },
-  };
-}
-
-/** GPU time to render every segment once: segments x seconds per clip x GPUs per segment. */
-export function gpuSecondsEstimate(plan: SegmentPlan, clipRenderSeconds: number, gpus: number): number {
-  return plan.segments.length * clipRenderSeconds * gpus;
+  return { segments, scenes, frames: startFrame };
 }
 
 // The SVI notes report about 12 minutes per 81-frame 480x832 clip at 50 steps on an A800.

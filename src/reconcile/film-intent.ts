@@ -6,10 +6,19 @@ import { createHash } from "node:crypto";
 import { fieldErrorLine } from "../api/field-errors.ts";
 import { longVideoSpecVerdict } from "../api/long-video.ts";
 import { segmentPlan } from "../plan/segment-plan.ts";
-import type { Backend, ReferenceImage } from "../api/long-video-spec.ts";
+import type { Backend, LongVideoSpec, ReferenceImage } from "../api/long-video-spec.ts";
 import type { Toleration } from "../api/pod-scheduling.ts";
 import { mountPaths } from "../api/runtime-contract.ts";
-import type { FilmIntent, IntentResult, ReferenceVolume, RuntimeEnv } from "./film-snapshot.ts";
+import type { SegmentPlan, SegmentSpec } from "../plan/segment-plan.ts";
+import type {
+  FilmIntent,
+  GpuPlacement,
+  IntentResult,
+  PlannedSegment,
+  ReferenceVolume,
+  RuntimeEnv,
+  WorkspaceIntent,
+} from "./film-snapshot.ts";
 import { workspaceClaimName } from "./object-names.ts";
 
 /** Operator-wide defaults a film may leave unset (from the Helm chart's values). */
@@ -36,9 +45,41 @@ export function filmIntent(
   const planned = segmentPlan(spec, { defaultBackend: defaults.backend });
   if (!planned.ok) return { ok: false, errors: [{ path: planned.error.field, message: planned.error.message }] };
   const { plan } = planned;
-  const render = plan.render;
-  const count = plan.segments.length;
-  const shared: RuntimeEnv = {
+  const modelsClaim = spec.storage.models?.claimName ?? (defaults.modelCacheClaim || undefined);
+  // Known only here, with the operator's defaults: the API server cannot see the chart's model cache claim.
+  if (plan.render.backend === "svi" && !modelsClaim) return { ok: false, errors: [missingModelCache] };
+  const shared = sharedEnv(spec, plan);
+  const intent: FilmIntent = {
+    segments: plan.segments.map((segment) => plannedSegment(segment, shared)),
+    suspend: spec.suspend,
+    retry: {
+      limit: spec.retry.limit,
+      baseDelayMs: spec.retry.backoff.initialSeconds * 1000,
+      maxDelayMs: spec.retry.backoff.maxSeconds * 1000,
+    },
+    placement: gpuPlacement(spec.gpu, defaults),
+    podLabels: spec.podMetadata?.labels ?? {},
+    podAnnotations: spec.podMetadata?.annotations ?? {},
+    workspace: workspaceIntent(film.name, spec.storage.workspace),
+    ...(modelsClaim && plan.render.backend === "svi" ? { modelsClaim } : {}),
+    ...referenceVolume(spec.referenceImage),
+    backend: plan.render.backend,
+    concat: concatIntent(spec, plan, shared),
+  };
+  return { ok: true, intent };
+}
+
+const missingModelCache = {
+  path: "spec.storage.models.claimName",
+  message:
+    "Required value: the svi backend reads the model weights from a claim: set spec.storage.models.claimName, " +
+    "or give the operator a model cache (Helm value modelCache.claimName)",
+};
+
+/** The contract's variables every pod of the film gets, segment or concat. */
+function sharedEnv(spec: LongVideoSpec, plan: SegmentPlan): RuntimeEnv {
+  const { render } = plan;
+  return {
     LV_VARIANT: render.variant,
     LV_BACKEND: render.backend,
     LV_WIDTH: String(render.width),
@@ -48,13 +89,16 @@ export function filmIntent(
     LV_GUIDANCE_SCALE: String(render.guidanceScale),
     LV_MOTION_FRAMES: String(render.motionFrames),
     LV_PADDING: render.padding,
-    LV_SEGMENT_COUNT: String(count),
+    LV_SEGMENT_COUNT: String(plan.segments.length),
     LV_WORKSPACE: mountPaths.workspace,
     LV_MODELS_DIR: mountPaths.models,
     LV_REFERENCE_IMAGE: JSON.stringify(spec.referenceImage),
     LV_REFERENCE_DIR: mountPaths.reference,
   };
-  const segments = plan.segments.map((segment) => ({
+}
+
+function plannedSegment(segment: SegmentSpec, shared: RuntimeEnv): PlannedSegment {
+  return {
     index: segment.index,
     hash: segment.hash,
     keptFrames: segment.framesKept,
@@ -69,71 +113,45 @@ export function filmIntent(
       LV_TRIM_TAIL: String(segment.trimTail),
       LV_KEPT_FRAMES: String(segment.framesKept),
     },
-  }));
-  const last = plan.segments[count - 1];
-  const outputPath = `${mountPaths.workspace}/${spec.output.path}`;
-  // The film depends on every segment (the last hash chains them all) and on how it is written.
-  const concatHash = createHash("sha256")
-    .update(JSON.stringify([last?.hash ?? "", spec.output.path, render.fps]))
-    .digest("hex");
-  const gpu = spec.gpu;
-  const modelsClaim = spec.storage.models?.claimName ?? (defaults.modelCacheClaim || undefined);
-  // Known only here, with the operator's defaults: the API server cannot see the chart's model cache claim.
-  if (render.backend === "svi" && !modelsClaim) {
-    return {
-      ok: false,
-      errors: [
-        {
-          path: "spec.storage.models.claimName",
-          message:
-            "Required value: the svi backend reads the model weights from a claim: set spec.storage.models.claimName, " +
-            "or give the operator a model cache (Helm value modelCache.claimName)",
-        },
-      ],
-    };
-  }
-  const intent: FilmIntent = {
-    segments,
-    suspend: spec.suspend,
-    retry: {
-      limit: spec.retry.limit,
-      baseDelayMs: spec.retry.backoff.initialSeconds * 1000,
-      maxDelayMs: spec.retry.backoff.maxSeconds * 1000,
-    },
-    placement: {
-      resourceName: gpu.resourceName,
-      count: gpu.count,
-      nodeSelector: gpu.nodeSelector ?? defaults.nodeSelector,
-      tolerations: gpu.tolerations ?? defaults.tolerations,
-      ...(gpu.affinity ? { affinity: gpu.affinity } : {}),
-      ...(gpu.priorityClassName ? { priorityClassName: gpu.priorityClassName } : {}),
-      ...(gpu.queueName ? { queueName: gpu.queueName } : {}),
-    },
-    podLabels: spec.podMetadata?.labels ?? {},
-    podAnnotations: spec.podMetadata?.annotations ?? {},
-    workspace: {
-      claimName: workspaceClaimName(film.name),
-      size: spec.storage.workspace.size,
-      accessMode: spec.storage.workspace.accessMode,
-      retainOnDelete: spec.storage.workspace.whenDeleted === "Retain",
-      ...(spec.storage.workspace.storageClassName ? { storageClassName: spec.storage.workspace.storageClassName } : {}),
-    },
-    ...(modelsClaim && render.backend === "svi" ? { modelsClaim } : {}),
-    ...referenceVolume(spec.referenceImage),
-    backend: render.backend,
-    concat: {
-      hash: concatHash,
-      env: {
-        ...shared,
-        LV_OUTPUT_PATH: outputPath,
-        LV_EXPECTED_FRAMES: String(plan.totals.frames),
-      },
-      frames: plan.totals.frames,
-      seconds: plan.totals.seconds,
-      path: outputPath,
-    },
   };
-  return { ok: true, intent };
+}
+
+function gpuPlacement(gpu: LongVideoSpec["gpu"], defaults: IntentDefaults): GpuPlacement {
+  return {
+    resourceName: gpu.resourceName,
+    count: gpu.count,
+    nodeSelector: gpu.nodeSelector ?? defaults.nodeSelector,
+    tolerations: gpu.tolerations ?? defaults.tolerations,
+    ...(gpu.affinity ? { affinity: gpu.affinity } : {}),
+    ...(gpu.priorityClassName ? { priorityClassName: gpu.priorityClassName } : {}),
+    ...(gpu.queueName ? { queueName: gpu.queueName } : {}),
+  };
+}
+
+function workspaceIntent(film: string, workspace: LongVideoSpec["storage"]["workspace"]): WorkspaceIntent {
+  return {
+    claimName: workspaceClaimName(film),
+    size: workspace.size,
+    accessMode: workspace.accessMode,
+    retainOnDelete: workspace.whenDeleted === "Retain",
+    ...(workspace.storageClassName ? { storageClassName: workspace.storageClassName } : {}),
+  };
+}
+
+function concatIntent(spec: LongVideoSpec, plan: SegmentPlan, shared: RuntimeEnv): FilmIntent["concat"] {
+  const path = `${mountPaths.workspace}/${spec.output.path}`;
+  const last = plan.segments.at(-1);
+  // The film depends on every segment (the last hash chains them all) and on how it is written.
+  const hash = createHash("sha256")
+    .update(JSON.stringify([last?.hash ?? "", spec.output.path, plan.render.fps]))
+    .digest("hex");
+  return {
+    hash,
+    env: { ...shared, LV_OUTPUT_PATH: path, LV_EXPECTED_FRAMES: String(plan.totals.frames) },
+    frames: plan.totals.frames,
+    seconds: plan.totals.seconds,
+    path,
+  };
 }
 
 /** The volume render pods mount for the reference image; a url is fetched by the runtime into the workspace. */

@@ -76,45 +76,78 @@ const readyReasons: Readonly<Record<FilmPhase, string>> = {
   Pending: ConditionReason.InProgress,
 };
 
+type DraftFacts = StatusFacts & {
+  readonly records: readonly SegmentRecord[];
+  /** "n/m segments rendered". */
+  readonly progressText: string;
+  readonly segmentCount: number;
+};
+
 function conditionDrafts(
   snapshot: FilmSnapshot,
   intent: FilmIntent,
   facts: StatusFacts & { readonly records: readonly SegmentRecord[] },
 ): ConditionDraft[] {
-  const { phase, failure, output, running, records } = facts;
-  const progressText = `${String(facts.progress.valid)}/${String(intent.segments.length)} segments rendered`;
-  const readyReason = phase === "Failed" ? (failure?.reason ?? readyReasons.Failed) : readyReasons[phase];
-  const succeeded = phase === "Succeeded";
-  const waitingForRetry = records.some((r) => r.state === "Retrying") && !running;
-  const drafts: ConditionDraft[] = [
-    {
-      type: ConditionType.Ready,
-      status: succeeded ? "True" : "False",
-      reason: readyReason,
-      message: succeeded && output ? `the film is at ${output.path}` : (failure?.message ?? progressText),
-    },
-    {
-      type: ConditionType.Progressing,
-      status: phase === "Rendering" || phase === "Concatenating" || phase === "Pending" ? "True" : "False",
-      reason: waitingForRetry ? ConditionReason.WaitingForRetry : readyReason,
-      message: progressText,
-    },
-    {
-      type: ConditionType.Succeeded,
-      status: succeeded ? "True" : "False",
-      reason: succeeded ? ConditionReason.FilmComplete : ConditionReason.InProgress,
-      message: succeeded ? `${String(intent.segments.length)} segments concatenated` : progressText,
-    },
-    {
-      type: ConditionType.Failed,
-      status: failure ? "True" : "False",
-      reason: failure?.reason ?? ConditionReason.NoFailure,
-      message: failure?.message ?? "no segment has exhausted its retries",
-    },
-    degradedDraft(phase, records),
+  const segmentCount = intent.segments.length;
+  const progressText = `${String(facts.progress.valid)}/${String(segmentCount)} segments rendered`;
+  const all = { ...facts, progressText, segmentCount };
+  const drafts = [
+    readyDraft(all),
+    progressingDraft(all),
+    succeededDraft(all),
+    failedDraft(all),
+    degradedDraft(facts.phase, facts.records),
   ];
-  const suspended = suspendedDraft(snapshot, intent, running);
+  const suspended = suspendedDraft(snapshot, intent, facts.running);
   return suspended ? [...drafts, suspended] : drafts;
+}
+
+function readyReason({ phase, failure }: DraftFacts): string {
+  return phase === "Failed" ? (failure?.reason ?? readyReasons.Failed) : readyReasons[phase];
+}
+
+function readyDraft(facts: DraftFacts): ConditionDraft {
+  const { phase, output, failure } = facts;
+  if (phase === "Succeeded" && output) {
+    const message = `the film is at ${output.path}`;
+    return { type: ConditionType.Ready, status: "True", reason: readyReason(facts), message };
+  }
+  const message = failure?.message ?? facts.progressText;
+  return {
+    type: ConditionType.Ready,
+    status: phase === "Succeeded" ? "True" : "False",
+    reason: readyReason(facts),
+    message,
+  };
+}
+
+function progressingDraft(facts: DraftFacts): ConditionDraft {
+  const progressing = facts.phase === "Rendering" || facts.phase === "Concatenating" || facts.phase === "Pending";
+  const waitingForRetry = facts.records.some((r) => r.state === "Retrying") && !facts.running;
+  return {
+    type: ConditionType.Progressing,
+    status: progressing ? "True" : "False",
+    reason: waitingForRetry ? ConditionReason.WaitingForRetry : readyReason(facts),
+    message: facts.progressText,
+  };
+}
+
+function succeededDraft(facts: DraftFacts): ConditionDraft {
+  if (facts.phase !== "Succeeded") {
+    const reason = ConditionReason.InProgress;
+    return { type: ConditionType.Succeeded, status: "False", reason, message: facts.progressText };
+  }
+  const message = `${String(facts.segmentCount)} segments concatenated`;
+  return { type: ConditionType.Succeeded, status: "True", reason: ConditionReason.FilmComplete, message };
+}
+
+function failedDraft({ failure }: DraftFacts): ConditionDraft {
+  return {
+    type: ConditionType.Failed,
+    status: failure ? "True" : "False",
+    reason: failure?.reason ?? ConditionReason.NoFailure,
+    message: failure?.message ?? "no segment has exhausted its retries",
+  };
 }
 
 /** Degraded while the film still progresses on a retry: a segment failed and is waiting for, or on, another attempt. */

@@ -4,7 +4,7 @@
  */
 import type { ClaimObject, JobObject, LongVideoObject, PodObject } from "../api/kubernetes-objects.ts";
 import { operatorAnnotations, operatorLabels } from "../api/operator-labels.ts";
-import type { FilmSnapshot, IntentResult, ObservedJob, ObservedPod } from "./film-snapshot.ts";
+import type { FilmSnapshot, IntentResult, ObservedFilm, ObservedJob, ObservedPod } from "./film-snapshot.ts";
 import { workspaceClaimName } from "./object-names.ts";
 
 /** A Job the operator made, reduced to what decisions need; nothing for a Job it does not recognise. */
@@ -14,9 +14,6 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
   const name = job.metadata.name;
   const kind = labels[operatorLabels.kind];
   if (!name || (kind !== "segment" && kind !== "concat")) return undefined;
-  const conditions = job.status?.conditions ?? [];
-  const complete = conditions.find((c) => c.type === "Complete" && c.status === "True");
-  const failed = conditions.find((c) => c.type === "Failed" && c.status === "True");
   return {
     name,
     kind,
@@ -25,33 +22,61 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
     inputDigest: annotations[operatorAnnotations.inputDigest] ?? "",
     attempt: Number(labels[operatorLabels.attempt] ?? 0),
     createdAt: job.metadata.creationTimestamp ?? new Date(0).toISOString(),
-    finished: complete ? "Succeeded" : failed ? "Failed" : undefined,
-    ...(failed?.reason ? { failureReason: failed.reason } : {}),
-    ...(failed?.message ? { failureMessage: failed.message } : {}),
+    ...jobOutcome(job.status?.conditions ?? []),
     deleting: job.metadata.deletionTimestamp !== undefined,
+  };
+}
+
+type JobCondition = NonNullable<NonNullable<JobObject["status"]>["conditions"]>[number];
+
+/** How the Job controller says the Job ended, if it did. */
+function jobOutcome(
+  conditions: readonly JobCondition[],
+): Pick<ObservedJob, "finished" | "failureReason" | "failureMessage"> {
+  const holds = (type: string) => conditions.find((c) => c.type === type && c.status === "True");
+  if (holds("Complete")) return { finished: "Succeeded" };
+  const failed = holds("Failed");
+  if (!failed) return { finished: undefined };
+  return {
+    finished: "Failed",
+    ...present("failureReason", failed.reason),
+    ...present("failureMessage", failed.message),
   };
 }
 
 /** A pod of one of the operator's Jobs, reduced likewise; nothing for a pod of no Job. */
 export function observedPod(pod: PodObject): ObservedPod | undefined {
   const name = pod.metadata?.name;
-  const jobName = pod.metadata?.labels?.["batch.kubernetes.io/job-name"] ?? pod.metadata?.labels?.["job-name"];
+  const labels = pod.metadata?.labels ?? {};
+  const jobName = labels["batch.kubernetes.io/job-name"] ?? labels["job-name"];
   if (!name || !jobName) return undefined;
-  const state = pod.status?.containerStatuses?.[0]?.state;
-  const terminated = state?.terminated;
-  const startedAt = terminated?.startedAt ?? state?.running?.startedAt;
-  const reason = terminated?.reason ?? pod.status?.reason;
   return {
     name,
     jobName,
     phase: pod.status?.phase ?? "Pending",
-    ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
-    ...(startedAt ? { startedAt } : {}),
-    ...(terminated?.finishedAt ? { finishedAt: terminated.finishedAt } : {}),
-    ...(terminated?.exitCode === undefined ? {} : { exitCode: terminated.exitCode }),
-    ...(terminated?.message ? { terminationMessage: terminated.message } : {}),
-    ...(reason ? { reason } : {}),
+    ...present("nodeName", pod.spec?.nodeName),
+    ...containerOutcome(pod),
   };
+}
+
+/** When the render container started and how it ended, from its state. */
+function containerOutcome(pod: PodObject): Partial<ObservedPod> {
+  const state = pod.status?.containerStatuses?.[0]?.state;
+  const terminated = state?.terminated;
+  if (!terminated)
+    return { ...present("startedAt", state?.running?.startedAt), ...present("reason", pod.status?.reason) };
+  return {
+    ...present("startedAt", terminated.startedAt),
+    ...present("finishedAt", terminated.finishedAt),
+    ...(terminated.exitCode === undefined ? {} : { exitCode: terminated.exitCode }),
+    ...present("terminationMessage", terminated.message),
+    ...present("reason", terminated.reason ?? pod.status?.reason),
+  };
+}
+
+/** `{ key: value }` for a non-empty value, `{}` otherwise: optional fields stay absent, never undefined. */
+function present<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value ? ({ [key]: value } as Partial<Record<K, string>>) : {};
 }
 
 /** A finished pod, or a Job with a terminal condition: the moment a hand-off's clock starts. */
@@ -74,27 +99,29 @@ export function filmSnapshot(observed: {
   /** The cached claim named {@link workspaceClaimName} after the film, if any. */
   readonly claim: ClaimObject | undefined;
 }): FilmSnapshot {
-  const { film, claim } = observed;
-  const uid = film.metadata.uid ?? "";
+  const film = observedFilm(observed.film);
   return {
     now: observed.now,
-    film: {
-      name: film.metadata.name ?? "",
-      namespace: film.metadata.namespace ?? "",
-      uid,
-      generation: film.metadata.generation ?? 0,
-      deleting: film.metadata.deletionTimestamp !== undefined,
-      finalizers: film.metadata.finalizers ?? [],
-      status: film.status ?? {},
-    },
+    film,
     intent: observed.intent,
     jobs: observed.jobs.flatMap((job) => observedJob(job) ?? []),
     pods: observed.pods.flatMap((pod) => observedPod(pod) ?? []),
-    workspaceClaim: claim
-      ? {
-          name: workspaceClaimName(film.metadata.name ?? ""),
-          ownedByFilm: claim.metadata.ownerReferences?.some((o) => o.uid === uid) ?? false,
-        }
-      : undefined,
+    workspaceClaim: observed.claim && {
+      name: workspaceClaimName(film.name),
+      ownedByFilm: observed.claim.metadata.ownerReferences?.some((o) => o.uid === film.uid) ?? false,
+    },
+  };
+}
+
+function observedFilm(film: LongVideoObject): ObservedFilm {
+  const { metadata } = film;
+  return {
+    name: metadata.name ?? "",
+    namespace: metadata.namespace ?? "",
+    uid: metadata.uid ?? "",
+    generation: metadata.generation ?? 0,
+    deleting: metadata.deletionTimestamp !== undefined,
+    finalizers: metadata.finalizers ?? [],
+    status: film.status ?? {},
   };
 }

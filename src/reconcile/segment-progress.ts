@@ -11,6 +11,7 @@ import type {
   FilmIntent,
   FilmSnapshot,
   FollowUpAction,
+  ObservedJob,
   PlannedSegment,
   SegmentOutcome,
   SegmentRecord,
@@ -59,12 +60,16 @@ function currentRecord(
   // A record made for other inputs (an edit upstream, a different predecessor) says nothing about these.
   const record = prior?.hash === segment.hash && (prior.inputDigest ?? "") === inputDigest ? prior : undefined;
   const job = latestSegmentJob(snapshot.jobs, segment, inputDigest);
-  const jobIsNewer =
-    job && (!record || record.attempt < job.attempt || (record.attempt === job.attempt && !isFinal(record)));
-  if (!job || !jobIsNewer) return record ? { record } : {};
+  if (!job || !newerThan(job, record)) return record ? { record } : {};
   const updated = segmentRecord(job, latestPod(snapshot.pods, job), record, segment);
   const alreadyEnded = record !== undefined && isFinal(record) && record.attempt === updated.attempt;
   return isFinal(updated) && !alreadyEnded ? { record: updated, newlyEnded: updated } : { record: updated };
+}
+
+/** Whether a job tells more than the record: a later attempt, or the end of the recorded one. */
+function newerThan(job: ObservedJob, record: SegmentRecord | undefined): boolean {
+  if (!record || record.attempt < job.attempt) return true;
+  return record.attempt === job.attempt && !isFinal(record);
 }
 
 function outcomeOf(record: SegmentRecord, intent: FilmIntent): { result: SegmentOutcome; seconds: number } {
