@@ -2,7 +2,7 @@
  * Cross-field rules written once and enforced twice: as CEL `x-kubernetes-validations` by the API server, and as
  * zod refinements wherever a manifest is validated before it reaches the cluster (the planner, the CLI, the
  * reconciler's intent). Each rule carries both forms side by side so a reviewer compares them in one place, and the
- * property test in `test/integration/api-verdict.test.ts` holds them to the same verdict.
+ * property test in `test/integration/api-crd.test.ts` holds them to the same verdict.
  */
 import * as z from "zod";
 

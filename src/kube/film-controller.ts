@@ -63,11 +63,11 @@ export class FilmController {
   readonly #options: FilmControllerOptions;
   readonly #observer: FilmControllerObserver;
   readonly #log: ControllerLog;
-  readonly films: Informer<LongVideoObject>;
-  readonly jobs: Informer<JobObject>;
-  readonly pods: Informer<PodObject>;
-  readonly claims: Informer<ClaimObject>;
-  readonly queue: WorkQueue;
+  readonly #films: Informer<LongVideoObject>;
+  readonly #jobs: Informer<JobObject>;
+  readonly #pods: Informer<PodObject>;
+  readonly #claims: Informer<ClaimObject>;
+  readonly #queue: WorkQueue;
   /** Per film, per segment: when the operator first heard the segment ended, since the film's last job was created. */
   readonly #endedAt = new Map<string, Map<string, number>>();
   /** Per film: its intent, valid while the spec (generation) is the one it was derived from. */
@@ -87,47 +87,47 @@ export class FilmController {
     const common = { ...informerDefaults, resyncMs: options.resyncMs, watchdogMs: options.watchdogMs };
     const owned = { ...common, labelSelector: managedSelector };
     const byFilm = { indexBy: filmKeyOf };
-    this.films = new Informer(
+    this.#films = new Informer(
       client,
       { ...common, path: `/apis/${group}/${version}/longvideos`, trim: cachedFilm },
       log,
     );
-    this.jobs = new Informer(client, { ...owned, ...byFilm, path: "/apis/batch/v1/jobs", trim: cachedJob }, log);
-    this.pods = new Informer(client, { ...owned, ...byFilm, path: "/api/v1/pods", trim: cachedPod }, log);
-    this.claims = new Informer(client, { ...owned, path: "/api/v1/persistentvolumeclaims", trim: cachedClaim }, log);
-    this.queue = new WorkQueue(
+    this.#jobs = new Informer(client, { ...owned, ...byFilm, path: "/apis/batch/v1/jobs", trim: cachedJob }, log);
+    this.#pods = new Informer(client, { ...owned, ...byFilm, path: "/api/v1/pods", trim: cachedPod }, log);
+    this.#claims = new Informer(client, { ...owned, path: "/api/v1/persistentvolumeclaims", trim: cachedClaim }, log);
+    this.#queue = new WorkQueue(
       { concurrency: options.concurrency, baseRetryMs: 200, maxRetryMs: 60_000 },
       undefined,
       observers.queue,
     );
-    this.films.onChange((film, event) => {
+    this.#films.onChange((film, event) => {
       const key = objectKey(film);
       if (event === "delete") this.#forget(key);
-      this.queue.add(key);
+      this.#queue.add(key);
     });
     const toFilm = (object: JobObject | PodObject | ClaimObject, event: string) => {
       const key = filmKeyOf(object);
       if (key === undefined) return;
       if (event === "update") this.#startHandoffClock(key, object);
-      this.queue.add(key);
+      this.#queue.add(key);
     };
-    this.jobs.onChange(toFilm);
-    this.pods.onChange(toFilm);
-    this.claims.onChange(toFilm);
+    this.#jobs.onChange(toFilm);
+    this.#pods.onChange(toFilm);
+    this.#claims.onChange(toFilm);
   }
 
   hasSynced(): boolean {
-    return this.films.hasSynced() && this.jobs.hasSynced() && this.pods.hasSynced() && this.claims.hasSynced();
+    return this.#films.hasSynced() && this.#jobs.hasSynced() && this.#pods.hasSynced() && this.#claims.hasSynced();
   }
 
   /** Runs the informers (always, so a standby is warm) and, while `leading` is not aborted, the workers. */
   async runInformers(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.films.run(signal), this.jobs.run(signal), this.pods.run(signal), this.claims.run(signal)]);
+    await Promise.all([this.#films.run(signal), this.#jobs.run(signal), this.#pods.run(signal), this.#claims.run(signal)]);
   }
 
   async runWorkers(leading: AbortSignal): Promise<void> {
-    for (const film of this.films.list()) this.queue.add(objectKey(film));
-    await this.queue.run((key) => this.reconcile(key), leading);
+    for (const film of this.#films.list()) this.#queue.add(objectKey(film));
+    await this.#queue.run((key) => this.reconcile(key), leading);
   }
 
   /** Reconciles one film; never throws. */
@@ -248,7 +248,7 @@ export class FilmController {
 
   #phaseCounts(): Map<FilmPhase, number> {
     const counts = new Map<FilmPhase, number>(phases.map((phase) => [phase, 0]));
-    for (const film of this.films.list()) {
+    for (const film of this.#films.list()) {
       const phase = film.status?.phase ?? "Pending";
       counts.set(phase, (counts.get(phase) ?? 0) + 1);
     }
@@ -257,7 +257,7 @@ export class FilmController {
 
   /** The cached film, or this operator's own newer write of it while the cache has not caught up. */
   #latest(key: string): LongVideoObject | undefined {
-    const cached = this.films.get(key);
+    const cached = this.#films.get(key);
     const written = this.#written.get(key);
     if (!cached || !written) return cached;
     const superseded = written.older.includes(cached.metadata.resourceVersion ?? "");
@@ -291,9 +291,9 @@ export class FilmController {
       now: this.#options.now(),
       film,
       intent: this.#intent(key, film),
-      jobs: this.jobs.listIndexed(key),
-      pods: this.pods.listIndexed(key),
-      claim: this.claims.get(`${film.metadata.namespace ?? ""}/${claimName}`),
+      jobs: this.#jobs.listIndexed(key),
+      pods: this.#pods.listIndexed(key),
+      claim: this.#claims.get(`${film.metadata.namespace ?? ""}/${claimName}`),
     });
   }
 

@@ -370,6 +370,39 @@ describe("decide", () => {
     );
   });
 
+  it("retries a failed concatenation after its backoff under the same attempt policy, and announces the retry", () => {
+    const done = [
+      succeeded(0, "", "sha256:l0"),
+      succeeded(1, "sha256:l0", "sha256:l1"),
+      succeeded(2, "sha256:l1", "sha256:l2"),
+    ];
+    const failedConcat: ObservedJob = {
+      name: concatJobName("film", "c1", 0),
+      kind: "concat",
+      segment: -1,
+      hash: "c1",
+      inputDigest: "",
+      attempt: 0,
+      createdAt: at(30),
+      finished: "Failed",
+      deleting: false,
+    };
+    const inBackoff = decide(
+      snapshot({ status: { segments: done }, jobs: [failedConcat], pods: [podFor(failedConcat, "{}", 1)] }),
+    );
+    // Its pod finished 5 s ago; the first retry waits 10 s.
+    expect(inBackoff.requeueAfterMs).toBe(5_000);
+    expect(kinds(decisionEffects(inBackoff))).toEqual(["updateStatus"]);
+    const later = decide({
+      ...snapshot({ status: { segments: done }, jobs: [failedConcat], pods: [podFor(failedConcat, "{}", 1)] }),
+      now: new Date(now.getTime() + 6_000),
+    });
+    const [create, event] = later.then;
+    expect(create).toEqual({ kind: "createConcatJob", attempt: 1, name: concatJobName("film", "c1", 1) });
+    expect(event).toMatchObject({ kind: "event", reason: "ConcatenationStarted" });
+    expect(event?.kind === "event" ? event.message : "").toContain("attempt 2");
+  });
+
   it("creates nothing for an invalid spec and reports the field, keeping what was rendered", () => {
     const decision = decide(snapshot({ invalid: true, status: { segments: [succeeded(0, "", "sha256:l0")] } }));
     expect(kinds(decisionEffects(decision))).toEqual(["updateStatus", "event"]);
