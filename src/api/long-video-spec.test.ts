@@ -68,6 +68,34 @@ describe("LongVideo spec validation", () => {
       with_({ gpu: { tolerations: [{ operator: "Exists" }], nodeSelector: { "longvideo.dev/pool": "h100" } } }),
     ],
     ["pod labels", with_({ podMetadata: { labels: { team: "a", "example.com/tier": "" } } })],
+    [
+      "a NoExecute toleration held for a minute",
+      with_({ gpu: { tolerations: [{ key: "k", operator: "Exists", effect: "NoExecute", tolerationSeconds: 60 }] } }),
+    ],
+    [
+      "node affinity by In, Exists and Gt",
+      with_({
+        gpu: {
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [
+                  {
+                    matchExpressions: [
+                      { key: "pool", operator: "In", values: ["h100"] },
+                      { key: "gpu", operator: "Exists" },
+                      { key: "gpu-memory-gib", operator: "Gt", values: ["40"] },
+                    ],
+                  },
+                ],
+              },
+            },
+          },
+        },
+      }),
+    ],
+    ["an AMD GPU resource", with_({ gpu: { resourceName: "amd.com/gpu" } })],
+
     ["a fractional size", with_({ storage: { workspace: { size: "1.5Gi" } } })],
   ];
   it.each(valid)("accepts %s", (_, spec) => {
@@ -94,6 +122,77 @@ describe("LongVideo spec validation", () => {
       with_({ storyline: [{ prompt: "x" }] }),
       "spec.storyline[0]",
       /exactly one of clips or seconds/,
+    ],
+    [
+      "a NoSchedule toleration with tolerationSeconds",
+      with_({ gpu: { tolerations: [{ key: "k", operator: "Exists", effect: "NoSchedule", tolerationSeconds: 30 }] } }),
+      "spec.gpu.tolerations[0].tolerationSeconds",
+      /only to effect NoExecute/,
+    ],
+    [
+      "a node affinity In without values",
+      with_({ gpu: { affinity: nodeAffinityWith({ key: "k", operator: "In" }) } }),
+      "spec.gpu.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+      /need at least one value/,
+    ],
+    [
+      "a node affinity Exists with values",
+      with_({ gpu: { affinity: nodeAffinityWith({ key: "k", operator: "Exists", values: ["v"] }) } }),
+      "spec.gpu.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+      /take no values/,
+    ],
+    [
+      "a node affinity Gt with a word",
+      with_({ gpu: { affinity: nodeAffinityWith({ key: "k", operator: "Gt", values: ["many"] }) } }),
+      "spec.gpu.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+      /exactly one integer value/,
+    ],
+    [
+      "a pod anti-affinity NotIn without values",
+      with_({
+        gpu: {
+          affinity: {
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [
+                {
+                  topologyKey: "kubernetes.io/hostname",
+                  labelSelector: { matchExpressions: [{ key: "app", operator: "NotIn" }] },
+                },
+              ],
+            },
+          },
+        },
+      }),
+      "spec.gpu.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].values",
+      /need at least one value/,
+    ],
+    [
+      "an affinity namespace that is not a name",
+      with_({
+        gpu: {
+          affinity: {
+            podAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [
+                { topologyKey: "kubernetes.io/hostname", namespaces: ["Bad_NS"] },
+              ],
+            },
+          },
+        },
+      }),
+      "spec.gpu.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaces[0]",
+      /should match/,
+    ],
+    [
+      "cpu counted as GPUs",
+      with_({ gpu: { resourceName: "cpu" } }),
+      "spec.gpu.resourceName",
+      /must be an extended resource/,
+    ],
+    [
+      "a kubernetes.io resource counted as GPUs",
+      with_({ gpu: { resourceName: "kubernetes.io/batteries" } }),
+      "spec.gpu.resourceName",
+      /must be an extended resource/,
     ],
     ["an empty storyline", with_({ storyline: [] }), "spec.storyline", /at least 1 items/],
     ["a blank prompt", with_({ storyline: [{ prompt: "  ", clips: 1 }] }), "spec.storyline[0].prompt", /should match/],
@@ -258,3 +357,12 @@ describe("field errors", () => {
     expect(verdict.ok ? [] : verdict.errors.map((e) => e.field)).toEqual(["metadata.name"]);
   });
 });
+
+/** An affinity whose one required node selector term has this one requirement. */
+function nodeAffinityWith(requirement: Record<string, unknown>): Record<string, unknown> {
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [requirement] }] },
+    },
+  };
+}

@@ -222,7 +222,15 @@ const gpuSchema = z
       .meta({ description: "Taints of the GPU pool the render pods tolerate." }),
     affinity: affinitySchema.exactOptional().meta({ description: "Node and pod affinity of the render pods." }),
     count: z.int().min(1).max(specLimits.gpusPerSegment).default(1).meta({ description: "GPUs per segment pod." }),
-    resourceName: qualifiedName
+    resourceName: celValidated(qualifiedName, [
+      {
+        // cpu, memory, hugepages and ephemeral storage are native resources: asking for "GPUs" of them would
+        // reserve CPUs or memory, or be refused when the Job is created.
+        rule: "self.contains('/') && !self.contains('kubernetes.io/') && !self.startsWith('requests.')",
+        message: "must be an extended resource with a domain outside kubernetes.io, such as nvidia.com/gpu",
+        holds: (name) => name.includes("/") && !name.includes("kubernetes.io/") && !name.startsWith("requests."),
+      },
+    ])
       .default("nvidia.com/gpu")
       .meta({ description: "Extended resource that counts GPUs on the nodes." }),
     priorityClassName: dnsSubdomain.exactOptional().meta({ description: "PriorityClass of the render pods." }),

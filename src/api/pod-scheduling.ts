@@ -6,7 +6,8 @@
  */
 import * as z from "zod";
 import { celValidated } from "./cel-rules.ts";
-import { labelValue, maxLabelLength, qualifiedName, qualifiedNameMap } from "./kubernetes-formats.ts";
+import type { CelRule } from "./cel-rules.ts";
+import { dnsLabel, labelValue, qualifiedName, qualifiedNameMap } from "./kubernetes-formats.ts";
 
 /** A core/v1 Toleration. */
 export const tolerationSchema = celValidated(
@@ -43,27 +44,76 @@ export const tolerationSchema = celValidated(
       fieldPath: ".operator",
       holds: (t) => (t.key !== undefined && t.key !== "") || t.operator === "Exists",
     },
+    {
+      // The Pod API refuses it at Job creation; the film would wait for a Job that never comes.
+      rule: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+      message: "tolerationSeconds applies only to effect NoExecute",
+      fieldPath: ".tolerationSeconds",
+      holds: (t) => t.tolerationSeconds === undefined || t.effect === "NoExecute",
+    },
   ],
 );
 
+/** A node or label selector requirement, as the rules on its values read it. */
+interface Requirement {
+  readonly operator: string;
+  readonly values?: readonly string[];
+}
+
+/** The rules the Pod API applies to a selector requirement's values, by operator (Gt and Lt for nodes only). */
+function requirementRules(withOrder: boolean): CelRule<Requirement>[] {
+  const count = (r: Requirement) => r.values?.length ?? 0;
+  const rules = [
+    {
+      rule: "!(self.operator in ['In', 'NotIn']) || (has(self.values) && size(self.values) > 0)",
+      message: "operators In and NotIn need at least one value",
+      fieldPath: ".values",
+      holds: (r: Requirement) => !["In", "NotIn"].includes(r.operator) || count(r) > 0,
+    },
+    {
+      rule: "!(self.operator in ['Exists', 'DoesNotExist']) || !has(self.values) || size(self.values) == 0",
+      message: "operators Exists and DoesNotExist take no values",
+      fieldPath: ".values",
+      holds: (r: Requirement) => !["Exists", "DoesNotExist"].includes(r.operator) || count(r) === 0,
+    },
+  ];
+  if (!withOrder) return rules;
+  return [
+    ...rules,
+    {
+      rule: "!(self.operator in ['Gt', 'Lt']) || (has(self.values) && size(self.values) == 1 && self.values[0].matches('^-?[0-9]+$'))",
+      message: "operators Gt and Lt take exactly one integer value",
+      fieldPath: ".values",
+      holds: (r: Requirement) =>
+        !["Gt", "Lt"].includes(r.operator) || (count(r) === 1 && /^-?[0-9]+$/.test(r.values?.[0] ?? "")),
+    },
+  ];
+}
+
 const valueList = z.array(labelValue).max(64);
 
-const nodeSelectorRequirement = z.strictObject({
-  key: qualifiedName.meta({ description: "Node label key." }),
-  operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]),
-  values: valueList.exactOptional(),
-});
+const nodeSelectorRequirement = celValidated(
+  z.strictObject({
+    key: qualifiedName.meta({ description: "Node label key." }),
+    operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]),
+    values: valueList.exactOptional(),
+  }),
+  requirementRules(true),
+);
 
 const nodeSelectorTerm = z.strictObject({
   matchExpressions: z.array(nodeSelectorRequirement).max(16).exactOptional(),
   matchFields: z.array(nodeSelectorRequirement).max(16).exactOptional(),
 });
 
-const labelSelectorRequirement = z.strictObject({
-  key: qualifiedName,
-  operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
-  values: valueList.exactOptional(),
-});
+const labelSelectorRequirement = celValidated(
+  z.strictObject({
+    key: qualifiedName,
+    operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
+    values: valueList.exactOptional(),
+  }),
+  requirementRules(false),
+);
 
 const labelSelector = z.strictObject({
   matchLabels: qualifiedNameMap(labelValue, 16).exactOptional(),
@@ -73,7 +123,7 @@ const labelSelector = z.strictObject({
 const podAffinityTerm = z.strictObject({
   labelSelector: labelSelector.exactOptional(),
   namespaceSelector: labelSelector.exactOptional(),
-  namespaces: z.array(z.string().min(1).max(maxLabelLength)).max(16).exactOptional(),
+  namespaces: z.array(dnsLabel).max(16).exactOptional(),
   topologyKey: qualifiedName.meta({ description: "Node label whose value defines a topology domain." }),
   matchLabelKeys: z.array(qualifiedName).max(16).exactOptional(),
   mismatchLabelKeys: z.array(qualifiedName).max(16).exactOptional(),

@@ -453,6 +453,83 @@ const invalid: { name: string; spec: unknown; field: string; message: RegExp }[]
     message: /without a key must use operator Exists/,
   },
   {
+    name: "a NoSchedule toleration with tolerationSeconds",
+    spec: with_({
+      gpu: { tolerations: [{ key: "k", operator: "Exists", effect: "NoSchedule", tolerationSeconds: 30 }] },
+    }),
+    field: "spec.gpu.tolerations[0].tolerationSeconds",
+    message: /only to effect NoExecute/,
+  },
+  {
+    name: "a node affinity In without values",
+    spec: with_({ gpu: { affinity: nodeAffinityWith({ key: "k", operator: "In" }) } }),
+    field:
+      "spec.gpu.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+    message: /need at least one value/,
+  },
+  {
+    name: "a node affinity Exists with values",
+    spec: with_({ gpu: { affinity: nodeAffinityWith({ key: "k", operator: "Exists", values: ["v"] }) } }),
+    field:
+      "spec.gpu.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+    message: /take no values/,
+  },
+  {
+    name: "a node affinity Gt with a word",
+    spec: with_({ gpu: { affinity: nodeAffinityWith({ key: "k", operator: "Gt", values: ["many"] }) } }),
+    field:
+      "spec.gpu.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+    message: /exactly one integer value/,
+  },
+  {
+    name: "a pod anti-affinity NotIn without values",
+    spec: with_({
+      gpu: {
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [
+              {
+                topologyKey: "kubernetes.io/hostname",
+                labelSelector: { matchExpressions: [{ key: "app", operator: "NotIn" }] },
+              },
+            ],
+          },
+        },
+      },
+    }),
+    field:
+      "spec.gpu.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].values",
+    message: /need at least one value/,
+  },
+  {
+    name: "an affinity namespace that is not a name",
+    spec: with_({
+      gpu: {
+        affinity: {
+          podAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [
+              { topologyKey: "kubernetes.io/hostname", namespaces: ["Bad_NS"] },
+            ],
+          },
+        },
+      },
+    }),
+    field: "spec.gpu.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaces[0]",
+    message: /should match/,
+  },
+  {
+    name: "cpu counted as GPUs",
+    spec: with_({ gpu: { resourceName: "cpu" } }),
+    field: "spec.gpu.resourceName",
+    message: /must be an extended resource/,
+  },
+  {
+    name: "a kubernetes.io resource counted as GPUs",
+    spec: with_({ gpu: { resourceName: "kubernetes.io/batteries" } }),
+    field: "spec.gpu.resourceName",
+    message: /must be an extended resource/,
+  },
+  {
     name: "a queue name of 64 characters",
     spec: with_({ gpu: { queueName: "q".repeat(64) } }),
     field: "spec.gpu.queueName",
@@ -671,3 +748,12 @@ describe("zod and the API server", () => {
     expect(verdicts.rejected).toBeGreaterThan(10);
   });
 });
+
+/** An affinity whose one required node selector term has this one requirement. */
+function nodeAffinityWith(requirement: Record<string, unknown>): Record<string, unknown> {
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [requirement] }] },
+    },
+  };
+}
