@@ -5,8 +5,8 @@ SHELL := /usr/bin/env bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CLUSTER := test/cluster
 
-.PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-integration test-e2e \
-        demo cluster-up cluster-down run bench generate
+.PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-tools test-integration \
+        test-e2e demo cluster-up cluster-down run bench generate
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -33,6 +33,10 @@ test-static: node-modules ## typecheck, lint, formatting
 
 test-unit: node-modules ## unit tests of pure code (no cluster)
 	vitest run --project unit
+
+test-tools: node-modules ## tests that run a pinned tool (the chart with helm), no cluster
+	@bash $(CLUSTER)/build-binaries.sh helm
+	. $(CLUSTER)/env.sh && vitest run --project tools
 
 test-integration: ## integration tests against the running local cluster (make cluster-up first)
 	. $(CLUSTER)/env.sh && KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project integration

@@ -11,6 +11,14 @@ export default defineConfig({
       },
       {
         test: {
+          // Tests that run a pinned tool (helm, ...) from test/cluster/env.sh, without a cluster. Unit tests run
+          // nothing but the Node that runs them.
+          name: "tools",
+          include: ["test/tools/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           // Tests share one real cluster; running files one at a time keeps their pods and timings honest.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test, in order from fast to real: static checks, unit tests, runtime tests, then integration tests on a
-# local cluster that this script starts and always stops. Ends with one line counting every test that ran.
+# Every test, in order from fast to real: static checks, unit tests, tests of the pinned tools, runtime tests, then
+# integration tests on a local cluster that this script starts and always stops. Ends with one line counting every
+# test that ran.
 # `make test` installs what this needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,9 @@ promtool test rules test/monitoring/prometheus-rules.test.yaml
 
 step "unit tests"
 vitest run --project unit --reporter=default --reporter=json --outputFile.json="$results/unit.json"
+
+step "tool tests: the chart with the pinned helm"
+vitest run --project tools --reporter=default --reporter=json --outputFile.json="$results/tools.json"
 
 if [ -x runtime-image/run-tests.sh ]; then
   step "runtime tests"

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { operatorInstall } from "./operator-install.ts";
+import { operatorInstall } from "../../src/install/operator-install.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const chartDir = path.join(repoRoot, "charts/longvideo-operator");
