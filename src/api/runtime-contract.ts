@@ -42,21 +42,21 @@ const concat = ["concat"] as const;
 
 /** Every `LV_*` variable the worker reads, keyed by its name. */
 export const runtimeEnv = {
-  LV_VARIANT: { commands: both, setBy: "operator", description: "SVI variant: one of the contract's variants." },
-  LV_BACKEND: { commands: both, setBy: "operator", description: "Render backend: one of the contract's backends." },
-  LV_WIDTH: { commands: both, setBy: "operator", description: "Frame width in pixels (multiple of 16)." },
-  LV_HEIGHT: { commands: both, setBy: "operator", description: "Frame height in pixels (multiple of 16)." },
+  LV_VARIANT: { commands: segment, setBy: "operator", description: "SVI variant: one of the contract's variants." },
+  LV_BACKEND: { commands: segment, setBy: "operator", description: "Render backend: one of the contract's backends." },
+  LV_WIDTH: { commands: segment, setBy: "operator", description: "Frame width in pixels (multiple of 16)." },
+  LV_HEIGHT: { commands: segment, setBy: "operator", description: "Frame height in pixels (multiple of 16)." },
   LV_FPS: { commands: both, setBy: "operator", description: "Frames per second of every clip and the film." },
-  LV_STEPS: { commands: both, setBy: "operator", description: "Denoising steps." },
-  LV_GUIDANCE_SCALE: { commands: both, setBy: "operator", description: "Text classifier-free guidance." },
-  LV_MOTION_FRAMES: { commands: both, setBy: "operator", description: "Motion frames handed from clip to clip." },
-  LV_PADDING: { commands: both, setBy: "operator", description: "What fills the conditioning after the motion." },
+  LV_STEPS: { commands: segment, setBy: "operator", description: "Denoising steps." },
+  LV_GUIDANCE_SCALE: { commands: segment, setBy: "operator", description: "Text classifier-free guidance." },
+  LV_MOTION_FRAMES: { commands: segment, setBy: "operator", description: "Motion frames handed from clip to clip." },
+  LV_PADDING: { commands: segment, setBy: "operator", description: "What fills the conditioning after the motion." },
   LV_SEGMENT_COUNT: { commands: both, setBy: "operator", description: "Segments in the film." },
   LV_WORKSPACE: { commands: both, setBy: "operator", description: "The workspace mount." },
-  LV_MODELS_DIR: { commands: both, setBy: "operator", description: "The model cache mount." },
-  LV_REFERENCE_IMAGE: { commands: both, setBy: "operator", description: "The film's referenceImage source, JSON." },
-  LV_REFERENCE_DIR: { commands: both, setBy: "operator", description: "Where a volume reference image is mounted." },
-  LV_ATTEMPT: { commands: both, setBy: "operator", description: "The operator's attempt number, from 0." },
+  LV_MODELS_DIR: { commands: segment, setBy: "operator", description: "The model cache mount." },
+  LV_REFERENCE_IMAGE: { commands: segment, setBy: "operator", description: "The film's referenceImage source, JSON." },
+  LV_REFERENCE_DIR: { commands: segment, setBy: "operator", description: "Where a volume reference image is mounted." },
+  LV_ATTEMPT: { commands: segment, setBy: "operator", description: "The operator's attempt number, from 0." },
   LV_SEGMENT_INDEX: { commands: segment, setBy: "operator", description: "Position of the segment, from 0." },
   LV_SCENE_INDEX: { commands: segment, setBy: "operator", description: "The storyline scene the segment renders." },
   LV_PROMPT: { commands: segment, setBy: "operator", description: "The scene's prompt." },
@@ -91,7 +91,7 @@ export const runtimeEnv = {
 } as const satisfies Record<`LV_${string}`, EnvFact>;
 export type RuntimeEnvName = keyof typeof runtimeEnv;
 
-/** The variables the operator sets on every pod of a command: exactly these, no others. */
+/** The variables the operator sets on every pod of a command: exactly these, no others (each is read). */
 export function operatorEnvNames(command: RuntimeCommand): RuntimeEnvName[] {
   return (Object.keys(runtimeEnv) as RuntimeEnvName[]).filter((name) => {
     const fact: EnvFact = runtimeEnv[name];

@@ -64,7 +64,7 @@ export function concatJob(
     labels: jobLabels(film, intent, "concat", "concat", action.attempt),
     jobAnnotations: { [operatorAnnotations.hash]: intent.concat.hash, [operatorAnnotations.inputDigest]: "" },
     args: ["concat"],
-    env: { ...intent.concat.env, LV_ATTEMPT: String(action.attempt) },
+    env: intent.concat.env,
     // Concatenation needs no GPU, but it runs where the film's pods may run: next to its workspace.
     placement: { ...intent.placement, count: 0 },
     ...renderResources.concat,

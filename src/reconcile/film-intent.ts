@@ -64,7 +64,7 @@ export function filmIntent(
     ...(modelsClaim && plan.render.backend === "svi" ? { modelsClaim } : {}),
     ...referenceVolume(spec.referenceImage),
     backend: plan.render.backend,
-    concat: concatIntent(spec, plan, shared),
+    concat: concatIntent(spec, plan),
   };
   return { ok: true, intent };
 }
@@ -76,7 +76,7 @@ const missingModelCache = {
     "or give the operator a model cache (Helm value modelCache.claimName)",
 };
 
-/** The contract's variables every pod of the film gets, segment or concat. */
+/** The contract's variables every segment pod of the film gets. */
 function sharedEnv(spec: LongVideoSpec, plan: SegmentPlan): RuntimeEnv {
   const { render } = plan;
   return {
@@ -138,7 +138,7 @@ function workspaceIntent(film: string, workspace: LongVideoSpec["storage"]["work
   };
 }
 
-function concatIntent(spec: LongVideoSpec, plan: SegmentPlan, shared: RuntimeEnv): FilmIntent["concat"] {
+function concatIntent(spec: LongVideoSpec, plan: SegmentPlan): FilmIntent["concat"] {
   const path = `${mountPaths.workspace}/${spec.output.path}`;
   const last = plan.segments.at(-1);
   // The film depends on every segment (the last hash chains them all) and on how it is written.
@@ -147,7 +147,13 @@ function concatIntent(spec: LongVideoSpec, plan: SegmentPlan, shared: RuntimeEnv
     .digest("hex");
   return {
     hash,
-    env: { ...shared, LV_OUTPUT_PATH: path, LV_EXPECTED_FRAMES: String(plan.totals.frames) },
+    env: {
+      LV_WORKSPACE: mountPaths.workspace,
+      LV_FPS: String(plan.render.fps),
+      LV_SEGMENT_COUNT: String(plan.segments.length),
+      LV_OUTPUT_PATH: path,
+      LV_EXPECTED_FRAMES: String(plan.totals.frames),
+    },
     frames: plan.totals.frames,
     seconds: plan.totals.seconds,
     path,
