@@ -122,7 +122,12 @@ export class FilmController {
 
   /** Runs the informers (always, so a standby is warm) and, while `leading` is not aborted, the workers. */
   async runInformers(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.#films.run(signal), this.#jobs.run(signal), this.#pods.run(signal), this.#claims.run(signal)]);
+    await Promise.all([
+      this.#films.run(signal),
+      this.#jobs.run(signal),
+      this.#pods.run(signal),
+      this.#claims.run(signal),
+    ]);
   }
 
   async runWorkers(leading: AbortSignal): Promise<void> {
