@@ -80,7 +80,11 @@ export const conditionSchema = z.strictObject({
 /** The compact record of one segment. */
 export const segmentRecordSchema = z.strictObject({
   index: z.int().min(0).max(maxSegments).meta({ description: "Position of the segment in the film." }),
-  attempt: z.int().min(0).max(100).meta({ description: "Attempt number of the latest render, from 0." }),
+  attempt: z.int().min(0).max(200).meta({ description: "Attempt number of the latest render, from 0." }),
+  failures: z.int().min(0).max(100).exactOptional().meta({
+    description:
+      "Failed attempts counted against spec.retry.limit, the latest included; an attempt whose job was deleted before it ended is not counted.",
+  }),
   state: z.enum(segmentStates),
   hash: digest.meta({ description: "Plan hash of the segment's inputs, chained through its predecessor's." }),
   node: z.string().max(253).exactOptional().meta({ description: "Node the latest attempt ran on." }),

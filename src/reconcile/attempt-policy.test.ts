@@ -4,9 +4,10 @@ import type { LatestAttempt, NextAttempt } from "./attempt-policy.ts";
 
 const retry = { limit: 2, baseDelayMs: 10_000, maxDelayMs: 25_000 };
 const nowMs = 1_000_000;
-const failed = (attempt: number, secondsAgo: number): LatestAttempt => ({
+const failed = (attempt: number, secondsAgo: number, failures = attempt + 1): LatestAttempt => ({
   state: "failed",
   attempt,
+  failures,
   endedAt: nowMs - secondsAgo * 1000,
 });
 
@@ -55,13 +56,13 @@ describe("nextAttempt", () => {
     {
       name: "the last allowed attempt's failure exhausts the budget",
       latest: failed(2, 600),
-      expected: { kind: "exhausted", attempts: 3 },
+      expected: { kind: "exhausted", failures: 3 },
     },
     {
       name: "exhaustion is reported even while suspended",
       latest: failed(2, 0),
       suspend: true,
-      expected: { kind: "exhausted", attempts: 3 },
+      expected: { kind: "exhausted", failures: 3 },
     },
   ])("$name", ({ latest, suspend, expected }) => {
     expect(nextAttempt(latest, { retry, suspend: suspend ?? false, nowMs })).toEqual(expected);

@@ -8,7 +8,10 @@ import type { RetryPolicy } from "./film-snapshot.ts";
 export type LatestAttempt =
   | { readonly state: "running"; readonly attempt: number }
   | { readonly state: "succeeded"; readonly attempt: number }
-  | { readonly state: "failed"; readonly attempt: number; readonly endedAt: number };
+  /** Its job is gone before it ended (deleted by hand, or by anyone): not the attempt's fault. */
+  | { readonly state: "lost"; readonly attempt: number }
+  /** `failures` counts the failed attempts that count against the budget, this one included. */
+  | { readonly state: "failed"; readonly attempt: number; readonly failures: number; readonly endedAt: number };
 
 /** What to do next. */
 export type NextAttempt =
@@ -21,7 +24,7 @@ export type NextAttempt =
   /** The latest attempt failed; the next may start at `retryAt` (epoch ms). */
   | { readonly kind: "backoff"; readonly retryAt: number }
   /** The latest attempt failed and it was the last one the budget allows. */
-  | { readonly kind: "exhausted"; readonly attempts: number }
+  | { readonly kind: "exhausted"; readonly failures: number }
   /** Suspended: nothing new starts. */
   | { readonly kind: "held" };
 
@@ -30,9 +33,9 @@ export function retryDelayMs(retry: RetryPolicy, attempt: number): number {
   return Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** Math.min(attempt, 30));
 }
 
-/** Whether a failed attempt still has a retry in the budget. */
-export function retriesLeft(retry: RetryPolicy, attempt: number): boolean {
-  return attempt < retry.limit;
+/** Whether a step that failed `failures` times (counted) still has a retry in the budget. */
+export function retriesLeft(retry: RetryPolicy, failures: number): boolean {
+  return failures <= retry.limit;
 }
 
 export function nextAttempt(
@@ -41,10 +44,14 @@ export function nextAttempt(
 ): NextAttempt {
   if (latest?.state === "running") return { kind: "wait" };
   if (latest?.state === "succeeded") return { kind: "done" };
-  if (latest && !retriesLeft(policy.retry, latest.attempt)) return { kind: "exhausted", attempts: latest.attempt + 1 };
+  if (latest?.state === "failed" && !retriesLeft(policy.retry, latest.failures)) {
+    return { kind: "exhausted", failures: latest.failures };
+  }
   if (policy.suspend) return { kind: "held" };
   if (!latest) return { kind: "start", attempt: 0 };
-  const retryAt = latest.endedAt + retryDelayMs(policy.retry, latest.attempt);
+  // A lost attempt is replaced at once: nothing failed, so there is nothing to back off from.
+  if (latest.state === "lost") return { kind: "start", attempt: latest.attempt + 1 };
+  const retryAt = latest.endedAt + retryDelayMs(policy.retry, latest.failures - 1);
   if (policy.nowMs < retryAt) return { kind: "backoff", retryAt };
   return { kind: "start", attempt: latest.attempt + 1 };
 }

@@ -56,7 +56,8 @@ function latestConcatAttempt(snapshot: FilmSnapshot, job: ObservedJob | undefine
   if (!job.finished) return { state: "running", attempt: job.attempt };
   if (job.finished === "Succeeded") return { state: "succeeded", attempt: job.attempt };
   const endedAt = Date.parse(latestPod(snapshot.pods, job)?.finishedAt ?? job.createdAt);
-  return { state: "failed", attempt: job.attempt, endedAt };
+  // Every concatenation attempt that failed counts: a deleted concat job is re-created under its own name.
+  return { state: "failed", attempt: job.attempt, failures: job.attempt + 1, endedAt };
 }
 
 function failureDetail(snapshot: FilmSnapshot, job: ObservedJob): string {

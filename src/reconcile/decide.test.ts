@@ -403,6 +403,58 @@ describe("decide", () => {
     expect(event?.kind === "event" ? event.message : "").toContain("attempt 2");
   });
 
+  describe("a job deleted by hand", () => {
+    const running = (attempt: number, failures: number): SegmentRecord => ({
+      index: 0,
+      attempt,
+      failures,
+      state: "Running",
+      hash: "h0",
+      inputDigest: "",
+      startTime: at(20),
+    });
+
+    it("while its second attempt ran: the next attempt starts at once, and the lost one is not counted", () => {
+      const decision = decide(snapshot({ status: { segments: [running(1, 1)] }, jobs: [jobFor(0, "", 0, "Failed")] }));
+      expect(created(decisionEffects(decision))).toEqual([{ index: 0, attempt: 2, input: "" }]);
+      expect(decision.then).toContainEqual(
+        expect.objectContaining({ kind: "event", type: "Warning", reason: "SegmentLost" }),
+      );
+      // When the new attempt's job is seen, its record still counts one failure.
+      const next = jobFor(0, "", 2);
+      const later = decide(
+        snapshot({
+          status: { segments: [running(1, 1)] },
+          jobs: [jobFor(0, "", 0, "Failed"), next],
+          pods: [podFor(next)],
+        }),
+      );
+      expect(decisionEffects(later).find((e) => e.kind === "updateStatus")).toMatchObject({
+        status: { segments: [{ index: 0, attempt: 2, failures: 1, state: "Running" }] },
+      });
+    });
+
+    it("while its first attempt ran: a second attempt replaces it", () => {
+      expect(created(decisionEffects(decide(snapshot({ status: { segments: [running(0, 0)] } }))))).toEqual([
+        { index: 0, attempt: 1, input: "" },
+      ]);
+    });
+
+    it("waits while the deleted job is still going away", () => {
+      const going = { ...jobFor(0, "", 0), deleting: true };
+      expect(
+        created(decisionEffects(decide(snapshot({ status: { segments: [running(0, 0)] }, jobs: [going] })))),
+      ).toEqual([]);
+    });
+
+    it("after its attempt failed: the retry waits out the backoff as for any failure", () => {
+      const failedRecord: SegmentRecord = { ...running(0, 1), state: "Retrying", finishTime: at(5), message: "x" };
+      const decision = decide(snapshot({ status: { segments: [failedRecord] } }));
+      expect(created(decisionEffects(decision))).toEqual([]);
+      expect(decision.requeueAfterMs).toBe(5_000);
+    });
+  });
+
   it("creates nothing for an invalid spec and reports the field, keeping what was rendered", () => {
     const decision = decide(snapshot({ invalid: true, status: { segments: [succeeded(0, "", "sha256:l0")] } }));
     expect(kinds(decisionEffects(decision))).toEqual(["updateStatus", "event"]);

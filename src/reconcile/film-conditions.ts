@@ -10,6 +10,8 @@ export { ConditionReason, ConditionType } from "../api/long-video-status.ts";
 export const EventReason = {
   InvalidSpec: "InvalidSpec",
   SegmentStarted: "SegmentStarted",
+  /** An attempt's job disappeared before it ended; a new attempt replaces it without spending a retry. */
+  SegmentLost: "SegmentLost",
   SegmentSucceeded: "SegmentSucceeded",
   SegmentRetrying: "SegmentRetrying",
   SegmentFailed: "SegmentFailed",

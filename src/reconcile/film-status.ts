@@ -9,7 +9,7 @@ import { ConditionReason, ConditionType, mergedConditions } from "./film-conditi
 import type { ConditionDraft } from "./film-conditions.ts";
 import type { FilmFailure } from "./film-step.ts";
 import type { FilmIntent, FilmPhase, FilmSnapshot, FilmStatus, SegmentRecord } from "./film-snapshot.ts";
-import { recordSeconds } from "./segment-record.ts";
+import { countedFailures, recordSeconds } from "./segment-record.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 
 export interface StatusFacts {
@@ -27,7 +27,7 @@ export function filmStatus(snapshot: FilmSnapshot, intent: FilmIntent, facts: St
   const { phase, progress, output, running } = facts;
   // A failed attempt with retries left is shown as Retrying: the film has not given up on it.
   const records = progress.records.map((r) =>
-    r.state === "Failed" && retriesLeft(intent.retry, r.attempt) ? { ...r, state: "Retrying" as const } : r,
+    r.state === "Failed" && retriesLeft(intent.retry, countedFailures(r)) ? { ...r, state: "Retrying" as const } : r,
   );
   const started = film.status.startTime ?? (running || progress.valid > 0 ? now : undefined);
   const eta = phase === "Rendering" ? estimatedCompletion(records, intent.segments.length - progress.valid) : undefined;
@@ -152,7 +152,7 @@ function failedDraft({ failure }: DraftFacts): ConditionDraft {
 
 /** Degraded while the film still progresses on a retry: a segment failed and is waiting for, or on, another attempt. */
 function degradedDraft(phase: FilmPhase, records: readonly SegmentRecord[]): ConditionDraft {
-  const retried = records.find((r) => r.state === "Retrying" || (r.state !== "Succeeded" && r.attempt > 0));
+  const retried = records.find((r) => r.state !== "Succeeded" && countedFailures(r) > 0);
   if (phase === "Failed" || phase === "Succeeded" || !retried) {
     return {
       type: ConditionType.Degraded,
@@ -161,7 +161,7 @@ function degradedDraft(phase: FilmPhase, records: readonly SegmentRecord[]): Con
       message: "no segment is being retried",
     };
   }
-  const failures = retried.state === "Retrying" ? retried.attempt + 1 : retried.attempt;
+  const failures = countedFailures(retried);
   return {
     type: ConditionType.Degraded,
     status: "True",

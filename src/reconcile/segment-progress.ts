@@ -6,7 +6,7 @@
 import { EventReason } from "./film-conditions.ts";
 import { retriesLeft, retryDelayMs } from "./attempt-policy.ts";
 import { latestPod, latestSegmentJob } from "./owned-jobs.ts";
-import { isFinal, recordSeconds, segmentRecord } from "./segment-record.ts";
+import { countedFailures, isFinal, recordSeconds, segmentRecord } from "./segment-record.ts";
 import type {
   FilmIntent,
   FilmSnapshot,
@@ -75,7 +75,7 @@ function newerThan(job: ObservedJob, record: SegmentRecord | undefined): boolean
 function outcomeOf(record: SegmentRecord, intent: FilmIntent): { result: SegmentOutcome; seconds: number } {
   const seconds = recordSeconds(record) ?? 0;
   if (record.state === "Succeeded") return { result: "succeeded", seconds };
-  return { result: retriesLeft(intent.retry, record.attempt) ? "retried" : "failed", seconds };
+  return { result: retriesLeft(intent.retry, countedFailures(record)) ? "retried" : "failed", seconds };
 }
 
 function endEvent(record: SegmentRecord, intent: FilmIntent): FollowUpAction {
@@ -91,15 +91,16 @@ function endEvent(record: SegmentRecord, intent: FilmIntent): FollowUpAction {
     };
   }
   const message = record.message ?? "";
-  if (!retriesLeft(intent.retry, record.attempt)) {
+  const failures = countedFailures(record);
+  if (!retriesLeft(intent.retry, failures)) {
     return {
       kind: "event",
       type: "Warning",
       reason: EventReason.SegmentFailed,
-      message: `segment ${index} failed for good after ${attempts} attempt(s): ${message}`,
+      message: `segment ${index} failed for good after ${String(failures)} failed attempt(s): ${message}`,
     };
   }
-  const delay = String(Math.round(retryDelayMs(intent.retry, record.attempt) / 1000));
+  const delay = String(Math.round(retryDelayMs(intent.retry, failures - 1) / 1000));
   return {
     kind: "event",
     type: "Warning",

@@ -12,9 +12,12 @@ export function segmentRecord(
   prior: SegmentRecord | undefined,
   segment: PlannedSegment,
 ): SegmentRecord {
+  const before = failuresBefore(prior, job.attempt);
   const base: SegmentRecord = {
     index: segment.index,
     attempt: job.attempt,
+    // Written from the second attempt on: its absence then marks a record made before failures were counted.
+    ...(before > 0 || job.attempt > 0 ? { failures: before } : {}),
     state: "Running",
     hash: segment.hash,
     inputDigest: job.inputDigest,
@@ -25,7 +28,31 @@ export function segmentRecord(
     return pod?.phase === "Running" || prior?.state === "Running" ? base : { ...base, state: "Pending" };
   const finishTime = pod?.finishedAt ?? base.startTime ?? job.createdAt;
   if (job.finished === "Succeeded") return succeededRecord(base, finishTime, pod);
-  return { ...base, state: "Failed", finishTime, message: failureMessage(job, pod) };
+  return failedRecord(base, finishTime, failureMessage(job, pod));
+}
+
+function failedRecord(base: SegmentRecord, finishTime: string, message: string): SegmentRecord {
+  return { ...base, failures: countedFailures(base) + 1, state: "Failed", finishTime, message };
+}
+
+/** Whether the record says its attempt failed (shown as Retrying while retries are left). */
+export function isFailure(record: SegmentRecord): boolean {
+  return record.state === "Failed" || record.state === "Retrying";
+}
+
+/**
+ * Failed attempts counted against the retry budget, this record's own included. A record without the count was
+ * written before lost attempts were told apart, when every attempt before the latest had failed.
+ */
+export function countedFailures(record: SegmentRecord): number {
+  return record.failures ?? record.attempt + (isFailure(record) ? 1 : 0);
+}
+
+/** Counted failures before attempt `attempt`, from the record made so far for the segment. */
+function failuresBefore(prior: SegmentRecord | undefined, attempt: number): number {
+  if (!prior) return attempt;
+  if (prior.attempt < attempt) return countedFailures(prior);
+  return countedFailures(prior) - (isFailure(prior) ? 1 : 0);
 }
 
 function nodeOf(pod: ObservedPod | undefined, prior: SegmentRecord | undefined): { node?: string } {
@@ -36,12 +63,8 @@ function nodeOf(pod: ObservedPod | undefined, prior: SegmentRecord | undefined):
 function succeededRecord(base: SegmentRecord, finishTime: string, pod: ObservedPod | undefined): SegmentRecord {
   const result = segmentResult(pod?.terminationMessage);
   if (!result?.outputDigest) {
-    return {
-      ...base,
-      state: "Failed",
-      finishTime,
-      message: "the render pod succeeded but left no result (latents digest) in its termination message",
-    };
+    const message = "the render pod succeeded but left no result (latents digest) in its termination message";
+    return failedRecord(base, finishTime, message);
   }
   return {
     ...base,

@@ -7,6 +7,7 @@ import type { FilmStep } from "./film-step.ts";
 import type { FilmIntent, FilmSnapshot, ObservedJob, PlannedSegment, SegmentRecord } from "./film-snapshot.ts";
 import { segmentJobName } from "./object-names.ts";
 import { latestSegmentJob } from "./owned-jobs.ts";
+import { countedFailures, isFailure } from "./segment-record.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 
 export function segmentStep(
@@ -36,30 +37,44 @@ export function segmentStep(
         ...idleStep,
         failure: {
           reason: ConditionReason.RetriesExhausted,
-          message: `segment ${String(segment.index)} failed ${String(next.attempts)} time(s): ${record?.message ?? "no message"}`,
+          message: `segment ${String(segment.index)} failed ${String(next.failures)} time(s): ${record?.message ?? "no message"}`,
         },
       };
     case "start":
-      return startSegment(snapshot, intent, segment, progress.nextInput, next.attempt);
+      return startSegment(snapshot, intent, segment, progress.nextInput, next.attempt, lostNotice(job, record));
   }
 }
 
 /**
- * The latest attempt as the policy sees it: a job still running, else the record's failure (which outlives its
- * job), else a finished job (whose result the progress has already adopted).
+ * The latest attempt as the policy sees it: a job still running; else a recorded attempt still in flight whose
+ * job is gone (lost); else the record's failure (which outlives its job); else a finished job (whose result the
+ * progress has already adopted).
  */
 function latestSegmentAttempt(
   job: ObservedJob | undefined,
   record: SegmentRecord | undefined,
   nowMs: number,
 ): LatestAttempt | undefined {
-  if (job && !job.finished) return { state: "running", attempt: job.attempt };
-  if (record?.state === "Failed" || record?.state === "Retrying") {
+  if (job && !job.finished && job.attempt >= (record?.attempt ?? 0)) return { state: "running", attempt: job.attempt };
+  if (record && lostAttempt(job, record)) return { state: "lost", attempt: record.attempt };
+  if (record && isFailure(record)) {
     // A failure without a finish time is dated now: its backoff starts when the operator learns of it.
     const endedAt = record.finishTime ? Date.parse(record.finishTime) : nowMs;
-    return { state: "failed", attempt: record.attempt, endedAt };
+    return { state: "failed", attempt: record.attempt, failures: countedFailures(record), endedAt };
   }
   return job ? { state: "succeeded", attempt: job.attempt } : undefined;
+}
+
+/** A recorded attempt that had not ended, whose job the cluster no longer has. */
+function lostAttempt(job: ObservedJob | undefined, record: SegmentRecord): boolean {
+  const inFlight = record.state === "Pending" || record.state === "Running";
+  return inFlight && (job === undefined || job.attempt < record.attempt);
+}
+
+/** What to say when an attempt replaces a lost one. */
+function lostNotice(job: ObservedJob | undefined, record: SegmentRecord | undefined): string | undefined {
+  if (!record || !lostAttempt(job, record)) return undefined;
+  return `attempt ${String(record.attempt + 1)} was lost (its job was deleted before it ended) and is not counted as a failure`;
 }
 
 function startSegment(
@@ -68,17 +83,16 @@ function startSegment(
   segment: PlannedSegment,
   inputDigest: string,
   attempt: number,
+  lost: string | undefined,
 ): FilmStep {
   const name = segmentJobName(snapshot.film.name, segment.index, segment.hash, inputDigest, attempt);
   const which =
     attempt === 0
       ? `segment ${String(segment.index)} of ${String(intent.segments.length)}`
       : `segment ${String(segment.index)} attempt ${String(attempt + 1)}`;
-  return {
-    wanted: [name],
-    then: [
-      { kind: "createSegmentJob", segment, attempt, inputDigest, name },
-      { kind: "event", type: "Normal", reason: EventReason.SegmentStarted, message: `${which} started (${name})` },
-    ],
-  };
+  const message = `${which} started (${name})${lost ? `: ${lost}` : ""}`;
+  const event = lost
+    ? ({ kind: "event", type: "Warning", reason: EventReason.SegmentLost, message } as const)
+    : ({ kind: "event", type: "Normal", reason: EventReason.SegmentStarted, message } as const);
+  return { wanted: [name], then: [{ kind: "createSegmentJob", segment, attempt, inputDigest, name }, event] };
 }
