@@ -37,7 +37,7 @@ export function concatStep(snapshot: FilmSnapshot, intent: FilmIntent): ConcatSt
       return { ...idleStep, failure: { reason: ConditionReason.ConcatenationFailed, message: failed } };
     }
     case "start": {
-      const name = concatJobName(snapshot.film.name, intent.concat.hash, next.attempt);
+      const name = concatJobName(snapshot.film, intent.concat.hash, next.attempt);
       const which = next.attempt === 0 ? "" : ` attempt ${String(next.attempt + 1)}`;
       const message = `concatenating ${String(intent.segments.length)} segments${which} (${name})`;
       return {

@@ -14,6 +14,7 @@ import type {
 } from "./film-snapshot.ts";
 import { concatJobName, segmentJobName } from "./object-names.ts";
 
+const film = { name: "film", uid: "uid" };
 const now = new Date("2026-11-25T12:00:00.000Z");
 const at = (secondsAgo: number) => new Date(now.getTime() - secondsAgo * 1000).toISOString();
 
@@ -58,7 +59,7 @@ function jobFor(
 ): ObservedJob {
   const planHash = hash ?? `h${String(index)}`;
   return {
-    name: segmentJobName("film", index, planHash, input, attempt),
+    name: segmentJobName(film, index, planHash, input, attempt),
     kind: "segment",
     segment: index,
     hash: planHash,
@@ -347,7 +348,7 @@ describe("decide", () => {
       succeeded(2, "sha256:l1", "sha256:l2"),
     ];
     const job: ObservedJob = {
-      name: concatJobName("film", "c1", 0),
+      name: concatJobName(film, "c1", 0),
       kind: "concat",
       segment: -1,
       hash: "c1",
@@ -377,7 +378,7 @@ describe("decide", () => {
       succeeded(2, "sha256:l1", "sha256:l2"),
     ];
     const failedConcat: ObservedJob = {
-      name: concatJobName("film", "c1", 0),
+      name: concatJobName(film, "c1", 0),
       kind: "concat",
       segment: -1,
       hash: "c1",
@@ -398,7 +399,7 @@ describe("decide", () => {
       now: new Date(now.getTime() + 6_000),
     });
     const [create, event] = later.then;
-    expect(create).toEqual({ kind: "createConcatJob", attempt: 1, name: concatJobName("film", "c1", 1) });
+    expect(create).toEqual({ kind: "createConcatJob", attempt: 1, name: concatJobName(film, "c1", 1) });
     expect(event).toMatchObject({ kind: "event", reason: "ConcatenationStarted" });
     expect(event?.kind === "event" ? event.message : "").toContain("attempt 2");
   });
@@ -498,9 +499,9 @@ describe("decide", () => {
 
   it("gives deterministic job names that stay within Kubernetes' 63 characters", () => {
     const long = "a".repeat(80);
-    const name = segmentJobName(long, 12, "hash", "sha256:x", 3);
+    const name = segmentJobName({ name: long, uid: "uid" }, 12, "hash", "sha256:x", 3);
     expect(name.length).toBeLessThanOrEqual(63);
-    expect(segmentJobName(long, 12, "hash", "sha256:x", 3)).toBe(name);
-    expect(segmentJobName(long, 12, "hash", "sha256:y", 3)).not.toBe(name);
+    expect(segmentJobName({ name: long, uid: "uid" }, 12, "hash", "sha256:x", 3)).toBe(name);
+    expect(segmentJobName({ name: long, uid: "uid" }, 12, "hash", "sha256:y", 3)).not.toBe(name);
   });
 });

@@ -1,38 +1,51 @@
 /**
- * The names of everything the operator creates for a film. Deterministic: the same segment, inputs and attempt
- * always give the same name, so a repeated decision (a crash, a stale cache) collides with AlreadyExists instead
- * of creating a twin. Every name is cut to Kubernetes' 63-character limit keeping its suffix, which carries the
- * identity.
+ * The names of everything the operator creates for a film. Deterministic: the same film, segment, inputs and
+ * attempt always give the same name, so a repeated decision (a crash, a stale cache) collides with AlreadyExists
+ * instead of creating a twin. Job names carry the film's UID, so a film re-created under the same name (after
+ * its jobs were orphaned) never collides with, or adopts, the old film's jobs. Every name fits Kubernetes'
+ * 63-character limit; a film name cut to fit is followed by a digest of the whole name, so two long names that
+ * share a prefix never share a claim or a job.
  */
 import { maxLabelLength } from "../api/kubernetes-formats.ts";
 
+/** The film a name is made for. */
+export interface NamedFilm {
+  readonly name: string;
+  readonly uid: string;
+}
+
 /** The Job of one attempt at one segment, for the inputs it consumes. */
 export function segmentJobName(
-  film: string,
+  film: NamedFilm,
   index: number,
   hash: string,
   inputDigest: string,
   attempt: number,
 ): string {
-  const key = shortDigest(`${hash}|${inputDigest}`);
-  return fitted(film, `-s${String(index)}-${key}-a${String(attempt)}`);
+  const key = shortDigest(`${film.uid}|${hash}|${inputDigest}`);
+  return fitted(film.name, `-s${String(index)}-${key}-a${String(attempt)}`);
 }
 
 /** The Job of one attempt at concatenating the film whose content hash is `hash`. */
-export function concatJobName(film: string, hash: string, attempt: number): string {
-  return fitted(film, `-concat-${shortDigest(hash)}-a${String(attempt)}`);
+export function concatJobName(film: NamedFilm, hash: string, attempt: number): string {
+  return fitted(film.name, `-concat-${shortDigest(`${film.uid}|${hash}`)}-a${String(attempt)}`);
 }
 
-/** The film's workspace claim: one per film, named after it. */
+/**
+ * The film's workspace claim: one per film, named after it and not its UID, so a film re-created under the same
+ * name finds a workspace that an earlier one retained.
+ */
 export function workspaceClaimName(film: string): string {
   return fitted(film, "-workspace");
 }
 
 function fitted(film: string, suffix: string): string {
-  return `${film.slice(0, maxLabelLength - suffix.length)}${suffix}`;
+  if (film.length + suffix.length <= maxLabelLength) return `${film}${suffix}`;
+  const digest = `-${shortDigest(film)}`;
+  return `${film.slice(0, maxLabelLength - suffix.length - digest.length)}${digest}${suffix}`;
 }
 
-/** Eight hex characters of FNV-1a: enough to tell a film's few jobs apart, and cheap. */
+/** Eight hex characters of FNV-1a: enough to tell a film's few objects apart, and cheap. */
 function shortDigest(text: string): string {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {

@@ -9,6 +9,7 @@ const job = (labels: Record<string, string>, extra: Partial<JobObject> = {}): Jo
     labels,
     annotations: { "longvideo.dev/hash": "h1", "longvideo.dev/input-digest": "sha256:l0" },
     creationTimestamp: "2026-11-25T12:00:00Z",
+    ownerReferences: [{ uid: "u1", kind: "LongVideo", name: "bay" }],
   },
   ...extra,
 });
@@ -134,6 +135,23 @@ describe("filmSnapshot", () => {
     });
     expect(snapshot.jobs.map((j) => j.name)).toEqual(["bay-s1-abc-a2"]);
     expect(snapshot.workspaceClaim).toEqual({ name: "bay-workspace", ownedByFilm: true });
+  });
+
+  it("ignores jobs another film of the same name left behind", () => {
+    const orphan = job(segmentLabels);
+    const old: JobObject = {
+      ...orphan,
+      metadata: { ...orphan.metadata, ownerReferences: [{ uid: "u0", kind: "LongVideo", name: "bay" }] },
+    };
+    const snapshot = filmSnapshot({
+      now: new Date(0),
+      film,
+      intent: { ok: false, errors: [] },
+      jobs: [old],
+      pods: [],
+      claim: undefined,
+    });
+    expect(snapshot.jobs).toEqual([]);
   });
 
   it("sees a released claim as not the film's, and a missing one as none", () => {

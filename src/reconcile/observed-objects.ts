@@ -104,13 +104,19 @@ export function filmSnapshot(observed: {
     now: observed.now,
     film,
     intent: observed.intent,
-    jobs: observed.jobs.flatMap((job) => observedJob(job) ?? []),
+    // By owner, not by the film label alone: a film re-created under the same name must not adopt the jobs an
+    // earlier film of that name left behind (deleted with --cascade=orphan).
+    jobs: observed.jobs.flatMap((job) => (ownedBy(job, film.uid) ? (observedJob(job) ?? []) : [])),
     pods: observed.pods.flatMap((pod) => observedPod(pod) ?? []),
     workspaceClaim: observed.claim && {
       name: workspaceClaimName(film.name),
       ownedByFilm: observed.claim.metadata.ownerReferences?.some((o) => o.uid === film.uid) ?? false,
     },
   };
+}
+
+function ownedBy(object: JobObject, uid: string): boolean {
+  return object.metadata.ownerReferences?.some((o) => o.uid === uid) ?? false;
 }
 
 function observedFilm(film: LongVideoObject): ObservedFilm {

@@ -85,7 +85,7 @@ function startSegment(
   attempt: number,
   lost: string | undefined,
 ): FilmStep {
-  const name = segmentJobName(snapshot.film.name, segment.index, segment.hash, inputDigest, attempt);
+  const name = segmentJobName(snapshot.film, segment.index, segment.hash, inputDigest, attempt);
   const which =
     attempt === 0
       ? `segment ${String(segment.index)} of ${String(intent.segments.length)}`
