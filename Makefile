@@ -54,14 +54,15 @@ images: ## build the operator and CPU runtime images and import them into the ru
 cluster-up: deps ## start the local cluster; kubeconfig at .cache/cluster/kubeconfig
 	@bash $(CLUSTER)/cluster-up.sh
 
-cluster-down: ## stop every process cluster-up started, by pid, and remove its state
+cluster-down: ## stop what cluster-up started (by pid; pods' shims by its containerd socket) and remove its state
 	@bash $(CLUSTER)/cluster-down.sh
 
 bench: deps ## benchmarks: the runtime's per-segment overhead, then the operator on a fresh local cluster; figures last
 	@bash runtime-image/bench/run-bench.sh
 	@bash $(CLUSTER)/cluster-down.sh
 	@LV_KWOK_NODES_PER_POOL=$$(( $${LV_BENCH_NODES:-100} / 2 )) bash $(CLUSTER)/cluster-up.sh
-	@trap 'bash $(CLUSTER)/cluster-down.sh' EXIT; . $(CLUSTER)/env.sh; KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/operator-bench.ts
+	@trap 'bash $(CLUSTER)/cluster-down.sh || exit 1' EXIT; . $(CLUSTER)/env.sh; \
+	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/operator-bench.ts
 
 run: node-modules ## the operator, out of cluster, against $$KUBECONFIG (default: the local cluster)
 	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.cache/cluster/kubeconfig} node src/main.ts

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/cluster/env.sh
+. test/cluster/run-processes.sh
 export PATH="$LV_ROOT/node_modules/.bin:$PATH"
 
 results=$LV_ROOT/.cache/test-results
@@ -49,15 +50,18 @@ teardown() {
   if [ $status -ne 0 ] && [ -d "$LV_RUN" ]; then
     for f in "$LV_RUN"/*.log; do echo "--- last lines of $f"; tail -n 8 "$f" | cut -c1-300; done >&2
   fi
-  bash test/cluster/cluster-down.sh
+  bash test/cluster/cluster-down.sh || { log "cluster-down failed"; status=1; }
   # Stopping a cluster that is not running is harmless.
   bash test/cluster/cluster-down.sh || { log "a second cluster-down failed"; status=1; }
-  # Nothing the tests started may outlive them: every recorded pid and every container shim must be gone.
-  local leaked=()
-  for pid in "${cluster_pids[@]}"; do kill -0 "$pid" 2>/dev/null && leaked+=("$pid"); done
-  while read -r pid; do leaked+=("$pid"); done < <(pgrep -f "$LV_RUN/containerd" || true)
+  # Nothing the tests started may outlive them: no recorded pid, no container shim of this run's containerd (found
+  # by its socket or state directory: see run-processes.sh) nor a pod's process under one, no process naming the
+  # run state in its command line or working in it.
+  local leaked=() pid
+  for pid in "${cluster_pids[@]}"; do is_live "$pid" && leaked+=("$pid"); done
+  while read -r pid; do leaked+=("$pid"); done < <(run_processes)
   if [ ${#leaked[@]} -gt 0 ]; then
-    log "processes left running after cluster-down: ${leaked[*]}"; ps -o pid,args -p "${leaked[@]}" >&2 || true
+    log "processes left running after cluster-down: ${leaked[*]}"
+    ps -o pid,ppid,args -p "$(IFS=,; echo "${leaked[*]}")" >&2 || true
     status=1
   fi
   [ $status -eq 0 ] || report_failure
