@@ -37,6 +37,8 @@ export const ConditionReason = {
   NotSuspended: "NotSuspended",
   NoFailure: "NoFailure",
   SegmentRetrying: "SegmentRetrying",
+  /** A claim of the workspace's name is still being deleted; nothing starts until it is gone. */
+  WorkspaceTerminating: "WorkspaceTerminating",
   NotDegraded: "NotDegraded",
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];

@@ -93,6 +93,7 @@ function snapshot(overrides: {
   deleting?: boolean;
   invalid?: boolean;
   workspace?: boolean;
+  workspaceDeleting?: boolean;
 }): FilmSnapshot {
   return {
     now,
@@ -110,7 +111,10 @@ function snapshot(overrides: {
       : { ok: true, intent: overrides.intent ?? intent() },
     jobs: overrides.jobs ?? [],
     pods: overrides.pods ?? [],
-    workspaceClaim: overrides.workspace === false ? undefined : { name: "film-workspace", ownedByFilm: true },
+    workspaceClaim:
+      overrides.workspace === false
+        ? undefined
+        : { name: "film-workspace", ownedByFilm: true, deleting: overrides.workspaceDeleting ?? false },
   };
 }
 
@@ -456,6 +460,15 @@ describe("decide", () => {
     });
   });
 
+  it("starts nothing on a workspace claim that is still being deleted, and says so", () => {
+    const decision = decide(snapshot({ workspaceDeleting: true }));
+    expect(created(decisionEffects(decision))).toEqual([]);
+    expect(decision.setup).toEqual([]);
+    const status = statusOf(decisionEffects(decision));
+    expect(condition(status, "Progressing")).toMatchObject({ status: "False", reason: "WorkspaceTerminating" });
+    expect(status.phase).toBe("Pending");
+  });
+
   it("creates nothing for an invalid spec and reports the field, keeping what was rendered", () => {
     const decision = decide(snapshot({ invalid: true, status: { segments: [succeeded(0, "", "sha256:l0")] } }));
     expect(kinds(decisionEffects(decision))).toEqual(["updateStatus", "event"]);
@@ -485,17 +498,20 @@ describe("decide", () => {
   it.each([
     { retain: true, expected: ["releaseWorkspace", "event", "removeFinalizer"] },
     { retain: false, expected: ["deleteWorkspace", "removeFinalizer"] },
-  ])("on deletion stops running jobs and honours retain=$retain for the workspace", ({ retain, expected }) => {
-    const running = jobFor(1, "sha256:l0", 0);
-    const decision = decide(
-      snapshot({
-        deleting: true,
-        intent: intent({ workspace: { ...intent().workspace, retainOnDelete: retain } }),
-        jobs: [jobFor(0, "", 0, "Succeeded"), running],
-      }),
-    );
-    expect(kinds(decisionEffects(decision))).toEqual(["deleteJob", ...expected]);
-  });
+  ])(
+    "on deletion removes every job, running or finished, and honours retain=$retain for the workspace",
+    ({ retain, expected }) => {
+      const running = jobFor(1, "sha256:l0", 0);
+      const decision = decide(
+        snapshot({
+          deleting: true,
+          intent: intent({ workspace: { ...intent().workspace, retainOnDelete: retain } }),
+          jobs: [jobFor(0, "", 0, "Succeeded"), running],
+        }),
+      );
+      expect(kinds(decisionEffects(decision))).toEqual(["deleteJob", "deleteJob", ...expected]);
+    },
+  );
 
   it("gives deterministic job names that stay within Kubernetes' 63 characters", () => {
     const long = "a".repeat(80);

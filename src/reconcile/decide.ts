@@ -17,7 +17,7 @@ import { filmFinalizer } from "../api/operator-labels.ts";
 import { concatStep } from "./concat-step.ts";
 import type { ConcatStep } from "./concat-step.ts";
 import { deletionDecision } from "./film-deletion.ts";
-import { EventReason } from "./film-conditions.ts";
+import { ConditionReason, EventReason } from "./film-conditions.ts";
 import { filmPhase } from "./film-phase.ts";
 import type { Decision, Effect, FilmIntent, FilmSnapshot, FollowUpAction, SetupAction } from "./film-snapshot.ts";
 import { filmStatus, statusChanged } from "./film-status.ts";
@@ -52,7 +52,9 @@ export function decisionEffects(decision: Decision): Effect[] {
 function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: readonly SetupAction[]): Decision {
   const { film } = snapshot;
   const progress = segmentProgress(snapshot, intent);
-  const step = nextStep(snapshot, intent, progress);
+  const waiting = workspaceWait(snapshot);
+  // While the workspace cannot be used, nothing new starts (as if suspended); what runs is left to finish.
+  const step = nextStep(snapshot, waiting ? { ...intent, suspend: true } : intent, progress);
   const output = step.output ?? (film.status.output?.hash === intent.concat.hash ? film.status.output : undefined);
   const wanted = new Set(step.wanted);
   const running = wanted.size > 0;
@@ -64,7 +66,14 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     concatenating: progress.valid === intent.segments.length && !output,
     started: progress.valid > 0,
   });
-  const status = filmStatus(snapshot, intent, { phase, progress, output, failure: step.failure, running });
+  const status = filmStatus(snapshot, intent, {
+    phase,
+    progress,
+    output,
+    failure: step.failure,
+    running,
+    ...(waiting ? { waiting } : {}),
+  });
   const then: FollowUpAction[] = [
     ...progress.events,
     ...step.then,
@@ -83,6 +92,20 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     then,
     ...(step.requeueAfterMs === undefined ? {} : { requeueAfterMs: step.requeueAfterMs }),
     facts: { segmentsEnded: progress.ended, ...(handoffFrom === undefined ? {} : { handoffFrom }) },
+  };
+}
+
+/**
+ * Why no pod may start yet, if one may not: a claim of the workspace's name that is being deleted (an earlier
+ * film's of the same name, or one deleted by hand) would hold a new pod Pending, and the pod would hold the claim
+ * (its protection finalizer) for ever. Its deletion queues the film again.
+ */
+function workspaceWait(snapshot: FilmSnapshot): { reason: string; message: string } | undefined {
+  const claim = snapshot.workspaceClaim;
+  if (!claim?.deleting) return undefined;
+  return {
+    reason: ConditionReason.WorkspaceTerminating,
+    message: `waiting for the workspace claim ${claim.name} to finish deleting before a new one is made`,
   };
 }
 

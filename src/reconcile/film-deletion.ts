@@ -2,13 +2,16 @@
 import { filmFinalizer } from "../api/operator-labels.ts";
 import { EventReason } from "./film-conditions.ts";
 import type { Decision, FilmSnapshot, FollowUpAction } from "./film-snapshot.ts";
-import { activeJobs } from "./owned-jobs.ts";
 
 export function deletionDecision(snapshot: FilmSnapshot): Decision {
   const decision = { setup: [], then: [] as FollowUpAction[], facts: { segmentsEnded: [] } };
   if (!snapshot.film.finalizers.includes(filmFinalizer)) return decision;
-  // Owner references would collect the jobs once the film is gone; stopping them now frees the GPUs at once.
-  const stopJobs = activeJobs(snapshot.jobs).map((job): FollowUpAction => ({ kind: "deleteJob", name: job.name }));
+  // Every job goes, finished ones too: owner references would collect them once the film is gone, but not when
+  // the film is deleted with --cascade=orphan, and their ended pods would then hold the workspace claim (its
+  // protection finalizer) for ever. Stopping the running ones now also frees their GPUs at once.
+  const stopJobs = snapshot.jobs
+    .filter((job) => !job.deleting)
+    .map((job): FollowUpAction => ({ kind: "deleteJob", name: job.name }));
   return { ...decision, then: [...stopJobs, ...workspaceOnDelete(snapshot), { kind: "removeFinalizer" }] };
 }
 

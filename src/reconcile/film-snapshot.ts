@@ -135,7 +135,14 @@ export interface FilmSnapshot {
   readonly intent: IntentResult;
   readonly jobs: readonly ObservedJob[];
   readonly pods: readonly ObservedPod[];
-  readonly workspaceClaim: { readonly name: string; readonly ownedByFilm: boolean } | undefined;
+  readonly workspaceClaim:
+    | {
+        readonly name: string;
+        readonly ownedByFilm: boolean;
+        /** Being deleted (a predecessor's, or a hand-deleted one): no pod may start on it. */
+        readonly deleting: boolean;
+      }
+    | undefined;
 }
 
 export type EventType = "Normal" | "Warning";

@@ -19,6 +19,8 @@ export interface StatusFacts {
   readonly failure: FilmFailure | undefined;
   /** A job is running or being created. */
   readonly running: boolean;
+  /** Why nothing new may start yet, when something holds the film back. */
+  readonly waiting?: { readonly reason: string; readonly message: string };
 }
 
 export function filmStatus(snapshot: FilmSnapshot, intent: FilmIntent, facts: StatusFacts): FilmStatus {
@@ -123,6 +125,9 @@ function readyDraft(facts: DraftFacts): ConditionDraft {
 
 function progressingDraft(facts: DraftFacts): ConditionDraft {
   const progressing = facts.phase === "Rendering" || facts.phase === "Concatenating" || facts.phase === "Pending";
+  if (facts.waiting && progressing) {
+    return { type: ConditionType.Progressing, status: "False", ...facts.waiting };
+  }
   const waitingForRetry = facts.records.some((r) => r.state === "Retrying") && !facts.running;
   return {
     type: ConditionType.Progressing,

@@ -111,6 +111,7 @@ export function filmSnapshot(observed: {
     workspaceClaim: observed.claim && {
       name: workspaceClaimName(film.name),
       ownedByFilm: observed.claim.metadata.ownerReferences?.some((o) => o.uid === film.uid) ?? false,
+      deleting: observed.claim.metadata.deletionTimestamp !== undefined,
     },
   };
 }

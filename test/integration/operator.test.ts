@@ -173,6 +173,51 @@ describe("the operator on kwok GPU pools", () => {
     expect(segmentJobs(await jobsOf("doomed"))).toHaveLength(3);
   });
 
+  it("finishes a film whose running retry's Job is deleted by hand, without counting the lost attempt", async () => {
+    const scenes = [{ prompt: "a kite over the dunes", clips: 1 }];
+    const annotations = { "sim.longvideo.dev/outcome": "FailFirstAttempt", "sim.longvideo.dev/run-for": "4s" };
+    await createFilm(film("deleted-retry", { scenes, annotations }));
+    await filmUntil(
+      "deleted-retry",
+      (f) => f.status?.segments?.[0]?.attempt === 1 && f.status.segments[0].state === "Running",
+    );
+    const retry = segmentJobs(await jobsOf("deleted-retry")).find(
+      (j) => j.metadata?.labels?.["longvideo.dev/attempt"] === "1",
+    );
+    await batch.deleteNamespacedJob({ name: retry?.metadata?.name ?? "", namespace, propagationPolicy: "Background" });
+    const done = await filmUntil("deleted-retry", (f) => f.status?.phase === "Succeeded");
+    expect(done.status?.segments?.[0]).toMatchObject({ attempt: 2, failures: 1, state: "Succeeded" });
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=deleted-retry" });
+    expect(events.items.map((e) => e.reason)).toContain("SegmentLost");
+  });
+
+  it("finishes a film whose concatenation Job is deleted by hand while it runs", async () => {
+    const scenes = [{ prompt: "a lantern drifts downstream", clips: 1 }];
+    await createFilm(film("deleted-concat", { scenes, annotations: { "sim.longvideo.dev/run-for": "3s" } }));
+    await filmUntil("deleted-concat", (f) => f.status?.phase === "Concatenating");
+    const concat = (await jobsOf("deleted-concat")).find(
+      (j) => j.metadata?.labels?.["longvideo.dev/kind"] === "concat",
+    );
+    await batch.deleteNamespacedJob({ name: concat?.metadata?.name ?? "", namespace, propagationPolicy: "Background" });
+    const done = await filmUntil("deleted-concat", (f) => f.status?.phase === "Succeeded");
+    expect(done.status?.output?.frames).toBeGreaterThan(0);
+  });
+
+  it("re-renders a film re-created under the name of one deleted with --cascade=orphan, adopting none of its jobs", async () => {
+    const scenes = [{ prompt: "a heron lands", clips: 2 }];
+    await createFilm(film("again", { scenes }));
+    const first = await filmUntil("again", (f) => f.status?.phase === "Succeeded");
+    const oldJobs = new Set(segmentJobs(await jobsOf("again")).map((j) => j.metadata?.name));
+    kubectl("-n", namespace, "delete", "lv", "again", "--cascade=orphan", "--wait=true", "--timeout=60s");
+    await createFilm(film("again", { scenes }));
+    const second = await filmUntil("again", (f) => f.status?.phase === "Succeeded" && f.status.output !== undefined);
+    const uid = (second as { metadata: { uid?: string } }).metadata.uid;
+    expect(uid).not.toBe((first as { metadata: { uid?: string } }).metadata.uid);
+    const owned = segmentJobs(await jobsOf("again")).filter((j) => j.metadata?.ownerReferences?.[0]?.uid === uid);
+    expect(owned).toHaveLength(2);
+    for (const job of owned) expect(oldJobs.has(job.metadata?.name)).toBe(false);
+  });
+
   it("starts nothing while suspended and finishes once resumed", async () => {
     await createFilm(film("paused", { suspend: true }));
     const suspended = await filmUntil("paused", (f) => f.status?.phase === "Suspended");
