@@ -71,6 +71,28 @@ function jobFor(
   };
 }
 
+/** Every segment of the three recorded, each consuming its predecessor's latents. */
+const done = [
+  succeeded(0, "", "sha256:l0"),
+  succeeded(1, "sha256:l0", "sha256:l1"),
+  succeeded(2, "sha256:l1", "sha256:l2"),
+];
+
+/** The first attempt at concatenating the film, ended as given. */
+function concatJob(finished: "Succeeded" | "Failed", createdSecondsAgo: number): ObservedJob {
+  return {
+    name: concatJobName(film, "c1", 0),
+    kind: "concat",
+    segment: -1,
+    hash: "c1",
+    inputDigest: "",
+    attempt: 0,
+    createdAt: at(createdSecondsAgo),
+    finished,
+    deleting: false,
+  };
+}
+
 function podFor(job: ObservedJob, message?: string, exitCode?: number): ObservedPod {
   return {
     name: `${job.name}-pod`,
@@ -346,22 +368,7 @@ describe("decide", () => {
   });
 
   it("records the film once the concatenation job succeeds", () => {
-    const done = [
-      succeeded(0, "", "sha256:l0"),
-      succeeded(1, "sha256:l0", "sha256:l1"),
-      succeeded(2, "sha256:l1", "sha256:l2"),
-    ];
-    const job: ObservedJob = {
-      name: concatJobName(film, "c1", 0),
-      kind: "concat",
-      segment: -1,
-      hash: "c1",
-      inputDigest: "",
-      attempt: 0,
-      createdAt: at(10),
-      finished: "Succeeded",
-      deleting: false,
-    };
+    const job = concatJob("Succeeded", 10);
     const decision = decide(
       snapshot({ status: { segments: done }, jobs: [job], pods: [podFor(job, '{"frames":233,"seconds":14.5625}')] }),
     );
@@ -376,22 +383,7 @@ describe("decide", () => {
   });
 
   it("retries a failed concatenation after its backoff under the same attempt policy, and announces the retry", () => {
-    const done = [
-      succeeded(0, "", "sha256:l0"),
-      succeeded(1, "sha256:l0", "sha256:l1"),
-      succeeded(2, "sha256:l1", "sha256:l2"),
-    ];
-    const failedConcat: ObservedJob = {
-      name: concatJobName(film, "c1", 0),
-      kind: "concat",
-      segment: -1,
-      hash: "c1",
-      inputDigest: "",
-      attempt: 0,
-      createdAt: at(30),
-      finished: "Failed",
-      deleting: false,
-    };
+    const failedConcat = concatJob("Failed", 30);
     const inBackoff = decide(
       snapshot({ status: { segments: done }, jobs: [failedConcat], pods: [podFor(failedConcat, "{}", 1)] }),
     );
