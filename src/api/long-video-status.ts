@@ -31,6 +31,8 @@ export const ConditionReason = {
   Concatenating: "Concatenating",
   FilmComplete: "FilmComplete",
   RetriesExhausted: "RetriesExhausted",
+  /** A segment failed on input a retry cannot fix (the runtime's exit code 2): it is not retried. */
+  BadInput: "BadInput",
   ConcatenationFailed: "ConcatenationFailed",
   SuspendRequested: "SuspendRequested",
   Suspended: "Suspended",
@@ -96,6 +98,12 @@ export const segmentRecordSchema = z.strictObject({
   outputDigest: digest.exactOptional().meta({ description: "Digest of the latents it produced for its successor." }),
   frames: z.int().min(0).max(100_000).exactOptional().meta({ description: "Frames the segment rendered." }),
   message: z.string().max(1024).exactOptional().meta({ description: "Why the latest attempt failed, when it did." }),
+  exitCode: z
+    .int()
+    .min(0)
+    .max(255)
+    .exactOptional()
+    .meta({ description: "The render container's exit code, when the latest attempt failed with one." }),
 });
 
 /** `status` of a LongVideo. */

@@ -28,6 +28,11 @@ describe("nextAttempt", () => {
       expected: { kind: "wait" },
     },
     {
+      name: "a failure no retry can fix (bad input) gives up at once, budget or not",
+      latest: { state: "failed", attempt: 0, failures: 1, endedAt: nowMs - 60_000, retryable: false },
+      expected: { kind: "unretryable", failures: 1 },
+    },
+    {
       name: "a succeeded attempt ends the step",
       latest: { state: "succeeded", attempt: 0 },
       expected: { kind: "done" },

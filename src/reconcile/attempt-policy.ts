@@ -11,7 +11,14 @@ export type LatestAttempt =
   /** Its job is gone before it ended (deleted by hand, or by anyone): not the attempt's fault. */
   | { readonly state: "lost"; readonly attempt: number }
   /** `failures` counts the failed attempts that count against the budget, this one included. */
-  | { readonly state: "failed"; readonly attempt: number; readonly failures: number; readonly endedAt: number };
+  | {
+      readonly state: "failed";
+      readonly attempt: number;
+      readonly failures: number;
+      readonly endedAt: number;
+      /** False when another attempt would fail the same way (bad input): the step gives up at once. */
+      readonly retryable?: boolean;
+    };
 
 /** What to do next. */
 export type NextAttempt =
@@ -25,6 +32,8 @@ export type NextAttempt =
   | { readonly kind: "backoff"; readonly retryAt: number }
   /** The latest attempt failed and it was the last one the budget allows. */
   | { readonly kind: "exhausted"; readonly failures: number }
+  /** The latest attempt failed in a way no retry can fix. */
+  | { readonly kind: "unretryable"; readonly failures: number }
   /** Suspended: nothing new starts. */
   | { readonly kind: "held" };
 
@@ -44,6 +53,8 @@ export function nextAttempt(
 ): NextAttempt {
   if (latest?.state === "running") return { kind: "wait" };
   if (latest?.state === "succeeded") return { kind: "done" };
+  if (latest?.state === "failed" && latest.retryable === false)
+    return { kind: "unretryable", failures: latest.failures };
   if (latest?.state === "failed" && !retriesLeft(policy.retry, latest.failures)) {
     return { kind: "exhausted", failures: latest.failures };
   }

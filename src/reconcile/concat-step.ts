@@ -32,7 +32,8 @@ export function concatStep(snapshot: FilmSnapshot, intent: FilmIntent): ConcatSt
       return job ? concatenated(snapshot, intent, job) : idleStep;
     case "backoff":
       return { ...idleStep, requeueAfterMs: Math.max(1, next.retryAt - snapshot.now.getTime()) };
-    case "exhausted": {
+    case "exhausted":
+    case "unretryable": {
       const failed = job ? failureDetail(snapshot, job) : "concatenation failed";
       return { ...idleStep, failure: { reason: ConditionReason.ConcatenationFailed, message: failed } };
     }

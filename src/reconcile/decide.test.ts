@@ -334,6 +334,23 @@ describe("decide", () => {
     expect(decisionEffects(decision)).toContainEqual(expect.objectContaining({ kind: "event", reason: "FilmFailed" }));
   });
 
+  it("fails the film at once when a segment's input is bad (exit code 2): a retry cannot fix it", () => {
+    const job = jobFor(1, "sha256:l0", 0, "Failed");
+    const decision = decide(
+      snapshot({
+        status: { segments: [succeeded(0, "", "sha256:l0")] },
+        jobs: [job],
+        pods: [podFor(job, '{"error":"LV_PROMPT is required by the svi backend"}', 2)],
+      }),
+    );
+    const status = statusOf(decisionEffects(decision));
+    expect(status.phase).toBe("Failed");
+    expect(status.segments?.[1]).toMatchObject({ state: "Failed", exitCode: 2, failures: 1 });
+    expect(condition(status, "Failed")).toMatchObject({ status: "True", reason: "BadInput" });
+    expect(created(decisionEffects(decision))).toEqual([]);
+    expect(decision.facts.segmentsEnded).toEqual([{ result: "failed", seconds: 15 }]);
+  });
+
   it("re-renders from the edited segment on: a running job for the old plan is stopped, earlier records kept", () => {
     const edited = segments.map((s) => (s.index >= 1 ? { ...s, hash: `${s.hash}-edited` } : s));
     const oldJob = jobFor(2, "sha256:l1", 0);

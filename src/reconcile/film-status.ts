@@ -9,7 +9,7 @@ import { ConditionReason, ConditionType, mergedConditions } from "./film-conditi
 import type { ConditionDraft } from "./film-conditions.ts";
 import type { FilmFailure } from "./film-step.ts";
 import type { FilmIntent, FilmPhase, FilmSnapshot, FilmStatus, SegmentRecord } from "./film-snapshot.ts";
-import { countedFailures, recordSeconds } from "./segment-record.ts";
+import { countedFailures, recordSeconds, retryable } from "./segment-record.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 
 export interface StatusFacts {
@@ -29,7 +29,9 @@ export function filmStatus(snapshot: FilmSnapshot, intent: FilmIntent, facts: St
   const { phase, progress, output, running } = facts;
   // A failed attempt with retries left is shown as Retrying: the film has not given up on it.
   const records = progress.records.map((r) =>
-    r.state === "Failed" && retriesLeft(intent.retry, countedFailures(r)) ? { ...r, state: "Retrying" as const } : r,
+    r.state === "Failed" && retriesLeft(intent.retry, countedFailures(r)) && retryable(r)
+      ? { ...r, state: "Retrying" as const }
+      : r,
   );
   const started = film.status.startTime ?? (running || progress.valid > 0 ? now : undefined);
   const eta = phase === "Rendering" ? estimatedCompletion(records, intent.segments.length - progress.valid) : undefined;

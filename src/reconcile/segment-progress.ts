@@ -6,7 +6,7 @@
 import { EventReason } from "./film-conditions.ts";
 import { retriesLeft, retryDelayMs } from "./attempt-policy.ts";
 import { latestPod, latestSegmentJob } from "./owned-jobs.ts";
-import { countedFailures, isFinal, recordSeconds, segmentRecord } from "./segment-record.ts";
+import { countedFailures, isFinal, recordSeconds, retryable, segmentRecord } from "./segment-record.ts";
 import type {
   FilmIntent,
   FilmSnapshot,
@@ -75,7 +75,8 @@ function newerThan(job: ObservedJob, record: SegmentRecord | undefined): boolean
 function outcomeOf(record: SegmentRecord, intent: FilmIntent): { result: SegmentOutcome; seconds: number } {
   const seconds = recordSeconds(record) ?? 0;
   if (record.state === "Succeeded") return { result: "succeeded", seconds };
-  return { result: retriesLeft(intent.retry, countedFailures(record)) ? "retried" : "failed", seconds };
+  const retried = retriesLeft(intent.retry, countedFailures(record)) && retryable(record);
+  return { result: retried ? "retried" : "failed", seconds };
 }
 
 function endEvent(record: SegmentRecord, intent: FilmIntent): FollowUpAction {
@@ -92,7 +93,7 @@ function endEvent(record: SegmentRecord, intent: FilmIntent): FollowUpAction {
   }
   const message = record.message ?? "";
   const failures = countedFailures(record);
-  if (!retriesLeft(intent.retry, failures)) {
+  if (!retriesLeft(intent.retry, failures) || !retryable(record)) {
     return {
       kind: "event",
       type: "Warning",

@@ -2,6 +2,7 @@
  * A segment's durable record, made from what its job and pod show: the state, where and when it ran, and, once it
  * succeeded, the digest of the hand-off it produced (from the runtime's termination message).
  */
+import { exitCodes } from "../api/runtime-contract.ts";
 import { segmentResult } from "./segment-result.ts";
 import type { ObservedJob, ObservedPod, PlannedSegment, SegmentRecord } from "./film-snapshot.ts";
 
@@ -28,11 +29,17 @@ export function segmentRecord(
     return pod?.phase === "Running" || prior?.state === "Running" ? base : { ...base, state: "Pending" };
   const finishTime = pod?.finishedAt ?? base.startTime ?? job.createdAt;
   if (job.finished === "Succeeded") return succeededRecord(base, finishTime, pod);
-  return failedRecord(base, finishTime, failureMessage(job, pod));
+  return failedRecord(base, finishTime, failureMessage(job, pod), pod?.exitCode);
 }
 
-function failedRecord(base: SegmentRecord, finishTime: string, message: string): SegmentRecord {
-  return { ...base, failures: countedFailures(base) + 1, state: "Failed", finishTime, message };
+function failedRecord(base: SegmentRecord, finishTime: string, message: string, exitCode?: number): SegmentRecord {
+  const failures = countedFailures(base) + 1;
+  return { ...base, failures, state: "Failed", finishTime, message, ...(exitCode === undefined ? {} : { exitCode }) };
+}
+
+/** Whether another attempt could succeed where this failed one did not: not when the runtime refused its input. */
+export function retryable(record: SegmentRecord): boolean {
+  return record.exitCode !== exitCodes.badInput;
 }
 
 /** Whether the record says its attempt failed (shown as Retrying while retries are left). */

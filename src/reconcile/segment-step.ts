@@ -7,7 +7,7 @@ import type { FilmStep } from "./film-step.ts";
 import type { FilmIntent, FilmSnapshot, ObservedJob, PlannedSegment, SegmentRecord } from "./film-snapshot.ts";
 import { segmentJobName } from "./object-names.ts";
 import { latestSegmentJob } from "./owned-jobs.ts";
-import { countedFailures, isFailure } from "./segment-record.ts";
+import { countedFailures, isFailure, retryable } from "./segment-record.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 
 export function segmentStep(
@@ -40,6 +40,14 @@ export function segmentStep(
           message: `segment ${String(segment.index)} failed ${String(next.failures)} time(s): ${record?.message ?? "no message"}`,
         },
       };
+    case "unretryable":
+      return {
+        ...idleStep,
+        failure: {
+          reason: ConditionReason.BadInput,
+          message: `segment ${String(segment.index)} failed on input a retry cannot fix: ${record?.message ?? "no message"}`,
+        },
+      };
     case "start":
       return startSegment(snapshot, intent, segment, progress.nextInput, next.attempt, lostNotice(job, record));
   }
@@ -60,7 +68,8 @@ function latestSegmentAttempt(
   if (record && isFailure(record)) {
     // A failure without a finish time is dated now: its backoff starts when the operator learns of it.
     const endedAt = record.finishTime ? Date.parse(record.finishTime) : nowMs;
-    return { state: "failed", attempt: record.attempt, failures: countedFailures(record), endedAt };
+    const failures = countedFailures(record);
+    return { state: "failed", attempt: record.attempt, failures, endedAt, retryable: retryable(record) };
   }
   return job ? { state: "succeeded", attempt: job.attempt } : undefined;
 }

@@ -218,6 +218,18 @@ describe("the operator on kwok GPU pools", () => {
     for (const job of owned) expect(oldJobs.has(job.metadata?.name)).toBe(false);
   });
 
+  it("fails the film at once, without retries, when a segment exits for bad input (exit code 2)", async () => {
+    const annotations = { "sim.longvideo.dev/outcome": "Failed", "sim.longvideo.dev/exit-code": "2" };
+    await createFilm(film("bad-input", { scenes: [{ prompt: "a door opens", clips: 1 }], annotations }));
+    const failed = await filmUntil("bad-input", (f) => f.status?.phase === "Failed");
+    expect(failed.status?.conditions?.find((c) => c.type === "Failed")).toMatchObject({
+      status: "True",
+      reason: "BadInput",
+    });
+    expect(failed.status?.segments?.[0]).toMatchObject({ exitCode: 2, failures: 1, state: "Failed" });
+    expect(segmentJobs(await jobsOf("bad-input"))).toHaveLength(1);
+  });
+
   it("starts nothing while suspended and finishes once resumed", async () => {
     await createFilm(film("paused", { suspend: true }));
     const suspended = await filmUntil("paused", (f) => f.status?.phase === "Suspended");
