@@ -51,6 +51,12 @@ export interface PodObject extends KubeObject {
   readonly status?: {
     readonly phase?: string;
     readonly reason?: string;
+    readonly conditions?: readonly {
+      readonly type: string;
+      readonly status: string;
+      readonly reason?: string;
+      readonly message?: string;
+    }[];
     readonly containerStatuses?: readonly {
       readonly state?: {
         readonly running?: { readonly startedAt?: string };

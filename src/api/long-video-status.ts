@@ -41,6 +41,8 @@ export const ConditionReason = {
   SegmentRetrying: "SegmentRetrying",
   /** A claim of the workspace's name is still being deleted; nothing starts until it is gone. */
   WorkspaceTerminating: "WorkspaceTerminating",
+  /** The scheduler finds no node for a pod the film waits on; the message is the scheduler's. */
+  Unschedulable: "Unschedulable",
   NotDegraded: "NotDegraded",
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];

@@ -55,6 +55,21 @@ describe("cached objects", () => {
     expect(JSON.stringify(cachedPod(pod)).length).toBeLessThan(JSON.stringify(pod).length / 10);
   });
 
+  it("keeps of a pending pod only the scheduler's refusal among its conditions", () => {
+    const refusal = { type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes fit" };
+    const pod = {
+      metadata,
+      status: {
+        phase: "Pending",
+        conditions: [
+          { type: "Initialized", status: "True" },
+          { ...refusal, lastProbeTime: null },
+        ],
+      },
+    } as unknown as PodObject;
+    expect(cachedPod(pod).status).toEqual({ phase: "Pending", conditions: [refusal] });
+  });
+
   it("keeps of a job its annotations, timestamps and conditions", () => {
     const job = {
       metadata: { ...metadata, creationTimestamp: "t0" },

@@ -67,11 +67,26 @@ export function cachedPod(pod: PodObject): PodObject {
           status: {
             ...(status.phase === undefined ? {} : { phase: status.phase }),
             ...(status.reason === undefined ? {} : { reason: status.reason }),
+            ...unscheduled(status.conditions),
             ...(status.containerStatuses === undefined
               ? {}
               : { containerStatuses: status.containerStatuses.map((c) => (c.state ? { state: c.state } : {})) }),
           },
         }),
+  };
+}
+
+/** Only the scheduler's refusal: why a pod waits for a node is the one condition the reconciler reports. */
+function unscheduled(
+  conditions: NonNullable<PodObject["status"]>["conditions"],
+): Pick<NonNullable<PodObject["status"]>, "conditions"> {
+  const refusal = conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+  if (!refusal) return {};
+  const { type, status, reason, message } = refusal;
+  return {
+    conditions: [
+      { type, status, ...(reason === undefined ? {} : { reason }), ...(message === undefined ? {} : { message }) },
+    ],
   };
 }
 

@@ -478,6 +478,24 @@ describe("decide", () => {
     expect(status.phase).toBe("Pending");
   });
 
+  it("reports a pod the scheduler cannot place on the film, in the scheduler's words, with one event", () => {
+    const job = jobFor(0, "", 0);
+    const message = "0/9 nodes are available: 9 node(s) didn't match Pod's node affinity/selector.";
+    const pod: ObservedPod = { ...podFor(job), phase: "Pending", unschedulable: message };
+    const first = decide(snapshot({ jobs: [job], pods: [pod] }));
+    const status = statusOf(decisionEffects(first));
+    expect(condition(status, "Progressing")).toMatchObject({
+      status: "False",
+      reason: "Unschedulable",
+      message: `segment 0 waits for a node: ${message}`,
+    });
+    expect(first.then).toContainEqual(
+      expect.objectContaining({ kind: "event", type: "Warning", reason: "SegmentUnschedulable" }),
+    );
+    const again = decide(snapshot({ jobs: [job], pods: [pod], status }));
+    expect(decisionEffects(again)).toEqual([]);
+  });
+
   it("creates nothing for an invalid spec and reports the field, keeping what was rendered", () => {
     const decision = decide(snapshot({ invalid: true, status: { segments: [succeeded(0, "", "sha256:l0")] } }));
     expect(kinds(decisionEffects(decision))).toEqual(["updateStatus", "event"]);

@@ -17,10 +17,11 @@ import { filmFinalizer } from "../api/operator-labels.ts";
 import { concatStep } from "./concat-step.ts";
 import type { ConcatStep } from "./concat-step.ts";
 import { deletionDecision } from "./film-deletion.ts";
-import { ConditionReason, EventReason } from "./film-conditions.ts";
+import { EventReason } from "./film-conditions.ts";
 import { filmPhase } from "./film-phase.ts";
 import type { Decision, Effect, FilmIntent, FilmSnapshot, FollowUpAction, SetupAction } from "./film-snapshot.ts";
 import { filmStatus, statusChanged } from "./film-status.ts";
+import { schedulingWait, waitEvent, workspaceWait } from "./film-wait.ts";
 import { idleStep } from "./film-step.ts";
 import { invalidSpecDecision } from "./invalid-spec.ts";
 import { activeJobs, withPodOutcomes } from "./owned-jobs.ts";
@@ -52,11 +53,12 @@ export function decisionEffects(decision: Decision): Effect[] {
 function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: readonly SetupAction[]): Decision {
   const { film } = snapshot;
   const progress = segmentProgress(snapshot, intent);
-  const waiting = workspaceWait(snapshot);
+  const blocked = workspaceWait(snapshot);
   // While the workspace cannot be used, nothing new starts (as if suspended); what runs is left to finish.
-  const step = nextStep(snapshot, waiting ? { ...intent, suspend: true } : intent, progress);
+  const step = nextStep(snapshot, blocked ? { ...intent, suspend: true } : intent, progress);
   const output = step.output ?? (film.status.output?.hash === intent.concat.hash ? film.status.output : undefined);
   const wanted = new Set(step.wanted);
+  const waiting = blocked ?? schedulingWait(snapshot, wanted);
   const running = wanted.size > 0;
   const phase = filmPhase({
     failed: step.failure !== undefined,
@@ -81,6 +83,7 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
       wanted.has(job.name) ? [] : [{ kind: "deleteJob", name: job.name }],
     ),
     ...invalidatedEvent(snapshot, progress),
+    ...waitEvent(film.status, waiting),
     ...(step.failure && film.status.phase !== "Failed"
       ? [{ kind: "event", type: "Warning", reason: EventReason.FilmFailed, message: step.failure.message } as const]
       : []),
@@ -92,20 +95,6 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     then,
     ...(step.requeueAfterMs === undefined ? {} : { requeueAfterMs: step.requeueAfterMs }),
     facts: { segmentsEnded: progress.ended, ...(handoffFrom === undefined ? {} : { handoffFrom }) },
-  };
-}
-
-/**
- * Why no pod may start yet, if one may not: a claim of the workspace's name that is being deleted (an earlier
- * film's of the same name, or one deleted by hand) would hold a new pod Pending, and the pod would hold the claim
- * (its protection finalizer) for ever. Its deletion queues the film again.
- */
-function workspaceWait(snapshot: FilmSnapshot): { reason: string; message: string } | undefined {
-  const claim = snapshot.workspaceClaim;
-  if (!claim?.deleting) return undefined;
-  return {
-    reason: ConditionReason.WorkspaceTerminating,
-    message: `waiting for the workspace claim ${claim.name} to finish deleting before a new one is made`,
   };
 }
 

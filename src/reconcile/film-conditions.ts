@@ -12,6 +12,8 @@ export const EventReason = {
   SegmentStarted: "SegmentStarted",
   /** An attempt's job disappeared before it ended; a new attempt replaces it without spending a retry. */
   SegmentLost: "SegmentLost",
+  /** The scheduler finds no node for a segment's (or the concatenation's) pod. */
+  SegmentUnschedulable: "SegmentUnschedulable",
   SegmentSucceeded: "SegmentSucceeded",
   SegmentRetrying: "SegmentRetrying",
   SegmentFailed: "SegmentFailed",

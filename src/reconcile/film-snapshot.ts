@@ -117,6 +117,8 @@ export interface ObservedPod {
   readonly exitCode?: number;
   readonly terminationMessage?: string;
   readonly reason?: string;
+  /** The scheduler's message while it finds no node for the pod (PodScheduled=False, Unschedulable). */
+  readonly unschedulable?: string;
 }
 
 export interface ObservedFilm {

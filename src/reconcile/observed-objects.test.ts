@@ -96,6 +96,18 @@ describe("observedPod", () => {
     });
   });
 
+  it("reads the scheduler's message while it cannot place the pod", () => {
+    const pending: PodObject = {
+      metadata: { name: "p", namespace: "films", labels: { "batch.kubernetes.io/job-name": "bay-s1-abc-a2" } },
+      status: {
+        phase: "Pending",
+        conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes fit" }],
+      },
+    };
+    expect(observedPod(pending)?.unschedulable).toBe("0/3 nodes fit");
+    expect(observedPod(pod)?.unschedulable).toBeUndefined();
+  });
+
   it("reads the job name from the legacy label too, and a pod of no job is ignored", () => {
     expect(observedPod({ ...pod, metadata: { name: "p", labels: { "job-name": "j" } } })?.jobName).toBe("j");
     expect(observedPod({ ...pod, metadata: { name: "p", labels: {} } })).toBeUndefined();

@@ -55,8 +55,15 @@ export function observedPod(pod: PodObject): ObservedPod | undefined {
     jobName,
     phase: pod.status?.phase ?? "Pending",
     ...present("nodeName", pod.spec?.nodeName),
+    ...present("unschedulable", unschedulableMessage(pod)),
     ...containerOutcome(pod),
   };
+}
+
+function unschedulableMessage(pod: PodObject): string | undefined {
+  const condition = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+  if (condition?.reason !== "Unschedulable") return undefined;
+  return condition.message ?? "no node fits the pod";
 }
 
 /** When the render container started and how it ended, from its state. */

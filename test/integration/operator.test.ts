@@ -230,6 +230,25 @@ describe("the operator on kwok GPU pools", () => {
     expect(segmentJobs(await jobsOf("bad-input"))).toHaveLength(1);
   });
 
+  it("says on the film, in the scheduler's words, when no node fits its pods", async () => {
+    const gpu = {
+      nodeSelector: { "longvideo.dev/pool": "b200" },
+      tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+    };
+    await createFilm(film("no-pool", { scenes: [{ prompt: "a comet", clips: 1 }], gpu }));
+    const stuck = await filmUntil(
+      "no-pool",
+      (f) => f.status?.conditions?.find((c) => c.type === "Progressing")?.reason === "Unschedulable",
+      30_000,
+    );
+    const progressing = stuck.status?.conditions?.find((c) => c.type === "Progressing");
+    expect(progressing?.status).toBe("False");
+    expect(progressing?.message).toMatch(/^segment 0 waits for a node: 0\/\d+ nodes are available/);
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=no-pool" });
+    expect(events.items.filter((e) => e.reason === "SegmentUnschedulable")).toHaveLength(1);
+    kubectl("-n", namespace, "delete", "lv", "no-pool", "--wait=true", "--timeout=60s");
+  });
+
   it("starts nothing while suspended and finishes once resumed", async () => {
     await createFilm(film("paused", { suspend: true }));
     const suspended = await filmUntil("paused", (f) => f.status?.phase === "Suspended");
