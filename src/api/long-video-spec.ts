@@ -43,6 +43,13 @@ export const specLimits = {
 export const backends = ["svi", "animatic"] as const;
 export type Backend = (typeof backends)[number];
 
+/**
+ * How long one attempt at a segment may take, pending time included, when `spec.render.deadlineSeconds` is not
+ * set. svi: a 14B model's load plus 50 steps of an 81-frame 480p clip take about 12 minutes on an A800 (SVI's
+ * notes), so two hours leaves room for slower GPUs and larger frames; animatic draws a clip in seconds.
+ */
+export const defaultDeadlineSeconds: Readonly<Record<Backend, number>> = { svi: 7200, animatic: 600 };
+
 const referenceImageSchema = celValidated(
   z
     .strictObject({
@@ -162,6 +169,16 @@ const renderSchema = celValidated(
         .max(4_294_967_295)
         .default(defaultSeedMultiplier)
         .meta({ description: "Seed multiplier: clip i is seeded with i * seed, so every clip gets its own noise." }),
+      deadlineSeconds: z
+        .int()
+        .min(5)
+        .max(172_800)
+        .exactOptional()
+        .meta({
+          description:
+            "How long one attempt at a segment (or at concatenation) may run, waiting for a node included, before " +
+            "it fails and counts as a failure. Unset: 7200 for svi, 600 for animatic.",
+        }),
       backend: z
         .enum(backends)
         .exactOptional()

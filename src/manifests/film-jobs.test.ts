@@ -63,6 +63,13 @@ describe("film jobs", () => {
     name: "bay-s0-x-a1",
   } as const;
 
+  it("bounds segment and concat jobs by the film's deadline", () => {
+    const deadline = (job: Record<string, unknown>) =>
+      (job as { spec: { activeDeadlineSeconds?: number } }).spec.activeDeadlineSeconds;
+    expect(deadline(segmentJob(film, intent, segmentAction, runtime))).toBe(7200);
+    expect(deadline(concatJob(film, intent, { kind: "createConcatJob", attempt: 0, name: "c" }, runtime))).toBe(7200);
+  });
+
   it("gives a segment pod exactly the runtime contract's segment variables", () => {
     expect(envNames(segmentJob(film, intent, segmentAction, runtime))).toEqual(operatorEnvNames("segment").sort());
   });

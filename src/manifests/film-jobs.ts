@@ -79,6 +79,7 @@ function common(film: FilmRef, intent: FilmIntent, runtime: RuntimeImage) {
     image: runtime.image,
     imagePullPolicy: runtime.pullPolicy,
     workspaceClaim: intent.workspace.claimName,
+    activeDeadlineSeconds: intent.deadlineSeconds,
   };
 }
 

@@ -34,6 +34,7 @@ const intent = (overrides: Partial<FilmIntent> = {}): FilmIntent => ({
   podAnnotations: {},
   workspace: { claimName: "film-workspace", size: "10Gi", accessMode: "ReadWriteMany", retainOnDelete: false },
   backend: "animatic",
+  deadlineSeconds: 600,
   concat: { hash: "c1", env: {}, frames: 233, seconds: 14.56, path: "/workspace/film.mp4" },
   ...overrides,
 });
@@ -374,6 +375,19 @@ describe("decide", () => {
       snapshot({ status: { segments: [succeeded(0, "", "sha256:new"), succeeded(1, "sha256:old", "sha256:l1")] } }),
     );
     expect(created(decisionEffects(decision))).toEqual([{ index: 1, attempt: 0, input: "sha256:new" }]);
+  });
+
+  it("says an attempt ran out of time when its Job passed its deadline, whatever the pod said when stopped", () => {
+    const job: ObservedJob = {
+      ...jobFor(0, "", 0, "Failed"),
+      failureReason: "DeadlineExceeded",
+      failureMessage: "Job was active longer than specified deadline",
+    };
+    const decision = decide(snapshot({ jobs: [job], pods: [podFor(job, '{"error":"stopped by SIGTERM"}', 143)] }));
+    expect(statusOf(decisionEffects(decision)).segments?.[0]).toMatchObject({
+      state: "Retrying",
+      message: "Job was active longer than specified deadline (DeadlineExceeded)",
+    });
   });
 
   it("treats a successful pod without a result as a failed attempt", () => {

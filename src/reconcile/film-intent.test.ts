@@ -22,6 +22,18 @@ const spec = {
 };
 
 describe("filmIntent", () => {
+  it("bounds every attempt by the spec's deadline, or the backend's default", () => {
+    const deadline = (render: Record<string, unknown>, backend: "svi" | "animatic" = "svi") => {
+      const result = filmIntent({ name: "bay", spec: { ...spec, render } }, { ...defaults, backend });
+      if (!result.ok) throw new Error(JSON.stringify(result.errors));
+      return result.intent.deadlineSeconds;
+    };
+    expect(deadline({ backend: "animatic" })).toBe(600);
+    expect(deadline({ backend: "svi" })).toBe(7200);
+    expect(deadline({}, "animatic")).toBe(600);
+    expect(deadline({ backend: "svi", deadlineSeconds: 900 })).toBe(900);
+  });
+
   it("sets exactly the runtime contract's operator variables, but those known only when a job is created", () => {
     const result = filmIntent({ name: "bay", spec }, defaults);
     if (!result.ok) throw new Error(JSON.stringify(result.errors));

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { fieldErrorLine } from "../api/field-errors.ts";
 import { longVideoSpecVerdict } from "../api/long-video.ts";
 import { segmentPlan } from "../plan/segment-plan.ts";
+import { defaultDeadlineSeconds } from "../api/long-video-spec.ts";
 import type { Backend, LongVideoSpec, ReferenceImage } from "../api/long-video-spec.ts";
 import type { Toleration } from "../api/pod-scheduling.ts";
 import { mountPaths } from "../api/runtime-contract.ts";
@@ -64,6 +65,7 @@ export function filmIntent(
     ...(modelsClaim && plan.render.backend === "svi" ? { modelsClaim } : {}),
     ...referenceVolume(spec.referenceImage),
     backend: plan.render.backend,
+    deadlineSeconds: spec.render.deadlineSeconds ?? defaultDeadlineSeconds[plan.render.backend],
     concat: concatIntent(spec, plan),
   };
   return { ok: true, intent };

@@ -69,6 +69,8 @@ export interface FilmIntent {
   /** The volume holding the reference image, mounted read-only at the runtime's reference directory; none for a url. */
   readonly reference?: ReferenceVolume;
   readonly backend: string;
+  /** How long one attempt may run, pending included (the Jobs' activeDeadlineSeconds). */
+  readonly deadlineSeconds: number;
   readonly concat: {
     /** Hash of everything the film depends on: the last segment's hash plus output settings. */
     readonly hash: string;

@@ -84,6 +84,9 @@ function succeededRecord(base: SegmentRecord, finishTime: string, pod: ObservedP
 
 /** The runtime's own words first, then the Job's, then the kubelet's; with the exit code when they omit it. */
 function failureMessage(job: ObservedJob, pod: ObservedPod | undefined): string {
+  // A deadline ends the pod with SIGTERM, and its own last words would hide why.
+  if (job.failureReason === "DeadlineExceeded")
+    return `${job.failureMessage ?? "the attempt ran out of time"} (DeadlineExceeded)`;
   const result = segmentResult(pod?.terminationMessage);
   const detail = result?.error ?? job.failureMessage ?? pod?.reason ?? job.failureReason ?? "the render pod failed";
   const exit =

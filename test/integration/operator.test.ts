@@ -249,6 +249,22 @@ describe("the operator on kwok GPU pools", () => {
     kubectl("-n", namespace, "delete", "lv", "no-pool", "--wait=true", "--timeout=60s");
   });
 
+  it("fails an attempt that outlives its deadline, and the film once the budget is spent, saying why", async () => {
+    await createFilm(
+      film("slow", {
+        scenes: [{ prompt: "a glacier calves", clips: 1 }],
+        annotations: { "sim.longvideo.dev/run-for": "60s" },
+        render: { backend: "animatic", deadlineSeconds: 5 },
+        retry: { limit: 0, backoff: { initialSeconds: 1, maxSeconds: 1 } },
+      }),
+    );
+    const failed = await filmUntil("slow", (f) => f.status?.phase === "Failed", 60_000);
+    expect(failed.status?.segments?.[0]).toMatchObject({ state: "Failed", failures: 1 });
+    expect(failed.status?.conditions?.find((c) => c.type === "Failed")?.message).toContain("DeadlineExceeded");
+    const [job] = segmentJobs(await jobsOf("slow"));
+    expect(job?.spec?.activeDeadlineSeconds).toBe(5);
+  });
+
   it("starts nothing while suspended and finishes once resumed", async () => {
     await createFilm(film("paused", { suspend: true }));
     const suspended = await filmUntil("paused", (f) => f.status?.phase === "Suspended");
