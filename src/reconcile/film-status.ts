@@ -3,13 +3,12 @@
  * and deterministic, so an unchanged film yields a byte-identical status and no write.
  */
 import { canonicalJson } from "../plan/canonical-json.ts";
-import { retriesLeft } from "./attempt-policy.ts";
 import type { FilmOutput } from "./concat-step.ts";
 import { ConditionReason, ConditionType, mergedConditions } from "./film-conditions.ts";
 import type { ConditionDraft } from "./film-conditions.ts";
 import type { FilmFailure } from "./film-step.ts";
 import type { FilmIntent, FilmPhase, FilmSnapshot, FilmStatus, SegmentRecord } from "./film-snapshot.ts";
-import { countedFailures, recordSeconds, retryable } from "./segment-record.ts";
+import { countedFailures, recordSeconds, willRetry } from "./segment-record.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 
 export interface StatusFacts {
@@ -29,9 +28,7 @@ export function filmStatus(snapshot: FilmSnapshot, intent: FilmIntent, facts: St
   const { phase, progress, output, running } = facts;
   // A failed attempt with retries left is shown as Retrying: the film has not given up on it.
   const records = progress.records.map((r) =>
-    r.state === "Failed" && retriesLeft(intent.retry, countedFailures(r)) && retryable(r)
-      ? { ...r, state: "Retrying" as const }
-      : r,
+    r.state === "Failed" && willRetry(intent.retry, r) ? { ...r, state: "Retrying" as const } : r,
   );
   const started = film.status.startTime ?? (running || progress.valid > 0 ? now : undefined);
   const eta = phase === "Rendering" ? estimatedCompletion(records, intent.segments.length - progress.valid) : undefined;

@@ -4,9 +4,9 @@
  * and consumed digest still chain, so an edit invalidates exactly the segments from the first changed one onward.
  */
 import { EventReason } from "./film-conditions.ts";
-import { retriesLeft, retryDelayMs } from "./attempt-policy.ts";
+import { retryDelayMs } from "./attempt-policy.ts";
 import { latestPod, latestSegmentJob } from "./owned-jobs.ts";
-import { countedFailures, isFinal, recordSeconds, retryable, segmentRecord } from "./segment-record.ts";
+import { countedFailures, isFinal, recordSeconds, segmentRecord, willRetry } from "./segment-record.ts";
 import type {
   FilmIntent,
   FilmSnapshot,
@@ -75,8 +75,7 @@ function newerThan(job: ObservedJob, record: SegmentRecord | undefined): boolean
 function outcomeOf(record: SegmentRecord, intent: FilmIntent): { result: SegmentOutcome; seconds: number } {
   const seconds = recordSeconds(record) ?? 0;
   if (record.state === "Succeeded") return { result: "succeeded", seconds };
-  const retried = retriesLeft(intent.retry, countedFailures(record)) && retryable(record);
-  return { result: retried ? "retried" : "failed", seconds };
+  return { result: willRetry(intent.retry, record) ? "retried" : "failed", seconds };
 }
 
 function endEvent(record: SegmentRecord, intent: FilmIntent): FollowUpAction {
@@ -93,7 +92,7 @@ function endEvent(record: SegmentRecord, intent: FilmIntent): FollowUpAction {
   }
   const message = record.message ?? "";
   const failures = countedFailures(record);
-  if (!retriesLeft(intent.retry, failures) || !retryable(record)) {
+  if (!willRetry(intent.retry, record)) {
     return {
       kind: "event",
       type: "Warning",

@@ -4,7 +4,8 @@
  */
 import { exitCodes } from "../api/runtime-contract.ts";
 import { segmentResult } from "./segment-result.ts";
-import type { ObservedJob, ObservedPod, PlannedSegment, SegmentRecord } from "./film-snapshot.ts";
+import { retriesLeft } from "./attempt-policy.ts";
+import type { ObservedJob, ObservedPod, PlannedSegment, RetryPolicy, SegmentRecord } from "./film-snapshot.ts";
 
 /** The record a job's observed state implies, given the record made so far for the same job. */
 export function segmentRecord(
@@ -40,6 +41,11 @@ function failedRecord(base: SegmentRecord, finishTime: string, message: string, 
 /** Whether another attempt could succeed where this failed one did not: not when the runtime refused its input. */
 export function retryable(record: SegmentRecord): boolean {
   return record.exitCode !== exitCodes.badInput;
+}
+
+/** Whether a failed record will be retried: the budget has room and another attempt could succeed. */
+export function willRetry(retry: RetryPolicy, record: SegmentRecord): boolean {
+  return retriesLeft(retry, countedFailures(record)) && retryable(record);
 }
 
 /** Whether the record says its attempt failed (shown as Retrying while retries are left). */

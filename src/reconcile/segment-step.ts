@@ -19,7 +19,8 @@ export function segmentStep(
   const job = latestSegmentJob(snapshot.jobs, segment, progress.nextInput);
   const record = progress.records.find((r) => r.index === segment.index);
   const nowMs = snapshot.now.getTime();
-  const next = nextAttempt(latestSegmentAttempt(job, record, nowMs), {
+  const latest = latestSegmentAttempt(job, record, nowMs);
+  const next = nextAttempt(latest, {
     retry: intent.retry,
     suspend: intent.suspend,
     nowMs,
@@ -49,7 +50,14 @@ export function segmentStep(
         },
       };
     case "start":
-      return startSegment(snapshot, intent, segment, progress.nextInput, next.attempt, lostNotice(job, record));
+      return startSegment(
+        snapshot,
+        intent,
+        segment,
+        progress.nextInput,
+        next.attempt,
+        latest?.state === "lost" ? lostNotice(latest.attempt) : undefined,
+      );
   }
 }
 
@@ -81,9 +89,8 @@ function lostAttempt(job: ObservedJob | undefined, record: SegmentRecord): boole
 }
 
 /** What to say when an attempt replaces a lost one. */
-function lostNotice(job: ObservedJob | undefined, record: SegmentRecord | undefined): string | undefined {
-  if (!record || !lostAttempt(job, record)) return undefined;
-  return `attempt ${String(record.attempt + 1)} was lost (its job was deleted before it ended) and is not counted as a failure`;
+function lostNotice(lostAttemptNumber: number): string {
+  return `attempt ${String(lostAttemptNumber + 1)} was lost (its job was deleted before it ended) and is not counted as a failure`;
 }
 
 function startSegment(
