@@ -58,6 +58,11 @@ export const runtimeEnv = {
   LV_REFERENCE_DIR: { commands: segment, setBy: "operator", description: "Where a volume reference image is mounted." },
   LV_ATTEMPT: { commands: segment, setBy: "operator", description: "The operator's attempt number, from 0." },
   LV_SEGMENT_INDEX: { commands: segment, setBy: "operator", description: "Position of the segment, from 0." },
+  LV_SEGMENT_HASH: {
+    commands: segment,
+    setBy: "operator",
+    description: "The segment's plan hash: with LV_ATTEMPT it names the directory this attempt writes.",
+  },
   LV_SCENE_INDEX: { commands: segment, setBy: "operator", description: "The storyline scene the segment renders." },
   LV_PROMPT: { commands: segment, setBy: "operator", description: "The scene's prompt." },
   LV_SEED: { commands: segment, setBy: "operator", description: "Noise seed of the segment." },
@@ -69,6 +74,11 @@ export const runtimeEnv = {
     commands: segment,
     setBy: "operator",
     description: "Digest of the predecessor's hand-off the segment must consume; empty for segment 0.",
+  },
+  LV_FINAL_DIGEST: {
+    commands: concat,
+    setBy: "operator",
+    description: "The last segment's recorded latents digest: where the chain of hand-offs is walked back from.",
   },
   LV_OUTPUT_PATH: { commands: concat, setBy: "operator", description: "Where the film is written (.mp4)." },
   LV_EXPECTED_FRAMES: { commands: concat, setBy: "operator", description: "Frames the plan says the film has." },
@@ -105,7 +115,11 @@ export const exitCodes = {
   internal: 1,
   /** The spec, the reference image or the model configuration is wrong: retrying cannot help. */
   badInput: 2,
-  /** The predecessor's hand-off is missing, unreadable or not the one the spec names. */
+  /**
+   * Data the worker needs from an earlier segment is missing, unreadable or not the one the spec names: a
+   * segment's input hand-off, or (for concat) a clip or link of the chain. The operator re-renders from the first
+   * segment whose data is gone (the termination message's `missingSegment`), without counting a failure.
+   */
   handoff: 3,
   outOfMemory: 4,
   /** The workspace cannot be written (read-only, permissions, full). */
@@ -126,8 +140,14 @@ export const failureReasons = {
 
 /** Files in the workspace, relative to its mount. */
 export const workspaceLayout = {
-  /** Segment i writes `segments/<i>/`. */
+  /**
+   * Each attempt at segment i writes its own directory, `segments/<i>/<hash prefix>-<attempt>/`, so no two pods
+   * ever write the same files: not two attempts (one on a lost node may still run), not the old and new plan of
+   * an edited storyline. Readers find a hand-off by its digest, never by a fixed path.
+   */
   segmentsDir: "segments",
+  /** Characters of LV_SEGMENT_HASH in an attempt directory's name. */
+  attemptHashChars: 16,
   clip: "clip.mp4",
   poster: "poster.png",
   /** Written last: its presence means the segment directory is complete. */
@@ -138,9 +158,14 @@ export const workspaceLayout = {
   temporaryMark: ".tmp-",
 } as const;
 
-/** The segment directory of segment `index`, relative to the workspace. */
+/** The directory holding every attempt at segment `index`, relative to the workspace. */
 export function segmentDir(index: number): string {
   return `${workspaceLayout.segmentsDir}/${String(index)}`;
+}
+
+/** The directory one attempt at a segment writes, relative to the workspace. */
+export function attemptDir(index: number, hash: string, attempt: number): string {
+  return `${segmentDir(index)}/${hash.slice(0, workspaceLayout.attemptHashChars)}-${String(attempt)}`;
 }
 
 /**
@@ -162,7 +187,8 @@ export const terminationMessage = {
     "reused",
   ],
   concat: ["ok", "kind", "path", "frames", "seconds", "segments", "audio", "digest", "contactSheet", "elapsed"],
-  failure: ["ok", "segment", "inputDigest", "backend", "kind", "exitCode", "reason", "error"],
+  /** `missingSegment`: with reason handoff, the first segment whose hand-off or clip is missing or corrupt. */
+  failure: ["ok", "segment", "inputDigest", "backend", "kind", "exitCode", "reason", "error", "missingSegment"],
 } as const;
 
 /** The contract as one plain JSON document: what `contract.json` holds. */

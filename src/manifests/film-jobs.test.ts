@@ -67,7 +67,9 @@ describe("film jobs", () => {
     const deadline = (job: Record<string, unknown>) =>
       (job as { spec: { activeDeadlineSeconds?: number } }).spec.activeDeadlineSeconds;
     expect(deadline(segmentJob(film, intent, segmentAction, runtime))).toBe(7200);
-    expect(deadline(concatJob(film, intent, { kind: "createConcatJob", attempt: 0, name: "c" }, runtime))).toBe(7200);
+    expect(
+      deadline(concatJob(film, intent, { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "c" }, runtime)),
+    ).toBe(7200);
   });
 
   it("gives a segment pod exactly the runtime contract's segment variables", () => {
@@ -75,7 +77,12 @@ describe("film jobs", () => {
   });
 
   it("gives a concat pod exactly the runtime contract's concat variables", () => {
-    const job = concatJob(film, intent, { kind: "createConcatJob", attempt: 0, name: "bay-concat-x-a0" }, runtime);
+    const job = concatJob(
+      film,
+      intent,
+      { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "bay-concat-x-a0" },
+      runtime,
+    );
     expect(envNames(job)).toEqual(operatorEnvNames("concat").sort());
     expect(container(job).args).toEqual(["concat"]);
   });
@@ -102,7 +109,9 @@ describe("film jobs", () => {
     expect(seg.volumeMounts.map((m) => m.mountPath)).toEqual(
       expect.arrayContaining(["/workspace", "/models", "/reference", "/tmp"]),
     );
-    const cat = container(concatJob(film, intent, { kind: "createConcatJob", attempt: 0, name: "c" }, runtime));
+    const cat = container(
+      concatJob(film, intent, { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "c" }, runtime),
+    );
     expect(cat.resources.limits).not.toHaveProperty("nvidia.com/gpu");
     expect(cat.resources.limits.memory).toBe(`${String(renderResources.concat.memoryMiB.limit)}Mi`);
     expect(cat.volumeMounts.map((m) => m.mountPath).sort()).toEqual(["/tmp", "/workspace"]);

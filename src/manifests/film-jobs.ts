@@ -62,9 +62,12 @@ export function concatJob(
     ...common(film, intent, runtime),
     name: action.name,
     labels: jobLabels(film, intent, "concat", "concat", action.attempt),
-    jobAnnotations: { [operatorAnnotations.hash]: intent.concat.hash, [operatorAnnotations.inputDigest]: "" },
+    jobAnnotations: {
+      [operatorAnnotations.hash]: intent.concat.hash,
+      [operatorAnnotations.inputDigest]: action.inputDigest,
+    },
     args: ["concat"],
-    env: intent.concat.env,
+    env: { ...intent.concat.env, LV_FINAL_DIGEST: action.inputDigest },
     // Concatenation needs no GPU, but it runs where the film's pods may run: next to its workspace.
     placement: { ...intent.placement, count: 0 },
     ...renderResources.concat,

@@ -16,8 +16,9 @@ export interface ConcatStep extends FilmStep {
   readonly output?: FilmOutput;
 }
 
-export function concatStep(snapshot: FilmSnapshot, intent: FilmIntent): ConcatStep {
-  const job = latestConcatJob(snapshot.jobs, intent.concat.hash);
+/** `finalDigest`: the last segment's latents digest; a concatenation of another chain is not this film's. */
+export function concatStep(snapshot: FilmSnapshot, intent: FilmIntent, finalDigest: string): ConcatStep {
+  const job = latestConcatJob(snapshot.jobs, intent.concat.hash, finalDigest);
   const next = nextAttempt(latestConcatAttempt(snapshot, job), {
     retry: intent.retry,
     suspend: intent.suspend,
@@ -38,13 +39,13 @@ export function concatStep(snapshot: FilmSnapshot, intent: FilmIntent): ConcatSt
       return { ...idleStep, failure: { reason: ConditionReason.ConcatenationFailed, message: failed } };
     }
     case "start": {
-      const name = concatJobName(snapshot.film, intent.concat.hash, next.attempt);
+      const name = concatJobName(snapshot.film, intent.concat.hash, finalDigest, next.attempt);
       const which = next.attempt === 0 ? "" : ` attempt ${String(next.attempt + 1)}`;
       const message = `concatenating ${String(intent.segments.length)} segments${which} (${name})`;
       return {
         wanted: [name],
         then: [
-          { kind: "createConcatJob", attempt: next.attempt, name },
+          { kind: "createConcatJob", attempt: next.attempt, inputDigest: finalDigest, name },
           { kind: "event", type: "Normal", reason: EventReason.ConcatenationStarted, message },
         ],
       };

@@ -82,11 +82,11 @@ const done = [
 /** The first attempt at concatenating the film, ended as given. */
 function concatJob(finished: "Succeeded" | "Failed", createdSecondsAgo: number): ObservedJob {
   return {
-    name: concatJobName(film, "c1", 0),
+    name: concatJobName(film, "c1", "sha256:l2", 0),
     kind: "concat",
     segment: -1,
     hash: "c1",
-    inputDigest: "",
+    inputDigest: "sha256:l2",
     attempt: 0,
     createdAt: at(createdSecondsAgo),
     finished,
@@ -413,6 +413,23 @@ describe("decide", () => {
     );
   });
 
+  it("never records a concatenation of another chain: the last segment re-rendered since, so the film is concatenated again", () => {
+    const stale = {
+      ...concatJob("Succeeded", 10),
+      name: concatJobName(film, "c1", "sha256:old-l2", 0),
+      inputDigest: "sha256:old-l2",
+    };
+    const decision = decide(
+      snapshot({ status: { segments: done }, jobs: [stale], pods: [podFor(stale, '{"frames":233,"seconds":14.5}')] }),
+    );
+    expect(statusOf(decisionEffects(decision)).phase).toBe("Concatenating");
+    expect(decision.then).toContainEqual(
+      expect.objectContaining({ kind: "createConcatJob", attempt: 0, inputDigest: "sha256:l2" }),
+    );
+    // A name of its own: the stale job can never stand in for it.
+    expect(concatJobName(film, "c1", "sha256:l2", 0)).not.toBe(stale.name);
+  });
+
   it("retries a failed concatenation after its backoff under the same attempt policy, and announces the retry", () => {
     const failedConcat = concatJob("Failed", 30);
     const inBackoff = decide(
@@ -426,7 +443,12 @@ describe("decide", () => {
       now: new Date(now.getTime() + 6_000),
     });
     const [create, event] = later.then;
-    expect(create).toEqual({ kind: "createConcatJob", attempt: 1, name: concatJobName(film, "c1", 1) });
+    expect(create).toEqual({
+      kind: "createConcatJob",
+      attempt: 1,
+      inputDigest: "sha256:l2",
+      name: concatJobName(film, "c1", "sha256:l2", 1),
+    });
     expect(event).toMatchObject({ kind: "event", reason: "ConcatenationStarted" });
     expect(event?.kind === "event" ? event.message : "").toContain("attempt 2");
   });

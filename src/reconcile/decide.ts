@@ -103,7 +103,7 @@ function nextStep(snapshot: FilmSnapshot, intent: FilmIntent, progress: SegmentP
   const segment = intent.segments[progress.valid];
   if (segment) return segmentStep(snapshot, intent, progress, segment);
   if (snapshot.film.status.output?.hash === intent.concat.hash) return idleStep;
-  return concatStep(snapshot, intent);
+  return concatStep(snapshot, intent, progress.nextInput);
 }
 
 /** Segments recorded as rendered that the current chain no longer holds: their inputs changed. */

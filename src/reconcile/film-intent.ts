@@ -107,6 +107,7 @@ function plannedSegment(segment: SegmentSpec, shared: RuntimeEnv): PlannedSegmen
     env: {
       ...shared,
       LV_SEGMENT_INDEX: String(segment.index),
+      LV_SEGMENT_HASH: segment.hash,
       LV_SCENE_INDEX: String(segment.scene),
       LV_PROMPT: segment.prompt,
       LV_SEED: String(segment.seed),

@@ -167,7 +167,13 @@ export type FollowUpAction =
       readonly inputDigest: string;
       readonly name: string;
     }
-  | { readonly kind: "createConcatJob"; readonly attempt: number; readonly name: string }
+  | {
+      readonly kind: "createConcatJob";
+      readonly attempt: number;
+      /** The last segment's latents digest: the end of the chain the concatenation walks back. */
+      readonly inputDigest: string;
+      readonly name: string;
+    }
   | { readonly kind: "deleteJob"; readonly name: string }
   | { readonly kind: "event"; readonly type: EventType; readonly reason: string; readonly message: string };
 

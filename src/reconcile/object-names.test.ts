@@ -11,7 +11,11 @@ describe("object names", () => {
       make: (f: typeof film) => segmentJobName(f, 12, "hash", "sha256:x", 3),
       suffix: /-s12-[0-9a-f]{8}-a3$/,
     },
-    { name: "a concat job", make: (f: typeof film) => concatJobName(f, "hash", 1), suffix: /-concat-[0-9a-f]{8}-a1$/ },
+    {
+      name: "a concat job",
+      make: (f: typeof film) => concatJobName(f, "hash", "d", 1),
+      suffix: /-concat-[0-9a-f]{8}-a1$/,
+    },
     { name: "a workspace claim", make: (f: typeof film) => workspaceClaimName(f.name), suffix: /-workspace$/ },
   ])(
     "$name is named after its film, and a long name is cut to 63 characters with a digest of the whole",
@@ -32,7 +36,7 @@ describe("object names", () => {
     expect(segmentJobName(film, 1, "h2", "sha256:x", 0)).not.toBe(name);
     expect(segmentJobName(film, 1, "h", "sha256:x", 1)).not.toBe(name);
     expect(segmentJobName({ ...film, uid: "u2" }, 1, "h", "sha256:x", 0)).not.toBe(name);
-    expect(concatJobName({ ...film, uid: "u2" }, "h", 0)).not.toBe(concatJobName(film, "h", 0));
+    expect(concatJobName({ ...film, uid: "u2" }, "h", "d", 0)).not.toBe(concatJobName(film, "h", "d", 0));
   });
 
   it("names the workspace after the film's name alone, so a re-created film finds a retained workspace", () => {

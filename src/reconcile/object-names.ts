@@ -26,9 +26,9 @@ export function segmentJobName(
   return fitted(film.name, `-s${String(index)}-${key}-a${String(attempt)}`);
 }
 
-/** The Job of one attempt at concatenating the film whose content hash is `hash`. */
-export function concatJobName(film: NamedFilm, hash: string, attempt: number): string {
-  return fitted(film.name, `-concat-${shortDigest(`${film.uid}|${hash}`)}-a${String(attempt)}`);
+/** The Job of one attempt at concatenating the film whose content hash is `hash`, from the chain ending in `finalDigest`. */
+export function concatJobName(film: NamedFilm, hash: string, finalDigest: string, attempt: number): string {
+  return fitted(film.name, `-concat-${shortDigest(`${film.uid}|${hash}|${finalDigest}`)}-a${String(attempt)}`);
 }
 
 /**

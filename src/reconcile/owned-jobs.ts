@@ -23,8 +23,12 @@ export function latestSegmentJob(
 }
 
 /** The latest attempt's job at concatenating the film whose content hash is `hash`. */
-export function latestConcatJob(jobs: readonly ObservedJob[], hash: string): ObservedJob | undefined {
-  return latest(jobs.filter((j) => j.kind === "concat" && j.hash === hash));
+export function latestConcatJob(
+  jobs: readonly ObservedJob[],
+  hash: string,
+  finalDigest: string,
+): ObservedJob | undefined {
+  return latest(jobs.filter((j) => j.kind === "concat" && j.hash === hash && j.inputDigest === finalDigest));
 }
 
 function latest(jobs: readonly ObservedJob[]): ObservedJob | undefined {
