@@ -47,6 +47,7 @@ export interface JobObject extends KubeObject {
 
 /** A render pod: where it ran, when, and how it ended. */
 export interface PodObject extends KubeObject {
+  readonly metadata?: KubeObject["metadata"] & { readonly deletionTimestamp?: string };
   readonly spec?: { readonly nodeName?: string };
   readonly status?: {
     readonly phase?: string;
@@ -59,6 +60,7 @@ export interface PodObject extends KubeObject {
     }[];
     readonly containerStatuses?: readonly {
       readonly state?: {
+        readonly waiting?: { readonly reason?: string; readonly message?: string };
         readonly running?: { readonly startedAt?: string };
         readonly terminated?: {
           readonly exitCode?: number;
@@ -75,4 +77,35 @@ export interface PodObject extends KubeObject {
 /** A film's workspace claim. */
 export interface ClaimObject extends KubeObject {
   readonly metadata: KubeObject["metadata"] & { readonly deletionTimestamp?: string };
+}
+
+/**
+ * A core/v1 Event about an object the operator made: what the Job controller says when it cannot create a pod,
+ * or the kubelet when it cannot mount a volume.
+ */
+export interface EventObject extends KubeObject {
+  readonly involvedObject?: {
+    readonly kind?: string;
+    readonly name?: string;
+    readonly namespace?: string;
+    readonly uid?: string;
+  };
+  readonly reason?: string;
+  readonly message?: string;
+  readonly type?: string;
+  readonly count?: number;
+  readonly lastTimestamp?: string | null;
+  readonly eventTime?: string | null;
+}
+
+/** A node, reduced to whether it is Ready and why not. */
+export interface NodeObject extends KubeObject {
+  readonly status?: {
+    readonly conditions?: readonly {
+      readonly type: string;
+      readonly status: string;
+      readonly reason?: string;
+      readonly message?: string;
+    }[];
+  };
 }

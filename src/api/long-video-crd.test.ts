@@ -106,7 +106,9 @@ describe("the LongVideo CRD", () => {
       "Phase",
       "Progress",
       "ETA",
+      "Reason",
       "Age",
+      "Message",
     ]);
   });
 

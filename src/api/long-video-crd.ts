@@ -15,7 +15,22 @@ export const printerColumns = [
   { name: "Progress", type: "string", jsonPath: ".status.progress", description: "Segments rendered / planned." },
   // A string, not a date: kubectl shows a future date column as "<invalid>".
   { name: "ETA", type: "string", jsonPath: ".status.eta", description: "Expected completion while rendering." },
+  {
+    name: "Reason",
+    type: "string",
+    jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+    description:
+      "Why the film is not ready: its phase, or what holds it back (Unschedulable, PodRefused, NodeLost...).",
+  },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+  // Long: shown by `kubectl get lv -o wide` only.
+  {
+    name: "Message",
+    type: "string",
+    priority: 1,
+    jsonPath: '.status.conditions[?(@.type=="Ready")].message',
+    description: "The Ready condition's message: the cluster's own words when something holds the film back.",
+  },
 ] as const;
 
 /** The whole openAPIV3Schema: the standard object envelope around the generated spec and status. */

@@ -43,6 +43,23 @@ export const ConditionReason = {
   WorkspaceTerminating: "WorkspaceTerminating",
   /** The scheduler finds no node for a pod the film waits on; the message is the scheduler's. */
   Unschedulable: "Unschedulable",
+  /**
+   * The API server refused to create an object the film needs (a Job or the workspace claim: quota, an admission
+   * webhook, an invalid name); the message is the API server's. Retried with backoff.
+   */
+  CreateRefused: "CreateRefused",
+  /**
+   * The Job controller cannot create a pod the film waits on (a missing priority class, quota, an admission
+   * refusal); the message is its FailedCreate event's.
+   */
+  PodRefused: "PodRefused",
+  /** A pod the film waits on runs on a node that is not Ready or is gone; it is re-run elsewhere when evicted. */
+  NodeLost: "NodeLost",
+  /**
+   * The kubelet cannot start a container the film waits on (an image it cannot pull, a ConfigMap or volume it
+   * cannot mount); the message is the kubelet's.
+   */
+  ContainerCannotStart: "ContainerCannotStart",
   NotDegraded: "NotDegraded",
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];

@@ -124,6 +124,18 @@ export const operatorInstall: OperatorInstall = {
       resources: ["events"],
       verbs: ["create"],
     },
+    {
+      why: "Read, never written: why a Job cannot create its pod (FailedCreate) or a pod cannot mount (FailedMount).",
+      apiGroups: [""],
+      resources: ["events"],
+      verbs: ["list", "watch"],
+    },
+    {
+      why: "Read, never written: whether the node a render pod runs on is lost.",
+      apiGroups: [""],
+      resources: ["nodes"],
+      verbs: ["list", "watch"],
+    },
   ],
   leaderElectionRules: [
     {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cachedClaim, cachedFilm, cachedJob, cachedPod } from "./cached-object.ts";
-import type { JobObject, PodObject } from "../api/kubernetes-objects.ts";
+import { cachedClaim, cachedEvent, cachedFilm, cachedJob, cachedNode, cachedPod } from "./cached-object.ts";
+import type { EventObject, JobObject, NodeObject, PodObject } from "../api/kubernetes-objects.ts";
 
 const managedFields = [{ manager: "kube-controller-manager", fieldsV1: { "f:status": {} } }];
 const metadata = {
@@ -68,6 +68,66 @@ describe("cached objects", () => {
       },
     } as unknown as PodObject;
     expect(cachedPod(pod).status).toEqual({ phase: "Pending", conditions: [refusal] });
+  });
+
+  it("keeps of an evicted pod its deletion mark and its disruption", () => {
+    const pod = {
+      metadata: { ...metadata, deletionTimestamp: "2026-11-25T12:00:10Z" },
+      status: {
+        phase: "Running",
+        conditions: [
+          { type: "Ready", status: "True", lastTransitionTime: "2026-11-25T12:00:00Z" },
+          { type: "DisruptionTarget", status: "True", reason: "DeletionByTaintManager", message: "taint manager" },
+        ],
+      },
+    } as unknown as PodObject;
+    const cached = cachedPod(pod);
+    expect(cached.metadata?.deletionTimestamp).toBe("2026-11-25T12:00:10Z");
+    expect(cached.status?.conditions).toEqual([
+      { type: "DisruptionTarget", status: "True", reason: "DeletionByTaintManager", message: "taint manager" },
+    ]);
+  });
+
+  it("keeps of an event what it says about which object, and of a node its Ready condition without heartbeats", () => {
+    const event = {
+      metadata,
+      involvedObject: { kind: "Job", name: "bay-s1", namespace: "films", uid: "j1", apiVersion: "batch/v1" },
+      reason: "FailedCreate",
+      message: "forbidden",
+      type: "Warning",
+      count: 3,
+      lastTimestamp: "2026-11-25T12:00:10Z",
+      source: { component: "job-controller" },
+    } as unknown as EventObject;
+    expect(cachedEvent(event)).toEqual({
+      metadata: {
+        name: metadata.name,
+        namespace: "films",
+        uid: "u1",
+        resourceVersion: "42",
+        labels: metadata.labels,
+        ownerReferences: [{ uid: "j1", kind: "Job", name: "bay-s1-abc-a0" }],
+      },
+      involvedObject: { kind: "Job", name: "bay-s1", namespace: "films", uid: "j1" },
+      reason: "FailedCreate",
+      message: "forbidden",
+      count: 3,
+      lastTimestamp: "2026-11-25T12:00:10Z",
+    });
+    const node = {
+      metadata: { name: "n1", resourceVersion: "7", managedFields },
+      status: {
+        conditions: [
+          { type: "MemoryPressure", status: "False" },
+          { type: "Ready", status: "False", reason: "KubeletNotReady", message: "down", lastHeartbeatTime: "x" },
+        ],
+        images: [{ names: ["a"] }],
+      },
+    } as unknown as NodeObject;
+    expect(cachedNode(node)).toEqual({
+      metadata: { name: "n1", resourceVersion: "7" },
+      status: { conditions: [{ type: "Ready", status: "False", reason: "KubeletNotReady", message: "down" }] },
+    });
   });
 
   it("keeps of a job its annotations, timestamps and conditions", () => {

@@ -3,7 +3,14 @@
  * Informers keep every owned Job and Pod of every film; whole objects (managed fields, pod specs carrying each
  * segment's environment, volumes and probes) would make the cache grow with what nobody reads.
  */
-import type { ClaimObject, JobObject, KubeObject, PodObject } from "../api/kubernetes-objects.ts";
+import type {
+  ClaimObject,
+  EventObject,
+  JobObject,
+  KubeObject,
+  NodeObject,
+  PodObject,
+} from "../api/kubernetes-objects.ts";
 
 type Metadata = NonNullable<KubeObject["metadata"]>;
 
@@ -58,8 +65,9 @@ export function cachedJob(job: JobObject): JobObject {
 
 export function cachedPod(pod: PodObject): PodObject {
   const status = pod.status;
+  const deletionTimestamp = pod.metadata?.deletionTimestamp;
   return {
-    metadata: identity(pod.metadata),
+    metadata: { ...identity(pod.metadata), ...(deletionTimestamp === undefined ? {} : { deletionTimestamp }) },
     ...(pod.spec?.nodeName === undefined ? {} : { spec: { nodeName: pod.spec.nodeName } }),
     ...(status === undefined
       ? {}
@@ -67,7 +75,7 @@ export function cachedPod(pod: PodObject): PodObject {
           status: {
             ...(status.phase === undefined ? {} : { phase: status.phase }),
             ...(status.reason === undefined ? {} : { reason: status.reason }),
-            ...unscheduled(status.conditions),
+            ...toldConditions(status.conditions),
             ...(status.containerStatuses === undefined
               ? {}
               : { containerStatuses: status.containerStatuses.map((c) => (c.state ? { state: c.state } : {})) }),
@@ -76,18 +84,64 @@ export function cachedPod(pod: PodObject): PodObject {
   };
 }
 
-/** Only the scheduler's refusal: why a pod waits for a node is the one condition the reconciler reports. */
-function unscheduled(
+/**
+ * Only the conditions the reconciler reads: the scheduler's refusal (why a pod waits for a node) and a
+ * disruption (the cluster, not the work, ended the pod).
+ */
+function toldConditions(
   conditions: NonNullable<PodObject["status"]>["conditions"],
 ): Pick<NonNullable<PodObject["status"]>, "conditions"> {
-  const refusal = conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
-  if (!refusal) return {};
-  const { type, status, reason, message } = refusal;
+  const told = (conditions ?? []).filter(
+    (c) =>
+      (c.type === "PodScheduled" && c.status === "False") || (c.type === "DisruptionTarget" && c.status === "True"),
+  );
+  if (told.length === 0) return {};
   return {
-    conditions: [
-      { type, status, ...(reason === undefined ? {} : { reason }), ...(message === undefined ? {} : { message }) },
-    ],
+    conditions: told.map(({ type, status, reason, message }) => ({
+      type,
+      status,
+      ...(reason === undefined ? {} : { reason }),
+      ...(message === undefined ? {} : { message }),
+    })),
   };
+}
+
+/** An event reduced to what it says about which object, and when. */
+export function cachedEvent(event: EventObject): EventObject {
+  const { involvedObject, reason, message, count, lastTimestamp, eventTime } = event;
+  return {
+    metadata: identity(event.metadata),
+    ...(involvedObject === undefined
+      ? {}
+      : {
+          involvedObject: {
+            ...(involvedObject.kind === undefined ? {} : { kind: involvedObject.kind }),
+            ...(involvedObject.name === undefined ? {} : { name: involvedObject.name }),
+            ...(involvedObject.namespace === undefined ? {} : { namespace: involvedObject.namespace }),
+            ...(involvedObject.uid === undefined ? {} : { uid: involvedObject.uid }),
+          },
+        }),
+    ...(reason === undefined ? {} : { reason }),
+    ...(message === undefined ? {} : { message }),
+    ...(count === undefined ? {} : { count }),
+    ...(lastTimestamp ? { lastTimestamp } : {}),
+    ...(eventTime ? { eventTime } : {}),
+  };
+}
+
+/** A node reduced to its Ready condition. */
+export function cachedNode(node: NodeObject): NodeObject {
+  const ready = node.status?.conditions?.find((c) => c.type === "Ready");
+  if (!ready) return { metadata: identity(node.metadata) };
+  // Without the heartbeat times, which change on every node status update and nobody here reads.
+  const { type, status, reason, message } = ready;
+  const condition = {
+    type,
+    status,
+    ...(reason === undefined ? {} : { reason }),
+    ...(message === undefined ? {} : { message }),
+  };
+  return { metadata: identity(node.metadata), status: { conditions: [condition] } };
 }
 
 export function cachedClaim(claim: ClaimObject): ClaimObject {

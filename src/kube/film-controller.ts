@@ -6,7 +6,15 @@
  */
 import { longVideoStatusSchema, phases } from "../api/long-video-status.ts";
 import { longVideoResource } from "../api/long-video.ts";
-import type { ClaimObject, JobObject, KubeObject, LongVideoObject, PodObject } from "../api/kubernetes-objects.ts";
+import type {
+  ClaimObject,
+  EventObject,
+  JobObject,
+  KubeObject,
+  LongVideoObject,
+  NodeObject,
+  PodObject,
+} from "../api/kubernetes-objects.ts";
 import { fieldManager, filmFinalizer, managedSelector, operatorLabels } from "../api/operator-labels.ts";
 import { filmEvent } from "../manifests/film-event.ts";
 import { concatJob, segmentJob } from "../manifests/film-jobs.ts";
@@ -15,7 +23,9 @@ import { workspaceClaim } from "../manifests/workspace-claim.ts";
 import { decide, decisionEffects } from "../reconcile/decide.ts";
 import type {
   Action,
+  CreateRefusal,
   Decision,
+  Effect,
   FilmPhase,
   FilmSnapshot,
   FilmStatus,
@@ -23,7 +33,7 @@ import type {
 } from "../reconcile/film-snapshot.ts";
 import { workspaceClaimName } from "../reconcile/object-names.ts";
 import { filmSnapshot, hasEnded } from "../reconcile/observed-objects.ts";
-import { cachedClaim, cachedFilm, cachedJob, cachedPod } from "./cached-object.ts";
+import { cachedClaim, cachedEvent, cachedFilm, cachedJob, cachedNode, cachedPod } from "./cached-object.ts";
 import type { FilmControllerObserver, ReconcileResult } from "./film-controller-observer.ts";
 import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog } from "./informer.ts";
@@ -67,6 +77,14 @@ export class FilmController {
   readonly #jobs: Informer<JobObject>;
   readonly #pods: Informer<PodObject>;
   readonly #claims: Informer<ClaimObject>;
+  /** Why the Job controller cannot create a film's pod, and why the kubelet cannot mount one's volumes. */
+  readonly #jobEvents: Informer<EventObject>;
+  readonly #podEvents: Informer<EventObject>;
+  readonly #nodes: Informer<NodeObject>;
+  /** Per node: whether it was Ready when last seen, so that only a change queues the films on it. */
+  readonly #nodeReady = new Map<string, boolean>();
+  /** Per film: the last create the API server refused, until a create succeeds. */
+  readonly #refusals = new Map<string, CreateRefusal>();
   readonly #queue: WorkQueue;
   /** Per film, per segment: when the operator first heard the segment ended, since the film's last job was created. */
   readonly #endedAt = new Map<string, Map<string, number>>();
@@ -95,6 +113,18 @@ export class FilmController {
     this.#jobs = new Informer(client, { ...owned, ...byFilm, path: "/apis/batch/v1/jobs", trim: cachedJob }, log);
     this.#pods = new Informer(client, { ...owned, ...byFilm, path: "/api/v1/pods", trim: cachedPod }, log);
     this.#claims = new Informer(client, { ...owned, path: "/api/v1/persistentvolumeclaims", trim: cachedClaim }, log);
+    const events = { ...common, path: "/api/v1/events", trim: cachedEvent, indexBy: involvedKeyOf };
+    this.#jobEvents = new Informer(
+      client,
+      { ...events, fieldSelector: "involvedObject.kind=Job,reason=FailedCreate" },
+      log,
+    );
+    this.#podEvents = new Informer(
+      client,
+      { ...events, fieldSelector: "involvedObject.kind=Pod,reason=FailedMount" },
+      log,
+    );
+    this.#nodes = new Informer(client, { ...common, path: "/api/v1/nodes", trim: cachedNode }, log);
     this.#queue = new WorkQueue(
       { concurrency: options.concurrency, baseRetryMs: 200, maxRetryMs: 60_000 },
       undefined,
@@ -114,10 +144,39 @@ export class FilmController {
     this.#jobs.onChange(toFilm);
     this.#pods.onChange(toFilm);
     this.#claims.onChange(toFilm);
+    this.#jobEvents.onChange((event) => {
+      this.#queueOwnerOf(this.#jobs.get(involvedKeyOf(event) ?? ""));
+    });
+    this.#podEvents.onChange((event) => {
+      this.#queueOwnerOf(this.#pods.get(involvedKeyOf(event) ?? ""));
+    });
+    this.#nodes.onChange((node, event) => {
+      this.#nodeChanged(node, event);
+    });
+  }
+
+  #queueOwnerOf(object: KubeObject | undefined): void {
+    const key = object && filmKeyOf(object);
+    if (key !== undefined) this.#queue.add(key);
+  }
+
+  /** A node that became lost (or came back, or went away) queues every film with a pod on it. */
+  #nodeChanged(node: NodeObject, event: string): void {
+    const name = node.metadata?.name ?? "";
+    const ready = event !== "delete" && node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+    const before = this.#nodeReady.get(name);
+    if (event === "delete") this.#nodeReady.delete(name);
+    else this.#nodeReady.set(name, ready === true);
+    if (before === ready || (before === undefined && ready)) return;
+    for (const pod of this.#pods.list()) {
+      if (pod.spec?.nodeName === name) this.#queueOwnerOf(pod);
+    }
   }
 
   hasSynced(): boolean {
-    return this.#films.hasSynced() && this.#jobs.hasSynced() && this.#pods.hasSynced() && this.#claims.hasSynced();
+    return [this.#films, this.#jobs, this.#pods, this.#claims, this.#jobEvents, this.#podEvents, this.#nodes].every(
+      (informer) => informer.hasSynced(),
+    );
   }
 
   /** Runs the informers (always, so a standby is warm) and, while `leading` is not aborted, the workers. */
@@ -127,6 +186,9 @@ export class FilmController {
       this.#jobs.run(signal),
       this.#pods.run(signal),
       this.#claims.run(signal),
+      this.#jobEvents.run(signal),
+      this.#podEvents.run(signal),
+      this.#nodes.run(signal),
     ]);
   }
 
@@ -143,6 +205,7 @@ export class FilmController {
     const snapshot = this.#snapshot(key, film);
     const decision = decide(snapshot);
     const performed = await this.#carryOut(key, film, snapshot, decision);
+    this.#noteRefusal(key, performed);
     if (performed.failed) {
       // A conflict on the film means the cache is behind a newer version whose watch event is on its way and
       // will queue the film again; backing off would only delay the next segment.
@@ -169,12 +232,7 @@ export class FilmController {
    * Performs a decision in its order, stopping at the first failure so that nothing is created on the strength of
    * a status write that did not happen. Events are best effort: a lost event must not hold a film back.
    */
-  async #carryOut(
-    key: string,
-    film: LongVideoObject,
-    snapshot: FilmSnapshot,
-    decision: Decision,
-  ): Promise<{ done: string[]; failed?: KubeError }> {
+  async #carryOut(key: string, film: LongVideoObject, snapshot: FilmSnapshot, decision: Decision): Promise<CarriedOut> {
     const steps = decisionEffects(decision);
     const done: string[] = [];
     // Each write to the film moves its resourceVersion on; later writes in this reconcile build on the new one.
@@ -187,7 +245,7 @@ export class FilmController {
       if (!result.ok) {
         this.#log.actionFailed(key, step.kind, result.error);
         if (step.kind === "event") continue;
-        return { done, failed: result.error };
+        return { done, failed: result.error, failedStep: step };
       }
       if (isFilm(result.value)) {
         this.#remember(key, current, result.value);
@@ -196,6 +254,22 @@ export class FilmController {
       done.push(step.kind);
     }
     return { done };
+  }
+
+  /**
+   * Remembers a create the API server refused, for the next snapshot to show on the film (the refusal itself
+   * backs the film off); forgets it once a create gets through.
+   */
+  #noteRefusal(key: string, performed: CarriedOut): void {
+    const { failed, failedStep } = performed;
+    if (failed && failedStep && failed.status >= 400 && failed.kind !== "Conflict") {
+      const object = createdObject(failedStep);
+      if (object) {
+        this.#refusals.set(key, { object, message: failed.message.slice(0, 1024) });
+        return;
+      }
+    }
+    if (performed.done.some((kind) => kind.startsWith("create"))) this.#refusals.delete(key);
   }
 
   /** Reports what the decision's facts say happened, once the decision was carried out. */
@@ -233,6 +307,7 @@ export class FilmController {
   }
 
   #forget(key: string): void {
+    this.#refusals.delete(key);
     this.#intents.delete(key);
     this.#written.delete(key);
     this.#endedAt.delete(key);
@@ -292,13 +367,22 @@ export class FilmController {
 
   #snapshot(key: string, film: LongVideoObject): FilmSnapshot {
     const claimName = workspaceClaimName(film.metadata.name ?? "");
+    const jobs = this.#jobs.listIndexed(key);
+    const pods = this.#pods.listIndexed(key);
+    const refusal = this.#refusals.get(key);
     return filmSnapshot({
       now: this.#options.now(),
       film,
       intent: this.#intent(key, film),
-      jobs: this.#jobs.listIndexed(key),
-      pods: this.#pods.listIndexed(key),
+      jobs,
+      pods,
       claim: this.#claims.get(`${film.metadata.namespace ?? ""}/${claimName}`),
+      events: [
+        ...jobs.flatMap((job) => this.#jobEvents.listIndexed(objectKey(job))),
+        ...pods.flatMap((pod) => this.#podEvents.listIndexed(objectKey(pod))),
+      ],
+      ...(this.#nodes.hasSynced() ? { nodes: (name: string) => this.#nodes.get(name) } : {}),
+      ...(refusal ? { refusal } : {}),
     });
   }
 
@@ -386,6 +470,33 @@ export class FilmController {
       }
     }
   }
+}
+
+/** What a reconcile carried out, and where it stopped. */
+interface CarriedOut {
+  readonly done: string[];
+  readonly failed?: KubeError;
+  readonly failedStep?: Effect;
+}
+
+/** The object an effect creates, in words, if it creates one. */
+function createdObject(effect: Effect): string | undefined {
+  switch (effect.kind) {
+    case "createWorkspace":
+      return `the workspace claim ${effect.workspace.claimName}`;
+    case "createSegmentJob":
+      return `segment ${String(effect.segment.index)}'s job ${effect.name}`;
+    case "createConcatJob":
+      return `the concatenation job ${effect.name}`;
+    default:
+      return undefined;
+  }
+}
+
+/** `namespace/name` of the object an event is about. */
+function involvedKeyOf(event: EventObject): string | undefined {
+  const { namespace, name } = event.involvedObject ?? {};
+  return namespace && name ? `${namespace}/${name}` : undefined;
 }
 
 /** `namespace/film` of an object the operator made for a film, from its film label. */

@@ -19,6 +19,8 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   /** Collection path, e.g. `/apis/batch/v1/jobs` or `/api/v1/namespaces/x/pods`. */
   readonly path: string;
   readonly labelSelector?: string;
+  /** A field selector, e.g. `involvedObject.kind=Job,reason=FailedCreate` for events. */
+  readonly fieldSelector?: string;
   /** Re-deliver every cached object this often. */
   readonly resyncMs: number;
   /** Relist when nothing (not even a bookmark) arrived for this long. */
@@ -170,6 +172,7 @@ export class Informer<T extends KubeObject> {
       if (signal.aborted) return undefined;
       const page = await this.#client.get<ObjectList<T>>(this.#options.path, {
         labelSelector: this.#options.labelSelector,
+        fieldSelector: this.#options.fieldSelector,
         limit: 500,
         continue: continueToken,
       });
@@ -223,6 +226,7 @@ export class Informer<T extends KubeObject> {
           this.#options.path,
           {
             labelSelector: this.#options.labelSelector,
+            fieldSelector: this.#options.fieldSelector,
             resourceVersion,
             allowWatchBookmarks: true,
             timeoutSeconds: this.#options.watchTimeoutSeconds,

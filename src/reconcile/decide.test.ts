@@ -156,9 +156,9 @@ const condition = (status: FilmStatus, type: string) => status.conditions?.find(
 describe("decide", () => {
   it.each([
     {
-      name: "a new film gets its finalizer, workspace and first segment, in that order",
+      name: "a new film gets its finalizer, its status, then its workspace and first segment, in that order",
       input: snapshot({ finalizers: [], workspace: false }),
-      kinds: ["addFinalizer", "createWorkspace", "updateStatus", "createSegmentJob", "event"],
+      kinds: ["addFinalizer", "updateStatus", "createWorkspace", "createSegmentJob", "event"],
       created: [{ index: 0, attempt: 0, input: "" }],
       phase: "Rendering",
       progress: "0/3",
@@ -530,6 +530,88 @@ describe("decide", () => {
     );
     const again = decide(snapshot({ jobs: [job], pods: [pod], status }));
     expect(decisionEffects(again)).toEqual([]);
+  });
+
+  describe("says on the film what holds it back, as Ready=False and Progressing=False with the cluster's words, and one event", () => {
+    const job = jobFor(0, "", 0);
+    const running = podFor(job);
+    const refusedPod = 'pods "film-s0" is forbidden: no PriorityClass with name nope was found';
+    const lostNode = "Ready=Unknown (NodeStatusUnknown): Kubelet stopped posting node status.";
+    it.each([
+      {
+        case: "the Job controller cannot create its pod",
+        input: snapshot({ jobs: [{ ...job, podRefused: refusedPod }] }),
+        reason: "PodRefused",
+        message: `segment 0: its pod cannot be created: ${refusedPod}`,
+      },
+      {
+        case: "the API server refused an object the film needs",
+        input: {
+          ...snapshot({}),
+          refusal: { object: "segment 0's job film-s0", message: 'jobs.batch "film-s0" is forbidden: exceeded quota' },
+        },
+        reason: "CreateRefused",
+        message:
+          "the API server refused to create segment 0's job film-s0 (retried with backoff): " +
+          'jobs.batch "film-s0" is forbidden: exceeded quota',
+      },
+      {
+        case: "its node is lost",
+        input: snapshot({ jobs: [job], pods: [{ ...running, nodeLost: lostNode }] }),
+        reason: "NodeLost",
+        message: `segment 0 runs on kwok-h100-1, which is lost: ${lostNode}`,
+      },
+      {
+        case: "its container cannot start",
+        input: snapshot({
+          jobs: [job],
+          pods: [{ ...running, phase: "Pending", blocked: { reason: "ErrImagePull", message: "not found" } }],
+        }),
+        reason: "ContainerCannotStart",
+        message: "segment 0: its container cannot start (ErrImagePull): not found",
+      },
+      {
+        case: "a refused pod before anything about a pod (there is none yet)",
+        input: snapshot({
+          jobs: [{ ...job, podRefused: refusedPod }],
+          pods: [{ ...running, phase: "Failed", nodeLost: lostNode }],
+        }),
+        reason: "PodRefused",
+        message: `segment 0: its pod cannot be created: ${refusedPod}`,
+      },
+    ])("$case", ({ input, reason, message }) => {
+      const decision = decide(input);
+      const status = statusOf(decisionEffects(decision));
+      expect(condition(status, "Ready")).toMatchObject({ status: "False", reason, message });
+      expect(condition(status, "Progressing")).toMatchObject({ status: "False", reason, message });
+      expect(status.phase).not.toBe("Failed");
+      expect(decision.then.filter((a) => a.kind === "event" && a.type === "Warning")).toEqual([
+        { kind: "event", type: "Warning", reason, message },
+      ]);
+      // Said once: the next reconcile of the same state neither writes nor tells again.
+      const again = decide({ ...input, film: { ...input.film, status } });
+      expect(again.then.filter((a) => a.kind === "event" && a.type === "Warning")).toEqual([]);
+      expect(again.status).toBeUndefined();
+    });
+
+    it("clears once the obstacle is gone", () => {
+      const blocked = statusOf(decisionEffects(decide(snapshot({ jobs: [{ ...job, podRefused: refusedPod }] }))));
+      const status = statusOf(decisionEffects(decide(snapshot({ jobs: [job], pods: [running], status: blocked }))));
+      expect(condition(status, "Ready")).toMatchObject({ status: "False", reason: "Rendering" });
+      expect(condition(status, "Progressing")).toMatchObject({ status: "True" });
+    });
+
+    it("lets a job stranded on a lost node go, so that a new attempt re-runs the segment elsewhere", () => {
+      const evicted: ObservedPod = { ...running, deleting: true, nodeLost: lostNode };
+      const gone: ObservedPod = { ...running, nodeLost: "the node no longer exists", nodeGone: true };
+      for (const pod of [evicted, gone]) {
+        const decision = decide(snapshot({ jobs: [job], pods: [pod] }));
+        expect(decision.then).toContainEqual({ kind: "deleteJob", name: job.name });
+      }
+      // Merely not Ready (its pods not yet evicted): told, but the attempt is left to the node's return or eviction.
+      const notReady = decide(snapshot({ jobs: [job], pods: [{ ...running, nodeLost: lostNode }] }));
+      expect(notReady.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
+    });
   });
 
   it("creates nothing for an invalid spec and reports the field, keeping what was rendered", () => {

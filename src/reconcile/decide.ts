@@ -21,10 +21,10 @@ import { EventReason } from "./film-conditions.ts";
 import { filmPhase } from "./film-phase.ts";
 import type { Decision, Effect, FilmIntent, FilmSnapshot, FollowUpAction, SetupAction } from "./film-snapshot.ts";
 import { filmStatus, statusChanged } from "./film-status.ts";
-import { schedulingWait, waitEvent, workspaceWait } from "./film-wait.ts";
+import { podWait, refusalWait, waitEvent, workspaceWait } from "./film-wait.ts";
 import { idleStep } from "./film-step.ts";
 import { invalidSpecDecision } from "./invalid-spec.ts";
-import { activeJobs, withPodOutcomes } from "./owned-jobs.ts";
+import { activeJobs, strandedJobs, withPodOutcomes } from "./owned-jobs.ts";
 import { segmentProgress } from "./segment-progress.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 import { segmentStep } from "./segment-step.ts";
@@ -34,11 +34,7 @@ export function decide(observed: FilmSnapshot): Decision {
   if (snapshot.film.deleting) return deletionDecision(snapshot);
   const finalizer: SetupAction[] = snapshot.film.finalizers.includes(filmFinalizer) ? [] : [{ kind: "addFinalizer" }];
   if (!snapshot.intent.ok) return invalidSpecDecision(snapshot, snapshot.intent.errors, finalizer);
-  const intent = snapshot.intent.intent;
-  const setup: SetupAction[] = snapshot.workspaceClaim
-    ? finalizer
-    : [...finalizer, { kind: "createWorkspace", workspace: intent.workspace }];
-  return renderDecision(snapshot, intent, setup);
+  return renderDecision(snapshot, snapshot.intent.intent, finalizer);
 }
 
 /** A decision's effects in the order they must be carried out: setup, the status write, then the rest. */
@@ -57,8 +53,10 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
   // While the workspace cannot be used, nothing new starts (as if suspended); what runs is left to finish.
   const step = nextStep(snapshot, blocked ? { ...intent, suspend: true } : intent, progress);
   const output = step.output ?? (film.status.output?.hash === intent.concat.hash ? film.status.output : undefined);
-  const wanted = new Set(step.wanted);
-  const waiting = blocked ?? schedulingWait(snapshot, wanted);
+  // A job stranded on a lost node is let go: deleted, its attempt is lost, and a new one starts elsewhere.
+  const stranded = strandedJobs(snapshot);
+  const wanted = new Set(step.wanted.filter((name) => !stranded.has(name)));
+  const waiting = blocked ?? refusalWait(snapshot) ?? podWait(snapshot, wanted);
   const running = wanted.size > 0;
   const phase = filmPhase({
     failed: step.failure !== undefined,
@@ -77,13 +75,15 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     ...(waiting ? { waiting } : {}),
   });
   const then: FollowUpAction[] = [
+    // First: what holds the film back is told even when the create it is about is refused again.
+    ...waitEvent(film.status, waiting),
+    ...(snapshot.workspaceClaim ? [] : [{ kind: "createWorkspace", workspace: intent.workspace } as const]),
     ...progress.events,
     ...step.then,
     ...activeJobs(snapshot.jobs).flatMap((job): FollowUpAction[] =>
       wanted.has(job.name) ? [] : [{ kind: "deleteJob", name: job.name }],
     ),
     ...invalidatedEvent(snapshot, progress),
-    ...waitEvent(film.status, waiting),
     ...(step.failure && film.status.phase !== "Failed"
       ? [{ kind: "event", type: "Warning", reason: EventReason.FilmFailed, message: step.failure.message } as const]
       : []),

@@ -106,6 +106,8 @@ export interface ObservedJob {
   readonly failureReason?: string;
   readonly failureMessage?: string;
   readonly deleting: boolean;
+  /** Why the Job controller cannot create the job's pod (its latest FailedCreate event), while it cannot. */
+  readonly podRefused?: string;
 }
 
 /** A pod of one of those Jobs, reduced likewise. */
@@ -121,6 +123,16 @@ export interface ObservedPod {
   readonly reason?: string;
   /** The scheduler's message while it finds no node for the pod (PodScheduled=False, Unschedulable). */
   readonly unschedulable?: string;
+  /** Why its container cannot start (an image that cannot be pulled, a volume that cannot be mounted). */
+  readonly blocked?: { readonly reason: string; readonly message: string };
+  /** The pod is being deleted (evicted from a lost node, drained, deleted by hand). */
+  readonly deleting?: true;
+  /** The cluster ended the pod, not its work (DisruptionTarget: preemption, eviction, a lost node's garbage). */
+  readonly disruption?: string;
+  /** The node it was bound to is not Ready (or gone): why, in the node controller's words. */
+  readonly nodeLost?: string;
+  /** The node it was bound to no longer exists. */
+  readonly nodeGone?: true;
 }
 
 export interface ObservedFilm {
@@ -147,16 +159,33 @@ export interface FilmSnapshot {
         readonly deleting: boolean;
       }
     | undefined;
+  /**
+   * An object the film needs that the API server refused to create (quota, an admission webhook, an invalid
+   * name), as the I/O layer last saw it; cleared once a create succeeds.
+   */
+  readonly refusal?: CreateRefusal;
+}
+
+/** A create the API server refused: what, and its own words. */
+export interface CreateRefusal {
+  readonly object: string;
+  readonly message: string;
 }
 
 export type EventType = "Normal" | "Warning";
 
-/** Done before the status is written: neither depends on what the status says. */
-export type SetupAction =
-  { readonly kind: "addFinalizer" } | { readonly kind: "createWorkspace"; readonly workspace: WorkspaceIntent };
+/** Done before the status is written: it does not depend on what the status says. */
+export interface SetupAction {
+  readonly kind: "addFinalizer";
+}
 
 /** Done after the status is written, and only if that write succeeded: what the new status justifies. */
 export type FollowUpAction =
+  /**
+   * After the status write, so that a claim the API server refuses (a storage quota, a webhook) never keeps the
+   * film's status from saying so.
+   */
+  | { readonly kind: "createWorkspace"; readonly workspace: WorkspaceIntent }
   | { readonly kind: "removeFinalizer" }
   | { readonly kind: "releaseWorkspace"; readonly claimName: string }
   | { readonly kind: "deleteWorkspace"; readonly claimName: string }

@@ -113,6 +113,10 @@ function readyDraft(facts: DraftFacts): ConditionDraft {
     const message = `the film is at ${output.path}`;
     return { type: ConditionType.Ready, status: "True", reason: readyReason(facts), message };
   }
+  // What holds the film back is why it is not ready (and what `kubectl get` shows in its Reason column).
+  if (facts.waiting && !failure && inProgress(phase)) {
+    return { type: ConditionType.Ready, status: "False", ...facts.waiting };
+  }
   const message = failure?.message ?? facts.progressText;
   return {
     type: ConditionType.Ready,
@@ -122,8 +126,12 @@ function readyDraft(facts: DraftFacts): ConditionDraft {
   };
 }
 
+function inProgress(phase: FilmPhase): boolean {
+  return phase === "Rendering" || phase === "Concatenating" || phase === "Pending";
+}
+
 function progressingDraft(facts: DraftFacts): ConditionDraft {
-  const progressing = facts.phase === "Rendering" || facts.phase === "Concatenating" || facts.phase === "Pending";
+  const progressing = inProgress(facts.phase);
   if (facts.waiting && progressing) {
     return { type: ConditionType.Progressing, status: "False", ...facts.waiting };
   }

@@ -1,10 +1,11 @@
 /**
- * What holds a film back, when something does, told on the film (Progressing=False with a reason and the
- * cluster's own message) and once in an event: a workspace claim still being deleted, or a pod the scheduler
- * cannot place.
+ * What holds a film back, when something does, told on the film (Ready=False and Progressing=False with a reason
+ * and the cluster's own message) and once in an event: a workspace claim still being deleted, an object the API
+ * server refuses, a pod the Job controller cannot create, the scheduler cannot place, the kubelet cannot start,
+ * or whose node was lost.
  */
 import { ConditionReason, ConditionType, EventReason } from "./film-conditions.ts";
-import type { FilmSnapshot, FilmStatus, FollowUpAction } from "./film-snapshot.ts";
+import type { FilmSnapshot, FilmStatus, FollowUpAction, ObservedJob, ObservedPod } from "./film-snapshot.ts";
 
 export interface FilmWait {
   readonly reason: string;
@@ -25,20 +26,63 @@ export function workspaceWait(snapshot: FilmSnapshot): FilmWait | undefined {
   };
 }
 
-/** A pod of a job the film wants running that the scheduler cannot place, with the scheduler's words. */
-export function schedulingWait(snapshot: FilmSnapshot, wanted: ReadonlySet<string>): FilmWait | undefined {
-  const pod = snapshot.pods.find((p) => wanted.has(p.jobName) && p.unschedulable !== undefined);
-  const job = pod && snapshot.jobs.find((j) => j.name === pod.jobName);
-  if (!pod?.unschedulable || !job) return undefined;
-  const what = job.kind === "segment" ? `segment ${String(job.segment)}` : "the concatenation";
-  return { reason: ConditionReason.Unschedulable, message: `${what} waits for a node: ${pod.unschedulable}` };
+/** An object the film needs that the API server refused to create, in the API server's words. */
+export function refusalWait(snapshot: FilmSnapshot): FilmWait | undefined {
+  const { refusal } = snapshot;
+  if (!refusal) return undefined;
+  return {
+    reason: ConditionReason.CreateRefused,
+    message: `the API server refused to create ${refusal.object} (retried with backoff): ${refusal.message}`,
+  };
 }
+
+/**
+ * What holds up a job the film wants running, most fundamental first: its pod cannot be created; its node is
+ * lost; no node fits it; its container cannot start.
+ */
+export function podWait(snapshot: FilmSnapshot, wanted: ReadonlySet<string>): FilmWait | undefined {
+  const jobs = snapshot.jobs.filter((j) => wanted.has(j.name) && !j.finished);
+  for (const job of jobs) {
+    const pods = snapshot.pods.filter((p) => p.jobName === job.name);
+    const wait = jobWait(job, pods);
+    if (wait) return wait;
+  }
+  return undefined;
+}
+
+function jobWait(job: ObservedJob, pods: readonly ObservedPod[]): FilmWait | undefined {
+  const what = job.kind === "segment" ? `segment ${String(job.segment)}` : "the concatenation";
+  const live = pods.filter((p) => p.phase !== "Succeeded" && p.phase !== "Failed");
+  if (job.podRefused !== undefined && live.length === 0) {
+    return { reason: ConditionReason.PodRefused, message: `${what}: its pod cannot be created: ${job.podRefused}` };
+  }
+  const lost = live.find((p) => p.nodeLost !== undefined);
+  if (lost?.nodeLost !== undefined) {
+    const node = lost.nodeName ?? "its node";
+    return { reason: ConditionReason.NodeLost, message: `${what} runs on ${node}, which is lost: ${lost.nodeLost}` };
+  }
+  const unplaced = live.find((p) => p.unschedulable !== undefined);
+  if (unplaced?.unschedulable !== undefined) {
+    return { reason: ConditionReason.Unschedulable, message: `${what} waits for a node: ${unplaced.unschedulable}` };
+  }
+  const blocked = live.find((p) => p.blocked !== undefined)?.blocked;
+  if (blocked) {
+    return {
+      reason: ConditionReason.ContainerCannotStart,
+      message: `${what}: its container cannot start (${blocked.reason}): ${blocked.message}`,
+    };
+  }
+  return undefined;
+}
+
+const eventReasons: Readonly<Record<string, string>> = {
+  [ConditionReason.Unschedulable]: EventReason.SegmentUnschedulable,
+};
 
 /** An event the first time a wait is seen (the Progressing condition then says something else). */
 export function waitEvent(previous: FilmStatus, wait: FilmWait | undefined): FollowUpAction[] {
   if (!wait) return [];
   const progressing = previous.conditions?.find((c) => c.type === ConditionType.Progressing);
   if (progressing?.reason === wait.reason && progressing.message === wait.message) return [];
-  const reason = wait.reason === ConditionReason.Unschedulable ? EventReason.SegmentUnschedulable : wait.reason;
-  return [{ kind: "event", type: "Warning", reason, message: wait.message }];
+  return [{ kind: "event", type: "Warning", reason: eventReasons[wait.reason] ?? wait.reason, message: wait.message }];
 }

@@ -108,6 +108,38 @@ describe("observedPod", () => {
     expect(observedPod(pod)?.unschedulable).toBeUndefined();
   });
 
+  it("reads why its container cannot start, but not the normal way to a start", () => {
+    const waiting = (reason: string): PodObject => ({
+      ...pod,
+      status: { phase: "Pending", containerStatuses: [{ state: { waiting: { reason, message: `${reason}!` } } }] },
+    });
+    expect(observedPod(waiting("ImagePullBackOff"))?.blocked).toEqual({
+      reason: "ImagePullBackOff",
+      message: "ImagePullBackOff!",
+    });
+    expect(observedPod(waiting("CreateContainerConfigError"))?.blocked?.reason).toBe("CreateContainerConfigError");
+    expect(observedPod(waiting("ContainerCreating"))?.blocked).toBeUndefined();
+  });
+
+  it("reads a disruption and a deletion under way", () => {
+    const evicted: PodObject = {
+      ...pod,
+      metadata: { ...pod.metadata, deletionTimestamp: "2026-11-25T12:00:10Z" },
+      status: {
+        phase: "Running",
+        conditions: [
+          { type: "DisruptionTarget", status: "True", reason: "DeletionByTaintManager", message: "Taint manager" },
+        ],
+      },
+    };
+    expect(observedPod(evicted)).toMatchObject({
+      deleting: true,
+      disruption: "DeletionByTaintManager: Taint manager",
+    });
+    expect(observedPod(pod)).not.toHaveProperty("deleting");
+    expect(observedPod(pod)).not.toHaveProperty("disruption");
+  });
+
   it("reads the job name from the legacy label too, and a pod of no job is ignored", () => {
     expect(observedPod({ ...pod, metadata: { name: "p", labels: { "job-name": "j" } } })?.jobName).toBe("j");
     expect(observedPod({ ...pod, metadata: { name: "p", labels: {} } })).toBeUndefined();
@@ -164,6 +196,60 @@ describe("filmSnapshot", () => {
       claim: undefined,
     });
     expect(snapshot.jobs).toEqual([]);
+  });
+
+  it("tells each job why its pod cannot be created (the latest FailedCreate event), and each pod why it cannot mount", () => {
+    const owned = job(segmentLabels);
+    const withUid: JobObject = { ...owned, metadata: { ...owned.metadata, uid: "job-uid" } };
+    const mounting: PodObject = {
+      metadata: { name: "p", namespace: "films", uid: "pod-uid", labels: { "batch.kubernetes.io/job-name": "x" } },
+      status: { phase: "Pending" },
+    };
+    const event = (reason: string, uid: string, message: string, lastTimestamp: string) => ({
+      metadata: { name: `${uid}.${lastTimestamp}`, namespace: "films" },
+      involvedObject: { uid, name: "x", namespace: "films" },
+      reason,
+      message,
+      lastTimestamp,
+    });
+    const snapshot = filmSnapshot({
+      now: new Date(0),
+      film,
+      intent: { ok: false, errors: [] },
+      jobs: [withUid],
+      pods: [mounting],
+      claim: undefined,
+      events: [
+        event("FailedCreate", "job-uid", "quota", "2026-11-25T12:00:05Z"),
+        event("FailedCreate", "job-uid", "no PriorityClass", "2026-11-25T12:00:09Z"),
+        event("FailedCreate", "other-uid", "not this job's", "2026-11-25T12:00:10Z"),
+        event("FailedMount", "pod-uid", 'configmap "ref" not found', "2026-11-25T12:00:09Z"),
+      ],
+    });
+    expect(snapshot.jobs[0]?.podRefused).toBe("no PriorityClass");
+    expect(snapshot.pods[0]?.blocked).toEqual({ reason: "FailedMount", message: 'configmap "ref" not found' });
+  });
+
+  it("judges a pod's node lost when it is not Ready or gone, and never without the nodes", () => {
+    const running: PodObject = {
+      metadata: { name: "p", namespace: "films", labels: { "batch.kubernetes.io/job-name": "x" } },
+      spec: { nodeName: "n1" },
+      status: { phase: "Running" },
+    };
+    const node = (status: string) => ({
+      metadata: { name: "n1" },
+      status: { conditions: [{ type: "Ready", status, reason: "NodeStatusUnknown", message: "Kubelet stopped" }] },
+    });
+    const base = { now: new Date(0), film, intent: { ok: false, errors: [] } as const, jobs: [], claim: undefined };
+    const seen = (nodes?: (name: string) => ReturnType<typeof node> | undefined) =>
+      filmSnapshot({ ...base, pods: [running], ...(nodes ? { nodes } : {}) }).pods[0];
+    expect(seen(() => node("Unknown"))).toMatchObject({
+      nodeLost: "Ready=Unknown (NodeStatusUnknown): Kubelet stopped",
+    });
+    expect(seen(() => node("Unknown"))).not.toHaveProperty("nodeGone");
+    expect(seen(() => undefined)).toMatchObject({ nodeLost: "the node no longer exists", nodeGone: true });
+    expect(seen(() => node("True"))).not.toHaveProperty("nodeLost");
+    expect(seen()).not.toHaveProperty("nodeLost");
   });
 
   it("sees a released claim as not the film's, and a missing one as none", () => {

@@ -2,9 +2,23 @@
  * Translators from the objects the informers cache to the snapshot the reconciler decides on: what the labels,
  * annotations and conditions of the operator's own objects say, read back with the keys it wrote them under.
  */
-import type { ClaimObject, JobObject, LongVideoObject, PodObject } from "../api/kubernetes-objects.ts";
+import type {
+  ClaimObject,
+  EventObject,
+  JobObject,
+  LongVideoObject,
+  NodeObject,
+  PodObject,
+} from "../api/kubernetes-objects.ts";
 import { operatorAnnotations, operatorLabels } from "../api/operator-labels.ts";
-import type { FilmSnapshot, IntentResult, ObservedFilm, ObservedJob, ObservedPod } from "./film-snapshot.ts";
+import type {
+  CreateRefusal,
+  FilmSnapshot,
+  IntentResult,
+  ObservedFilm,
+  ObservedJob,
+  ObservedPod,
+} from "./film-snapshot.ts";
 import { workspaceClaimName } from "./object-names.ts";
 
 /** A Job the operator made, reduced to what decisions need; nothing for a Job it does not recognise. */
@@ -56,8 +70,27 @@ export function observedPod(pod: PodObject): ObservedPod | undefined {
     phase: pod.status?.phase ?? "Pending",
     ...present("nodeName", pod.spec?.nodeName),
     ...present("unschedulable", unschedulableMessage(pod)),
+    ...present("disruption", disruptionMessage(pod)),
+    ...(pod.metadata.deletionTimestamp === undefined ? {} : { deleting: true as const }),
+    ...waitingOutcome(pod),
     ...containerOutcome(pod),
   };
+}
+
+/** Waiting reasons that are a pod's normal way to its start, not something holding it back. */
+const startingReasons = new Set(["ContainerCreating", "PodInitializing"]);
+
+/** Why the kubelet cannot start the container (an image pull, a missing ConfigMap key), while it cannot. */
+function waitingOutcome(pod: PodObject): Pick<ObservedPod, "blocked"> {
+  const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+  if (!waiting?.reason || startingReasons.has(waiting.reason)) return {};
+  return { blocked: { reason: waiting.reason, message: waiting.message ?? waiting.reason } };
+}
+
+function disruptionMessage(pod: PodObject): string | undefined {
+  const condition = pod.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
+  if (!condition) return undefined;
+  return `${condition.reason ?? "Disrupted"}: ${condition.message ?? "the cluster ended the pod"}`;
 }
 
 function unschedulableMessage(pod: PodObject): string | undefined {
@@ -96,8 +129,8 @@ export function hasEnded(object: JobObject | PodObject): boolean {
   );
 }
 
-/** The snapshot of one film: the film, its intent, and the jobs, pods and claim the caches hold for it. */
-export function filmSnapshot(observed: {
+/** What the caches hold for one film, and what the I/O layer saw. */
+export interface ObservedObjects {
   readonly now: Date;
   readonly film: LongVideoObject;
   readonly intent: IntentResult;
@@ -105,22 +138,69 @@ export function filmSnapshot(observed: {
   readonly pods: readonly PodObject[];
   /** The cached claim named {@link workspaceClaimName} after the film, if any. */
   readonly claim: ClaimObject | undefined;
-}): FilmSnapshot {
+  /** Warning events about those jobs (FailedCreate) and pods (FailedMount). */
+  readonly events?: readonly EventObject[];
+  /** The nodes by name, when the operator may watch them; without them no node is judged lost. */
+  readonly nodes?: (name: string) => NodeObject | undefined;
+  readonly refusal?: CreateRefusal;
+}
+
+/** The snapshot of one film: the film, its intent, and the jobs, pods and claim the caches hold for it. */
+export function filmSnapshot(observed: ObservedObjects): FilmSnapshot {
   const film = observedFilm(observed.film);
+  const events = latestEvents(observed.events ?? []);
   return {
     now: observed.now,
     film,
     intent: observed.intent,
     // By owner, not by the film label alone: a film re-created under the same name must not adopt the jobs an
     // earlier film of that name left behind (deleted with --cascade=orphan).
-    jobs: observed.jobs.flatMap((job) => (ownedBy(job, film.uid) ? (observedJob(job) ?? []) : [])),
-    pods: observed.pods.flatMap((pod) => observedPod(pod) ?? []),
+    jobs: observed.jobs.flatMap((job) => {
+      const seen = ownedBy(job, film.uid) ? observedJob(job) : undefined;
+      if (!seen) return [];
+      const refused = events.get(`FailedCreate/${job.metadata.uid ?? ""}`);
+      return [refused === undefined ? seen : { ...seen, podRefused: refused }];
+    }),
+    pods: observed.pods.flatMap((pod) => {
+      const seen = observedPod(pod);
+      if (!seen) return [];
+      const mount = events.get(`FailedMount/${pod.metadata?.uid ?? ""}`);
+      const blocked = seen.blocked ?? (mount === undefined ? undefined : { reason: "FailedMount", message: mount });
+      return [{ ...seen, ...(blocked ? { blocked } : {}), ...lostNode(seen.nodeName, observed.nodes) }];
+    }),
+    ...(observed.refusal ? { refusal: observed.refusal } : {}),
     workspaceClaim: observed.claim && {
       name: workspaceClaimName(film.name),
       ownedByFilm: observed.claim.metadata.ownerReferences?.some((o) => o.uid === film.uid) ?? false,
       deleting: observed.claim.metadata.deletionTimestamp !== undefined,
     },
   };
+}
+
+/** Per `reason/uid` of the object it is about, the message of the latest event. */
+function latestEvents(events: readonly EventObject[]): Map<string, string> {
+  const when = (e: EventObject) => e.lastTimestamp ?? e.eventTime ?? "";
+  const latest = new Map<string, EventObject>();
+  for (const event of events) {
+    const key = `${event.reason ?? ""}/${event.involvedObject?.uid ?? ""}`;
+    const known = latest.get(key);
+    if (!known || when(known) <= when(event)) latest.set(key, event);
+  }
+  return new Map([...latest].map(([key, event]) => [key, event.message ?? event.reason ?? ""]));
+}
+
+/** Whether the node a pod is bound to is lost, and why: gone, or not Ready (in the node controller's words). */
+function lostNode(
+  name: string | undefined,
+  nodes: ObservedObjects["nodes"],
+): Pick<ObservedPod, "nodeLost" | "nodeGone"> {
+  if (name === undefined || nodes === undefined) return {};
+  const node = nodes(name);
+  if (!node) return { nodeLost: "the node no longer exists", nodeGone: true };
+  const ready = node.status?.conditions?.find((c) => c.type === "Ready");
+  if (!ready || ready.status === "True") return {};
+  const why = ready.message ?? ready.reason ?? "not ready";
+  return { nodeLost: `Ready=${ready.status}${ready.reason ? ` (${ready.reason})` : ""}: ${why}` };
 }
 
 function ownedBy(object: JobObject, uid: string): boolean {

@@ -55,3 +55,19 @@ export function withPodOutcomes(snapshot: FilmSnapshot): FilmSnapshot {
 export function activeJobs(jobs: readonly ObservedJob[]): ObservedJob[] {
   return jobs.filter((j) => !j.finished && !j.deleting);
 }
+
+/**
+ * Jobs whose pod is stranded on a lost node: evicted from it (being deleted) while the node cannot confirm the
+ * end, or bound to a node that no longer exists. The Job would wait for that pod for as long as the node stays
+ * lost; a new attempt, in its own directory, re-runs the segment elsewhere instead.
+ */
+export function strandedJobs(snapshot: FilmSnapshot): Set<string> {
+  const stranded = snapshot.pods.filter(
+    (p) =>
+      p.nodeLost !== undefined &&
+      p.phase !== "Succeeded" &&
+      p.phase !== "Failed" &&
+      (p.deleting === true || p.nodeGone === true),
+  );
+  return new Set(stranded.map((p) => p.jobName));
+}

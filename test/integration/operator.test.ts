@@ -6,98 +6,25 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BatchV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FilmStatus } from "../../src/reconcile/film-snapshot.ts";
+import { FilmFixture, film, segmentJobs, segmentOf } from "../support/film-fixture.ts";
+import type { Film } from "../support/film-fixture.ts";
 import { startOperator } from "../support/operator-process.ts";
 import type { OperatorProcess } from "../support/operator-process.ts";
 import { localClusterKubeconfig, testKubeConfig } from "../support/test-kube-config.ts";
 
 const kc = testKubeConfig();
-const core = kc.makeApiClient(CoreV1Api);
-const batch = kc.makeApiClient(BatchV1Api);
-const custom = kc.makeApiClient(CustomObjectsApi);
 const namespace = `lv-it-op-${randomBytes(3).toString("hex")}`;
 const group = "longvideo.dev";
 const version = "v1alpha1";
 const plural = "longvideos";
 let operator: OperatorProcess;
-
-interface Film {
-  metadata: { name: string; resourceVersion?: string };
-  spec: Record<string, unknown>;
-  status?: FilmStatus;
-}
-
-function film(
-  name: string,
-  spec: { scenes?: { prompt: string; clips: number }[]; annotations?: Record<string, string> } & Record<
-    string,
-    unknown
-  > = {},
-): Film {
-  const { scenes, annotations, ...rest } = spec;
-  return {
-    metadata: { name },
-    spec: {
-      variant: "film",
-      referenceImage: { url: "https://images.example.com/first-frame.png" },
-      storyline: scenes ?? [
-        { prompt: "a lighthouse at dawn", clips: 2 },
-        { prompt: "waves crash on the rocks", clips: 1 },
-      ],
-      render: { backend: "animatic" },
-      gpu: {
-        nodeSelector: { "longvideo.dev/pool": "h100" },
-        tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
-      },
-      podMetadata: { annotations: { "sim.longvideo.dev/run-for": "1s", ...annotations } },
-      retry: { limit: 2, backoff: { initialSeconds: 1, maxSeconds: 2 } },
-      storage: { workspace: { accessMode: "ReadWriteMany" } },
-      ...rest,
-    },
-  };
-}
-
-async function createFilm(body: Film): Promise<void> {
-  await custom.createNamespacedCustomObject({
-    group,
-    version,
-    namespace,
-    plural,
-    body: { apiVersion: `${group}/${version}`, kind: "LongVideo", ...body },
-  });
-}
-
-async function readFilm(name: string): Promise<Film> {
-  return (await custom.getNamespacedCustomObject({ group, version, namespace, plural, name })) as Film;
-}
-
-async function filmUntil(name: string, done: (f: Film) => boolean, timeoutMs = 90_000): Promise<Film> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const current = await readFilm(name);
-    if (done(current)) return current;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `film ${name} did not get there: ${JSON.stringify(current.status)}\n${operator.logs().slice(-3000)}`,
-      );
-    }
-    await sleep(250);
-  }
-}
-
-async function jobsOf(name: string): Promise<V1Job[]> {
-  return (await batch.listNamespacedJob({ namespace, labelSelector: `longvideo.dev/film=${name}` })).items;
-}
-
-async function podsOf(name: string): Promise<V1Pod[]> {
-  return (await core.listNamespacedPod({ namespace, labelSelector: `longvideo.dev/film=${name}` })).items;
-}
-
-const segmentJobs = (jobs: V1Job[]) => jobs.filter((j) => j.metadata?.labels?.["longvideo.dev/kind"] === "segment");
-const segmentOf = (job: V1Job) => Number(job.metadata?.labels?.["longvideo.dev/segment"]);
+const films = new FilmFixture(kc, namespace, () => operator.logs());
+const { core, batch, custom } = films;
+const createFilm = (body: Film) => films.create(body);
+const filmUntil = (name: string, done: (f: Film) => boolean, timeoutMs?: number) => films.until(name, done, timeoutMs);
+const jobsOf = (name: string) => films.jobs(name);
+const podsOf = (name: string) => films.pods(name);
 
 function kubectl(...args: string[]): string {
   return execFileSync("kubectl", args, {
