@@ -100,6 +100,26 @@ export const conditionSchema = z.strictObject({
   message: z.string().max(32_768).meta({ description: "A human-readable explanation." }),
 });
 
+/** Why a segment's latest attempt failed, in a word; the record's message says the rest. */
+export const SegmentFailureReason = {
+  /** The render container failed (exit codes 1, 4, 5...); counted against spec.retry.limit. */
+  Failed: "Failed",
+  /** The runtime refused its input (exit code 2): not retried. */
+  BadInput: "BadInput",
+  /** The attempt outlived its deadline (spec.render.deadlineSeconds); counted. */
+  DeadlineExceeded: "DeadlineExceeded",
+  /** The container hit its memory limit; counted. */
+  OOMKilled: "OOMKilled",
+  /** The cluster ended the pod (preemption, eviction, a lost node): not counted. */
+  Disrupted: "Disrupted",
+  /**
+   * Data from an earlier segment was missing or corrupt (exit code 3): not counted; the segment whose data was
+   * lost is rendered again first. On a segment whose own hand-off was lost, its record says so.
+   */
+  HandoffLost: "HandoffLost",
+} as const;
+export type SegmentFailureReason = (typeof SegmentFailureReason)[keyof typeof SegmentFailureReason];
+
 /** The compact record of one segment. */
 export const segmentRecordSchema = z.strictObject({
   index: z.int().min(0).max(maxSegments).meta({ description: "Position of the segment in the film." }),
@@ -123,6 +143,14 @@ export const segmentRecordSchema = z.strictObject({
     .max(255)
     .exactOptional()
     .meta({ description: "The render container's exit code, when the latest attempt failed with one." }),
+  reason: z
+    .enum(Object.values(SegmentFailureReason))
+    .exactOptional()
+    .meta({ description: "Why the latest attempt failed, in a word, when it did." }),
+  handoffLosses: z.int().min(0).max(100).exactOptional().meta({
+    description:
+      "Times this segment's hand-off was found missing or corrupt after it succeeded, each time rendered again.",
+  }),
 });
 
 /** `status` of a LongVideo. */

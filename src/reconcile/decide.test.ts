@@ -13,6 +13,7 @@ import type {
   SegmentRecord,
 } from "./film-snapshot.ts";
 import { concatJobName, segmentJobName } from "./object-names.ts";
+import { maxUncountedAttempts } from "./segment-record.ts";
 
 const film = { name: "film", uid: "uid" };
 const now = new Date("2026-11-25T12:00:00.000Z");
@@ -321,18 +322,104 @@ describe("decide", () => {
       snapshot({
         status: { segments: [succeeded(0, "", "sha256:l0")] },
         jobs: [jobFor(1, "sha256:l0", 0, "Failed"), jobFor(1, "sha256:l0", 1, "Failed"), job],
-        pods: [podFor(job, '{"error":"latents digest mismatch"}', 3)],
+        pods: [podFor(job, '{"error":"CUDA error: an illegal memory access"}', 1)],
       }),
     );
     const status = statusOf(decisionEffects(decision));
     expect(status.phase).toBe("Failed");
     expect(condition(status, "Failed")).toMatchObject({ status: "True", reason: "RetriesExhausted" });
     expect(condition(status, "Failed")?.message).toBe(
-      "segment 1 failed 3 time(s): latents digest mismatch (exit code 3)",
+      "segment 1 failed 3 time(s): CUDA error: an illegal memory access (exit code 1)",
     );
     expect(status.segments?.[0]?.state).toBe("Succeeded");
     expect(created(decisionEffects(decision))).toEqual([]);
     expect(decisionEffects(decision)).toContainEqual(expect.objectContaining({ kind: "event", reason: "FilmFailed" }));
+  });
+
+  it("re-runs an attempt the cluster ended (a disruption) at once without counting it, up to a cap", () => {
+    const disrupted = (attempt: number) => {
+      const job = jobFor(0, "", attempt, "Failed");
+      return { job, pod: { ...podFor(job, "{}", 143), disruption: "DeletionByPodGC: the node is gone" } };
+    };
+    const first = disrupted(0);
+    const decision = decide(snapshot({ jobs: [first.job], pods: [first.pod] }));
+    expect(statusOf(decisionEffects(decision)).segments?.[0]).toMatchObject({ reason: "Disrupted", failures: 0 });
+    expect(created(decisionEffects(decision))).toEqual([{ index: 0, attempt: 1, input: "" }]);
+    const capped = disrupted(maxUncountedAttempts);
+    const late = decide(snapshot({ jobs: [capped.job], pods: [capped.pod] }));
+    expect(statusOf(decisionEffects(late)).segments?.[0]).toMatchObject({ reason: "Failed" });
+  });
+
+  describe("re-renders lost or corrupt hand-off data instead of failing", () => {
+    const lostInput = (finishedSecondsAgo: number, attempt = 0): [ObservedJob, ObservedPod] => {
+      const job = jobFor(1, "sha256:l0", attempt, "Failed");
+      const pod = {
+        ...podFor(
+          job,
+          '{"ok":false,"reason":"handoff","missingSegment":0,"error":"no hand-off with digest sha256:l0"}',
+          3,
+        ),
+        finishedAt: at(finishedSecondsAgo),
+      };
+      return [job, pod];
+    };
+
+    it("a successor that cannot read segment 0's latents sends segment 0 back to render, counting nothing", () => {
+      const [job, pod] = lostInput(5);
+      const decision = decide(
+        snapshot({
+          status: { segments: [succeeded(0, "", "sha256:l0")] },
+          jobs: [jobFor(0, "", 0, "Succeeded"), job],
+          pods: [pod],
+        }),
+      );
+      const status = statusOf(decisionEffects(decision));
+      expect(status.segments).toHaveLength(1);
+      expect(status.segments?.[0]).toMatchObject({
+        index: 0,
+        state: "Retrying",
+        reason: "HandoffLost",
+        failures: 0,
+        handoffLosses: 1,
+      });
+      expect(status.segments?.[0]).not.toHaveProperty("outputDigest");
+      expect(created(decisionEffects(decision))).toEqual([{ index: 0, attempt: 1, input: "" }]);
+      expect(decision.then).toContainEqual(expect.objectContaining({ kind: "event", reason: "SegmentsInvalidated" }));
+      expect(status.phase).not.toBe("Failed");
+    });
+
+    it("once segment 0 is rendered again, the successor re-runs at once, its failed attempt not counted", () => {
+      const [job, pod] = lostInput(5);
+      const again = { ...succeeded(0, "", "sha256:l0", 1), finishTime: at(2), handoffLosses: 1 };
+      const decision = decide(snapshot({ status: { segments: [again] }, jobs: [job], pods: [pod] }));
+      const status = statusOf(decisionEffects(decision));
+      expect(status.segments?.[0]).toMatchObject({ state: "Succeeded", attempt: 1 });
+      expect(status.segments?.[1]).toMatchObject({ index: 1, attempt: 0, failures: 0, reason: "HandoffLost" });
+      expect(created(decisionEffects(decision))).toEqual([{ index: 1, attempt: 1, input: "sha256:l0" }]);
+      expect(decision.then).toContainEqual(expect.objectContaining({ kind: "event", reason: "SegmentLost" }));
+    });
+
+    it("a hand-off lost more often than the retry budget allows fails the film, saying so", () => {
+      const [job, pod] = lostInput(5, 2);
+      const twice = { ...succeeded(0, "", "sha256:l0", 2), handoffLosses: 2 };
+      const decision = decide(snapshot({ status: { segments: [twice] }, jobs: [job], pods: [pod] }));
+      const status = statusOf(decisionEffects(decision));
+      expect(status.phase).toBe("Failed");
+      expect(condition(status, "Failed")?.message).toContain("hand-off was found missing or corrupt by segment 1");
+    });
+
+    it("the concatenation names the first segment whose clip it could not verify, and that one renders again", () => {
+      const concat = { ...concatJob("Failed", 10), attempt: 0 };
+      const pod = {
+        ...podFor(concat, '{"ok":false,"reason":"handoff","missingSegment":1,"error":"clip digest mismatch"}', 3),
+        finishedAt: at(5),
+      };
+      const decision = decide(snapshot({ status: { segments: done }, jobs: [concat], pods: [pod] }));
+      const status = statusOf(decisionEffects(decision));
+      expect(status.segments?.map((r) => r.state)).toEqual(["Succeeded", "Retrying"]);
+      expect(status.segments?.[1]).toMatchObject({ reason: "HandoffLost", failures: 0 });
+      expect(created(decisionEffects(decision))).toEqual([{ index: 1, attempt: 1, input: "sha256:l0" }]);
+    });
   });
 
   it("fails the film at once when a segment's input is bad (exit code 2): a retry cannot fix it", () => {

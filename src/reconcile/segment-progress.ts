@@ -3,7 +3,10 @@
  * the length of the chain whose results link from the first segment on. A record counts only while its plan hash
  * and consumed digest still chain, so an edit invalidates exactly the segments from the first changed one onward.
  */
+import { SegmentFailureReason } from "../api/long-video-status.ts";
+import { exitCodes } from "../api/runtime-contract.ts";
 import { EventReason } from "./film-conditions.ts";
+import { segmentResult } from "./segment-result.ts";
 import { retryDelayMs } from "./attempt-policy.ts";
 import { latestPod, latestSegmentJob } from "./owned-jobs.ts";
 import { countedFailures, isFinal, recordSeconds, segmentRecord, willRetry } from "./segment-record.ts";
@@ -12,6 +15,7 @@ import type {
   FilmSnapshot,
   FollowUpAction,
   ObservedJob,
+  ObservedPod,
   PlannedSegment,
   SegmentOutcome,
   SegmentRecord,
@@ -32,12 +36,20 @@ export interface SegmentProgress {
 
 export function segmentProgress(snapshot: FilmSnapshot, intent: FilmIntent): SegmentProgress {
   const previous = new Map((snapshot.film.status.segments ?? []).map((r) => [r.index, r]));
+  const lost = lostHandoffs(snapshot, intent);
   const records: SegmentRecord[] = [];
   const ended: { result: SegmentOutcome; seconds: number }[] = [];
   const events: FollowUpAction[] = [];
   let nextInput = "";
   for (const segment of intent.segments) {
-    const record = currentRecord(snapshot, segment, nextInput, previous.get(segment.index));
+    const found = currentRecord(snapshot, segment, nextInput, previous.get(segment.index));
+    const invalidated = found.record && handoffLost(found.record, lost.get(segment.index), intent);
+    if (invalidated) {
+      records.push(invalidated.record);
+      if (previous.get(segment.index)?.state === "Succeeded") events.push(invalidated.event);
+      break;
+    }
+    const record = found;
     if (record.newlyEnded) {
       ended.push(outcomeOf(record.newlyEnded, intent));
       events.push(endEvent(record.newlyEnded, intent));
@@ -64,6 +76,87 @@ function currentRecord(
   const updated = segmentRecord(job, latestPod(snapshot.pods, job), record, segment);
   const alreadyEnded = record !== undefined && isFinal(record) && record.attempt === updated.attempt;
   return isFinal(updated) && !alreadyEnded ? { record: updated, newlyEnded: updated } : { record: updated };
+}
+
+/** A later attempt's report that a segment's hand-off (or clip) was missing or corrupt. */
+interface LostHandoff {
+  /** When the attempt that found it ended. */
+  readonly at: string;
+  /** The digest it wanted (a segment's input); absent when the concatenation reported it. */
+  readonly digest?: string;
+  readonly by: string;
+}
+
+/**
+ * Per segment, the latest report (a failed attempt exiting with the runtime's hand-off code) that its data is
+ * gone: from segment i+1, which could not read i's latents; or from the concatenation, naming the first segment
+ * whose clip or link it could not verify.
+ */
+function lostHandoffs(snapshot: FilmSnapshot, intent: FilmIntent): Map<number, LostHandoff> {
+  const lost = new Map<number, LostHandoff>();
+  for (const job of snapshot.jobs) {
+    const pod = job.finished === "Failed" ? latestPod(snapshot.pods, job) : undefined;
+    if (pod?.exitCode !== exitCodes.handoff) continue;
+    const report = lostReport(job, pod, intent);
+    if (!report) continue;
+    const at = pod.finishedAt ?? job.createdAt;
+    const known = lost.get(report.index);
+    if (!known || known.at < at) lost.set(report.index, { ...report.lost, at });
+  }
+  return lost;
+}
+
+function lostReport(
+  job: ObservedJob,
+  pod: ObservedPod,
+  intent: FilmIntent,
+): { index: number; lost: Omit<LostHandoff, "at"> } | undefined {
+  if (job.kind === "segment") {
+    const by = `segment ${String(job.segment)}`;
+    return job.segment > 0 ? { index: job.segment - 1, lost: { digest: job.inputDigest, by } } : undefined;
+  }
+  const missing = segmentResult(pod.terminationMessage)?.missingSegment;
+  const valid = job.hash === intent.concat.hash && missing !== undefined && missing >= 0;
+  return valid && missing < intent.segments.length ? { index: missing, lost: { by: "the concatenation" } } : undefined;
+}
+
+/**
+ * A succeeded record whose output a later attempt found missing or corrupt after it was made: failed (not
+ * counted while the losses stay within the retry budget), so that the segment is rendered again first.
+ */
+function handoffLost(
+  record: SegmentRecord,
+  lost: LostHandoff | undefined,
+  intent: FilmIntent,
+): { record: SegmentRecord; event: FollowUpAction } | undefined {
+  if (!lost || record.state !== "Succeeded" || !record.finishTime || lost.at <= record.finishTime) return undefined;
+  if (lost.digest !== undefined && lost.digest !== record.outputDigest) return undefined;
+  const losses = (record.handoffLosses ?? 0) + 1;
+  const message = `its hand-off was found missing or corrupt by ${lost.by}; rendered again (${String(losses)} time(s))`;
+  // Lost again and again (a workspace not shared between nodes, a failing disk): counted, so the film ends.
+  const counted = losses > intent.retry.limit;
+  const failures = countedFailures(record) + (counted ? intent.retry.limit + 1 : 0);
+  // Its output is gone: the record no longer vouches for it.
+  const kept: SegmentRecord = { ...record };
+  delete kept.outputDigest;
+  delete kept.frames;
+  return {
+    record: {
+      ...kept,
+      state: "Failed",
+      failures,
+      finishTime: lost.at,
+      handoffLosses: losses,
+      message,
+      ...(counted ? {} : { reason: SegmentFailureReason.HandoffLost }),
+    },
+    event: {
+      kind: "event",
+      type: "Warning",
+      reason: EventReason.SegmentsInvalidated,
+      message: `re-rendering from segment ${String(record.index)}: ${message}`,
+    },
+  };
 }
 
 /** Whether a job tells more than the record: a later attempt, or the end of the recorded one. */

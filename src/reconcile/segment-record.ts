@@ -2,6 +2,7 @@
  * A segment's durable record, made from what its job and pod show: the state, where and when it ran, and, once it
  * succeeded, the digest of the hand-off it produced (from the runtime's termination message).
  */
+import { SegmentFailureReason } from "../api/long-video-status.ts";
 import { exitCodes } from "../api/runtime-contract.ts";
 import { segmentResult } from "./segment-result.ts";
 import { retriesLeft } from "./attempt-policy.ts";
@@ -14,8 +15,24 @@ export function segmentRecord(
   prior: SegmentRecord | undefined,
   segment: PlannedSegment,
 ): SegmentRecord {
+  const base = runningRecord(job, pod, prior, segment);
+  if (!job.finished)
+    return pod?.phase === "Running" || prior?.state === "Running" ? base : { ...base, state: "Pending" };
+  const finishTime = pod?.finishedAt ?? base.startTime ?? job.createdAt;
+  if (job.finished === "Succeeded") return succeededRecord(base, finishTime, pod);
+  const reason = countedReason(failureReason(job, pod), segment.index, job.attempt);
+  return failedRecord(base, finishTime, failureMessage(job, pod), reason, pod?.exitCode);
+}
+
+/** The record of an attempt under way, with what it inherits from the segment's earlier attempts. */
+function runningRecord(
+  job: ObservedJob,
+  pod: ObservedPod | undefined,
+  prior: SegmentRecord | undefined,
+  segment: PlannedSegment,
+): SegmentRecord {
   const before = failuresBefore(prior, job.attempt);
-  const base: SegmentRecord = {
+  return {
     index: segment.index,
     attempt: job.attempt,
     // Written from the second attempt on: its absence then marks a record made before failures were counted.
@@ -25,17 +42,61 @@ export function segmentRecord(
     inputDigest: job.inputDigest,
     ...nodeOf(pod, prior),
     startTime: pod?.startedAt ?? job.createdAt,
+    // Losses outlive the attempts they caused: they bound how often the segment is rendered again for them.
+    ...(prior?.handoffLosses ? { handoffLosses: prior.handoffLosses } : {}),
   };
-  if (!job.finished)
-    return pod?.phase === "Running" || prior?.state === "Running" ? base : { ...base, state: "Pending" };
-  const finishTime = pod?.finishedAt ?? base.startTime ?? job.createdAt;
-  if (job.finished === "Succeeded") return succeededRecord(base, finishTime, pod);
-  return failedRecord(base, finishTime, failureMessage(job, pod), pod?.exitCode);
 }
 
-function failedRecord(base: SegmentRecord, finishTime: string, message: string, exitCode?: number): SegmentRecord {
-  const failures = countedFailures(base) + 1;
-  return { ...base, failures, state: "Failed", finishTime, message, ...(exitCode === undefined ? {} : { exitCode }) };
+/** The first segment has no input to lose; and past the cap, nothing goes uncounted. */
+function countedReason(reason: SegmentFailureReason, index: number, attempt: number): SegmentFailureReason {
+  const own = (reason === SegmentFailureReason.HandoffLost && index === 0) || attempt >= maxUncountedAttempts;
+  return own && uncountedReasons.has(reason) ? SegmentFailureReason.Failed : reason;
+}
+
+/** Why an attempt failed, in a word: the deadline, the cluster, or the runtime's exit code. */
+export function failureReason(job: ObservedJob, pod: ObservedPod | undefined): SegmentFailureReason {
+  if (job.failureReason === "DeadlineExceeded") return SegmentFailureReason.DeadlineExceeded;
+  if (pod?.disruption !== undefined) return SegmentFailureReason.Disrupted;
+  if (pod?.exitCode === exitCodes.badInput) return SegmentFailureReason.BadInput;
+  if (pod?.exitCode === exitCodes.handoff) return SegmentFailureReason.HandoffLost;
+  if (pod?.reason === "OOMKilled" || pod?.exitCode === exitCodes.outOfMemory) return SegmentFailureReason.OOMKilled;
+  return SegmentFailureReason.Failed;
+}
+
+/** Failures that are not the attempt's own doing, so not counted against the retry budget. */
+const uncountedReasons: ReadonlySet<string> = new Set([
+  SegmentFailureReason.Disrupted,
+  SegmentFailureReason.HandoffLost,
+]);
+
+/**
+ * Attempts after which every failure counts: a cluster that disrupts a segment, or loses its input, this often
+ * will not stop doing so, and the film must end rather than run for ever.
+ */
+export const maxUncountedAttempts = 20;
+
+/** Whether a failed record's failure was not counted: it is re-run at once, as a lost attempt is. */
+export function uncounted(record: SegmentRecord): boolean {
+  return isFailure(record) && record.reason !== undefined && uncountedReasons.has(record.reason);
+}
+
+function failedRecord(
+  base: SegmentRecord,
+  finishTime: string,
+  message: string,
+  reason: SegmentFailureReason,
+  exitCode?: number,
+): SegmentRecord {
+  const failures = countedFailures(base) + (uncountedReasons.has(reason) ? 0 : 1);
+  return {
+    ...base,
+    failures,
+    state: "Failed",
+    finishTime,
+    message,
+    reason,
+    ...(exitCode === undefined ? {} : { exitCode }),
+  };
 }
 
 /** Whether another attempt could succeed where this failed one did not: not when the runtime refused its input. */
@@ -77,7 +138,7 @@ function succeededRecord(base: SegmentRecord, finishTime: string, pod: ObservedP
   const result = segmentResult(pod?.terminationMessage);
   if (!result?.outputDigest) {
     const message = "the render pod succeeded but left no result (latents digest) in its termination message";
-    return failedRecord(base, finishTime, message);
+    return failedRecord(base, finishTime, message, SegmentFailureReason.Failed);
   }
   return {
     ...base,
@@ -93,6 +154,7 @@ function failureMessage(job: ObservedJob, pod: ObservedPod | undefined): string 
   // A deadline ends the pod with SIGTERM, and its own last words would hide why.
   if (job.failureReason === "DeadlineExceeded")
     return `${job.failureMessage ?? "the attempt ran out of time"} (DeadlineExceeded)`;
+  if (pod?.reason === "OOMKilled") return "the render container was OOMKilled: it used all of its memory limit";
   const result = segmentResult(pod?.terminationMessage);
   const detail = result?.error ?? job.failureMessage ?? pod?.reason ?? job.failureReason ?? "the render pod failed";
   const exit =

@@ -13,6 +13,8 @@ export interface SegmentResult {
   readonly frames?: number;
   readonly seconds?: number;
   readonly error?: string;
+  /** With exit code 3: the first segment whose hand-off or clip the pod found missing or corrupt. */
+  readonly missingSegment?: number;
 }
 
 /** A field some termination message of the contract carries. */
@@ -25,6 +27,7 @@ export const resultFields = {
   frames: "frames",
   seconds: "seconds",
   error: "error",
+  missingSegment: "missingSegment",
 } as const satisfies Record<keyof SegmentResult, TerminationField>;
 
 /** Kubernetes keeps the first 4096 bytes; a stray message is quoted shorter still. */
@@ -50,6 +53,8 @@ export function segmentResult(message: string | undefined): SegmentResult | unde
   if (seconds !== undefined) result.seconds = seconds;
   const error = stringField(fields[resultFields.error]);
   if (error !== undefined) result.error = error;
+  const missing = numberField(fields[resultFields.missingSegment]);
+  if (missing !== undefined && Number.isInteger(missing)) result.missingSegment = missing;
   return result;
 }
 

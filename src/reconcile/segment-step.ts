@@ -7,7 +7,7 @@ import type { FilmStep } from "./film-step.ts";
 import type { FilmIntent, FilmSnapshot, ObservedJob, PlannedSegment, SegmentRecord } from "./film-snapshot.ts";
 import { segmentJobName } from "./object-names.ts";
 import { latestSegmentJob } from "./owned-jobs.ts";
-import { countedFailures, isFailure, retryable } from "./segment-record.ts";
+import { countedFailures, isFailure, retryable, uncounted } from "./segment-record.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 
 export function segmentStep(
@@ -56,7 +56,7 @@ export function segmentStep(
         segment,
         progress.nextInput,
         next.attempt,
-        latest?.state === "lost" ? lostNotice(latest.attempt) : undefined,
+        latest?.state === "lost" ? lostNotice(latest.attempt, record) : undefined,
       );
   }
 }
@@ -72,7 +72,7 @@ function latestSegmentAttempt(
   nowMs: number,
 ): LatestAttempt | undefined {
   if (job && !job.finished && job.attempt >= (record?.attempt ?? 0)) return { state: "running", attempt: job.attempt };
-  if (record && lostAttempt(job, record)) return { state: "lost", attempt: record.attempt };
+  if (record && (lostAttempt(job, record) || uncounted(record))) return { state: "lost", attempt: record.attempt };
   if (record && isFailure(record)) {
     // A failure without a finish time is dated now: its backoff starts when the operator learns of it.
     const endedAt = record.finishTime ? Date.parse(record.finishTime) : nowMs;
@@ -88,9 +88,13 @@ function lostAttempt(job: ObservedJob | undefined, record: SegmentRecord): boole
   return inFlight && (job === undefined || job.attempt < record.attempt);
 }
 
-/** What to say when an attempt replaces a lost one. */
-function lostNotice(lostAttemptNumber: number): string {
-  return `attempt ${String(lostAttemptNumber + 1)} was lost (its job was deleted before it ended) and is not counted as a failure`;
+/** What to say when an attempt replaces a lost one, or one that failed through no fault of its own. */
+function lostNotice(lostAttemptNumber: number, record: SegmentRecord | undefined): string {
+  const which = `attempt ${String(lostAttemptNumber + 1)}`;
+  if (record && uncounted(record)) {
+    return `${which} ended (${record.reason ?? "lost"}) through no fault of its own and is not counted as a failure: ${record.message ?? ""}`;
+  }
+  return `${which} was lost (its job was deleted before it ended) and is not counted as a failure`;
 }
 
 function startSegment(

@@ -201,32 +201,70 @@ describe("the LongVideo CRD on the API server", () => {
     });
   });
 
-  it("prints variant, phase, progress, ETA and age in `kubectl get lv`", async () => {
+  it("prints variant, phase, progress, ETA, the Ready reason and age in `kubectl get lv`, and the message wide", async () => {
     const name = "columns";
     const result = await create(name, with_({ variant: "pro" }), true);
     if (!result.ok) throw new Error(result.status.message);
     const eta = new Date(Date.now() + 3_600_000).toISOString();
     const path = `/apis/${group}/${version}/namespaces/${namespace}/${plural}`;
     await request("PATCH", `${path}/${name}/status`, {
-      body: { status: { phase: "Rendering", progress: "3/8", eta } },
+      body: {
+        status: {
+          phase: "Rendering",
+          progress: "3/8",
+          eta,
+          conditions: [
+            {
+              type: "Ready",
+              status: "False",
+              reason: "Unschedulable",
+              message: "segment 3 waits for a node: 0/9 nodes are available",
+              lastTransitionTime: new Date().toISOString(),
+            },
+          ],
+        },
+      },
       contentType: PatchStrategy.MergePatch,
     });
     // What `kubectl get lv` asks for; includeObject puts each row's object beside its cells.
     const table = await request<{
       kind: string;
-      columnDefinitions: { name: string; type: string }[];
-      rows: { cells: unknown[]; object: { status?: { phase?: string; progress?: string; eta?: string } } }[];
+      columnDefinitions: { name: string; type: string; priority: number }[];
+      rows: {
+        cells: unknown[];
+        object: {
+          status?: {
+            phase?: string;
+            progress?: string;
+            eta?: string;
+            conditions?: { type: string; reason: string; message: string }[];
+          };
+        };
+      }[];
     }>("GET", `${path}?fieldSelector=metadata.name%3D${name}&includeObject=Object`, {
       accept: "application/json;as=Table;g=meta.k8s.io;v=v1",
     });
     expect(table.kind).toBe("Table");
-    expect(table.columnDefinitions.map((c) => c.name)).toEqual(["Name", "Variant", "Phase", "Progress", "ETA", "Age"]);
+    expect(table.columnDefinitions.map((c) => c.name)).toEqual([
+      "Name",
+      "Variant",
+      "Phase",
+      "Progress",
+      "ETA",
+      "Reason",
+      "Age",
+      "Message",
+    ]);
+    // The message is long: `-o wide` only.
+    expect(table.columnDefinitions.map((c) => c.priority)).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
     const [row] = table.rows;
     if (!row) throw new Error("no row for the LongVideo");
     // The row's own object: if an operator is reconciling this namespace too, cells and status still agree.
     const status = row.object.status ?? {};
-    expect(row.cells.slice(0, 5)).toEqual([name, "pro", status.phase, status.progress, status.eta]);
-    expect(row.cells[5]).toMatch(/^\d+s$/);
+    const ready = status.conditions?.find((c) => c.type === "Ready");
+    expect(row.cells.slice(0, 6)).toEqual([name, "pro", status.phase, status.progress, status.eta, ready?.reason]);
+    expect(row.cells[6]).toMatch(/^\d+s$/);
+    expect(row.cells[7]).toBe(ready?.message);
   });
 });
 

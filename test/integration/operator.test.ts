@@ -157,6 +157,28 @@ describe("the operator on kwok GPU pools", () => {
     expect(segmentJobs(await jobsOf("bad-input"))).toHaveLength(1);
   });
 
+  it("re-renders the segment whose hand-off a successor or the concatenation found missing (exit code 3), counting no failure for it", async () => {
+    const annotations = { "sim.longvideo.dev/outcome": "FailFirstAttempt", "sim.longvideo.dev/exit-code": "3" };
+    await createFilm(film("lost-handoff", { scenes: [{ prompt: "a paper boat", clips: 2 }], annotations }));
+    const done = await filmUntil("lost-handoff", (f) => f.status?.phase === "Succeeded", 120_000);
+    const [first, second] = done.status?.segments ?? [];
+    // Segment 0's own first attempt counts (it has no input to lose); its hand-off, lost once, is rendered again.
+    expect(first).toMatchObject({ state: "Succeeded", attempt: 2, failures: 1, handoffLosses: 1 });
+    // Segment 1 could not read its input (not counted), and the concatenation could not verify its clip.
+    expect(second).toMatchObject({ state: "Succeeded", attempt: 2, failures: 0, handoffLosses: 1 });
+    expect(second?.inputDigest).toBe(first?.outputDigest);
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=lost-handoff" });
+    const invalidated = events.items.filter((e) => e.reason === "SegmentsInvalidated").map((e) => e.message);
+    expect(invalidated).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^re-rendering from segment 0: its hand-off was found missing or corrupt by segment 1/),
+        expect.stringMatching(
+          /^re-rendering from segment 1: its hand-off was found missing or corrupt by the concatenation/,
+        ),
+      ]),
+    );
+  });
+
   it("says on the film, in the scheduler's words, when no node fits its pods", async () => {
     const gpu = {
       nodeSelector: { "longvideo.dev/pool": "b200" },
