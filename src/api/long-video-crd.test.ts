@@ -6,6 +6,8 @@ import * as z from "zod";
 import { crdYaml } from "./crd-yaml.ts";
 import { longVideoCrd, longVideoOpenApiSchema } from "./long-video-crd.ts";
 import { longVideoSpecSchema } from "./long-video-spec.ts";
+import { segmentResourceDefaults } from "./segment-resources.ts";
+import type { SegmentResources } from "./segment-resources.ts";
 import type { StructuralSchema } from "./structural-schema.ts";
 import { structuralSchema } from "./structural-schema.ts";
 
@@ -82,6 +84,25 @@ describe("the LongVideo CRD", () => {
     );
     expect(rules.length).toBeGreaterThanOrEqual(15);
     for (const { at, rule } of rules) expect(rule.message, `${at}: ${rule.rule}`).toMatch(/\S/);
+  });
+
+  it("checks segment resources' requests against their limits, reporting the request's own field", () => {
+    const resources = schema.properties?.spec?.properties?.resources;
+    const rules = (resources?.["x-kubernetes-validations"] ?? []) as { rule: string; fieldPath?: string }[];
+    expect(rules.map((r) => r.fieldPath)).toEqual([".requests.cpu", ".requests.memory", ".sharedMemory"]);
+    for (const { rule } of rules)
+      expect(rule).toMatch(/^!has\(.*\.compareTo\(quantity\(self\.limits\.(cpu|memory)\)\) <= 0$/);
+  });
+
+  it("tells, in spec.resources, the defaults the operator applies", () => {
+    const description = schema.properties?.spec?.properties?.resources?.description ?? "";
+    const figures = (r: SegmentResources) =>
+      `${r.cpu.request}/${r.cpu.limit} CPU, ${r.memory.request}/${r.memory.limit}, ${r.sharedMemory}`;
+    const { svi, animatic } = segmentResourceDefaults;
+    expect(description).toContain(`svi shot and film ${figures(svi.film)} /dev/shm`);
+    expect(svi.shot).toEqual(svi.film);
+    expect(description).toContain(`svi pro ${figures(svi.pro)}`);
+    expect(description).toContain(`animatic ${figures(animatic)}`);
   });
 
   it("names the resource as the design fixes it", () => {

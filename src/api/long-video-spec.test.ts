@@ -97,6 +97,23 @@ describe("LongVideo spec validation", () => {
     ["an AMD GPU resource", with_({ gpu: { resourceName: "amd.com/gpu" } })],
 
     ["a fractional size", with_({ storage: { workspace: { size: "1.5Gi" } } })],
+    [
+      "every resource set, requests equal to limits",
+      with_({
+        resources: {
+          requests: { cpu: "8", memory: "80Gi" },
+          limits: { cpu: "8000m", memory: "80Gi" },
+          sharedMemory: "80Gi",
+        },
+      }),
+    ],
+    ["a CPU request alone, above the default limit", with_({ resources: { requests: { cpu: "32" } } })],
+    ["a memory limit alone, below the default request", with_({ resources: { limits: { memory: "8Gi" } } })],
+    ["/dev/shm alone", with_({ resources: { sharedMemory: "512Mi" } })],
+    [
+      "a request in millicores below a limit in cores",
+      with_({ resources: { requests: { cpu: "1500m" }, limits: { cpu: "2" } } }),
+    ],
   ];
   it.each(valid)("accepts %s", (_, spec) => {
     const verdict = longVideoSpecVerdict(spec);
@@ -310,6 +327,60 @@ describe("LongVideo spec validation", () => {
       /must not exceed/,
     ],
     ["an unknown field", with_({ render: { colour: "red" } }), "spec.render.colour", /unknown field/],
+    [
+      "a CPU request above its limit",
+      with_({ resources: { requests: { cpu: "8" }, limits: { cpu: "7500m" } } }),
+      "spec.resources.requests.cpu",
+      /must be less than or equal to resources.limits.cpu/,
+    ],
+    [
+      "a memory request above its limit",
+      with_({ resources: { requests: { memory: "1.5Ti" }, limits: { memory: "1Ti" } } }),
+      "spec.resources.requests.memory",
+      /must be less than or equal to resources.limits.memory/,
+    ],
+    [
+      "a /dev/shm larger than the memory limit",
+      with_({ resources: { limits: { memory: "16Gi" }, sharedMemory: "17Gi" } }),
+      "spec.resources.sharedMemory",
+      /must be less than or equal to resources.limits.memory/,
+    ],
+    [
+      "a CPU amount that is no quantity",
+      with_({ resources: { requests: { cpu: "four" } } }),
+      "spec.resources.requests.cpu",
+      /should match/,
+    ],
+    [
+      "a CPU amount in bytes",
+      with_({ resources: { limits: { cpu: "2Gi" } } }),
+      "spec.resources.limits.cpu",
+      /should match/,
+    ],
+    [
+      "a CPU request below 100m",
+      with_({ resources: { requests: { cpu: "10m" } } }),
+      "spec.resources.requests.cpu",
+      /from 100m to 512 cores/,
+    ],
+    [
+      "a memory limit that is no quantity",
+      with_({ resources: { limits: { memory: "72 GiB" } } }),
+      "spec.resources.limits.memory",
+      /should match/,
+    ],
+    [
+      "a memory request below 64Mi",
+      with_({ resources: { requests: { memory: "32Mi" } } }),
+      "spec.resources.requests.memory",
+      /from 64Mi to 4Ti/,
+    ],
+    [
+      "an unknown resource",
+      with_({ resources: { requests: { "nvidia.com/gpu": "1" } } }),
+      "spec.resources.requests.nvidia.com/gpu",
+      /unknown field/,
+    ],
   ];
   it.each(invalid)("rejects %s at %s", (_, spec, field, detail) => {
     const verdict = longVideoSpecVerdict(spec);

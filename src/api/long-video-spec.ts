@@ -22,7 +22,7 @@ import {
 } from "./kubernetes-formats.ts";
 import { affinitySchema, tolerationSchema } from "./pod-scheduling.ts";
 import { reservedLabelPrefixes, reservedLabels } from "./operator-labels.ts";
-import { storageSize } from "./quantity.ts";
+import { compareQuantities, cpuQuantity, storageSize } from "./quantity.ts";
 import { clipFrames, defaultSeedMultiplier, framesPerLatent, variantProfiles, variants } from "./variant-profiles.ts";
 
 /** Upper bounds shared by the schema, the planner and the tests. */
@@ -258,6 +258,94 @@ const gpuSchema = z
   })
   .meta({ description: "Which GPUs render the segments and how pods reach them." });
 
+/** A quantity at `small` is at most the one at `large` when both are set (paths below `self`, e.g. `requests.cpu`). */
+function quantityAtMost(small: string, large: string): string {
+  const present = (path: string) => {
+    const parts = path.split(".");
+    return parts.map((_, i) => `!has(self.${parts.slice(0, i + 1).join(".")})`);
+  };
+  // isQuantity guards quantity(): a string outside the syntax is reported once, by its own pattern.
+  return [
+    ...present(small),
+    ...present(large),
+    `!isQuantity(self.${small})`,
+    `!isQuantity(self.${large})`,
+    `quantity(self.${small}).compareTo(quantity(self.${large})) <= 0`,
+  ].join(" || ");
+}
+
+/** The twin of {@link quantityAtMost}: true unless both are set, well formed, and `small` exceeds `large`. */
+function atMost(small: string | undefined, large: string | undefined): boolean {
+  if (small === undefined || large === undefined) return true;
+  return (compareQuantities(small, large) ?? 0) <= 0;
+}
+
+const cpuAmount = () => cpuQuantity("100m", "512");
+const memorySize = () => storageSize("64Mi", "4Ti");
+
+const resourcesSchema = celValidated(
+  z
+    .strictObject({
+      requests: z
+        .strictObject({
+          cpu: cpuAmount()
+            .exactOptional()
+            .meta({ description: "CPU cores reserved for the render container, such as 4 or 500m." }),
+          memory: memorySize()
+            .exactOptional()
+            .meta({ description: "Memory reserved for the render container, such as 18Gi." }),
+        })
+        .exactOptional()
+        .meta({ description: "What the scheduler reserves on the node for each segment pod." }),
+      limits: z
+        .strictObject({
+          cpu: cpuAmount()
+            .exactOptional()
+            .meta({ description: "Most CPU cores the render container may use; it is throttled above." }),
+          memory: memorySize()
+            .exactOptional()
+            .meta({
+              description:
+                "Most memory the render container may use, /dev/shm included; it is killed above. Must hold the " +
+                "model's weights while they load (they pass through host memory on the way to the GPU).",
+            }),
+        })
+        .exactOptional()
+        .meta({ description: "The most each segment pod may use." }),
+      sharedMemory: storageSize("1Mi", "1Ti").exactOptional().meta({
+        description:
+          "Size of the memory-backed /dev/shm of each segment pod; what it holds counts against limits.memory.",
+      }),
+    })
+    .meta({
+      description:
+        "CPU, memory and shared memory of each segment pod (GPUs are spec.gpu's). Each field left unset comes " +
+        "from the defaults for the variant and backend: svi shot and film 4/16 CPU, 18Gi/72Gi, 2Gi /dev/shm; svi " +
+        "pro 4/16 CPU, 44Gi/96Gi, 2Gi; animatic 500m/2 CPU, 512Mi/2Gi, 64Mi. An unset limit is raised to a " +
+        "larger request, an unset request lowered to a smaller limit. Changing them re-renders nothing.",
+    }),
+  [
+    {
+      rule: quantityAtMost("requests.cpu", "limits.cpu"),
+      message: "must be less than or equal to resources.limits.cpu",
+      fieldPath: ".requests.cpu",
+      holds: (r) => atMost(r.requests?.cpu, r.limits?.cpu),
+    },
+    {
+      rule: quantityAtMost("requests.memory", "limits.memory"),
+      message: "must be less than or equal to resources.limits.memory",
+      fieldPath: ".requests.memory",
+      holds: (r) => atMost(r.requests?.memory, r.limits?.memory),
+    },
+    {
+      rule: quantityAtMost("sharedMemory", "limits.memory"),
+      message: "must be less than or equal to resources.limits.memory: /dev/shm is memory charged to the container",
+      fieldPath: ".sharedMemory",
+      holds: (r) => atMost(r.sharedMemory, r.limits?.memory),
+    },
+  ],
+);
+
 const storageSchema = z
   .strictObject({
     workspace: z
@@ -336,6 +424,7 @@ export const longVideoSpecSchema = celValidated(
         .meta({ description: "The scenes of the film, in order." }),
       render: renderSchema.prefault({}),
       gpu: gpuSchema.prefault({}),
+      resources: resourcesSchema.exactOptional(),
       podMetadata: podMetadataSchema.exactOptional(),
       storage: storageSchema.prefault({}),
       output: outputSchema.prefault({}),

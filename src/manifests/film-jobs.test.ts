@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { operatorEnvNames } from "../api/runtime-contract.ts";
 import { filmIntent } from "../reconcile/film-intent.ts";
 import type { FilmIntent } from "../reconcile/film-snapshot.ts";
-import { concatJob, renderResources, segmentJob } from "./film-jobs.ts";
+import { concatJob, segmentJob } from "./film-jobs.ts";
 
 const film = { name: "bay", namespace: "films", uid: "u1" };
 const runtime = { image: "registry.example/runtime:1", pullPolicy: "IfNotPresent" } as const;
@@ -31,11 +31,12 @@ interface JobJson {
   spec: {
     template: {
       spec: {
+        volumes: { name: string; emptyDir?: { medium?: string; sizeLimit?: string } }[];
         containers: {
           args: string[];
           env: { name: string; value: string }[];
           resources: { requests: Record<string, string>; limits: Record<string, string> };
-          volumeMounts: { mountPath: string }[];
+          volumeMounts: { name: string; mountPath: string }[];
         }[];
       };
     };
@@ -100,20 +101,54 @@ describe("film jobs", () => {
     expect(job.metadata.annotations).toEqual({ "longvideo.dev/hash": segment.hash, "longvideo.dev/input-digest": "" });
   });
 
-  it("sizes a segment for rendering and a concatenation for a stream copy, which holds no GPU and mounts no models", () => {
-    const seg = container(segmentJob(film, intent, segmentAction, runtime));
-    expect(seg.resources.limits).toMatchObject({
-      cpu: String(renderResources.segment.cpu.limit),
-      "nvidia.com/gpu": "1",
+  it("sizes a segment pod by its variant and backend: requests, limits, GPUs and a memory-backed /dev/shm", () => {
+    const job = segmentJob(film, intent, segmentAction, runtime);
+    expect(container(job).resources).toEqual({
+      requests: { cpu: "4", memory: "18Gi" },
+      limits: { cpu: "16", memory: "72Gi", "nvidia.com/gpu": "1" },
     });
-    expect(seg.volumeMounts.map((m) => m.mountPath)).toEqual(
-      expect.arrayContaining(["/workspace", "/models", "/reference", "/tmp"]),
+    expect(sharedMemory(job)).toEqual({ medium: "Memory", sizeLimit: "2Gi" });
+    expect(container(job).volumeMounts.map((m) => m.mountPath)).toEqual(
+      expect.arrayContaining(["/workspace", "/models", "/reference", "/tmp", "/dev/shm"]),
     );
-    const cat = container(
-      concatJob(film, intent, { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "c" }, runtime),
-    );
-    expect(cat.resources.limits).not.toHaveProperty("nvidia.com/gpu");
-    expect(cat.resources.limits.memory).toBe(`${String(renderResources.concat.memoryMiB.limit)}Mi`);
-    expect(cat.volumeMounts.map((m) => m.mountPath).sort()).toEqual(["/tmp", "/workspace"]);
+    const pro = intentOf({ variant: "pro" });
+    const proJob = segmentJob(film, pro, { ...segmentAction, segment: pro.segments[0] ?? segment }, runtime);
+    expect(container(proJob).resources.requests).toEqual({ cpu: "4", memory: "44Gi" });
+    expect(container(proJob).resources.limits).toMatchObject({ memory: "96Gi" });
+  });
+
+  it("gives a segment pod the film's resources as written", () => {
+    const resources = {
+      requests: { cpu: "6", memory: "20Gi" },
+      limits: { cpu: "24", memory: "80Gi" },
+      sharedMemory: "8Gi",
+    };
+    const job = segmentJob(film, intentOf({ resources }), segmentAction, runtime);
+    expect(container(job).resources).toEqual({
+      requests: resources.requests,
+      limits: { ...resources.limits, "nvidia.com/gpu": "1" },
+    });
+    expect(sharedMemory(job)).toEqual({ medium: "Memory", sizeLimit: "8Gi" });
+  });
+
+  it("sizes a concatenation for a stream copy, which holds no GPU, mounts no models and needs no /dev/shm", () => {
+    const cat = concatJob(film, intent, { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "c" }, runtime);
+    expect(container(cat).resources).toEqual({
+      requests: { cpu: "250m", memory: "256Mi" },
+      limits: { cpu: "2", memory: "2Gi" },
+    });
+    expect(
+      container(cat)
+        .volumeMounts.map((m) => m.mountPath)
+        .sort(),
+    ).toEqual(["/tmp", "/workspace"]);
+    expect(sharedMemory(cat)).toBeUndefined();
   });
 });
+
+/** The emptyDir mounted at /dev/shm, if any. */
+function sharedMemory(job: Record<string, unknown>) {
+  const pod = (job as unknown as JobJson).spec.template.spec;
+  const mount = container(job).volumeMounts.find((m) => m.mountPath === "/dev/shm");
+  return mount && pod.volumes.find((v) => v.name === mount.name)?.emptyDir;
+}

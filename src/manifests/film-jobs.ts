@@ -17,13 +17,13 @@ export interface RuntimeImage {
 }
 
 /**
- * Requests hold a node's share for the work; limits leave room for peaks. A segment decodes and encodes a clip on
- * the CPU beside the GPU work, and its host memory holds text encoder and VAE offloads (16 GiB is the worst case
- * of a 14B model with offloading); concatenation is a stream copy.
+ * Resources of a concatenation, a stream copy of the clips: requests hold a node's share for the work, limits leave
+ * room for peaks, and it needs no /dev/shm of its own. A segment's come from the film's intent (its spec over the
+ * variant's and backend's defaults, `src/api/segment-resources.ts`).
  */
-export const renderResources = {
-  segment: { cpu: { request: 1, limit: 4 }, memoryMiB: { request: 1024, limit: 16384 } },
-  concat: { cpu: { request: 0.25, limit: 2 }, memoryMiB: { request: 256, limit: 2048 } },
+export const concatResources = {
+  cpu: { request: "250m", limit: "2" },
+  memory: { request: "256Mi", limit: "2Gi" },
 } as const;
 
 type CreateSegmentJob = Extract<FollowUpAction, { kind: "createSegmentJob" }>;
@@ -47,7 +47,7 @@ export function segmentJob(
     placement: intent.placement,
     ...(intent.modelsClaim ? { modelsClaim: intent.modelsClaim } : {}),
     ...(intent.reference ? { reference: intent.reference } : {}),
-    ...renderResources.segment,
+    ...intent.segmentResources,
   });
 }
 
@@ -70,7 +70,7 @@ export function concatJob(
     env: { ...intent.concat.env, LV_FINAL_DIGEST: action.inputDigest },
     // Concatenation needs no GPU, but it runs where the film's pods may run: next to its workspace.
     placement: { ...intent.placement, count: 0 },
-    ...renderResources.concat,
+    ...concatResources,
   });
 }
 

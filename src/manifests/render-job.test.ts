@@ -15,8 +15,8 @@ const base: RenderJobInput = {
   env: { LV_SEGMENT_INDEX: "3", LV_INPUT_DIGEST: "sha256:ab" },
   workspaceClaim: "trailer-workspace",
   modelsClaim: "svi-models",
-  cpu: { request: 1, limit: 4 },
-  memoryMiB: { request: 2048, limit: 8192 },
+  cpu: { request: "1500m", limit: "4" },
+  memory: { request: "18Gi", limit: "72Gi" },
   placement: {
     resourceName: "nvidia.com/gpu",
     count: 2,
@@ -43,10 +43,11 @@ interface JobShape {
           name: string;
           configMap?: { name: string };
           persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+          emptyDir?: { medium?: string; sizeLimit?: string };
         }[];
         containers: {
           env: { name: string; value: string }[];
-          resources: { limits: Record<string, string> };
+          resources: { requests: Record<string, string>; limits: Record<string, string> };
           securityContext: Record<string, unknown>;
           volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
         }[];
@@ -56,7 +57,7 @@ interface JobShape {
 }
 
 describe("renderJob", () => {
-  const job = renderJob(base) as unknown as JobShape;
+  const job = renderJob({ ...base, sharedMemory: "2Gi" }) as unknown as JobShape;
   const pod = job.spec.template.spec;
   const container = pod.containers[0];
 
@@ -71,6 +72,23 @@ describe("renderJob", () => {
     expect(pod.tolerations).toEqual(base.placement?.tolerations);
     expect(pod.priorityClassName).toBe("render-high");
     expect(container?.resources.limits["nvidia.com/gpu"]).toBe("2");
+  });
+
+  it("asks for CPU and memory exactly as given, beside the GPUs", () => {
+    expect(container?.resources).toEqual({
+      requests: { cpu: "1500m", memory: "18Gi" },
+      limits: { cpu: "4", memory: "72Gi", "nvidia.com/gpu": "2" },
+    });
+  });
+
+  it("mounts a memory-backed /dev/shm of the given size, and keeps the scratch /tmp", () => {
+    const shm = container?.volumeMounts.find((m) => m.mountPath === "/dev/shm");
+    expect(pod.volumes.find((v) => v.name === shm?.name)?.emptyDir).toEqual({ medium: "Memory", sizeLimit: "2Gi" });
+    const tmp = container?.volumeMounts.find((m) => m.mountPath === "/tmp");
+    expect(pod.volumes.find((v) => v.name === tmp?.name)?.emptyDir).toEqual({});
+    const plain = renderJob(base) as unknown as JobShape;
+    expect(plain.spec.template.spec.containers[0]?.volumeMounts.map((m) => m.mountPath)).not.toContain("/dev/shm");
+    expect(plain.spec.template.spec.volumes.filter((v) => v.emptyDir?.medium === "Memory")).toEqual([]);
   });
 
   it("meets the restricted Pod Security level", () => {

@@ -1,11 +1,13 @@
 /**
  * The Jobs the operator creates for a film (one per segment attempt, and the concatenation), built with
  * cdk8s-plus-28 and finished with JSON patches for what that library does not model (extended GPU resources,
- * raw affinity, pod failure policy, Kueue suspension).
+ * raw affinity, pod failure policy, Kueue suspension) or would rewrite (CPU and memory quantities, which it takes
+ * as numbers and writes in its own units, and the size of `/dev/shm`: the film's quantities are passed as written).
  */
-import { ApiObject, App, Chart, Duration, JsonPatch, Size } from "cdk8s";
+import { ApiObject, App, Chart, Duration, JsonPatch } from "cdk8s";
 import * as kplus from "cdk8s-plus-28";
 import { exitCodes, mountPaths } from "../api/runtime-contract.ts";
+import type { RequestAndLimit } from "../api/segment-resources.ts";
 import type { GpuPlacement, ReferenceVolume } from "../reconcile/film-snapshot.ts";
 import type { OwnerReference } from "./film-owner.ts";
 
@@ -27,11 +29,16 @@ export interface RenderJobInput {
   /** The reference image's volume, mounted read-only at the contract's reference mount path. */
   readonly reference?: ReferenceVolume;
   readonly activeDeadlineSeconds?: number;
-  /** CPU cores. */
-  readonly cpu: { readonly request: number; readonly limit: number };
-  /** Memory in MiB. */
-  readonly memoryMiB: { readonly request: number; readonly limit: number };
+  /** CPU, as Kubernetes quantities (`500m`, `4`). */
+  readonly cpu: RequestAndLimit;
+  /** Memory, as Kubernetes quantities (`18Gi`). */
+  readonly memory: RequestAndLimit;
+  /** Size of a memory-backed emptyDir mounted at /dev/shm; the container runtime's small default when absent. */
+  readonly sharedMemory?: string;
 }
+
+/** Where the memory-backed shared memory volume is mounted: POSIX shared memory, as PyTorch and NCCL use it. */
+export const sharedMemoryPath = "/dev/shm";
 
 /** The runtime image's non-root user. */
 const runtimeUser = 1000;
@@ -58,7 +65,11 @@ export function renderJob(input: RenderJobInput): Record<string, unknown> {
   }
   const [synthesized] = chart.toJson() as Record<string, unknown>[];
   if (!synthesized) throw new Error("the job chart produced no manifest");
-  const patches = [...hardeningPatches, ...(input.placement ? placementPatches(input.placement) : [])];
+  const patches = [
+    ...hardeningPatches,
+    ...resourcePatches(input),
+    ...(input.placement ? placementPatches(input.placement) : []),
+  ];
   return JsonPatch.apply(synthesized, ...patches) as Record<string, unknown>;
 }
 
@@ -82,10 +93,8 @@ function renderContainer(chart: Chart, job: kplus.Job, input: RenderJobInput): k
       readOnlyRootFilesystem: true,
       privileged: false,
     },
-    resources: {
-      cpu: { request: kplus.Cpu.units(input.cpu.request), limit: kplus.Cpu.units(input.cpu.limit) },
-      memory: { request: Size.mebibytes(input.memoryMiB.request), limit: Size.mebibytes(input.memoryMiB.limit) },
-    },
+    // Set by resourcePatches; an empty object keeps cdk8s-plus from writing its own defaults.
+    resources: {},
     volumeMounts: [{ path: mountPaths.workspace, volume: workspace }],
   });
 }
@@ -130,6 +139,27 @@ const hardeningPatches = [
     ],
   }),
 ];
+
+/** Requests and limits as given, then the /dev/shm volume; before the placement's GPU limit is added to them. */
+function resourcePatches(input: RenderJobInput): JsonPatch[] {
+  const container = `${podSpec}/containers/0`;
+  const shm = "shm";
+  return [
+    JsonPatch.add(`${container}/resources`, {
+      requests: { cpu: input.cpu.request, memory: input.memory.request },
+      limits: { cpu: input.cpu.limit, memory: input.memory.limit },
+    }),
+    ...(input.sharedMemory === undefined
+      ? []
+      : [
+          JsonPatch.add(`${podSpec}/volumes/-`, {
+            name: shm,
+            emptyDir: { medium: "Memory", sizeLimit: input.sharedMemory },
+          }),
+          JsonPatch.add(`${container}/volumeMounts/-`, { name: shm, mountPath: sharedMemoryPath }),
+        ]),
+  ];
+}
 
 function placementPatches(placement: GpuPlacement): JsonPatch[] {
   const gpus = `${podSpec}/containers/0/resources/limits/${escapePointer(placement.resourceName)}`;

@@ -36,6 +36,11 @@ const intent = (overrides: Partial<FilmIntent> = {}): FilmIntent => ({
   workspace: { claimName: "film-workspace", size: "10Gi", accessMode: "ReadWriteMany", retainOnDelete: false },
   backend: "animatic",
   deadlineSeconds: 600,
+  segmentResources: {
+    cpu: { request: "500m", limit: "2" },
+    memory: { request: "512Mi", limit: "2Gi" },
+    sharedMemory: "64Mi",
+  },
   concat: { hash: "c1", env: {}, frames: 233, seconds: 14.56, path: "/workspace/film.mp4" },
   ...overrides,
 });

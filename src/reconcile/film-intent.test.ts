@@ -34,6 +34,85 @@ describe("filmIntent", () => {
     expect(deadline({ backend: "svi", deadlineSeconds: 900 })).toBe(900);
   });
 
+  describe("segment resources", () => {
+    const resourcesOf = (film: Record<string, unknown>, backend: "svi" | "animatic" = "svi") => {
+      const result = filmIntent({ name: "bay", spec: { ...spec, render: {}, ...film } }, { ...defaults, backend });
+      if (!result.ok) throw new Error(JSON.stringify(result.errors));
+      return result.intent.segmentResources;
+    };
+
+    it("are the variant's defaults for svi and the animatic ones for animatic, whatever the variant", () => {
+      expect(resourcesOf({ variant: "film" })).toEqual({
+        cpu: { request: "4", limit: "16" },
+        memory: { request: "18Gi", limit: "72Gi" },
+        sharedMemory: "2Gi",
+      });
+      expect(resourcesOf({ variant: "shot", storyline: spec.storyline.slice(0, 1) })).toEqual(
+        resourcesOf({ variant: "film" }),
+      );
+      expect(resourcesOf({ variant: "pro" }).memory).toEqual({ request: "44Gi", limit: "96Gi" });
+      const animatic = {
+        cpu: { request: "500m", limit: "2" },
+        memory: { request: "512Mi", limit: "2Gi" },
+        sharedMemory: "64Mi",
+      };
+      expect(resourcesOf({ variant: "pro" }, "animatic")).toEqual(animatic);
+      expect(resourcesOf({ variant: "pro", render: { backend: "animatic" } })).toEqual(animatic);
+    });
+
+    it("take each field the spec sets, as written, and the defaults for the rest", () => {
+      expect(resourcesOf({ resources: { requests: { cpu: "6" }, sharedMemory: "8Gi" } })).toEqual({
+        cpu: { request: "6", limit: "16" },
+        memory: { request: "18Gi", limit: "72Gi" },
+        sharedMemory: "8Gi",
+      });
+      const all = {
+        requests: { cpu: "2500m", memory: "20Gi" },
+        limits: { cpu: "3", memory: "1Ti" },
+        sharedMemory: "1Gi",
+      };
+      expect(resourcesOf({ variant: "pro", resources: all })).toEqual({
+        cpu: { request: "2500m", limit: "3" },
+        memory: { request: "20Gi", limit: "1Ti" },
+        sharedMemory: "1Gi",
+      });
+    });
+
+    it("never pair a set value with a default that contradicts it", () => {
+      // A request above the default limit lifts the limit; a limit below the default request lowers the request.
+      expect(resourcesOf({ resources: { requests: { cpu: "32", memory: "100Gi" } } })).toMatchObject({
+        cpu: { request: "32", limit: "32" },
+        memory: { request: "100Gi", limit: "100Gi" },
+      });
+      expect(resourcesOf({ resources: { limits: { cpu: "2", memory: "8Gi" } } })).toMatchObject({
+        cpu: { request: "2", limit: "2" },
+        memory: { request: "8Gi", limit: "8Gi" },
+      });
+      // /dev/shm fits the memory limit: a larger one lifts an unset limit, a smaller set limit shrinks the default.
+      expect(resourcesOf({ resources: { sharedMemory: "80Gi" } }).memory).toEqual({ request: "18Gi", limit: "80Gi" });
+      expect(resourcesOf({ resources: { limits: { memory: "1Gi" } } }, "svi").sharedMemory).toBe("1Gi");
+      expect(resourcesOf({ resources: { limits: { memory: "1Gi" } } }, "animatic")).toMatchObject({
+        memory: { request: "512Mi", limit: "1Gi" },
+        sharedMemory: "64Mi",
+      });
+    });
+
+    it("refuse a request above its limit, naming the field", () => {
+      const result = filmIntent(
+        { name: "bay", spec: { ...spec, resources: { requests: { memory: "80Gi" }, limits: { memory: "72Gi" } } } },
+        defaults,
+      );
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect(result.errors).toEqual([
+        {
+          path: "spec.resources.requests.memory",
+          message: expect.stringMatching(/less than or equal to resources.limits.memory/) as unknown,
+        },
+      ]);
+    });
+  });
+
   it("sets exactly the runtime contract's operator variables, but those known only when a job is created", () => {
     const result = filmIntent({ name: "bay", spec }, defaults);
     if (!result.ok) throw new Error(JSON.stringify(result.errors));

@@ -9,7 +9,10 @@ import { segmentPlan } from "../plan/segment-plan.ts";
 import { defaultDeadlineSeconds } from "../api/long-video-spec.ts";
 import type { Backend, LongVideoSpec, ReferenceImage } from "../api/long-video-spec.ts";
 import type { Toleration } from "../api/pod-scheduling.ts";
+import { largerQuantity, smallerQuantity } from "../api/quantity.ts";
 import { mountPaths } from "../api/runtime-contract.ts";
+import { defaultSegmentResources } from "../api/segment-resources.ts";
+import type { RequestAndLimit, SegmentResources } from "../api/segment-resources.ts";
 import type { SegmentPlan, SegmentSpec } from "../plan/segment-plan.ts";
 import type {
   FilmIntent,
@@ -66,6 +69,7 @@ export function filmIntent(
     ...referenceVolume(spec.referenceImage),
     backend: plan.render.backend,
     deadlineSeconds: spec.render.deadlineSeconds ?? defaultDeadlineSeconds[plan.render.backend],
+    segmentResources: segmentResources(spec, plan.render.backend),
     concat: concatIntent(spec, plan),
   };
   return { ok: true, intent };
@@ -129,6 +133,34 @@ function gpuPlacement(gpu: LongVideoSpec["gpu"], defaults: IntentDefaults): GpuP
     ...(gpu.priorityClassName ? { priorityClassName: gpu.priorityClassName } : {}),
     ...(gpu.queueName ? { queueName: gpu.queueName } : {}),
   };
+}
+
+/**
+ * The spec's resources field by field over the variant's and backend's defaults. A request or limit left unset
+ * never contradicts one that is set: an unset request is lowered to a smaller limit, an unset limit raised to a
+ * larger request (and the memory limit to the /dev/shm size), so the pair Kubernetes receives is always valid.
+ */
+function segmentResources(spec: LongVideoSpec, backend: Backend): SegmentResources {
+  const defaults = defaultSegmentResources(spec.variant, backend);
+  const { requests, limits, sharedMemory } = spec.resources ?? {};
+  const memory = requestAndLimit(defaults.memory, requests?.memory, limits?.memory, sharedMemory);
+  return {
+    cpu: requestAndLimit(defaults.cpu, requests?.cpu, limits?.cpu),
+    memory,
+    sharedMemory: sharedMemory ?? smallerQuantity(defaults.sharedMemory, memory.limit),
+  };
+}
+
+function requestAndLimit(
+  defaults: RequestAndLimit,
+  request: string | undefined,
+  limit: string | undefined,
+  limitFloor?: string,
+): RequestAndLimit {
+  const resolvedRequest =
+    request ?? (limit === undefined ? defaults.request : smallerQuantity(defaults.request, limit));
+  const floor = limitFloor === undefined ? resolvedRequest : largerQuantity(resolvedRequest, limitFloor);
+  return { request: resolvedRequest, limit: limit ?? largerQuantity(defaults.limit, floor) };
 }
 
 function workspaceIntent(film: string, workspace: LongVideoSpec["storage"]["workspace"]): WorkspaceIntent {

@@ -6,6 +6,7 @@
 import type { Condition, LongVideoStatus, Phase, SegmentRecord, SegmentState } from "../api/long-video-status.ts";
 import type { Toleration } from "../api/pod-scheduling.ts";
 import type { RuntimeEnvName } from "../api/runtime-contract.ts";
+import type { SegmentResources } from "../api/segment-resources.ts";
 
 // The status the reconciler writes is the API's: types derived from the zod schema, never restated.
 export type FilmStatus = LongVideoStatus;
@@ -71,6 +72,8 @@ export interface FilmIntent {
   readonly backend: string;
   /** How long one attempt may run, pending included (the Jobs' activeDeadlineSeconds). */
   readonly deadlineSeconds: number;
+  /** CPU, memory and /dev/shm of every segment pod: the spec's, field by field, over the variant's and backend's. */
+  readonly segmentResources: SegmentResources;
   readonly concat: {
     /** Hash of everything the film depends on: the last segment's hash plus output settings. */
     readonly hash: string;

@@ -121,6 +121,9 @@ function sviFilm(variant: Variant) {
         steps: 2,
       },
       storage: { workspace: { size: "1Gi" }, models: { claimName: modelsClaim } },
+      // The svi defaults are sized for the real 14B weights (18Gi and more, 4 CPUs); the real node has 2 cores and
+      // tiny models peak near 0.7 GiB.
+      resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "2", memory: "4Gi" }, sharedMemory: "256Mi" },
       // A failure here is a bug, not bad luck: fail at once, with the worker's message in the film's conditions.
       retry: { limit: 0 },
     },

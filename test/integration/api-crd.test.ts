@@ -616,6 +616,12 @@ const invalid: { name: string; spec: unknown; field: string; message: RegExp }[]
     message: /should match/,
   },
   {
+    name: "a segment memory request above its limit",
+    spec: with_({ resources: { requests: { memory: "80Gi" }, limits: { memory: "72Gi" } } }),
+    field: "spec.resources.requests.memory",
+    message: /must be less than or equal to resources.limits.memory/,
+  },
+  {
     name: "eleven retries",
     spec: with_({ retry: { limit: 11 } }),
     field: "spec.retry.limit",

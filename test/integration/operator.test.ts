@@ -214,6 +214,21 @@ describe("the operator on kwok GPU pools", () => {
     expect(job?.spec?.activeDeadlineSeconds).toBe(5);
   });
 
+  it("gives a segment pod the film's CPU, memory and /dev/shm, and the backend's defaults for what it leaves out", async () => {
+    const resources = { requests: { cpu: "2", memory: "3Gi" }, limits: { memory: "12Gi" }, sharedMemory: "1Gi" };
+    await createFilm(film("sized", { scenes: [{ prompt: "a lamp is lit", clips: 1 }], resources }));
+    await filmUntil("sized", (f) => f.status?.phase === "Succeeded");
+    const [job] = segmentJobs(await jobsOf("sized"));
+    const pod = job?.spec?.template.spec;
+    // The animatic CPU limit (2) stays: it is not below the film's request.
+    expect(pod?.containers[0]?.resources).toEqual({
+      requests: { cpu: "2", memory: "3Gi" },
+      limits: { cpu: "2", memory: "12Gi", "nvidia.com/gpu": "1" },
+    });
+    const shm = pod?.containers[0]?.volumeMounts?.find((m) => m.mountPath === "/dev/shm");
+    expect(pod?.volumes?.find((v) => v.name === shm?.name)?.emptyDir).toEqual({ medium: "Memory", sizeLimit: "1Gi" });
+  });
+
   it("starts nothing while suspended and finishes once resumed", async () => {
     await createFilm(film("paused", { suspend: true }));
     const suspended = await filmUntil("paused", (f) => f.status?.phase === "Suspended");
