@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chain import concat_env, render_chain, result_dir
+from chain import attempt_dir, concat_env, render_chain, result_dir, segment_env
 from conftest import Run, run_cli
 from longvideo_runtime import media
 
@@ -100,15 +100,23 @@ def test_concat_follows_the_chain_past_stale_attempts(
 ) -> None:
     ws, old = film
     old_dirs = [str(result_dir(ws, i)) for i in range(3)]
+    # A stale attempt of another plan (another hash) at segment 1, from the same input: the animatic's hand-off
+    # holds no caption, so only the plan hash in its metadata tells its latents from the chain's.
+    stale = segment_env(
+        ws, 1, 3, **COMMON, LV_PROMPT="an edit, reverted", LV_INPUT_DIGEST=old[0].message["latentsDigest"]
+    )
+    stale_run = run_cli(["segment"], stale, tmp_path)
+    assert stale_run.code == 0 and stale_run.message["latentsDigest"] != old[1].message["latentsDigest"]
     # A whole other chain: every segment again with other seeds.
     new = render_chain(ws, 3, PROMPTS, tmp_path, **COMMON, LV_REFERENCE_IMAGE_PATH=str(reference_png), LV_SEED="5")
     assert not {r.message["latentsDigest"] for r in new} & {r.message["latentsDigest"] for r in old}
-    assert len(list((ws / "segments" / "1").iterdir())) == 2
+    assert len(list((ws / "segments" / "1").iterdir())) == 3
 
     for runs, expected in ((old, old_dirs), (new, [str(attempt_dir_of(ws, r)) for r in new])):
         run = concat(ws, runs, tmp_path, LV_EXPECTED_FRAMES=str(FILM_FRAMES))
         assert run.code == 0, run.stderr[-2000:]
         assert chain_dirs(run) == expected
+        assert str(attempt_dir(stale)) not in chain_dirs(run)
 
 
 def attempt_dir_of(ws: Path, run: Run) -> Path:

@@ -11,8 +11,10 @@ Tensors by backend and protocol:
   `anchor_latent` float32 [16, 1, H/8, W/8], the reference image's latent (so no later segment re-encodes it).
 - animatic: `motion_frames` uint8 [k, H, W, 3] (pixel) or [4m, H, W, 3] (latent), clean frames without captions.
 
-Metadata (all strings): format, backend, variant, protocol, segment, consumed (the digest of the handoff this
-segment started from, empty for segment 0), width, height, frames, seed, shapes ("name:DTYPE[dims];...").
+Metadata (all strings): format, backend, variant, protocol, segment, plan (LV_SEGMENT_HASH), consumed (the digest
+of the handoff this segment started from, empty for segment 0), width, height, frames, seed, shapes
+("name:DTYPE[dims];..."). With `plan` and `consumed` in the bytes, a digest names one segment of one plan on one
+chain: two plans whose tensors happen to be equal (an animatic whose prompt changed) still hand off distinct files.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def encode(spec: SegmentSpec, tensors: Mapping[str, Array]) -> bytes:
         "variant": spec.variant,
         "protocol": spec.protocol,
         "segment": str(spec.index),
+        "plan": spec.segment_hash,
         "consumed": spec.input_digest,
         "width": str(spec.width),
         "height": str(spec.height),
