@@ -8,6 +8,7 @@ Usage: python bench/segment_overhead.py [--segments N]   (run-bench.sh sets up t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -20,6 +21,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from longvideo_runtime import workspace_layout
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -40,11 +43,14 @@ def chain(workspace: Path, count: int, env: dict[str, str]) -> list[dict[str, fl
     rows: list[dict[str, float]] = []
     digest = ""
     for i in range(count):
+        # A stand-in for the operator's plan hash: with LV_ATTEMPT (0), it names the directory the segment writes.
+        plan_hash = hashlib.sha256(f"{workspace.name}|{i}".encode()).hexdigest()
         wall, message = run_segment(
             {
                 **env,
                 "LV_WORKSPACE": str(workspace),
                 "LV_SEGMENT_INDEX": str(i),
+                "LV_SEGMENT_HASH": plan_hash,
                 "LV_SEGMENT_COUNT": str(count),
                 "LV_SEED": str(i * 42),
                 "LV_PROMPT": "a lighthouse at dusk, gulls over the waves",
@@ -52,7 +58,8 @@ def chain(workspace: Path, count: int, env: dict[str, str]) -> list[dict[str, fl
             }
         )
         digest = message["latentsDigest"]
-        result = json.loads((workspace / "segments" / str(i) / "result.json").read_text())
+        attempt_dir = workspace_layout.attempt_dir(workspace, i, plan_hash, 0)
+        result = json.loads((attempt_dir / workspace_layout.RESULT_FILE).read_text())
         t = result["timings"]
         compute = t.get("model_seconds", t.get("draw_seconds", 0.0))
         rows.append(

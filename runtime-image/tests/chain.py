@@ -1,23 +1,78 @@
-"""Helpers to render a chain of segments through the CLI, as the operator would."""
+"""Helpers to render a chain of segments through the CLI, as the operator would, and to find what they wrote."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from conftest import Run, run_cli
+from conftest import SRC, Run, run_cli
 
 #: Frame size and count of the tiny svi renders.
 W, H, FRAMES = 64, 48, 13
 
+LAYOUT: dict[str, Any] = json.loads((SRC / "longvideo_runtime" / "contract.json").read_text())["workspaceLayout"]
+#: What the operator's plan hash leaves out: where and how often a segment runs, and what it consumes (the hash
+#: chains through the predecessor's hash, not its digest).
+_NOT_HASHED = {"LV_WORKSPACE", "LV_ATTEMPT", "LV_INPUT_DIGEST", "LV_TERMINATION_LOG", "LV_SEGMENT_HASH"}
+
+
+def plan_hash(env: Mapping[str, str]) -> str:
+    """A stand-in for the operator's plan hash (64 hex characters): equal for equal segment inputs."""
+    hashed = {k: v for k, v in env.items() if k.startswith("LV_") and k not in _NOT_HASHED}
+    return hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()
+
 
 def segment_env(workspace: Path, index: int, count: int, **extra: str) -> dict[str, str]:
-    return {
+    """The variables of one segment pod; LV_SEGMENT_HASH is derived from the others unless given."""
+    env = {
         "LV_WORKSPACE": str(workspace),
         "LV_SEGMENT_INDEX": str(index),
         "LV_SEGMENT_COUNT": str(count),
         "LV_SEED": str(index * 42),
+        **extra,
+    }
+    env.setdefault("LV_SEGMENT_HASH", plan_hash(env))
+    return env
+
+
+def attempt_dir(env: Mapping[str, str]) -> Path:
+    """The directory the segment pod with this environment writes, by the contract's rule (attemptDir())."""
+    prefix = env["LV_SEGMENT_HASH"][: LAYOUT["attemptHashChars"]]
+    segment = Path(env["LV_WORKSPACE"]) / LAYOUT["segmentsDir"] / env["LV_SEGMENT_INDEX"]
+    return segment / f"{prefix}-{env.get('LV_ATTEMPT', '0')}"
+
+
+def complete_dirs(workspace: Path, index: int) -> list[Path]:
+    """The attempt directories of segment `index` holding a result.json."""
+    segment = workspace / LAYOUT["segmentsDir"] / str(index)
+    return sorted(p.parent for p in segment.glob(f"*/{LAYOUT['result']}"))
+
+
+def result_dir(workspace: Path, index: int, digest: str | None = None) -> Path:
+    """The complete attempt directory of segment `index` handing off `digest`; without it, the only complete one."""
+    found = [
+        d
+        for d in complete_dirs(workspace, index)
+        if digest is None or json.loads((d / LAYOUT["result"]).read_text())["latentsDigest"] == digest
+    ]
+    assert len(found) == 1, f"segment {index}: complete attempt directories {found} (wanted one, digest {digest})"
+    return found[0]
+
+
+def latents_digest(workspace: Path, index: int) -> str:
+    result = json.loads((result_dir(workspace, index) / LAYOUT["result"]).read_text())
+    return str(result["latentsDigest"])
+
+
+def concat_env(workspace: Path, runs: Sequence[Run], **extra: str) -> dict[str, str]:
+    """The variables of a concat pod for the chain `runs` rendered: LV_FINAL_DIGEST is the last one's latents."""
+    return {
+        "LV_WORKSPACE": str(workspace),
+        "LV_SEGMENT_COUNT": str(len(runs)),
+        "LV_FINAL_DIGEST": str(runs[-1].message["latentsDigest"]),
         **extra,
     }
 
@@ -43,11 +98,6 @@ def svi_env(models: dict[str, Path], variant: str, reference: Path, **extra: str
     return env
 
 
-def latents_digest(workspace: Path, index: int) -> str:
-    result = json.loads((workspace / "segments" / str(index) / "result.json").read_text())
-    return str(result["latentsDigest"])
-
-
 def render_chain(
     workspace: Path,
     count: int,
@@ -64,5 +114,5 @@ def render_chain(
         run = run_cli(["segment"], env, tmp, command=command)
         assert run.code == 0, run.stderr[-3000:]
         runs.append(run)
-        digest = latents_digest(workspace, i)
+        digest = str(run.message["latentsDigest"])
     return runs

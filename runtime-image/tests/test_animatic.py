@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chain import latents_digest, render_chain, segment_env
+from chain import concat_env, latents_digest, render_chain, result_dir, segment_env
 from conftest import SRC, run_cli
 from longvideo_runtime import media, safetensors_io
 from longvideo_runtime.animatic import caption_height
@@ -47,7 +47,7 @@ def test_three_segments_continue_each_other_and_concat_to_the_plan(
         assert run.message["frames"] == 33 and run.message["keptFrames"] == kept[i]
         assert run.message["inputDigest"] == ("" if i == 0 else latents_digest(ws, i - 1))
         assert len(json.dumps(run.termination)) < 4096
-        seg = ws / "segments" / str(i)
+        seg = result_dir(ws, i)
         assert sorted(p.name for p in seg.iterdir()) == ["clip.mp4", "latents.safetensors", "poster.png", "result.json"]
         _, meta = safetensors_io.load(seg / "latents.safetensors")
         assert meta["consumed"] == run.message["inputDigest"] and meta["segment"] == str(i)
@@ -55,7 +55,7 @@ def test_three_segments_continue_each_other_and_concat_to_the_plan(
         assert (probe.codec, probe.frames, probe.width, probe.height) == ("h264", kept[i], W, H)
 
     # Segment 0 opens on the reference image; each later clip opens where the previous one's kept frames end.
-    clips = [media.decode_frames(ws / "segments" / str(i) / "clip.mp4") for i in range(3)]
+    clips = [media.decode_frames(result_dir(ws, i) / "clip.mp4") for i in range(3)]
     reference = media.load_rgb(reference_png, W, H)
     if variant != "pro":
         assert mean_diff(clips[0][0], reference) < 1.5
@@ -65,7 +65,7 @@ def test_three_segments_continue_each_other_and_concat_to_the_plan(
         assert seam < 1.5, f"seam {i}: {seam}"
         assert seam < 0.5 * mean_diff(clips[i][0], clips[i - 1][0]), "the seam is smaller than a clip's own motion"
         # Exactly: the carried frames open the next clip (stitching drops them from one of the two clips).
-        carried = safetensors_io.load(ws / "segments" / str(i - 1) / "latents.safetensors")[0]["motion_frames"]
+        carried = safetensors_io.load(result_dir(ws, i - 1) / "latents.safetensors")[0]["motion_frames"]
         first_generated = clips[i][0] if variant != "pro" else clips[i - 1][-1]
         assert mean_diff(first_generated, carried[0 if variant != "pro" else -1]) < 1.5
 
@@ -73,13 +73,7 @@ def test_three_segments_continue_each_other_and_concat_to_the_plan(
     total = sum(kept)
     run = run_cli(
         ["concat"],
-        {
-            "LV_WORKSPACE": str(ws),
-            "LV_SEGMENT_COUNT": "3",
-            "LV_OUTPUT_PATH": str(out),
-            "LV_EXPECTED_FRAMES": str(total),
-            "LV_FPS": str(FPS),
-        },
+        concat_env(ws, runs, LV_OUTPUT_PATH=str(out), LV_EXPECTED_FRAMES=str(total), LV_FPS=str(FPS)),
         tmp_path,
     )
     assert run.code == 0, run.stderr
@@ -119,12 +113,14 @@ def ffprobe(path: Path) -> dict[str, float]:
 
 def test_concat_with_audio_and_frame_check(tmp_path: Path, reference_png: Path) -> None:
     ws = tmp_path / "ws"
-    render_chain(ws, 2, PROMPTS, tmp_path, **COMMON, LV_VARIANT="film", LV_REFERENCE_IMAGE_PATH=str(reference_png))
+    runs = render_chain(
+        ws, 2, PROMPTS, tmp_path, **COMMON, LV_VARIANT="film", LV_REFERENCE_IMAGE_PATH=str(reference_png)
+    )
     audio = ws / "audio.wav"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", str(audio)], check=True
     )
-    base = {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "2", "LV_FPS": str(FPS)}
+    base = concat_env(ws, runs, LV_FPS=str(FPS))
     wrong = run_cli(["concat"], {**base, "LV_EXPECTED_FRAMES": "30"}, tmp_path)
     assert wrong.code == 2 and "plan expects 30" in wrong.message["error"]
     assert not (ws / "film.mp4").exists()
@@ -136,14 +132,18 @@ def test_concat_with_audio_and_frame_check(tmp_path: Path, reference_png: Path) 
 
 def test_concat_refuses_a_broken_chain(tmp_path: Path, reference_png: Path) -> None:
     ws = tmp_path / "ws"
-    render_chain(ws, 2, PROMPTS, tmp_path, **COMMON, LV_VARIANT="film", LV_REFERENCE_IMAGE_PATH=str(reference_png))
-    # Segment 0 re-rendered with another seed: segment 1 no longer follows from it.
+    runs = render_chain(
+        ws, 2, PROMPTS, tmp_path, **COMMON, LV_VARIANT="film", LV_REFERENCE_IMAGE_PATH=str(reference_png)
+    )
+    # Segment 0 re-rendered with another seed, and the attempt segment 1 continued removed: the chain is broken.
     env = segment_env(
         ws, 0, 2, **COMMON, LV_VARIANT="film", LV_PROMPT="x", LV_SEED="5", LV_REFERENCE_IMAGE_PATH=str(reference_png)
     )
     assert run_cli(["segment"], env, tmp_path).code == 0
-    run = run_cli(["concat"], {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "2"}, tmp_path)
-    assert run.code == 3 and "re-render segment 1" in run.message["error"]
+    shutil.rmtree(result_dir(ws, 0, runs[0].message["latentsDigest"]))
+    run = run_cli(["concat"], concat_env(ws, runs), tmp_path)
+    assert run.code == 3 and run.message["missingSegment"] == 0
+    assert f"hands off {runs[0].message['latentsDigest']}" in run.message["error"]
 
 
 def test_missing_reference_draws_a_placeholder(tmp_path: Path) -> None:
@@ -255,7 +255,7 @@ def test_runs_on_debian_python_with_numpy_and_pillow_only(tmp_path: Path, refere
         digest = latents_digest(ws, i)
     run = run_cli(
         ["concat"],
-        {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "2", "LV_EXPECTED_FRAMES": "61"},
+        {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "2", "LV_EXPECTED_FRAMES": "61", "LV_FINAL_DIGEST": digest},
         tmp_path,
         python=str(DEBIAN_PYTHON),
     )

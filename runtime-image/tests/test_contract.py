@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from chain import latents_digest, render_chain, segment_env
+from chain import concat_env, latents_digest, render_chain, segment_env
 from conftest import SRC, run_cli
 from longvideo_runtime import contract, errors, fsio, workspace_layout
 from longvideo_runtime.backends import FACTORIES
@@ -67,7 +67,19 @@ def test_a_contract_of_another_version_is_refused(tmp_path: Path) -> None:
     ("changes", "message"),
     [
         ({"exitCodes": {**RAW["exitCodes"], "badInput": "2"}}, r"contract\.exitCodes\.badInput must be an integer"),
-        ({"workspaceLayout": {"segmentsDir": "segments"}}, r"contract\.workspaceLayout\.clip is missing"),
+        ({"workspaceLayout": {"segmentsDir": "segments"}}, r"contract\.workspaceLayout\.attemptHashChars is missing"),
+        (
+            {"workspaceLayout": {**RAW["workspaceLayout"], "attemptHashChars": "16"}},
+            r"workspaceLayout\.attemptHashChars must be an integer",
+        ),
+        (
+            {"workspaceLayout": {**RAW["workspaceLayout"], "attemptHashChars": 0}},
+            r"attemptHashChars must be at least 1",
+        ),
+        (
+            {"workspaceLayout": {k: v for k, v in RAW["workspaceLayout"].items() if k != "clip"}},
+            r"contract\.workspaceLayout\.clip is missing",
+        ),
         ({"backends": ["svi", "comfy"]}, r"contract\.backends\[1\] must be one of svi, animatic"),
         ({"variants": {**RAW["variants"], "talk": RAW["variants"]["film"]}}, r"variants\.talk \(name\) must be one"),
         ({"env": {**ENV, "XY": ENV["LV_FPS"]}}, "start with LV_"),
@@ -150,6 +162,7 @@ def test_each_command_reads_its_own_variables() -> None:
     segment = Recording(
         {
             "LV_SEGMENT_INDEX": "1",
+            "LV_SEGMENT_HASH": "0123456789abcdef" * 4,
             "LV_SEGMENT_COUNT": "3",
             "LV_BACKEND": "svi",
             "LV_PROMPT": "gulls",
@@ -159,12 +172,34 @@ def test_each_command_reads_its_own_variables() -> None:
     parse_segment(segment)
     assert segment.asked <= names_for("segment")
     assert names_for("segment", "operator") <= segment.asked, "the operator sets it, the segment ignores it"
-    concat = Recording({"LV_SEGMENT_COUNT": "2", "LV_EXPECTED_FRAMES": "10", "LV_AUDIO_PATH": "a.wav"})
+    concat = Recording(
+        {
+            "LV_SEGMENT_COUNT": "2",
+            "LV_FINAL_DIGEST": "sha256:" + "cd" * 32,
+            "LV_EXPECTED_FRAMES": "10",
+            "LV_AUDIO_PATH": "a.wav",
+        }
+    )
     parse_concat(concat)
     assert concat.asked <= names_for("concat")
     assert names_for("concat", "operator") <= concat.asked, "the operator sets it, concat ignores it"
     assert {v for _, v in SEGMENT_OPTIONS} <= names_for("segment")
     assert {v for _, v in CONCAT_OPTIONS} <= names_for("concat")
+
+
+def test_the_new_operator_variables_are_read_and_required() -> None:
+    """LV_SEGMENT_HASH names the attempt directory, LV_FINAL_DIGEST the end of the chain concat walks."""
+    assert ENV["LV_SEGMENT_HASH"]["commands"] == ["segment"] and ENV["LV_SEGMENT_HASH"]["setBy"] == "operator"
+    assert ENV["LV_FINAL_DIGEST"]["commands"] == ["concat"] and ENV["LV_FINAL_DIGEST"]["setBy"] == "operator"
+    read = source_names()
+    assert read["LV_SEGMENT_HASH"] >= {"spec.py"} and read["LV_FINAL_DIGEST"] >= {"spec.py"}
+    base = {"LV_SEGMENT_INDEX": "0", "LV_BACKEND": "animatic", "LV_SEGMENT_HASH": "ab" * 32, "LV_ATTEMPT": "3"}
+    assert parse_segment(base).attempt_dir == Path(RAW["mountPaths"]["workspace"], "segments", "0", "ab" * 8 + "-3")
+    with pytest.raises(WorkerError, match="LV_SEGMENT_HASH is required"):
+        parse_segment({k: v for k, v in base.items() if k != "LV_SEGMENT_HASH"})
+    assert parse_concat({"LV_SEGMENT_COUNT": "1", "LV_FINAL_DIGEST": "sha256:" + "0" * 64}).final_digest.endswith("0")
+    with pytest.raises(WorkerError, match="LV_FINAL_DIGEST is required"):
+        parse_concat({"LV_SEGMENT_COUNT": "1"})
 
 
 # --- facts ---------------------------------------------------------------------------------------------------------
@@ -182,7 +217,9 @@ def test_variant_profiles_are_the_contracts(variant: str) -> None:
     )
     assert (profile.model, profile.lora, profile.lora_2) == tuple(raw["weights"][k] for k in ("model", "lora", "lora2"))
     assert profile.guidance_scale == raw["guidanceScale"] and profile.padding in PADDINGS
-    first = parse_segment({"LV_SEGMENT_INDEX": "0", "LV_VARIANT": variant, "LV_BACKEND": "animatic"})
+    first = parse_segment(
+        {"LV_SEGMENT_INDEX": "0", "LV_SEGMENT_HASH": "h", "LV_VARIANT": variant, "LV_BACKEND": "animatic"}
+    )
     assert (first.motion_frames, first.padding, first.guidance_scale) == (
         raw["motionFrames"],
         raw["padding"],
@@ -198,20 +235,28 @@ def test_variants_backends_and_frames_are_the_contracts() -> None:
     assert tuple(RAW["variants"]) == VARIANTS and set(PROFILES) == set(RAW["variants"])
     assert tuple(RAW["backends"]) == BACKENDS and set(FACTORIES) == set(RAW["backends"])
     assert RAW["framesPerLatent"] == FRAMES_PER_LATENT
-    spec = parse_segment({"LV_SEGMENT_INDEX": "3", "LV_BACKEND": "animatic", "LV_INPUT_DIGEST": "sha256:" + "0" * 64})
+    spec = parse_segment(
+        {
+            "LV_SEGMENT_INDEX": "3",
+            "LV_SEGMENT_HASH": "h",
+            "LV_BACKEND": "animatic",
+            "LV_INPUT_DIGEST": "sha256:" + "0" * 64,
+        }
+    )
     assert spec.frames == RAW["clipFrames"]["default"]
     assert spec.seed == 3 * RAW["defaultSeedMultiplier"]
 
 
 def test_mount_path_defaults_are_the_contracts() -> None:
     mounts = RAW["mountPaths"]
-    spec = parse_segment({"LV_SEGMENT_INDEX": "0", "LV_BACKEND": "animatic"})
+    spec = parse_segment({"LV_SEGMENT_INDEX": "0", "LV_SEGMENT_HASH": "h", "LV_BACKEND": "animatic"})
     assert (spec.workspace, spec.svi.models_dir, spec.reference_dir) == (
         Path(mounts["workspace"]),
         Path(mounts["models"]),
         Path(mounts["reference"]),
     )
-    assert parse_concat({"LV_SEGMENT_COUNT": "1"}).workspace == Path(mounts["workspace"])
+    concat = parse_concat({"LV_SEGMENT_COUNT": "1", "LV_FINAL_DIGEST": "sha256:" + "0" * 64})
+    assert concat.workspace == Path(mounts["workspace"])
     image = json.loads((HERE / "cpu-image.json").read_text())
     assert f"LV_WORKSPACE={mounts['workspace']}" in image["config"]["Env"]
     assert image["config"]["WorkingDir"] == mounts["scratch"]
@@ -234,8 +279,10 @@ def test_exit_codes_and_failure_reasons_are_the_contracts() -> None:
 
 def test_workspace_layout_is_the_contracts() -> None:
     layout = RAW["workspaceLayout"]
-    assert tuple(layout[k] for k in ("segmentsDir", "clip", "poster", "result", "handoff", "temporaryMark")) == (
+    keys = ("segmentsDir", "attemptHashChars", "clip", "poster", "result", "handoff", "temporaryMark")
+    assert tuple(layout[k] for k in keys) == (
         workspace_layout.SEGMENTS_DIR,
+        workspace_layout.ATTEMPT_HASH_CHARS,
         workspace_layout.CLIP_FILE,
         workspace_layout.POSTER_FILE,
         workspace_layout.RESULT_FILE,
@@ -244,10 +291,14 @@ def test_workspace_layout_is_the_contracts() -> None:
     )
     ws = Path("/w")
     segment = ws / layout["segmentsDir"] / "4"
-    assert workspace_layout.segment_dir(ws, 4) == segment and workspace_layout.previous_dir(ws, 5) == segment
-    assert workspace_layout.result_path(ws, 4) == segment / layout["result"]
-    assert workspace_layout.handoff_path(ws, 4) == segment / layout["handoff"]
-    assert fsio.temp_path(segment / "clip.mp4").name.startswith("." + layout["clip"] + layout["temporaryMark"])
+    plan_hash = "0123456789abcdef" + "f" * 48
+    # attemptDir() in runtime-contract.ts: `${segmentDir(index)}/${hash.slice(0, attemptHashChars)}-${attempt}`.
+    attempt = segment / f"{plan_hash[: layout['attemptHashChars']]}-7"
+    assert workspace_layout.segment_dir(ws, 4) == segment
+    assert workspace_layout.attempt_dir(ws, 4, plan_hash, 7) == attempt
+    assert workspace_layout.parse_attempt_name(attempt.name) == workspace_layout.AttemptName("0123456789abcdef", 7)
+    assert workspace_layout.parse_attempt_name("." + attempt.name + layout["temporaryMark"] + "x") is None
+    assert fsio.temp_path(attempt / "clip.mp4").name.startswith("." + layout["clip"] + layout["temporaryMark"])
 
 
 # --- termination messages ------------------------------------------------------------------------------------------
@@ -271,21 +322,35 @@ def test_every_message_the_worker_ends_with_has_only_the_contracts_fields(tmp_pa
         assert set(run.message) == set(FIELDS["segment"]) - {"reused"}
     again = run_cli(
         ["segment"],
-        segment_env(ws, 1, 2, **COMMON, LV_PROMPT="a sea", LV_INPUT_DIGEST=latents_digest(ws, 0)),
+        segment_env(
+            ws,
+            1,
+            2,
+            **COMMON,
+            LV_PROMPT="a sea",
+            LV_INPUT_DIGEST=latents_digest(ws, 0),
+            LV_REFERENCE_IMAGE_PATH=str(reference_png),
+        ),
         tmp_path,
     )
     assert again.code == 0 and set(again.message) == set(FIELDS["segment"])
 
-    film = run_cli(["concat"], {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "2"}, tmp_path)
+    film = run_cli(["concat"], concat_env(ws, runs), tmp_path)
     assert film.code == 0 and set(film.message) == set(FIELDS["concat"])
 
     failures = [
         run_cli(["segment"], segment_env(ws, 1, 2, **COMMON, LV_INPUT_DIGEST="sha256:" + "0" * 64), tmp_path),
         run_cli(["segment"], {"LV_WORKSPACE": str(ws)}, tmp_path),
-        run_cli(["concat"], {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "3"}, tmp_path),
+        run_cli(["concat"], concat_env(ws, runs, LV_SEGMENT_COUNT="3"), tmp_path),
+        run_cli(["concat"], concat_env(ws, runs, LV_EXPECTED_FRAMES="1"), tmp_path),
     ]
-    assert [f.code for f in failures] == [RAW["exitCodes"][k] for k in ("handoff", "badInput", "handoff")]
+    codes = [RAW["exitCodes"][k] for k in ("handoff", "badInput", "handoff", "badInput")]
+    assert [f.code for f in failures] == codes
     for failure in failures:
         assert set(failure.message) <= set(FIELDS["failure"]), failure.message
         assert failure.message["reason"] in RAW["failureReasons"].values()
         assert failure.termination == failure.message
+        # missingSegment: only on hand-off failures, where it names the segment to render again.
+        handoff = failure.message["reason"] == RAW["failureReasons"]["handoff"]
+        assert ("missingSegment" in failure.message) == handoff
+    assert [f.message.get("missingSegment") for f in failures] == [0, None, 2, None]

@@ -16,7 +16,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chain import H, W, latents_digest, render_chain, segment_env, svi_env
+from chain import (
+    LAYOUT,
+    H,
+    W,
+    complete_dirs,
+    concat_env,
+    latents_digest,
+    render_chain,
+    result_dir,
+    segment_env,
+    svi_env,
+)
 from conftest import run_cli, write_reference
 from longvideo_runtime import media, safetensors_io
 from test_animatic import BLOCK_TORCH
@@ -83,19 +94,14 @@ def test_three_chained_svi_segments_and_concat_in_the_image(
         if variant == "pro":
             assert trace["experts"].startswith("h") and trace["experts"].endswith("l")
             assert trace["vae_encodes"] == (1 if i == 0 else 0)
-        tensors, meta = safetensors_io.load(ws / "segments" / str(i) / "latents.safetensors")
+        tensors, meta = safetensors_io.load(result_dir(ws, i) / "latents.safetensors")
         assert meta["consumed"] == run.message["inputDigest"]
         if variant == "pro":
             assert tensors["anchor_latent"].shape == (16, 1, H // 8, W // 8)
         else:
             assert tensors["motion_frames"].shape == (5, H, W, 3) and tensors["motion_frames"].dtype == np.uint8
-        assert media.probe(ws / "segments" / str(i) / "clip.mp4").frames == kept[i]
-    film = run_cli(
-        ["concat"],
-        {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "3", "LV_EXPECTED_FRAMES": "29"},
-        shared,
-        command=command(),
-    )
+        assert media.probe(result_dir(ws, i) / "clip.mp4").frames == kept[i]
+    film = run_cli(["concat"], concat_env(ws, runs, LV_EXPECTED_FRAMES="29"), shared, command=command())
     assert film.code == 0, film.stderr[-3000:]
     assert film.message["frames"] == 29 and media.probe(Path(film.message["path"])).frames == 29
 
@@ -138,12 +144,7 @@ def test_animatic_and_concat_in_the_image_never_import_torch(pod: tuple[Path, Co
         LV_REFERENCE_IMAGE_PATH=str(reference),
     )
     assert [r.message["keptFrames"] for r in runs] == [12, 17]
-    film = run_cli(
-        ["concat"],
-        {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "2", "LV_EXPECTED_FRAMES": "29"},
-        shared,
-        command=blocked,
-    )
+    film = run_cli(["concat"], concat_env(ws, runs, LV_EXPECTED_FRAMES="29"), shared, command=blocked)
     assert film.code == 0, film.stderr[-3000:]
     svi = run_cli(
         ["segment"],
@@ -180,6 +181,7 @@ def test_a_model_cache_of_tiny_models_under_the_default_names(pod: tuple[Path, C
         "LV_STEPS": "2",
         "LV_PROMPT": "a boat",
         "LV_SEGMENT_INDEX": "0",
+        "LV_SEGMENT_HASH": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         "LV_SEGMENT_COUNT": "2",
         "LV_WORKSPACE": "/workspace",
         "LV_REFERENCE_IMAGE_PATH": f"/workspace/{reference.name}",
@@ -191,4 +193,5 @@ def test_a_model_cache_of_tiny_models_under_the_default_names(pod: tuple[Path, C
     assert loaded["model"] == "/models/Wan2.2-I2V-A14B-Diffusers" and loaded["experts"] == 2
     merged = next(line for line in run.logs if line["event"] == "lora-merged")
     assert merged["lora"].startswith("/models/svi/version-2.0/") and merged["modules"] > 0
-    assert (shared / "segments" / "0" / "result.json").is_file()
+    # The pod's own attempt directory, under the workspace as mounted: /workspace/segments/0/<hash16>-0.
+    assert complete_dirs(shared, 0) == [shared / LAYOUT["segmentsDir"] / "0" / "9f86d081884c7d65-0"]

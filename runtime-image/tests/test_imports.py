@@ -163,8 +163,12 @@ def test_the_layout_and_the_registry_replace_the_old_back_imports() -> None:
     edges = imports(modules(SRC, PACKAGE))
     direct = {(e.source, e.target) for e in edges}
     assert (f"{PACKAGE}.concat", f"{PACKAGE}.segment") not in direct, "concat takes the layout from workspace_layout"
-    for user in ("segment", "concat", "handoff", "spec"):
+    # concat takes the chain (and so the layout) from film_chain; every reader of attempt directories, from attempts.
+    assert (f"{PACKAGE}.concat", f"{PACKAGE}.film_chain") in direct
+    for user in ("segment", "film_chain", "attempts", "handoff", "spec"):
         assert (f"{PACKAGE}.{user}", f"{PACKAGE}.workspace_layout") in direct
+    for reader in ("segment", "handoff", "film_chain"):
+        assert (f"{PACKAGE}.{reader}", f"{PACKAGE}.attempts") in direct
     # Backends import the render types; only the registry imports the backends (inside its factories).
     for backend in ("animatic", "svi.backend"):
         assert (f"{PACKAGE}.{backend}", f"{PACKAGE}.rendering") in direct

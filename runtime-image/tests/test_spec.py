@@ -10,11 +10,14 @@ from longvideo_runtime.errors import BadInput
 from longvideo_runtime.spec import parse_concat, parse_segment
 
 DIGEST = "sha256:" + "ab" * 32
+#: What the operator's plan hashes look like: sha256 in hex.
+PLAN_HASH = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 
 def env(**overrides: str) -> dict[str, str]:
     base = {
         "LV_SEGMENT_INDEX": "1",
+        "LV_SEGMENT_HASH": PLAN_HASH,
         "LV_SEGMENT_COUNT": "3",
         "LV_PROMPT": "gulls take off",
         "LV_VARIANT": "film",
@@ -32,6 +35,8 @@ def test_operator_environment_parses_with_variant_defaults() -> None:
     assert (spec.trim_head, spec.trim_tail, spec.kept_frames) == (0, 5, 76)
     assert spec.seed == 42
     assert spec.segment_dir == Path("/workspace/segments/1")
+    assert spec.attempt_dir == Path("/workspace/segments/1/9f86d081884c7d65-0")
+    assert parse_segment(env(LV_ATTEMPT="12")).attempt_dir == Path("/workspace/segments/1/9f86d081884c7d65-12")
     assert spec.protocol == "pixel"
 
 
@@ -71,6 +76,13 @@ def test_planner_trims_are_taken_as_given() -> None:
         ({"LV_BACKEND": "svi", "LV_PROMPT": " "}, "LV_PROMPT is required"),
         ({"LV_GUIDANCE_SCALE": "nan"}, "finite"),
         ({"LV_OFFLOAD_ENCODERS": "maybe"}, "true, false or auto"),
+        ({"LV_SEGMENT_HASH": ""}, "LV_SEGMENT_HASH must be"),
+        ({"LV_SEGMENT_HASH": "../../etc"}, "LV_SEGMENT_HASH must be"),
+        ({"LV_SEGMENT_HASH": "ab/cd"}, "LV_SEGMENT_HASH must be"),
+        ({"LV_SEGMENT_HASH": "-ab"}, "LV_SEGMENT_HASH must be"),
+        ({"LV_SEGMENT_HASH": ".."}, "LV_SEGMENT_HASH must be"),
+        ({"LV_SEGMENT_HASH": "ab\x00"}, "LV_SEGMENT_HASH must be"),
+        ({"LV_SEGMENT_HASH": "a" * 129}, "LV_SEGMENT_HASH must be"),
     ],
 )
 def test_bad_segment_specs_are_refused_with_the_variable_named(overrides: dict[str, str], message: str) -> None:
@@ -83,6 +95,14 @@ def test_fingerprint_covers_inputs_not_placement() -> None:
     assert a.fingerprint() == parse_segment(env(LV_WORKSPACE="/elsewhere", LV_ATTEMPT="2")).fingerprint()
     assert a.fingerprint() != parse_segment(env(LV_SEED="43")).fingerprint()
     assert a.fingerprint() != parse_segment(env(LV_INPUT_DIGEST="sha256:" + "cd" * 32)).fingerprint()
+    assert a.fingerprint() != parse_segment(env(LV_SEGMENT_HASH="0" * 64)).fingerprint(), "another plan's segment"
+
+
+def test_a_segment_hash_is_one_safe_path_component() -> None:
+    for value in (PLAN_HASH, "h", "A_b-9", "a" * 128):
+        assert parse_segment(env(LV_SEGMENT_HASH=value)).attempt_dir.parent == Path("/workspace/segments/1")
+    with pytest.raises(BadInput, match="LV_SEGMENT_HASH is required"):
+        parse_segment({k: v for k, v in env().items() if k != "LV_SEGMENT_HASH"})
 
 
 def test_concat_contract() -> None:
@@ -90,6 +110,7 @@ def test_concat_contract() -> None:
         {
             "LV_WORKSPACE": "/workspace",
             "LV_SEGMENT_COUNT": "4",
+            "LV_FINAL_DIGEST": DIGEST,
             "LV_OUTPUT_PATH": "/workspace/out/film.mp4",
             "LV_EXPECTED_FRAMES": "305",
             "LV_FPS": "16",
@@ -98,6 +119,8 @@ def test_concat_contract() -> None:
     )
     assert spec.output_path == Path("/workspace/out/film.mp4")
     assert spec.audio_path == Path("/workspace/audio/track.wav")
-    assert (spec.segment_count, spec.expected_frames) == (4, 305)
+    assert (spec.segment_count, spec.expected_frames, spec.final_digest) == (4, 305, DIGEST)
     with pytest.raises(BadInput, match=r"\.mp4"):
-        parse_concat({"LV_SEGMENT_COUNT": "1", "LV_OUTPUT_PATH": "/workspace/film.webm"})
+        parse_concat({"LV_SEGMENT_COUNT": "1", "LV_FINAL_DIGEST": DIGEST, "LV_OUTPUT_PATH": "/workspace/film.webm"})
+    with pytest.raises(BadInput, match="LV_FINAL_DIGEST must be sha256"):
+        parse_concat({"LV_SEGMENT_COUNT": "1", "LV_FINAL_DIGEST": "abc"})

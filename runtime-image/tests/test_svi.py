@@ -9,7 +9,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from chain import H, W, latents_digest, render_chain, segment_env, svi_env  # noqa: E402
+from chain import (  # noqa: E402
+    H,
+    W,
+    complete_dirs,
+    concat_env,
+    latents_digest,
+    render_chain,
+    result_dir,
+    segment_env,
+    svi_env,
+)
 from conftest import run_cli  # noqa: E402
 from longvideo_runtime import media, safetensors_io  # noqa: E402
 from longvideo_runtime.logs import Logger  # noqa: E402
@@ -40,20 +50,18 @@ def test_three_chained_segments_through_the_cli(
         else:
             assert trace["experts"] == "hhh" and trace["vae_encodes"] == 1
         assert trace["vae_decodes"] == 1
-        tensors, meta = safetensors_io.load(ws / "segments" / str(i) / "latents.safetensors")
+        tensors, meta = safetensors_io.load(result_dir(ws, i) / "latents.safetensors")
         if variant == "pro":
             assert tensors["motion_latents"].shape == (16, 1, H // 8, W // 8)
             assert tensors["anchor_latent"].shape == (16, 1, H // 8, W // 8)
         else:
             assert tensors["motion_frames"].shape == (5, H, W, 3) and tensors["motion_frames"].dtype == np.uint8
         assert meta["consumed"] == run.message["inputDigest"]
-        assert media.probe(ws / "segments" / str(i) / "clip.mp4").frames == kept[i]
+        assert media.probe(result_dir(ws, i) / "clip.mp4").frames == kept[i]
     if variant == "pro":
-        anchors = [
-            safetensors_io.load(ws / "segments" / str(i) / "latents.safetensors")[0]["anchor_latent"] for i in range(3)
-        ]
+        anchors = [safetensors_io.load(result_dir(ws, i) / "latents.safetensors")[0]["anchor_latent"] for i in range(3)]
         assert all(np.array_equal(anchors[0], a) for a in anchors), "the anchor latent is carried, not re-encoded"
-    film = run_cli(["concat"], {"LV_WORKSPACE": str(ws), "LV_SEGMENT_COUNT": "3", "LV_EXPECTED_FRAMES": "29"}, tmp_path)
+    film = run_cli(["concat"], concat_env(ws, runs, LV_EXPECTED_FRAMES="29"), tmp_path)
     assert film.code == 0 and film.message["frames"] == 29
 
 
@@ -120,7 +128,7 @@ def test_pro_segment_builds_its_condition_from_latents_only(
         ws, tiny_models, "pro", reference_png, index=1, LV_INPUT_DIGEST=str(first["latentsDigest"])
     )
     assert calls == ["decode:4"], "only this clip's own latents are decoded; the previous clip is never decoded"
-    handoff, _ = safetensors_io.load(ws / "segments" / "0" / "latents.safetensors")
+    handoff, _ = safetensors_io.load(result_dir(ws, 0) / "latents.safetensors")
     assert backend.last_condition is not None
     mask = backend.last_condition[0, :4]
     assert torch.all(mask[:, 0] == 1) and torch.all(mask[:, 1:] == 0), "only the anchor frame is marked known"
@@ -149,7 +157,7 @@ def test_unknown_lora_key_and_missing_model_are_bad_input(
     }
     run = run_cli(["segment"], env, tmp_path)
     assert run.code == 2 and "blocks.0.self_attn.gate.lora_A.default.weight" in run.message["error"]
-    assert not (tmp_path / "ws" / "segments" / "0" / "result.json").exists()
+    assert complete_dirs(tmp_path / "ws", 0) == []
     env.update(LV_LORA="", LV_MODEL="absent")
     run = run_cli(["segment"], env, tmp_path)
     assert run.code == 2 and "does not exist" in run.message["error"]

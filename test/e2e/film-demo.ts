@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse } from "yaml";
+import { attemptDir } from "../../src/api/runtime-contract.ts";
 import { kubectl, run } from "../support/kubectl.ts";
 
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
@@ -98,6 +99,7 @@ export interface FilmView {
     readonly conditions?: readonly { readonly type: string; readonly status: string; readonly message?: string }[];
     readonly segments?: readonly {
       readonly index: number;
+      readonly hash: string;
       readonly state: string;
       readonly node?: string;
       readonly attempt?: number;
@@ -166,6 +168,18 @@ export function workspaceDirectory(namespace: string, claimName: string): string
   const dir = pv.spec.hostPath?.path ?? pv.spec.local?.path;
   if (!dir) throw new Error(`volume ${volume} has no local path`);
   return dir;
+}
+
+/**
+ * The directory in `workspace` holding a segment's clip, poster, latents and result.json: the runtime contract's
+ * `attemptDir()` of the attempt its status record names. (A segment whose attempt reported an earlier attempt's
+ * result as reused has its files in that earlier attempt's directory; these tests render every segment once.)
+ */
+export function segmentFilesDirectory(
+  workspace: string,
+  record: { readonly index: number; readonly hash: string; readonly attempt?: number },
+): string {
+  return path.join(workspace, attemptDir(record.index, record.hash, record.attempt ?? 0));
 }
 
 /** Copies the finished film and its contact sheet out of the workspace into `outDir`; returns their paths. */

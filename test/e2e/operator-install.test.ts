@@ -25,6 +25,7 @@ import {
   readFilm,
   repoRoot,
   run,
+  segmentFilesDirectory,
   videoFacts,
   watchFilm,
   workspaceDirectory,
@@ -301,8 +302,10 @@ describe("the operator installed by Helm on the local cluster", () => {
     const workspace = workspaceDirectory(filmsNamespace, `${name}-workspace`);
     const [w, h] = [208, 120];
     const rows = Math.floor(h * 0.75);
-    const clips = Array.from({ length: planned.segments }, (_, i) =>
-      grayFrames(path.join(workspace, "segments", String(i), "clip.mp4"), w, h),
+    const records = [...(film.status?.segments ?? [])].sort((a, b) => a.index - b.index);
+    expect(records).toHaveLength(planned.segments);
+    const clips = records.map((record) =>
+      grayFrames(path.join(segmentFilesDirectory(workspace, record), "clip.mp4"), w, h),
     );
     for (let i = 1; i < clips.length; i++) {
       const previous = clips[i - 1] ?? [];

@@ -23,6 +23,7 @@ import {
   loadImages,
   repoRoot,
   run,
+  segmentFilesDirectory,
   videoFacts,
   watchFilm,
   workspaceDirectory,
@@ -291,12 +292,18 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
       expect(facts).toMatchObject({ frames: plan.totals.frames, width: size, height: size, fps, codec: "h264" });
       expect(facts.seconds).toBeCloseTo(plan.totals.seconds, 1);
 
-      // Each segment's handoff files: the latents are the digest the status records, name the digest they
-      // consumed, and hold the svi protocol's tensors (an animatic handoff holds only motion frames).
+      // Each segment's handoff files, in the directory of the attempt its record names
+      // (segments/<i>/<first 16 characters of the hash>-<attempt>/): the latents are the digest the status records,
+      // name the plan and the digest they consumed, and hold the svi protocol's tensors (an animatic handoff holds
+      // only motion frames).
       const protocol = variant === "pro" ? "latent" : "pixel";
       const tensors = variant === "pro" ? ["anchor_latent", "motion_latents"] : ["motion_frames"];
+      expect(segments.map((s) => s.hash)).toEqual(plan.segments.map((s) => s.hash));
       for (const [i, planned] of plan.segments.entries()) {
-        const dir = path.join(workspace, "segments", String(i));
+        const record = segments[i];
+        if (!record) throw new Error(`segment ${String(i)} has no status record`);
+        const dir = segmentFilesDirectory(workspace, record);
+        expect(path.relative(workspace, dir)).toBe(`segments/${String(i)}/${planned.hash.slice(0, 16)}-0`);
         for (const file of ["clip.mp4", "latents.safetensors", "poster.png", "result.json"]) {
           expect(existsSync(path.join(dir, file)), `${dir}/${file}`).toBe(true);
         }
@@ -309,11 +316,18 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
           variant,
           protocol,
           segment: String(i),
-          consumed: segments[i]?.inputDigest ?? "",
+          plan: planned.hash,
+          consumed: record.inputDigest ?? "",
         });
         expect(header.tensors).toEqual(tensors);
         const result = JSON.parse(readFileSync(path.join(dir, "result.json"), "utf8")) as Record<string, unknown>;
-        expect(result).toMatchObject({ backend: "svi", variant, latentsDigest: outputs[i] });
+        expect(result).toMatchObject({
+          backend: "svi",
+          variant,
+          segmentHash: planned.hash,
+          attempt: 0,
+          latentsDigest: outputs[i],
+        });
         expect(videoFacts(path.join(dir, "clip.mp4")).frames, `segment ${String(i)} clip`).toBe(planned.framesKept);
         expect(readFileSync(path.join(dir, "poster.png")).subarray(1, 4).toString()).toBe("PNG");
       }

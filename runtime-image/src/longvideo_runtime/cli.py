@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from longvideo_runtime.contract import CONTRACT
-from longvideo_runtime.errors import BadInput, ExitCode, OutOfMemory, Terminated, WorkerError
+from longvideo_runtime.errors import BadInput, ExitCode, HandoffError, OutOfMemory, Terminated, WorkerError
 from longvideo_runtime.logs import Logger
 from longvideo_runtime.spec import DEFAULT_TERMINATION_LOG
 
@@ -28,6 +28,7 @@ MAX_TERMINATION_BYTES = CONTRACT.termination_message.max_bytes
 # (option, variable) pairs: each option overrides the LV_* variable of the same meaning.
 SEGMENT_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--index", "LV_SEGMENT_INDEX"),
+    ("--segment-hash", "LV_SEGMENT_HASH"),
     ("--segment-count", "LV_SEGMENT_COUNT"),
     ("--scene", "LV_SCENE_INDEX"),
     ("--prompt", "LV_PROMPT"),
@@ -67,6 +68,7 @@ SEGMENT_OPTIONS: tuple[tuple[str, str], ...] = (
 CONCAT_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--workspace", "LV_WORKSPACE"),
     ("--segment-count", "LV_SEGMENT_COUNT"),
+    ("--final-digest", "LV_FINAL_DIGEST"),
     ("--output", "LV_OUTPUT_PATH"),
     ("--expected-frames", "LV_EXPECTED_FRAMES"),
     ("--fps", "LV_FPS"),
@@ -87,10 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", default=os.environ.get("LV_LOG_LEVEL", "info"))
     commands = parser.add_subparsers(dest="command", required=True)
-    segment = commands.add_parser("segment", help="render one segment into <workspace>/segments/<index>/")
+    segment = commands.add_parser(
+        "segment", help="render one segment into <workspace>/segments/<index>/<hash16>-<attempt>/"
+    )
     for option, variable in SEGMENT_OPTIONS:
         segment.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")
-    concat = commands.add_parser("concat", help="concatenate every segment's clip into the film")
+    concat = commands.add_parser(
+        "concat", help="concatenate the clips of the chain of hand-offs ending in LV_FINAL_DIGEST into the film"
+    )
     for option, variable in CONCAT_OPTIONS:
         concat.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")
     return parser
@@ -182,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.error(error.kind, error=error.message)
         message = {**{k: v for k, v in base.items() if v not in (None, "")}, "ok": False}
         message.update({"exitCode": int(error.code), "reason": error.kind, "error": error.message})
+        if isinstance(error, HandoffError):
+            # Where the operator renders again from: the first segment whose hand-off or clip is gone.
+            message["missingSegment"] = error.missing_segment
         _report(termination, message, log)
         return int(error.code)
 

@@ -1,9 +1,9 @@
-"""The concat command: the film from every segment's clip, by stream copy, checked against the plan."""
+"""The concat command: the film from the clips of the chain ending in LV_FINAL_DIGEST, by stream copy, checked
+against the plan (film_chain.py finds and checks the chain)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import shutil
 import subprocess
@@ -15,35 +15,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from longvideo_runtime import fsio, media
-from longvideo_runtime.errors import BadInput, HandoffError
+from longvideo_runtime import film_chain, fsio, media
+from longvideo_runtime.errors import BadInput
 from longvideo_runtime.logs import Logger
 from longvideo_runtime.spec import ConcatSpec
-from longvideo_runtime.workspace_layout import clip_path, poster_path, result_path
-
-
-def _results(spec: ConcatSpec) -> list[dict[str, Any]]:
-    """Every segment's result, checked to form one unbroken digest chain."""
-    results: list[dict[str, Any]] = []
-    for index in range(spec.segment_count):
-        path = result_path(spec.workspace, index)
-        try:
-            result = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise HandoffError(f"segment {index} is not finished: {path} does not exist") from None
-        except (OSError, ValueError) as e:
-            raise HandoffError(f"cannot read {path}: {e}") from e
-        expected_input = results[-1]["latentsDigest"] if results else ""
-        if result.get("inputDigest", "") != expected_input:
-            raise HandoffError(
-                f"segment {index} was rendered from {result.get('inputDigest') or 'the reference image'}, "
-                f"but segment {index - 1} now hands off {expected_input}: re-render segment {index}"
-            )
-        clip = clip_path(spec.workspace, index)
-        if not clip.is_file():
-            raise HandoffError(f"segment {index}'s clip {clip} is missing")
-        results.append(result)
-    return results
 
 
 def contact_sheet(posters: list[Path], target: Path, thumb_width: int = 240) -> None:
@@ -65,7 +40,9 @@ def contact_sheet(posters: list[Path], target: Path, thumb_width: int = 240) -> 
 
 def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
     started = time.perf_counter()
-    results = _results(spec)
+    links = film_chain.walk(spec.workspace, spec.segment_count, spec.final_digest)
+    log.info("chain-verified", directories=[str(link.directory) for link in links])
+    results = [link.result for link in links]
     planned = sum(int(r["keptFrames"]) for r in results)
     if spec.expected_frames is not None and planned != spec.expected_frames:
         raise BadInput(f"the segments keep {planned} frames but the plan expects {spec.expected_frames}")
@@ -82,8 +59,8 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="lv-concat-") as scratch, fsio.atomic_target(spec.output_path) as tmp:
         listing = Path(scratch) / "clips.txt"
         lines = []
-        for r in results:
-            clip = clip_path(spec.workspace, int(r["segment"])).resolve()
+        for link in links:
+            clip = link.clip.resolve()
             lines.append("file '" + str(clip).replace("'", "'\\''") + "'")
         listing.write_text("\n".join(lines) + "\n")
         args = [
@@ -136,7 +113,7 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
             )
 
     sheet = spec.output_path.with_name(spec.output_path.stem + ".contact.png")
-    posters = [poster_path(spec.workspace, int(r["segment"])) for r in results]
+    posters = [link.poster for link in links]
     with contextlib.suppress(FileNotFoundError):
         if all(p.is_file() for p in posters):
             contact_sheet(posters, sheet)

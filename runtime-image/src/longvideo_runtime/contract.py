@@ -89,6 +89,8 @@ class FailureReasons:
 @dataclass(frozen=True)
 class WorkspaceLayout:
     segments_dir: str
+    #: Characters of LV_SEGMENT_HASH in the name of an attempt directory, `<hash prefix>-<attempt>`.
+    attempt_hash_chars: int
     clip: str
     poster: str
     result: str
@@ -257,6 +259,21 @@ def _variant(node: _Node) -> VariantFacts:
     )
 
 
+def _workspace_layout(node: _Node) -> WorkspaceLayout:
+    chars = node.field("attemptHashChars")
+    if chars.integer() < 1:
+        raise chars._fail("at least 1")
+    return WorkspaceLayout(
+        segments_dir=node.field("segmentsDir").text(),
+        attempt_hash_chars=chars.integer(),
+        clip=node.field("clip").text(),
+        poster=node.field("poster").text(),
+        result=node.field("result").text(),
+        handoff=node.field("handoff").text(),
+        temporary_mark=node.field("temporaryMark").text(),
+    )
+
+
 def parse(data: object) -> Contract:
     """The contract from contract.json's parsed content; ContractError names what is wrong."""
     root = _Node(data, "contract")
@@ -283,7 +300,7 @@ def parse(data: object) -> Contract:
         env=MappingProxyType({name: _env_var(name, node) for name, node in root.field("env").entries()}),
         exit_codes=exit_codes,
         failure_reasons=failure_reasons,
-        workspace_layout=root.field("workspaceLayout").record(WorkspaceLayout, _Node.text),
+        workspace_layout=_workspace_layout(root.field("workspaceLayout")),
         termination_message=TerminationMessage(
             max_bytes=message.field("maxBytes").integer(),
             segment=message.field("segment").texts(),

@@ -18,7 +18,8 @@ class ExitCode(IntEnum):
     INTERNAL = _CODES.internal
     #: The segment spec, the reference image or the model configuration is wrong: retrying cannot help.
     BAD_INPUT = _CODES.bad_input
-    #: The previous segment's handoff is missing, unreadable or not the one the spec names.
+    #: The previous segment's handoff is missing, unreadable or not the one the spec names; for concat, a clip or
+    #: link of the chain is missing or corrupt.
     HANDOFF = _CODES.handoff
     #: Out of (GPU or host) memory.
     OUT_OF_MEMORY = _CODES.out_of_memory
@@ -46,8 +47,18 @@ class BadInput(WorkerError):
 
 
 class HandoffError(WorkerError):
+    """Data from an earlier segment is missing or corrupt: a segment's input hand-off, or a clip or link of the chain.
+
+    `missing_segment` is the first segment whose data is gone (the termination message's `missingSegment`): the
+    operator renders again from there.
+    """
+
     code = ExitCode.HANDOFF
     kind = _REASONS.handoff
+
+    def __init__(self, message: str, *, missing_segment: int) -> None:
+        super().__init__(message)
+        self.missing_segment = missing_segment
 
 
 class OutOfMemory(WorkerError):

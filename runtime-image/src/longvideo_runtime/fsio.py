@@ -6,6 +6,9 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
+import secrets
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +18,19 @@ from longvideo_runtime.workspace_layout import TEMPORARY_MARK
 TMP_MARK = TEMPORARY_MARK
 
 
+def writer_token() -> str:
+    """A name part no other writer uses: host and pid (for people reading a directory) and a random token.
+
+    The pid alone is not enough: it is 1 in every container, so two pods writing the same target would share a
+    temporary file; pod hostnames differ, but a pod restarted in place keeps its name, so the token decides.
+    """
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:64] or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(8)}"
+
+
 def temp_path(target: Path) -> Path:
-    """A sibling name that never looks finished: `.name.tmp-<pid>`."""
-    return target.with_name(f".{target.name}{TMP_MARK}{os.getpid()}")
+    """A sibling name that never looks finished and that no other writer uses: `.name.tmp-<host>-<pid>-<token>`."""
+    return target.with_name(f".{target.name}{TMP_MARK}{writer_token()}")
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -81,7 +94,7 @@ def clean_stale_temps(directory: Path) -> None:
 def ensure_dir(directory: Path) -> None:
     with workspace_errors(directory):
         directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / f".probe{TMP_MARK}{os.getpid()}"
+        probe = directory / f".probe{TMP_MARK}{writer_token()}"
         probe.write_bytes(b"")
         probe.unlink()
 

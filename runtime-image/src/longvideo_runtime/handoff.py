@@ -1,7 +1,9 @@
-"""The handoff from segment i to segment i+1: `segments/<i>/latents.safetensors`.
+"""The handoff from segment i to segment i+1: `segments/<i>/<hash16>-<attempt>/latents.safetensors`.
 
 Its digest is the sha256 of the file's bytes (the writer is canonical, so equal content gives an equal digest).
-The operator passes that digest to the next segment as LV_INPUT_DIGEST; the next segment refuses any other file.
+The operator passes that digest to the next segment as LV_INPUT_DIGEST; the next segment looks for it among the
+complete attempt directories of segment i (by the digest their result.json records, then by the file's own) and
+refuses any other file.
 
 Tensors by backend and protocol:
 - svi, pixel protocol (shot, film): `motion_frames` uint8 [k, H, W, 3], the last k decoded frames of the clip.
@@ -9,8 +11,10 @@ Tensors by backend and protocol:
   `anchor_latent` float32 [16, 1, H/8, W/8], the reference image's latent (so no later segment re-encodes it).
 - animatic: `motion_frames` uint8 [k, H, W, 3] (pixel) or [4m, H, W, 3] (latent), clean frames without captions.
 
-Metadata (all strings): format, backend, variant, protocol, segment, consumed (the digest of the handoff this
-segment started from, empty for segment 0), width, height, frames, seed, shapes ("name:DTYPE[dims];...").
+Metadata (all strings): format, backend, variant, protocol, segment, plan (LV_SEGMENT_HASH), consumed (the digest
+of the handoff this segment started from, empty for segment 0), width, height, frames, seed, shapes
+("name:DTYPE[dims];..."). With `plan` and `consumed` in the bytes, a digest names one segment of one plan on one
+chain: two plans whose tensors happen to be equal (an animatic whose prompt changed) still hand off distinct files.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from longvideo_runtime import fsio, safetensors_io, workspace_layout
+from longvideo_runtime import attempts, fsio, safetensors_io, workspace_layout
 from longvideo_runtime.arrays import Array
 from longvideo_runtime.errors import BadInput, HandoffError
 from longvideo_runtime.spec import SegmentSpec
 from longvideo_runtime.variants import FRAMES_PER_LATENT, VAE_SCALE
+from longvideo_runtime.workspace_layout import HANDOFF_FILE, RESULT_FILE
 
 FORMAT = "longvideo.handoff/v1"
 LATENT_CHANNELS = 16
@@ -70,6 +75,7 @@ def encode(spec: SegmentSpec, tensors: Mapping[str, Array]) -> bytes:
         "variant": spec.variant,
         "protocol": spec.protocol,
         "segment": str(spec.index),
+        "plan": spec.segment_hash,
         "consumed": spec.input_digest,
         "width": str(spec.width),
         "height": str(spec.height),
@@ -81,34 +87,53 @@ def encode(spec: SegmentSpec, tensors: Mapping[str, Array]) -> bytes:
 
 
 def write(spec: SegmentSpec, tensors: Mapping[str, Array]) -> tuple[Path, str]:
+    """Writes the handoff into this attempt's directory; returns its path and digest."""
     data = encode(spec, tensors)
-    target = workspace_layout.handoff_path(spec.workspace, spec.index)
+    target = spec.attempt_dir / HANDOFF_FILE
     fsio.write_bytes(target, data)
     return target, fsio.sha256_file(target)
 
 
-def read_previous(spec: SegmentSpec) -> Handoff:
-    """Segment i-1's handoff, verified against LV_INPUT_DIGEST and checked to fit this segment's settings."""
-    path = workspace_layout.handoff_path(spec.workspace, spec.index - 1)
-    if not path.is_file():
-        raise HandoffError(f"segment {spec.index - 1}'s latents are missing: {path} does not exist")
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise HandoffError(f"cannot read {path}: {e.strerror or e}") from e
+def _find(spec: SegmentSpec) -> tuple[Path, bytes]:
+    """The bytes of segment i-1's handoff whose digest is LV_INPUT_DIGEST, from a complete attempt directory."""
+    previous = spec.index - 1
+    searched = workspace_layout.segment_dir(spec.workspace, previous)
+    problems: list[str] = []
+    for candidate in attempts.handing_off(spec.workspace, previous, spec.input_digest):
+        path = candidate.directory / HANDOFF_FILE
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            problems.append(f"{path} is missing")
+            continue
+        except OSError as e:
+            problems.append(f"cannot read {path}: {e.strerror or e}")
+            continue
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if digest == spec.input_digest:
+            return path, data
+        problems.append(f"{path} has digest {digest} (corrupt)")
+    found = "; ".join(problems) if problems else f"no complete attempt's {RESULT_FILE} records it"
+    raise HandoffError(
+        f"segment {previous}'s latents {spec.input_digest} are not in {searched}/*/: {found} "
+        "(the previous segment's files are gone or damaged: render it again)",
+        missing_segment=previous,
+    )
 
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    if digest != spec.input_digest:
-        raise HandoffError(
-            f"{path} has digest {digest}, not the {spec.input_digest} this segment was asked to continue from "
-            "(the previous segment was re-rendered or the file is corrupt)"
-        )
+
+def read_previous(spec: SegmentSpec) -> Handoff:
+    """Segment i-1's handoff, found by LV_INPUT_DIGEST and checked to fit this segment's settings."""
+    path, data = _find(spec)
+    digest = spec.input_digest
+    previous = spec.index - 1
     try:
         tensors, metadata = safetensors_io.loads(data)
     except safetensors_io.FormatError as e:
-        raise HandoffError(f"{path} is not a valid safetensors file: {e}") from e
+        raise HandoffError(f"{path} is not a valid safetensors file: {e}", missing_segment=previous) from e
     if metadata.get("format") != FORMAT:
-        raise HandoffError(f"{path} is not a LongVideo handoff (format {metadata.get('format')!r})")
+        raise HandoffError(
+            f"{path} is not a LongVideo handoff (format {metadata.get('format')!r})", missing_segment=previous
+        )
     for key, want in (("backend", spec.backend), ("variant", spec.variant), ("segment", str(spec.index - 1))):
         if metadata.get(key) != want:
             raise BadInput(f"{path} was written with {key} {metadata.get(key)!r}; this segment needs {want!r}")
@@ -121,5 +146,5 @@ def read_previous(spec: SegmentSpec) -> Handoff:
         )
     for name, tensor in tensors.items():
         if tensor.dtype.kind == "f" and not np.isfinite(tensor).all():
-            raise HandoffError(f"{path}: tensor {name!r} holds NaN or infinite values")
+            raise HandoffError(f"{path}: tensor {name!r} holds NaN or infinite values", missing_segment=previous)
     return Handoff(tensors=tensors, metadata=metadata, digest=digest, path=path)

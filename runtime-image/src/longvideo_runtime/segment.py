@@ -1,4 +1,5 @@
-"""The segment command: verify the handoff, render, trim, write `segments/<i>/` atomically, result.json last."""
+"""The segment command: find and verify the handoff, render, trim, write this attempt's own directory
+`segments/<i>/<hash16>-<attempt>/` file by file atomically, result.json last."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from longvideo_runtime import __version__, fsio, handoff, media, reference
+from longvideo_runtime import __version__, attempts, fsio, handoff, media, reference
 from longvideo_runtime.arrays import Array
 from longvideo_runtime.backends import load_backend
 from longvideo_runtime.contract import CONTRACT
@@ -17,7 +18,7 @@ from longvideo_runtime.errors import BadInput
 from longvideo_runtime.logs import Logger
 from longvideo_runtime.rendering import Backend, RenderInput, needs_reference
 from longvideo_runtime.spec import SegmentSpec
-from longvideo_runtime.workspace_layout import CLIP_FILE, POSTER_FILE, RESULT_FILE
+from longvideo_runtime.workspace_layout import CLIP_FILE, POSTER_FILE, RESULT_FILE, SEGMENT_FILES, hash_prefix
 
 RESULT_SCHEMA = "longvideo.segment-result/v1"
 
@@ -30,22 +31,30 @@ def _stall_point(stage: str, log: Logger) -> None:
 
 
 def _reuse(spec: SegmentSpec, log: Logger) -> dict[str, Any] | None:
-    """A finished result of this very spec (same inputs, same digest chain) whose files are intact, if any."""
-    path = spec.segment_dir / RESULT_FILE
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(result, dict) or result.get("fingerprint") != spec.fingerprint():
-        return None
-    files = result.get("files", {})
-    for name, record in files.items():
-        target = spec.segment_dir / name
-        if not target.is_file() or fsio.sha256_file(target) != record.get("digest"):
-            log.warning("stale-result", file=name)
-            return None
-    log.info("segment-reused", detail="result.json matches this spec and its files are intact")
-    return result
+    """A finished result of this very spec (same plan hash, inputs and digest chain) whose files are intact, if any.
+
+    Any attempt may have made it (an earlier one finished but the operator never recorded it); this attempt then
+    reports it and writes nothing. Its latents digest is what the operator records, and readers find it by digest.
+    """
+    fingerprint = spec.fingerprint()
+    # The highest attempt first: the most recent complete result when several are intact.
+    candidates = sorted(attempts.finished(spec.workspace, spec.index), key=lambda f: -f.name.attempt)
+    for candidate in candidates:
+        if candidate.name.hash_prefix != hash_prefix(spec.segment_hash):
+            continue
+        if candidate.result.get("fingerprint") != fingerprint:
+            continue
+        damage = candidate.damage(*SEGMENT_FILES)
+        if damage is not None:
+            log.warning("stale-result", directory=str(candidate.directory), detail=damage)
+            continue
+        log.info(
+            "segment-reused",
+            directory=str(candidate.directory),
+            detail="a complete result of this spec whose files are intact",
+        )
+        return candidate.result
+    return None
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -68,21 +77,25 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
 def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     log = log.bind(segment=spec.index, backend=spec.backend, variant=spec.variant)
-    out_dir = spec.segment_dir
-    fsio.ensure_dir(out_dir)
-    fsio.clean_stale_temps(out_dir)
     previous_result = _reuse(spec, log)
     if previous_result is not None:
         return {**previous_result, "reused": True}
-    # From here on the directory must not look finished until the new result.json lands.
+    # This attempt's own directory: no other attempt writes it (a pod of the same job run again may have left
+    # temporaries or an unfinished result behind). It must not look finished until the new result.json lands.
+    out_dir = spec.attempt_dir
+    fsio.ensure_dir(out_dir)
+    fsio.clean_stale_temps(out_dir)
     fsio.remove(out_dir / RESULT_FILE)
+    log.info("attempt-directory", directory=str(out_dir))
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
     previous = handoff.read_previous(spec) if spec.index > 0 else None
     timings["handoff_read_seconds"] = time.perf_counter() - t
     if previous is not None:
-        log.info("handoff-verified", digest=previous.digest, shapes=previous.metadata.get("shapes"))
+        log.info(
+            "handoff-verified", digest=previous.digest, path=str(previous.path), shapes=previous.metadata.get("shapes")
+        )
 
     image: Array | None = None
     if needs_reference(spec):
@@ -124,6 +137,7 @@ def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) 
         "schema": RESULT_SCHEMA,
         "runtime": __version__,
         "segment": spec.index,
+        "segmentHash": spec.segment_hash,
         "scene": spec.scene,
         "backend": spec.backend,
         "variant": spec.variant,

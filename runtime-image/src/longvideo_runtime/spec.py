@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +34,9 @@ WORKSPACE_DIR = CONTRACT.mount_paths.workspace
 MODELS_DIR = CONTRACT.mount_paths.models
 REFERENCE_DIR = CONTRACT.mount_paths.reference
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+#: LV_SEGMENT_HASH (the operator's plan hash, 64 hex characters) names a directory: letters, digits, `_` and `-`,
+#: not starting with `-`, so it is one safe path component whatever its length.
+SEGMENT_HASH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}")
 _T = TypeVar("_T", bound=str)
 
 
@@ -57,6 +61,8 @@ class SviSettings:
 @dataclass(frozen=True)
 class SegmentSpec:
     index: int
+    #: The operator's plan hash of the segment: with `attempt`, it names the directory this attempt writes.
+    segment_hash: str
     scene: int
     segment_count: int | None
     prompt: str
@@ -90,15 +96,20 @@ class SegmentSpec:
         return PROFILES[self.variant].protocol
 
     @property
-    def segment_dir(self) -> Path:
-        return workspace_layout.segment_dir(self.workspace, self.index)
+    def attempt_dir(self) -> Path:
+        """The directory this attempt writes, and no other pod does: `segments/<i>/<hash prefix>-<attempt>/`."""
+        return workspace_layout.attempt_dir(self.workspace, self.index, self.segment_hash, self.attempt)
 
     @property
-    def previous_dir(self) -> Path:
-        return workspace_layout.previous_dir(self.workspace, self.index)
+    def segment_dir(self) -> Path:
+        """Where every attempt at this segment writes its own directory."""
+        return workspace_layout.segment_dir(self.workspace, self.index)
 
     def fingerprint(self) -> str:
-        """Digest of everything that determines this segment's output (not where or how fast it runs)."""
+        """Digest of everything that determines this segment's output (not where or how fast it runs).
+
+        The plan hash is part of it: a result is reused only for the very segment of the very plan that made it.
+        """
         fields = {
             k: v
             for k, v in asdict(self).items()
@@ -125,6 +136,8 @@ class SegmentSpec:
 class ConcatSpec:
     workspace: Path
     segment_count: int
+    #: The last segment's latents digest, as the operator recorded it: the chain is walked back from there.
+    final_digest: str
     output_path: Path
     expected_frames: int | None
     fps: int
@@ -198,6 +211,10 @@ class _Source:
         return cast(_T, value)
 
 
+def _is_digest(value: str) -> bool:
+    return value.startswith("sha256:") and len(value) == 71
+
+
 def _resolve_model_path(models_dir: Path, value: str) -> Path:
     path = Path(value)
     return path if path.is_absolute() else models_dir / path
@@ -253,8 +270,14 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
         raise BadInput("segment 0 starts from the reference image: LV_INPUT_DIGEST must be empty")
     if not first and not input_digest:
         raise BadInput(f"segment {index} continues segment {index - 1}: LV_INPUT_DIGEST is required")
-    if input_digest and not (input_digest.startswith("sha256:") and len(input_digest) == 71):
+    if input_digest and not _is_digest(input_digest):
         raise BadInput(f"LV_INPUT_DIGEST must be sha256:<64 hex>, got {input_digest!r}")
+    segment_hash = src.text("LV_SEGMENT_HASH").strip()
+    if not SEGMENT_HASH.fullmatch(segment_hash):
+        raise BadInput(
+            "LV_SEGMENT_HASH must be 1 to 128 letters, digits, '_' or '-' (not first), the operator's plan hash; "
+            f"got {segment_hash[:200]!r}"
+        )
 
     prompt = src.text("LV_PROMPT", "")
     if backend == "svi" and not prompt.strip():
@@ -286,6 +309,7 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
     ref_path = src.get("LV_REFERENCE_IMAGE_PATH")
     return SegmentSpec(
         index=index,
+        segment_hash=segment_hash,
         scene=src.integer("LV_SCENE_INDEX", 0, minimum=0),
         segment_count=segment_count,
         prompt=prompt,
@@ -323,9 +347,13 @@ def parse_concat(env: Mapping[str, str], overrides: Mapping[str, str | None] | N
     audio_path = None
     if audio:
         audio_path = Path(audio) if Path(audio).is_absolute() else workspace / audio
+    final_digest = src.text("LV_FINAL_DIGEST").strip()
+    if not _is_digest(final_digest):
+        raise BadInput(f"LV_FINAL_DIGEST must be sha256:<64 hex> (the last segment's latents), got {final_digest!r}")
     return ConcatSpec(
         workspace=workspace,
         segment_count=src.integer("LV_SEGMENT_COUNT", minimum=1),
+        final_digest=final_digest,
         output_path=output if output.is_absolute() else workspace / output,
         expected_frames=src.integer("LV_EXPECTED_FRAMES", minimum=1) if expected_raw not in (None, "") else None,
         fps=src.integer("LV_FPS", 16, minimum=1),

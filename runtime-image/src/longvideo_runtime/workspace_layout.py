@@ -1,13 +1,19 @@
 """Where everything lives in a film's workspace: the runtime contract's workspaceLayout, as paths.
 
-    <workspace>/segments/<i>/clip.mp4, poster.png, latents.safetensors, result.json (written last)
-    <workspace>/inputs/reference-<hash>      a url reference image, fetched once (the worker's own)
+    <workspace>/segments/<i>/<hash16>-<attempt>/   one attempt at segment i (LV_SEGMENT_HASH's first 16 characters,
+                                                   LV_ATTEMPT): clip.mp4, poster.png, latents.safetensors,
+                                                   result.json (written last: the directory is complete)
+    <workspace>/inputs/reference-<hash>            a url reference image, fetched once (the worker's own)
 
-A file being written carries the temporary mark (`.<name>.tmp-<pid>`) until it is renamed into place.
+Each attempt writes only its own directory, so no two pods write the same files; a reader finds a hand-off by its
+digest among the attempt directories of a segment, never by a fixed path. A file being written carries the
+temporary mark (`.<name>.tmp-<writer>`) until it is renamed into place.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from longvideo_runtime.contract import CONTRACT
@@ -15,44 +21,67 @@ from longvideo_runtime.contract import CONTRACT
 _LAYOUT = CONTRACT.workspace_layout
 
 SEGMENTS_DIR = _LAYOUT.segments_dir
+#: Characters of LV_SEGMENT_HASH in an attempt directory's name.
+ATTEMPT_HASH_CHARS = _LAYOUT.attempt_hash_chars
 CLIP_FILE = _LAYOUT.clip
 POSTER_FILE = _LAYOUT.poster
-#: Written last: a segment directory is finished iff it holds this file.
+#: Written last: an attempt directory is complete iff it holds this file.
 RESULT_FILE = _LAYOUT.result
 #: The tensors segment i+1 consumes.
 HANDOFF_FILE = _LAYOUT.handoff
 TEMPORARY_MARK = _LAYOUT.temporary_mark
-#: The files a finished segment directory holds beside result.json.
+#: The files a complete attempt directory holds beside result.json.
 SEGMENT_FILES = (CLIP_FILE, POSTER_FILE, HANDOFF_FILE)
 
 #: Not part of the contract (the operator never reads them): fetched inputs, and the film's default name.
 INPUTS_DIR = "inputs"
 FILM_FILE = "film.mp4"
 
+_ATTEMPT_NAME = re.compile(r"(?P<prefix>.+)-(?P<attempt>0|[1-9][0-9]*)")
+
+
+@dataclass(frozen=True)
+class AttemptName:
+    """The parts of an attempt directory's name."""
+
+    hash_prefix: str
+    attempt: int
+
 
 def segment_dir(workspace: Path, index: int) -> Path:
+    """The directory holding every attempt at segment `index`."""
     return workspace / SEGMENTS_DIR / str(index)
 
 
-def previous_dir(workspace: Path, index: int) -> Path:
-    """The directory of segment `index`'s predecessor, whose handoff it consumes."""
-    return segment_dir(workspace, index - 1)
+def hash_prefix(segment_hash: str) -> str:
+    return segment_hash[:ATTEMPT_HASH_CHARS]
 
 
-def clip_path(workspace: Path, index: int) -> Path:
-    return segment_dir(workspace, index) / CLIP_FILE
+def attempt_name(segment_hash: str, attempt: int) -> str:
+    return f"{hash_prefix(segment_hash)}-{attempt}"
 
 
-def poster_path(workspace: Path, index: int) -> Path:
-    return segment_dir(workspace, index) / POSTER_FILE
+def attempt_dir(workspace: Path, index: int, segment_hash: str, attempt: int) -> Path:
+    """The directory one attempt at segment `index` writes (attemptDir() in the operator's runtime-contract.ts)."""
+    return segment_dir(workspace, index) / attempt_name(segment_hash, attempt)
 
 
-def handoff_path(workspace: Path, index: int) -> Path:
-    return segment_dir(workspace, index) / HANDOFF_FILE
+def parse_attempt_name(name: str) -> AttemptName | None:
+    """The hash prefix and attempt of a directory name, or None for a name no attempt writes."""
+    match = _ATTEMPT_NAME.fullmatch(name)
+    if match is None or name.startswith("."):
+        return None
+    return AttemptName(hash_prefix=match["prefix"], attempt=int(match["attempt"]))
 
 
-def result_path(workspace: Path, index: int) -> Path:
-    return segment_dir(workspace, index) / RESULT_FILE
+def attempt_dirs(workspace: Path, index: int) -> list[Path]:
+    """Every attempt directory of segment `index`, complete or not, by name."""
+    parent = segment_dir(workspace, index)
+    try:
+        entries = sorted(parent.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [e for e in entries if parse_attempt_name(e.name) is not None and e.is_dir()]
 
 
 def reference_cache(workspace: Path, key: str) -> Path:

@@ -1,0 +1,142 @@
+"""Writers never collide: each attempt writes its own directory, and readers find a hand-off by its digest."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chain import attempt_dir, complete_dirs, segment_env
+from conftest import SRC, Run, run_cli
+
+COMMON = {"LV_BACKEND": "animatic", "LV_VARIANT": "film", "LV_WIDTH": "64", "LV_HEIGHT": "48", "LV_FRAMES": "9"}
+FILES = ["clip.mp4", "latents.safetensors", "poster.png", "result.json"]
+
+
+def first_env(ws: Path, reference: Path, **extra: str) -> dict[str, str]:
+    return segment_env(ws, 0, 3, **{**COMMON, "LV_PROMPT": "a sea", "LV_REFERENCE_IMAGE_PATH": str(reference), **extra})
+
+
+def second_env(ws: Path, digest: str, **extra: str) -> dict[str, str]:
+    return segment_env(ws, 1, 3, **{**COMMON, "LV_PROMPT": "gulls", "LV_INPUT_DIGEST": digest, **extra})
+
+
+def render(env: dict[str, str], tmp: Path) -> Run:
+    run = run_cli(["segment"], env, tmp)
+    assert run.code == 0, run.stderr[-3000:]
+    return run
+
+
+def stalled(env: dict[str, str], stage: str) -> subprocess.Popen[str]:
+    """The segment command parked at `stage` (LV_DEBUG_STALL_AT): an attempt still running on a lost node."""
+    full = {**env, "LV_DEBUG_STALL_AT": stage, "PYTHONPATH": str(SRC), "PATH": os.environ["PATH"]}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "longvideo_runtime", "segment"],
+        env=full,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stderr:
+        if '"debug-stall"' in line:
+            return proc
+        if time.monotonic() > deadline:
+            break
+    proc.kill()
+    pytest.fail(f"the worker never reached {stage}")
+
+
+def snapshot(directory: Path) -> dict[str, tuple[int, bytes]]:
+    """Each file's inode and bytes: a file replaced (even by equal bytes) gets another inode."""
+    return {p.name: (p.stat().st_ino, p.read_bytes()) for p in sorted(directory.iterdir())}
+
+
+def test_two_attempts_of_a_segment_write_separate_directories(tmp_path: Path, reference_png: Path) -> None:
+    ws = tmp_path / "ws"
+    # Attempt 0 wrote clip, poster and latents, then its node was lost: it still runs, its result not yet written.
+    lost_env = first_env(ws, reference_png)
+    lost = stalled(lost_env, "before-result")
+    try:
+        before = snapshot(attempt_dir(lost_env))
+        assert sorted(before) == ["clip.mp4", "latents.safetensors", "poster.png"]
+        # Attempt 1 of the same segment (same plan hash) renders meanwhile, into a directory of its own.
+        retry_env = first_env(ws, reference_png, LV_ATTEMPT="1")
+        retry = render(retry_env, tmp_path)
+        assert "reused" not in retry.message, "an attempt without result.json is never taken"
+        assert attempt_dir(retry_env) != attempt_dir(lost_env)
+        assert attempt_dir(retry_env).parent == attempt_dir(lost_env).parent == ws / "segments" / "0"
+        assert attempt_dir(retry_env).name == f"{retry_env['LV_SEGMENT_HASH'][:16]}-1"
+        assert sorted(p.name for p in attempt_dir(retry_env).iterdir()) == FILES
+        assert snapshot(attempt_dir(lost_env)) == before, "attempt 1 touched none of attempt 0's files"
+        result = json.loads((attempt_dir(retry_env) / "result.json").read_text())
+        assert (result["attempt"], result["segmentHash"]) == (1, retry_env["LV_SEGMENT_HASH"])
+        assert result["latentsDigest"] == retry.message["latentsDigest"]
+        assert complete_dirs(ws, 0) == [attempt_dir(retry_env)]
+    finally:
+        lost.send_signal(signal.SIGKILL)
+        lost.wait()
+    # Another plan of the same segment (an edited storyline: another hash) at attempt 0: a third directory.
+    edited_env = first_env(ws, reference_png, LV_PROMPT="a calm sea")
+    render(edited_env, tmp_path)
+    assert len({attempt_dir(e) for e in (lost_env, retry_env, edited_env)}) == 3
+    assert snapshot(attempt_dir(lost_env)) == before
+
+
+def test_a_successor_finds_its_input_among_attempts_by_digest(tmp_path: Path, reference_png: Path) -> None:
+    ws = tmp_path / "ws"
+    # Segment 0 three times: two plans (seeds) finished, and a third killed before its result.
+    a = render(first_env(ws, reference_png), tmp_path)
+    b = render(first_env(ws, reference_png, LV_SEED="7"), tmp_path)
+    killed = stalled(first_env(ws, reference_png, LV_SEED="9"), "before-result")
+    killed.kill()
+    killed.wait()
+    assert a.message["latentsDigest"] != b.message["latentsDigest"]
+    assert len(list((ws / "segments" / "0").iterdir())) == 3
+
+    # One successor per predecessor, each its own attempt: the plan hash does not cover the input digest, so two
+    # successors at the same attempt number would name the same directory.
+    made_by = [(a, first_env(ws, reference_png)), (b, first_env(ws, reference_png, LV_SEED="7"))]
+    for attempt, (run, predecessor) in enumerate(made_by):
+        env = second_env(ws, run.message["latentsDigest"], LV_ATTEMPT=str(attempt))
+        successor = render(env, tmp_path)
+        verified = next(line for line in successor.logs if line["event"] == "handoff-verified")
+        assert verified["path"] == str(attempt_dir(predecessor) / "latents.safetensors")
+        assert successor.message["inputDigest"] == run.message["latentsDigest"]
+        result = json.loads((attempt_dir(env) / "result.json").read_text())
+        assert result["inputDigest"] == run.message["latentsDigest"]
+
+
+def test_a_damaged_attempt_is_passed_over_for_an_intact_one_with_the_same_digest(
+    tmp_path: Path, reference_png: Path
+) -> None:
+    ws = tmp_path / "ws"
+    # The animatic is deterministic: two attempts at the same plan hand off equal latents.
+    a_env = first_env(ws, reference_png)
+    render(a_env, tmp_path)
+    (attempt_dir(a_env) / "result.json").rename(tmp_path / "held.json")
+    b_env = first_env(ws, reference_png, LV_ATTEMPT="1")
+    b = render(b_env, tmp_path)
+    (tmp_path / "held.json").rename(attempt_dir(a_env) / "result.json")
+    assert json.loads((attempt_dir(a_env) / "result.json").read_text())["latentsDigest"] == b.message["latentsDigest"]
+    (attempt_dir(a_env) / "latents.safetensors").write_bytes(b"damaged")
+    successor = render(second_env(ws, b.message["latentsDigest"]), tmp_path)
+    verified = next(line for line in successor.logs if line["event"] == "handoff-verified")
+    assert verified["path"] == str(attempt_dir(b_env) / "latents.safetensors")
+
+
+def test_reuse_finds_a_complete_result_of_an_earlier_attempt(tmp_path: Path, reference_png: Path) -> None:
+    ws = tmp_path / "ws"
+    earlier = first_env(ws, reference_png, LV_ATTEMPT="2")
+    first = render(earlier, tmp_path)
+    later = render(first_env(ws, reference_png, LV_ATTEMPT="5"), tmp_path)
+    assert later.message["reused"] is True and later.message["latentsDigest"] == first.message["latentsDigest"]
+    assert later.termination == later.message
+    assert [p.name for p in (ws / "segments" / "0").iterdir()] == [attempt_dir(earlier).name]
