@@ -198,6 +198,10 @@ export const longVideoStatusSchema = z
     startTime: timestamp.exactOptional().meta({ description: "When the first segment started." }),
     completionTime: timestamp.exactOptional().meta({ description: "When the film succeeded or failed." }),
     eta: timestamp.exactOptional().meta({ description: "When the film is expected to be finished, while rendering." }),
+    workspaceClaimUID: z.string().max(64).exactOptional().meta({
+      description:
+        "UID of the workspace claim the recorded segments were rendered into. A claim of another UID (deleted and made again, empty) invalidates them.",
+    }),
   })
   .meta({ description: "What the operator observed and did." });
 

@@ -30,6 +30,8 @@ export const operatorAnnotations = {
   hash: "longvideo.dev/hash",
   /** The hand-off digest the segment was told to consume ("" for segment 0 and concat). */
   inputDigest: "longvideo.dev/input-digest",
+  /** UID of the workspace claim the Job's pod reads and writes: a result is only as good as the claim it is in. */
+  workspaceUid: "longvideo.dev/workspace-uid",
 } as const;
 
 /** Held on every film so deletion can honour the workspace retention policy before the film disappears. */

@@ -62,6 +62,7 @@ describe("film jobs", () => {
     attempt: 1,
     inputDigest: "",
     name: "bay-s0-x-a1",
+    workspaceUid: "w1",
   } as const;
 
   it("bounds segment and concat jobs by the film's deadline", () => {
@@ -69,7 +70,14 @@ describe("film jobs", () => {
       (job as { spec: { activeDeadlineSeconds?: number } }).spec.activeDeadlineSeconds;
     expect(deadline(segmentJob(film, intent, segmentAction, runtime))).toBe(7200);
     expect(
-      deadline(concatJob(film, intent, { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "c" }, runtime)),
+      deadline(
+        concatJob(
+          film,
+          intent,
+          { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "c", workspaceUid: "w1" },
+          runtime,
+        ),
+      ),
     ).toBe(7200);
   });
 
@@ -81,7 +89,7 @@ describe("film jobs", () => {
     const job = concatJob(
       film,
       intent,
-      { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "bay-concat-x-a0" },
+      { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "bay-concat-x-a0", workspaceUid: "w1" },
       runtime,
     );
     expect(envNames(job)).toEqual(operatorEnvNames("concat").sort());
@@ -98,7 +106,11 @@ describe("film jobs", () => {
       "longvideo.dev/segment": "0",
       "longvideo.dev/attempt": "1",
     });
-    expect(job.metadata.annotations).toEqual({ "longvideo.dev/hash": segment.hash, "longvideo.dev/input-digest": "" });
+    expect(job.metadata.annotations).toEqual({
+      "longvideo.dev/hash": segment.hash,
+      "longvideo.dev/input-digest": "",
+      "longvideo.dev/workspace-uid": "w1",
+    });
   });
 
   it("sizes a segment pod by its variant and backend: requests, limits, GPUs and a memory-backed /dev/shm", () => {
@@ -132,7 +144,12 @@ describe("film jobs", () => {
   });
 
   it("sizes a concatenation for a stream copy, which holds no GPU, mounts no models and needs no /dev/shm", () => {
-    const cat = concatJob(film, intent, { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "c" }, runtime);
+    const cat = concatJob(
+      film,
+      intent,
+      { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "c", workspaceUid: "w1" },
+      runtime,
+    );
     expect(container(cat).resources).toEqual({
       requests: { cpu: "250m", memory: "256Mi" },
       limits: { cpu: "2", memory: "2Gi" },

@@ -41,7 +41,11 @@ export function segmentJob(
     ...common(film, intent, runtime),
     name: action.name,
     labels: jobLabels(film, intent, "segment", String(segment.index), action.attempt),
-    jobAnnotations: { [operatorAnnotations.hash]: segment.hash, [operatorAnnotations.inputDigest]: action.inputDigest },
+    jobAnnotations: {
+      [operatorAnnotations.hash]: segment.hash,
+      [operatorAnnotations.inputDigest]: action.inputDigest,
+      [operatorAnnotations.workspaceUid]: action.workspaceUid,
+    },
     args: ["segment"],
     env: { ...segment.env, LV_INPUT_DIGEST: action.inputDigest, LV_ATTEMPT: String(action.attempt) },
     placement: intent.placement,
@@ -65,6 +69,7 @@ export function concatJob(
     jobAnnotations: {
       [operatorAnnotations.hash]: intent.concat.hash,
       [operatorAnnotations.inputDigest]: action.inputDigest,
+      [operatorAnnotations.workspaceUid]: action.workspaceUid,
     },
     args: ["concat"],
     env: { ...intent.concat.env, LV_FINAL_DIGEST: action.inputDigest },

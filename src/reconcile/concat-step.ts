@@ -39,13 +39,14 @@ export function concatStep(snapshot: FilmSnapshot, intent: FilmIntent, finalDige
       return { ...idleStep, failure: { reason: ConditionReason.ConcatenationFailed, message: failed } };
     }
     case "start": {
-      const name = concatJobName(snapshot.film, intent.concat.hash, finalDigest, next.attempt);
+      const workspaceUid = snapshot.workspaceClaim?.uid ?? "";
+      const name = concatJobName(snapshot.film, intent.concat.hash, finalDigest, next.attempt, workspaceUid);
       const which = next.attempt === 0 ? "" : ` attempt ${String(next.attempt + 1)}`;
       const message = `concatenating ${String(intent.segments.length)} segments${which} (${name})`;
       return {
         wanted: [name],
         then: [
-          { kind: "createConcatJob", attempt: next.attempt, inputDigest: finalDigest, name },
+          { kind: "createConcatJob", attempt: next.attempt, inputDigest: finalDigest, name, workspaceUid },
           { kind: "event", type: "Normal", reason: EventReason.ConcatenationStarted, message },
         ],
       };

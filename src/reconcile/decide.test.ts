@@ -123,6 +123,7 @@ function snapshot(overrides: {
   invalid?: boolean;
   workspace?: boolean;
   workspaceDeleting?: boolean;
+  workspaceUid?: string;
 }): FilmSnapshot {
   return {
     now,
@@ -143,7 +144,12 @@ function snapshot(overrides: {
     workspaceClaim:
       overrides.workspace === false
         ? undefined
-        : { name: "film-workspace", ownedByFilm: true, deleting: overrides.workspaceDeleting ?? false },
+        : {
+            name: "film-workspace",
+            uid: overrides.workspaceUid ?? "",
+            ownedByFilm: true,
+            deleting: overrides.workspaceDeleting ?? false,
+          },
   };
 }
 
@@ -162,9 +168,17 @@ const condition = (status: FilmStatus, type: string) => status.conditions?.find(
 describe("decide", () => {
   it.each([
     {
-      name: "a new film gets its finalizer, its status, then its workspace and first segment, in that order",
+      name: "a new film gets its finalizer, its status, then its workspace, in that order",
       input: snapshot({ finalizers: [], workspace: false }),
-      kinds: ["addFinalizer", "updateStatus", "createWorkspace", "createSegmentJob", "event"],
+      kinds: ["addFinalizer", "updateStatus", "createWorkspace"],
+      created: [],
+      phase: "Pending",
+      progress: "0/3",
+    },
+    {
+      name: "a film with its workspace starts its first segment",
+      input: snapshot({}),
+      kinds: ["updateStatus", "createSegmentJob", "event"],
       created: [{ index: 0, attempt: 0, input: "" }],
       phase: "Rendering",
       progress: "0/3",
@@ -339,6 +353,52 @@ describe("decide", () => {
     expect(status.segments?.[0]?.state).toBe("Succeeded");
     expect(created(decisionEffects(decision))).toEqual([]);
     expect(decisionEffects(decision)).toContainEqual(expect.objectContaining({ kind: "event", reason: "FilmFailed" }));
+  });
+
+  describe("a workspace claim deleted and made again (empty)", () => {
+    const rendered = [succeeded(0, "", "sha256:l0"), succeeded(1, "sha256:l0", "sha256:l1")];
+    const oldRunning = { ...jobFor(2, "sha256:l1", 0), workspaceUid: "old" };
+
+    it("re-renders from segment 0 into the new claim, letting the old claim's jobs go, and says why", () => {
+      const decision = decide(
+        snapshot({
+          status: {
+            segments: rendered,
+            workspaceClaimUID: "old",
+            output: { path: "/workspace/film.mp4", frames: 1, seconds: 1, hash: "c1" },
+          },
+          jobs: [{ ...jobFor(0, "", 0, "Succeeded"), workspaceUid: "old" }, oldRunning],
+          workspaceUid: "new",
+        }),
+      );
+      const status = statusOf(decisionEffects(decision));
+      expect(status.workspaceClaimUID).toBe("new");
+      expect(status.segments).toEqual([]);
+      expect(status.output).toBeUndefined();
+      expect(status.progress).toBe("0/3");
+      const create = decision.then.find((a) => a.kind === "createSegmentJob");
+      expect(create).toMatchObject({ segment: { index: 0 }, attempt: 0, inputDigest: "", workspaceUid: "new" });
+      expect(create?.kind === "createSegmentJob" ? create.name : "").not.toBe(jobFor(0, "", 0).name);
+      expect(decision.then).toContainEqual({ kind: "deleteJob", name: oldRunning.name });
+      expect(decision.then).toContainEqual(expect.objectContaining({ kind: "event", reason: "WorkspaceReplaced" }));
+    });
+
+    it("keeps every record while the claim is the one they were rendered into", () => {
+      const decision = decide(
+        snapshot({ status: { segments: rendered, workspaceClaimUID: "w" }, jobs: [], workspaceUid: "w" }),
+      );
+      const status = statusOf(decisionEffects(decision));
+      expect(status.segments?.map((r) => r.state)).toEqual(["Succeeded", "Succeeded"]);
+      expect(decision.then.filter((a) => a.kind === "event" && a.reason === "WorkspaceReplaced")).toEqual([]);
+    });
+
+    it("starts nothing while the claim is gone, and records the first claim's UID", () => {
+      const gone = decide(snapshot({ status: { segments: rendered, workspaceClaimUID: "w" }, workspace: false }));
+      expect(created(decisionEffects(gone))).toEqual([]);
+      expect(gone.then).toContainEqual(expect.objectContaining({ kind: "createWorkspace" }));
+      const first = statusOf(decisionEffects(decide(snapshot({ workspaceUid: "w1" }))));
+      expect(first.workspaceClaimUID).toBe("w1");
+    });
   });
 
   it("re-runs an attempt the cluster ended (a disruption) at once without counting it, up to a cap", () => {
@@ -540,6 +600,7 @@ describe("decide", () => {
       attempt: 1,
       inputDigest: "sha256:l2",
       name: concatJobName(film, "c1", "sha256:l2", 1),
+      workspaceUid: "",
     });
     expect(event).toMatchObject({ kind: "event", reason: "ConcatenationStarted" });
     expect(event?.kind === "event" ? event.message : "").toContain("attempt 2");

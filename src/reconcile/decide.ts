@@ -28,13 +28,16 @@ import { activeJobs, strandedJobs, withPodOutcomes } from "./owned-jobs.ts";
 import { segmentProgress } from "./segment-progress.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 import { segmentStep } from "./segment-step.ts";
+import { workspaceScope } from "./workspace-scope.ts";
 
 export function decide(observed: FilmSnapshot): Decision {
   const snapshot = withPodOutcomes(observed);
   if (snapshot.film.deleting) return deletionDecision(snapshot);
   const finalizer: SetupAction[] = snapshot.film.finalizers.includes(filmFinalizer) ? [] : [{ kind: "addFinalizer" }];
   if (!snapshot.intent.ok) return invalidSpecDecision(snapshot, snapshot.intent.errors, finalizer);
-  return renderDecision(snapshot, snapshot.intent.intent, finalizer);
+  const scope = workspaceScope(snapshot);
+  const decision = renderDecision(scope.snapshot, snapshot.intent.intent, finalizer);
+  return scope.then.length === 0 ? decision : { ...decision, then: [...decision.then, ...scope.then] };
 }
 
 /** A decision's effects in the order they must be carried out: setup, the status write, then the rest. */
@@ -50,8 +53,9 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
   const { film } = snapshot;
   const progress = segmentProgress(snapshot, intent);
   const blocked = workspaceWait(snapshot);
-  // While the workspace cannot be used, nothing new starts (as if suspended); what runs is left to finish.
-  const step = nextStep(snapshot, blocked ? { ...intent, suspend: true } : intent, progress);
+  // While the workspace cannot be used, or is still to be made, nothing new starts (as if suspended); what runs
+  // is left to finish. A job is made only for a claim whose UID it can record.
+  const step = nextStep(snapshot, held(snapshot, blocked) ? { ...intent, suspend: true } : intent, progress);
   const output = step.output ?? (film.status.output?.hash === intent.concat.hash ? film.status.output : undefined);
   // A job stranded on a lost node is let go: deleted, its attempt is lost, and a new one starts elsewhere.
   const stranded = strandedJobs(snapshot);
@@ -96,6 +100,10 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     ...(step.requeueAfterMs === undefined ? {} : { requeueAfterMs: step.requeueAfterMs }),
     facts: { segmentsEnded: progress.ended, ...(handoffFrom === undefined ? {} : { handoffFrom }) },
   };
+}
+
+function held(snapshot: FilmSnapshot, blocked: unknown): boolean {
+  return blocked !== undefined || snapshot.workspaceClaim === undefined;
 }
 
 /** The next segment while the chain is incomplete; then the concatenation, until the film is written. */

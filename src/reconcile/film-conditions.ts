@@ -22,6 +22,8 @@ export const EventReason = {
   FilmConcatenated: "FilmConcatenated",
   FilmFailed: "FilmFailed",
   WorkspaceRetained: "WorkspaceRetained",
+  /** The workspace claim is a new one (the old one was deleted): what was rendered into the old one is redone. */
+  WorkspaceReplaced: "WorkspaceReplaced",
 } as const;
 
 export type ConditionDraft = Omit<Condition, "lastTransitionTime" | "observedGeneration">;

@@ -111,6 +111,8 @@ export interface ObservedJob {
   readonly deleting: boolean;
   /** Why the Job controller cannot create the job's pod (its latest FailedCreate event), while it cannot. */
   readonly podRefused?: string;
+  /** UID of the workspace claim it was made for; "" for a job made before jobs recorded it. */
+  readonly workspaceUid?: string;
 }
 
 /** A pod of one of those Jobs, reduced likewise. */
@@ -157,6 +159,7 @@ export interface FilmSnapshot {
   readonly workspaceClaim:
     | {
         readonly name: string;
+        readonly uid: string;
         readonly ownedByFilm: boolean;
         /** Being deleted (a predecessor's, or a hand-deleted one): no pod may start on it. */
         readonly deleting: boolean;
@@ -198,6 +201,8 @@ export type FollowUpAction =
       readonly attempt: number;
       readonly inputDigest: string;
       readonly name: string;
+      /** The workspace claim the pod will use. */
+      readonly workspaceUid: string;
     }
   | {
       readonly kind: "createConcatJob";
@@ -205,6 +210,7 @@ export type FollowUpAction =
       /** The last segment's latents digest: the end of the chain the concatenation walks back. */
       readonly inputDigest: string;
       readonly name: string;
+      readonly workspaceUid: string;
     }
   | { readonly kind: "deleteJob"; readonly name: string }
   | { readonly kind: "event"; readonly type: EventType; readonly reason: string; readonly message: string };

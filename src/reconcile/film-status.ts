@@ -48,7 +48,15 @@ export function filmStatus(snapshot: FilmSnapshot, intent: FilmIntent, facts: St
     ...(started ? { startTime: started } : {}),
     ...(completionTime ? { completionTime } : {}),
     ...(eta ? { eta } : {}),
+    ...workspaceClaimUid(snapshot),
   };
+}
+
+/** The claim the records are rendered into: the current one, or the last one known while there is none. */
+function workspaceClaimUid(snapshot: FilmSnapshot): Pick<FilmStatus, "workspaceClaimUID"> {
+  const current = snapshot.workspaceClaim?.uid;
+  const uid = current === undefined || current === "" ? snapshot.film.status.workspaceClaimUID : current;
+  return uid ? { workspaceClaimUID: uid } : {};
 }
 
 /** Whether a status differs from the one already written (in content, whatever the order of its fields). */

@@ -14,21 +14,29 @@ export interface NamedFilm {
   readonly uid: string;
 }
 
-/** The Job of one attempt at one segment, for the inputs it consumes. */
+/** The Job of one attempt at one segment, for the inputs it consumes (in the workspace claim `workspaceUid`). */
 export function segmentJobName(
   film: NamedFilm,
   index: number,
   hash: string,
   inputDigest: string,
   attempt: number,
+  workspaceUid = "",
 ): string {
-  const key = shortDigest(`${film.uid}|${hash}|${inputDigest}`);
+  const key = shortDigest(`${film.uid}|${hash}|${inputDigest}${workspaceScope(workspaceUid)}`);
   return fitted(film.name, `-s${String(index)}-${key}-a${String(attempt)}`);
 }
 
 /** The Job of one attempt at concatenating the film whose content hash is `hash`, from the chain ending in `finalDigest`. */
-export function concatJobName(film: NamedFilm, hash: string, finalDigest: string, attempt: number): string {
-  return fitted(film.name, `-concat-${shortDigest(`${film.uid}|${hash}|${finalDigest}`)}-a${String(attempt)}`);
+export function concatJobName(
+  film: NamedFilm,
+  hash: string,
+  finalDigest: string,
+  attempt: number,
+  workspaceUid = "",
+): string {
+  const key = shortDigest(`${film.uid}|${hash}|${finalDigest}${workspaceScope(workspaceUid)}`);
+  return fitted(film.name, `-concat-${key}-a${String(attempt)}`);
 }
 
 /**
@@ -37,6 +45,11 @@ export function concatJobName(film: NamedFilm, hash: string, finalDigest: string
  */
 export function workspaceClaimName(film: string): string {
   return fitted(film, "-workspace");
+}
+
+/** A new workspace claim (the old one deleted) starts every attempt afresh, under names of its own. */
+function workspaceScope(workspaceUid: string): string {
+  return workspaceUid === "" ? "" : `|${workspaceUid}`;
 }
 
 function fitted(film: string, suffix: string): string {

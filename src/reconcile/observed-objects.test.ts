@@ -178,7 +178,7 @@ describe("filmSnapshot", () => {
       status: { phase: "Rendering" },
     });
     expect(snapshot.jobs.map((j) => j.name)).toEqual(["bay-s1-abc-a2"]);
-    expect(snapshot.workspaceClaim).toEqual({ name: "bay-workspace", ownedByFilm: true, deleting: false });
+    expect(snapshot.workspaceClaim).toEqual({ name: "bay-workspace", uid: "", ownedByFilm: true, deleting: false });
   });
 
   it("ignores jobs another film of the same name left behind", () => {

@@ -36,6 +36,7 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
     inputDigest: annotations[operatorAnnotations.inputDigest] ?? "",
     attempt: Number(labels[operatorLabels.attempt] ?? 0),
     createdAt: job.metadata.creationTimestamp ?? new Date(0).toISOString(),
+    ...present("workspaceUid", annotations[operatorAnnotations.workspaceUid]),
     ...jobOutcome(job.status?.conditions ?? []),
     deleting: job.metadata.deletionTimestamp !== undefined,
   };
@@ -171,6 +172,7 @@ export function filmSnapshot(observed: ObservedObjects): FilmSnapshot {
     ...(observed.refusal ? { refusal: observed.refusal } : {}),
     workspaceClaim: observed.claim && {
       name: workspaceClaimName(film.name),
+      uid: observed.claim.metadata.uid ?? "",
       ownedByFilm: observed.claim.metadata.ownerReferences?.some((o) => o.uid === film.uid) ?? false,
       deleting: observed.claim.metadata.deletionTimestamp !== undefined,
     },

@@ -105,7 +105,8 @@ function startSegment(
   attempt: number,
   lost: string | undefined,
 ): FilmStep {
-  const name = segmentJobName(snapshot.film, segment.index, segment.hash, inputDigest, attempt);
+  const workspaceUid = snapshot.workspaceClaim?.uid ?? "";
+  const name = segmentJobName(snapshot.film, segment.index, segment.hash, inputDigest, attempt, workspaceUid);
   const which =
     attempt === 0
       ? `segment ${String(segment.index)} of ${String(intent.segments.length)}`
@@ -114,5 +115,8 @@ function startSegment(
   const event = lost
     ? ({ kind: "event", type: "Warning", reason: EventReason.SegmentLost, message } as const)
     : ({ kind: "event", type: "Normal", reason: EventReason.SegmentStarted, message } as const);
-  return { wanted: [name], then: [{ kind: "createSegmentJob", segment, attempt, inputDigest, name }, event] };
+  return {
+    wanted: [name],
+    then: [{ kind: "createSegmentJob", segment, attempt, inputDigest, name, workspaceUid }, event],
+  };
 }

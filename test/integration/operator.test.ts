@@ -179,6 +179,29 @@ describe("the operator on kwok GPU pools", () => {
     );
   });
 
+  it("re-renders from the first segment into a workspace claim deleted by hand and made again, saying why", async () => {
+    const scenes = [{ prompt: "a lamp flickers", clips: 3 }];
+    await createFilm(film("new-claim", { scenes, annotations: { "sim.longvideo.dev/run-for": "2s" } }));
+    const midway = await filmUntil("new-claim", (f) => f.status?.segments?.[1]?.state === "Running", 60_000);
+    const oldUid = midway.status?.workspaceClaimUID;
+    expect(oldUid).toBeTruthy();
+    // Held by the running pod's claim protection until it ends; then gone, and the operator makes a new one.
+    await core.deleteNamespacedPersistentVolumeClaim({ name: "new-claim-workspace", namespace });
+    const done = await filmUntil("new-claim", (f) => f.status?.phase === "Succeeded", 120_000);
+    const claim = await core.readNamespacedPersistentVolumeClaim({ name: "new-claim-workspace", namespace });
+    expect(claim.metadata?.uid).not.toBe(oldUid);
+    expect(done.status?.workspaceClaimUID).toBe(claim.metadata?.uid);
+    // Segment 0 rendered twice: once into each claim; every job that produced a record names the new claim.
+    const jobs = segmentJobs(await jobsOf("new-claim"));
+    expect(jobs.filter((j) => segmentOf(j) === 0)).toHaveLength(2);
+    const recorded = jobs.filter(
+      (j) => j.metadata?.annotations?.["longvideo.dev/workspace-uid"] === claim.metadata?.uid,
+    );
+    expect(new Set(recorded.map(segmentOf))).toEqual(new Set([0, 1, 2]));
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=new-claim" });
+    expect(events.items.map((e) => e.reason)).toContain("WorkspaceReplaced");
+  });
+
   it("says on the film, in the scheduler's words, when no node fits its pods", async () => {
     const gpu = {
       nodeSelector: { "longvideo.dev/pool": "b200" },
