@@ -383,6 +383,22 @@ describe("decide", () => {
       expect(decision.then).toContainEqual(expect.objectContaining({ kind: "event", reason: "WorkspaceReplaced" }));
     });
 
+    it("lets every job go, finished or not, while its own claim is deleted by hand: their pods hold it", () => {
+      const finished = { ...jobFor(0, "", 0, "Succeeded"), workspaceUid: "w" };
+      const running = { ...jobFor(1, "sha256:l0", 0), workspaceUid: "w" };
+      const decision = decide(
+        snapshot({
+          status: { segments: rendered, workspaceClaimUID: "w" },
+          jobs: [finished, running],
+          workspaceUid: "w",
+          workspaceDeleting: true,
+        }),
+      );
+      const deleted = decision.then.flatMap((a) => (a.kind === "deleteJob" ? [a.name] : []));
+      expect(deleted.sort()).toEqual([finished.name, running.name].sort());
+      expect(created(decisionEffects(decision))).toEqual([]);
+    });
+
     it("keeps every record while the claim is the one they were rendered into", () => {
       const decision = decide(
         snapshot({ status: { segments: rendered, workspaceClaimUID: "w" }, jobs: [], workspaceUid: "w" }),

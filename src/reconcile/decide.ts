@@ -37,7 +37,9 @@ export function decide(observed: FilmSnapshot): Decision {
   if (!snapshot.intent.ok) return invalidSpecDecision(snapshot, snapshot.intent.errors, finalizer);
   const scope = workspaceScope(snapshot);
   const decision = renderDecision(scope.snapshot, snapshot.intent.intent, finalizer);
-  return scope.then.length === 0 ? decision : { ...decision, then: [...decision.then, ...scope.then] };
+  const decided = new Set(decision.then.flatMap((a) => (a.kind === "deleteJob" ? [a.name] : [])));
+  const more = scope.then.filter((a) => a.kind !== "deleteJob" || !decided.has(a.name));
+  return more.length === 0 ? decision : { ...decision, then: [...decision.then, ...more] };
 }
 
 /** A decision's effects in the order they must be carried out: setup, the status write, then the rest. */

@@ -22,7 +22,9 @@ export function workspaceWait(snapshot: FilmSnapshot): FilmWait | undefined {
   if (!claim?.deleting) return undefined;
   return {
     reason: ConditionReason.WorkspaceTerminating,
-    message: `waiting for the workspace claim ${claim.name} to finish deleting before a new one is made`,
+    message: claim.ownedByFilm
+      ? `waiting for the workspace claim ${claim.name} to finish deleting (its jobs, whose pods hold it, are deleted) before a new one is made`
+      : `waiting for the workspace claim ${claim.name} to finish deleting before a new one is made`,
   };
 }
 

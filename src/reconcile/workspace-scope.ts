@@ -18,7 +18,10 @@ export function workspaceScope(snapshot: FilmSnapshot): WorkspaceScope {
   const uid = claim?.uid ?? "";
   // A job made before jobs recorded their claim belongs to whatever claim the film has.
   const current = (job: ObservedJob) => job.workspaceUid === undefined || job.workspaceUid === uid;
-  const stale = snapshot.jobs.filter((job) => !current(job) && !job.finished && !job.deleting);
+  // The film's own claim being deleted (by hand) goes only once no pod refers to it, finished or not: its jobs,
+  // whose results it held, are let go with their pods.
+  const releasing = claim?.deleting === true && claim.ownedByFilm;
+  const stale = snapshot.jobs.filter((job) => !job.deleting && (releasing || (!current(job) && !job.finished)));
   const deletes = stale.map((job): FollowUpAction => ({ kind: "deleteJob", name: job.name }));
   const recorded = snapshot.film.status.workspaceClaimUID;
   const replaced = claim !== undefined && uid !== "" && recorded !== undefined && recorded !== uid;
