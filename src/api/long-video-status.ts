@@ -177,6 +177,19 @@ export const longVideoStatusSchema = z
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["index"],
       }),
+    renderedSegments: z
+      .array(
+        z
+          .string()
+          .max(256)
+          .regex(/^\d+\/\d+\/[0-9a-zA-Z_-]+\/\S+$/),
+      )
+      .max(maxSegments)
+      .exactOptional()
+      .meta({
+        description:
+          "The settled head of the chain, compactly: entry i is attempt/handoffLosses/planHashPrefix/outputDigest of segment i. Whole records follow in segments; a film of thousands of segments stays within etcd's object size limit.",
+      }),
     conditions: z
       .array(conditionSchema)
       .max(16)

@@ -32,6 +32,7 @@ import type {
   IntentResult,
 } from "../reconcile/film-snapshot.ts";
 import { workspaceClaimName } from "../reconcile/object-names.ts";
+import { compactedStatus } from "../reconcile/status-compaction.ts";
 import { filmSnapshot, hasEnded } from "../reconcile/observed-objects.ts";
 import { cachedClaim, cachedEvent, cachedFilm, cachedJob, cachedNode, cachedPod } from "./cached-object.ts";
 import type { FilmControllerObserver, ReconcileResult } from "./film-controller-observer.ts";
@@ -394,7 +395,7 @@ export class FilmController {
     return this.#client.patch<LongVideoObject>(
       `${this.#filmPath(film)}/status`,
       // The resourceVersion makes this a compare-and-swap: a status decided from a stale film is never written.
-      { metadata: { resourceVersion: film.metadata.resourceVersion }, status: statusForWrite(status) },
+      { metadata: { resourceVersion: film.metadata.resourceVersion }, status: statusForWrite(compactedStatus(status)) },
       "merge",
       fieldManager,
     );

@@ -20,6 +20,7 @@ import type {
   ObservedPod,
 } from "./film-snapshot.ts";
 import { workspaceClaimName } from "./object-names.ts";
+import { expandedStatus } from "./status-compaction.ts";
 
 /** A Job the operator made, reduced to what decisions need; nothing for a Job it does not recognise. */
 export function observedJob(job: JobObject): ObservedJob | undefined {
@@ -218,6 +219,7 @@ function observedFilm(film: LongVideoObject): ObservedFilm {
     generation: metadata.generation ?? 0,
     deleting: metadata.deletionTimestamp !== undefined,
     finalizers: metadata.finalizers ?? [],
-    status: film.status ?? {},
+    // Read whole: the settled head of a long film is written compactly.
+    status: expandedStatus(film.status ?? {}),
   };
 }

@@ -7,6 +7,7 @@ import { SegmentFailureReason } from "../api/long-video-status.ts";
 import { exitCodes } from "../api/runtime-contract.ts";
 import { EventReason } from "./film-conditions.ts";
 import { segmentResult } from "./segment-result.ts";
+import { samePlanHash } from "./status-compaction.ts";
 import { retryDelayMs } from "./attempt-policy.ts";
 import { latestPod, latestSegmentJob } from "./owned-jobs.ts";
 import { countedFailures, isFinal, recordSeconds, segmentRecord, willRetry } from "./segment-record.ts";
@@ -70,7 +71,8 @@ function currentRecord(
   prior: SegmentRecord | undefined,
 ): { record?: SegmentRecord; newlyEnded?: SegmentRecord } {
   // A record made for other inputs (an edit upstream, a different predecessor) says nothing about these.
-  const record = prior?.hash === segment.hash && (prior.inputDigest ?? "") === inputDigest ? prior : undefined;
+  const record =
+    prior && samePlanHash(prior.hash, segment.hash) && (prior.inputDigest ?? "") === inputDigest ? prior : undefined;
   const job = latestSegmentJob(snapshot.jobs, segment, inputDigest);
   if (!job || !newerThan(job, record)) return record ? { record } : {};
   const updated = segmentRecord(job, latestPod(snapshot.pods, job), record, segment);

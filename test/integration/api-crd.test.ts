@@ -4,7 +4,7 @@
  * columns reach `kubectl get lv`. Everything is created in a namespace of its own, deleted at the end; the CRD is
  * cluster-wide and shared with the operator's tests, so it is installed (server-side apply) and left in place.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -23,6 +23,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { longVideoResource } from "../../src/api/long-video.ts";
 import { longVideoSpecSchema } from "../../src/api/long-video-spec.ts";
+import { maxSegments } from "../../src/api/long-video-status.ts";
+import { compactedStatus, detailedSegments, expandedStatus } from "../../src/reconcile/status-compaction.ts";
 import { fieldErrors } from "../../src/api/field-errors.ts";
 import { testKubeConfig } from "../support/test-kube-config.ts";
 
@@ -265,6 +267,52 @@ describe("the LongVideo CRD on the API server", () => {
     expect(row.cells.slice(0, 6)).toEqual([name, "pro", status.phase, status.progress, status.eta, ready?.reason]);
     expect(row.cells[6]).toMatch(/^\d+s$/);
     expect(row.cells[7]).toBe(ready?.message);
+  });
+});
+
+describe("a film of the most segments the spec allows (64 scenes of 64 clips)", () => {
+  it("keeps its status inside etcd's object limit, compacted, where whole records are refused", async () => {
+    const name = "longest";
+    const storyline = Array.from({ length: 64 }, (_, i) => ({ prompt: `scene ${String(i)}`, clips: 64 }));
+    const result = await create(name, with_({ storyline }), true);
+    if (!result.ok) throw new Error(result.status.message);
+    const digest = (n: number) => `sha256:${createHash("sha256").update(String(n)).digest("hex")}`;
+    const segments = Array.from({ length: maxSegments }, (_, index) => ({
+      index,
+      attempt: 0,
+      failures: 0,
+      state: index === maxSegments - 1 ? ("Running" as const) : ("Succeeded" as const),
+      hash: createHash("sha256")
+        .update(`plan ${String(index)}`)
+        .digest("hex"),
+      node: `kwok-h100-${String(index % 16)}`,
+      startTime: "2026-11-25T12:00:00Z",
+      inputDigest: index === 0 ? "" : digest(index - 1),
+      ...(index === maxSegments - 1
+        ? {}
+        : { finishTime: "2026-11-25T12:01:00Z", outputDigest: digest(index), frames: 81 }),
+    }));
+    const whole = {
+      phase: "Rendering" as const,
+      progress: `${String(maxSegments - 1)}/${String(maxSegments)}`,
+      segments,
+    };
+    const path = `/apis/${group}/${version}/namespaces/${namespace}/${plural}/${name}/status`;
+    const patch = (status: unknown) =>
+      request("PATCH", path, { body: { status }, contentType: PatchStrategy.MergePatch });
+    await expect(patch(whole)).rejects.toThrow(/too large|exceeded|limit/i);
+    const compact = compactedStatus(whole);
+    await patch(compact);
+    const stored = await request<{ status: typeof compact }>("GET", path);
+    expect(stored.status.renderedSegments).toHaveLength(maxSegments - 1 - detailedSegments);
+    // Read back as the reconciler reads it, every segment's chain is there.
+    const read = expandedStatus(stored.status);
+    expect(read.segments).toHaveLength(maxSegments);
+    expect(read.segments?.[maxSegments - 2]?.outputDigest).toBe(digest(maxSegments - 2));
+    expect(read.segments?.[1000]?.inputDigest).toBe(digest(999));
+    console.log(
+      `status of ${String(maxSegments)} segments: ${String(JSON.stringify(whole).length)} bytes whole, ${String(JSON.stringify(compact).length)} compacted`,
+    );
   });
 });
 
