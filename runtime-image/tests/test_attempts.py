@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chain import attempt_dir, complete_dirs, segment_env
+from chain import attempt_dir, attempt_key, complete_dirs, segment_env
 from conftest import SRC, Run, run_cli
 
 COMMON = {"LV_BACKEND": "animatic", "LV_VARIANT": "film", "LV_WIDTH": "64", "LV_HEIGHT": "48", "LV_FRAMES": "9"}
@@ -73,7 +73,7 @@ def test_two_attempts_of_a_segment_write_separate_directories(tmp_path: Path, re
         assert "reused" not in retry.message, "an attempt without result.json is never taken"
         assert attempt_dir(retry_env) != attempt_dir(lost_env)
         assert attempt_dir(retry_env).parent == attempt_dir(lost_env).parent == ws / "segments" / "0"
-        assert attempt_dir(retry_env).name == f"{retry_env['LV_SEGMENT_HASH'][:16]}-1"
+        assert attempt_dir(retry_env).name == f"{attempt_key(retry_env['LV_SEGMENT_HASH'], '')}-1"
         assert sorted(p.name for p in attempt_dir(retry_env).iterdir()) == FILES
         assert snapshot(attempt_dir(lost_env)) == before, "attempt 1 touched none of attempt 0's files"
         result = json.loads((attempt_dir(retry_env) / "result.json").read_text())
@@ -101,17 +101,20 @@ def test_a_successor_finds_its_input_among_attempts_by_digest(tmp_path: Path, re
     assert a.message["latentsDigest"] != b.message["latentsDigest"]
     assert len(list((ws / "segments" / "0").iterdir())) == 3
 
-    # One successor per predecessor, each its own attempt: the plan hash does not cover the input digest, so two
-    # successors at the same attempt number would name the same directory.
+    # One successor per predecessor, both attempt 0 of the same plan hash (the operator numbers attempts per input):
+    # the input digest is part of the directory's key, so each writes its own.
     made_by = [(a, first_env(ws, reference_png)), (b, first_env(ws, reference_png, LV_SEED="7"))]
-    for attempt, (run, predecessor) in enumerate(made_by):
-        env = second_env(ws, run.message["latentsDigest"], LV_ATTEMPT=str(attempt))
+    successors: list[Path] = []
+    for run, predecessor in made_by:
+        env = second_env(ws, run.message["latentsDigest"])
+        successors.append(attempt_dir(env))
         successor = render(env, tmp_path)
         verified = next(line for line in successor.logs if line["event"] == "handoff-verified")
         assert verified["path"] == str(attempt_dir(predecessor) / "latents.safetensors")
         assert successor.message["inputDigest"] == run.message["latentsDigest"]
         result = json.loads((attempt_dir(env) / "result.json").read_text())
         assert result["inputDigest"] == run.message["latentsDigest"]
+    assert len(set(successors)) == 2 and complete_dirs(ws, 1) == sorted(successors)
 
 
 def test_a_damaged_attempt_is_passed_over_for_an_intact_one_with_the_same_digest(

@@ -35,8 +35,12 @@ def test_operator_environment_parses_with_variant_defaults() -> None:
     assert (spec.trim_head, spec.trim_tail, spec.kept_frames) == (0, 5, 76)
     assert spec.seed == 42
     assert spec.segment_dir == Path("/workspace/segments/1")
-    assert spec.attempt_dir == Path("/workspace/segments/1/9f86d081884c7d65-0")
-    assert parse_segment(env(LV_ATTEMPT="12")).attempt_dir == Path("/workspace/segments/1/9f86d081884c7d65-12")
+    # The key: sha256 of "<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>", its first 16 hex characters.
+    assert spec.attempt_key == "0c724370f2057ac5"
+    assert spec.attempt_dir == Path("/workspace/segments/1/0c724370f2057ac5-0")
+    assert parse_segment(env(LV_ATTEMPT="12")).attempt_dir == Path("/workspace/segments/1/0c724370f2057ac5-12")
+    first = parse_segment(env(LV_SEGMENT_INDEX="0", LV_INPUT_DIGEST=""))
+    assert first.attempt_dir == Path("/workspace/segments/0/0c050f3d31a90f04-0")
     assert spec.protocol == "pixel"
 
 
