@@ -102,6 +102,17 @@ def test_fingerprint_covers_inputs_not_placement() -> None:
     assert a.fingerprint() != parse_segment(env(LV_SEGMENT_HASH="0" * 64)).fingerprint(), "another plan's segment"
 
 
+def test_the_attempt_directory_names_the_plan_hash_and_the_input() -> None:
+    """Another input digest (the predecessor rendered again) is another directory, at the same plan hash and attempt."""
+    a = parse_segment(env())
+    again = parse_segment(env(LV_INPUT_DIGEST="sha256:" + "cd" * 32))
+    assert (again.segment_hash, again.attempt) == (a.segment_hash, a.attempt)
+    assert again.attempt_key != a.attempt_key and again.attempt_dir != a.attempt_dir
+    assert again.attempt_dir.parent == a.attempt_dir.parent
+    assert parse_segment(env(LV_SEGMENT_HASH="0" * 64)).attempt_dir != a.attempt_dir
+    assert parse_segment(env(LV_SEED="43")).attempt_dir == a.attempt_dir, "only the plan hash, input and attempt count"
+
+
 def test_a_segment_hash_is_one_safe_path_component() -> None:
     for value in (PLAN_HASH, "h", "A_b-9", "a" * 128):
         assert parse_segment(env(LV_SEGMENT_HASH=value)).attempt_dir.parent == Path("/workspace/segments/1")
