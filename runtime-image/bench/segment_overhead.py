@@ -43,7 +43,8 @@ def chain(workspace: Path, count: int, env: dict[str, str]) -> list[dict[str, fl
     rows: list[dict[str, float]] = []
     digest = ""
     for i in range(count):
-        # A stand-in for the operator's plan hash: with LV_ATTEMPT (0), it names the directory the segment writes.
+        # A stand-in for the operator's plan hash: with LV_INPUT_DIGEST and LV_ATTEMPT (0), it names the directory
+        # the segment writes.
         plan_hash = hashlib.sha256(f"{workspace.name}|{i}".encode()).hexdigest()
         wall, message = run_segment(
             {
@@ -57,8 +58,8 @@ def chain(workspace: Path, count: int, env: dict[str, str]) -> list[dict[str, fl
                 "LV_INPUT_DIGEST": digest,
             }
         )
+        attempt_dir = workspace_layout.attempt_dir(workspace, i, plan_hash, digest, 0)
         digest = message["latentsDigest"]
-        attempt_dir = workspace_layout.attempt_dir(workspace, i, plan_hash, 0)
         result = json.loads((attempt_dir / workspace_layout.RESULT_FILE).read_text())
         t = result["timings"]
         compute = t.get("model_seconds", t.get("draw_seconds", 0.0))

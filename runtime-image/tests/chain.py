@@ -38,11 +38,16 @@ def segment_env(workspace: Path, index: int, count: int, **extra: str) -> dict[s
     return env
 
 
+def attempt_key(segment_hash: str, input_digest: str) -> str:
+    """The contract's attempt key (attemptKey()): sha256 of `<plan hash>|<input digest>`, attemptKeyChars of its hex."""
+    return hashlib.sha256(f"{segment_hash}|{input_digest}".encode()).hexdigest()[: LAYOUT["attemptKeyChars"]]
+
+
 def attempt_dir(env: Mapping[str, str]) -> Path:
     """The directory the segment pod with this environment writes, by the contract's rule (attemptDir())."""
-    prefix = env["LV_SEGMENT_HASH"][: LAYOUT["attemptHashChars"]]
+    key = attempt_key(env["LV_SEGMENT_HASH"], env.get("LV_INPUT_DIGEST", ""))
     segment = Path(env["LV_WORKSPACE"]) / LAYOUT["segmentsDir"] / env["LV_SEGMENT_INDEX"]
-    return segment / f"{prefix}-{env.get('LV_ATTEMPT', '0')}"
+    return segment / f"{key}-{env.get('LV_ATTEMPT', '0')}"
 
 
 def complete_dirs(workspace: Path, index: int) -> list[Path]:

@@ -8,6 +8,7 @@ every termination message. contract.py's loader is checked too (a file of anothe
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import re
 import shutil
@@ -67,14 +68,18 @@ def test_a_contract_of_another_version_is_refused(tmp_path: Path) -> None:
     ("changes", "message"),
     [
         ({"exitCodes": {**RAW["exitCodes"], "badInput": "2"}}, r"contract\.exitCodes\.badInput must be an integer"),
-        ({"workspaceLayout": {"segmentsDir": "segments"}}, r"contract\.workspaceLayout\.attemptHashChars is missing"),
+        ({"workspaceLayout": {"segmentsDir": "segments"}}, r"contract\.workspaceLayout\.attemptKeyChars is missing"),
         (
-            {"workspaceLayout": {**RAW["workspaceLayout"], "attemptHashChars": "16"}},
-            r"workspaceLayout\.attemptHashChars must be an integer",
+            {"workspaceLayout": {**RAW["workspaceLayout"], "attemptKeyChars": "16"}},
+            r"workspaceLayout\.attemptKeyChars must be an integer",
         ),
         (
-            {"workspaceLayout": {**RAW["workspaceLayout"], "attemptHashChars": 0}},
-            r"attemptHashChars must be at least 1",
+            {"workspaceLayout": {**RAW["workspaceLayout"], "attemptKeyChars": 0}},
+            r"attemptKeyChars must be from 1 to 64",
+        ),
+        (
+            {"workspaceLayout": {**RAW["workspaceLayout"], "attemptKeyChars": 65}},
+            r"attemptKeyChars must be from 1 to 64",
         ),
         (
             {"workspaceLayout": {k: v for k, v in RAW["workspaceLayout"].items() if k != "clip"}},
@@ -194,7 +199,8 @@ def test_the_new_operator_variables_are_read_and_required() -> None:
     read = source_names()
     assert read["LV_SEGMENT_HASH"] >= {"spec.py"} and read["LV_FINAL_DIGEST"] >= {"spec.py"}
     base = {"LV_SEGMENT_INDEX": "0", "LV_BACKEND": "animatic", "LV_SEGMENT_HASH": "ab" * 32, "LV_ATTEMPT": "3"}
-    assert parse_segment(base).attempt_dir == Path(RAW["mountPaths"]["workspace"], "segments", "0", "ab" * 8 + "-3")
+    key = hashlib.sha256(("ab" * 32 + "|").encode()).hexdigest()[:16]
+    assert parse_segment(base).attempt_dir == Path(RAW["mountPaths"]["workspace"], "segments", "0", key + "-3")
     with pytest.raises(WorkerError, match="LV_SEGMENT_HASH is required"):
         parse_segment({k: v for k, v in base.items() if k != "LV_SEGMENT_HASH"})
     assert parse_concat({"LV_SEGMENT_COUNT": "1", "LV_FINAL_DIGEST": "sha256:" + "0" * 64}).final_digest.endswith("0")
@@ -279,10 +285,10 @@ def test_exit_codes_and_failure_reasons_are_the_contracts() -> None:
 
 def test_workspace_layout_is_the_contracts() -> None:
     layout = RAW["workspaceLayout"]
-    keys = ("segmentsDir", "attemptHashChars", "clip", "poster", "result", "handoff", "temporaryMark")
+    keys = ("segmentsDir", "attemptKeyChars", "clip", "poster", "result", "handoff", "temporaryMark")
     assert tuple(layout[k] for k in keys) == (
         workspace_layout.SEGMENTS_DIR,
-        workspace_layout.ATTEMPT_HASH_CHARS,
+        workspace_layout.ATTEMPT_KEY_CHARS,
         workspace_layout.CLIP_FILE,
         workspace_layout.POSTER_FILE,
         workspace_layout.RESULT_FILE,
@@ -291,12 +297,20 @@ def test_workspace_layout_is_the_contracts() -> None:
     )
     ws = Path("/w")
     segment = ws / layout["segmentsDir"] / "4"
-    plan_hash = "0123456789abcdef" + "f" * 48
-    # attemptDir() in runtime-contract.ts: `${segmentDir(index)}/${hash.slice(0, attemptHashChars)}-${attempt}`.
-    attempt = segment / f"{plan_hash[: layout['attemptHashChars']]}-7"
+    plan_hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    input_digest = "sha256:" + "ab" * 32
+    # attemptDir() in runtime-contract.ts: `${segmentDir(index)}/${attemptKey(hash, inputDigest)}-${attempt}`, the key
+    # the first attemptKeyChars hex characters of sha256 over the UTF-8 text `<hash>|<inputDigest>`.
+    key = hashlib.sha256(f"{plan_hash}|{input_digest}".encode()).hexdigest()[: layout["attemptKeyChars"]]
+    # The vectors src/api/runtime-contract.test.ts checks attemptDir() against.
+    assert key == "0c724370f2057ac5"
+    assert workspace_layout.attempt_key(plan_hash, "") == "0c050f3d31a90f04"
+    attempt = segment / f"{key}-7"
     assert workspace_layout.segment_dir(ws, 4) == segment
-    assert workspace_layout.attempt_dir(ws, 4, plan_hash, 7) == attempt
-    assert workspace_layout.parse_attempt_name(attempt.name) == workspace_layout.AttemptName("0123456789abcdef", 7)
+    assert workspace_layout.attempt_key(plan_hash, input_digest) == key
+    assert workspace_layout.attempt_dir(ws, 4, plan_hash, input_digest, 7) == attempt
+    assert workspace_layout.attempt_dir(ws, 4, plan_hash, "sha256:" + "cd" * 32, 7) != attempt, "another input"
+    assert workspace_layout.parse_attempt_name(attempt.name) == workspace_layout.AttemptName(key, 7)
     assert workspace_layout.parse_attempt_name("." + attempt.name + layout["temporaryMark"] + "x") is None
     assert fsio.temp_path(attempt / "clip.mp4").name.startswith("." + layout["clip"] + layout["temporaryMark"])
 

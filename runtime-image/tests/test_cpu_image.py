@@ -193,5 +193,6 @@ def test_a_model_cache_of_tiny_models_under_the_default_names(pod: tuple[Path, C
     assert loaded["model"] == "/models/Wan2.2-I2V-A14B-Diffusers" and loaded["experts"] == 2
     merged = next(line for line in run.logs if line["event"] == "lora-merged")
     assert merged["lora"].startswith("/models/svi/version-2.0/") and merged["modules"] > 0
-    # The pod's own attempt directory, under the workspace as mounted: /workspace/segments/0/<hash16>-0.
-    assert complete_dirs(shared, 0) == [shared / LAYOUT["segmentsDir"] / "0" / "9f86d081884c7d65-0"]
+    # The pod's own attempt directory, under the workspace as mounted: /workspace/segments/0/<key>-0, the key of the
+    # plan hash and no input digest (segment 0): sha256 of "<hash>|", its first 16 hex characters.
+    assert complete_dirs(shared, 0) == [shared / LAYOUT["segmentsDir"] / "0" / "0c050f3d31a90f04-0"]

@@ -35,8 +35,12 @@ def test_operator_environment_parses_with_variant_defaults() -> None:
     assert (spec.trim_head, spec.trim_tail, spec.kept_frames) == (0, 5, 76)
     assert spec.seed == 42
     assert spec.segment_dir == Path("/workspace/segments/1")
-    assert spec.attempt_dir == Path("/workspace/segments/1/9f86d081884c7d65-0")
-    assert parse_segment(env(LV_ATTEMPT="12")).attempt_dir == Path("/workspace/segments/1/9f86d081884c7d65-12")
+    # The key: sha256 of "<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>", its first 16 hex characters.
+    assert spec.attempt_key == "0c724370f2057ac5"
+    assert spec.attempt_dir == Path("/workspace/segments/1/0c724370f2057ac5-0")
+    assert parse_segment(env(LV_ATTEMPT="12")).attempt_dir == Path("/workspace/segments/1/0c724370f2057ac5-12")
+    first = parse_segment(env(LV_SEGMENT_INDEX="0", LV_INPUT_DIGEST=""))
+    assert first.attempt_dir == Path("/workspace/segments/0/0c050f3d31a90f04-0")
     assert spec.protocol == "pixel"
 
 
@@ -96,6 +100,17 @@ def test_fingerprint_covers_inputs_not_placement() -> None:
     assert a.fingerprint() != parse_segment(env(LV_SEED="43")).fingerprint()
     assert a.fingerprint() != parse_segment(env(LV_INPUT_DIGEST="sha256:" + "cd" * 32)).fingerprint()
     assert a.fingerprint() != parse_segment(env(LV_SEGMENT_HASH="0" * 64)).fingerprint(), "another plan's segment"
+
+
+def test_the_attempt_directory_names_the_plan_hash_and_the_input() -> None:
+    """Another input digest (the predecessor rendered again) is another directory, at the same plan hash and attempt."""
+    a = parse_segment(env())
+    again = parse_segment(env(LV_INPUT_DIGEST="sha256:" + "cd" * 32))
+    assert (again.segment_hash, again.attempt) == (a.segment_hash, a.attempt)
+    assert again.attempt_key != a.attempt_key and again.attempt_dir != a.attempt_dir
+    assert again.attempt_dir.parent == a.attempt_dir.parent
+    assert parse_segment(env(LV_SEGMENT_HASH="0" * 64)).attempt_dir != a.attempt_dir
+    assert parse_segment(env(LV_SEED="43")).attempt_dir == a.attempt_dir, "only the plan hash, input and attempt count"
 
 
 def test_a_segment_hash_is_one_safe_path_component() -> None:

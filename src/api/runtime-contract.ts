@@ -5,6 +5,7 @@
  * Changing a name here is changing the API between two images that may be upgraded separately: extend, do not
  * rename.
  */
+import { createHash } from "node:crypto";
 import { backends } from "./long-video-spec.ts";
 import { clipFrames, defaultSeedMultiplier, framesPerLatent, variantProfiles, variants } from "./variant-profiles.ts";
 
@@ -61,7 +62,8 @@ export const runtimeEnv = {
   LV_SEGMENT_HASH: {
     commands: segment,
     setBy: "operator",
-    description: "The segment's plan hash: with LV_ATTEMPT it names the directory this attempt writes.",
+    description:
+      "The segment's plan hash: with LV_INPUT_DIGEST and LV_ATTEMPT it names the directory this attempt writes.",
   },
   LV_SCENE_INDEX: { commands: segment, setBy: "operator", description: "The storyline scene the segment renders." },
   LV_PROMPT: { commands: segment, setBy: "operator", description: "The scene's prompt." },
@@ -141,13 +143,23 @@ export const failureReasons = {
 /** Files in the workspace, relative to its mount. */
 export const workspaceLayout = {
   /**
-   * Each attempt at segment i writes its own directory, `segments/<i>/<hash prefix>-<attempt>/`, so no two pods
-   * ever write the same files: not two attempts (one on a lost node may still run), not the old and new plan of
-   * an edited storyline. Readers find a hand-off by its digest, never by a fixed path.
+   * Each attempt at segment i writes its own directory, `segments/<i>/<key>-<attempt>/` (`attemptDir()`), so no
+   * two pods ever write the same files: not two attempts (one on a lost node may still run), not the old and new
+   * plan of an edited storyline, not two renders of one plan from different inputs. Readers find a hand-off by its
+   * digest, never by a fixed path.
    */
   segmentsDir: "segments",
-  /** Characters of LV_SEGMENT_HASH in an attempt directory's name. */
-  attemptHashChars: 16,
+  /**
+   * Hex characters of the attempt key in an attempt directory's name: the key is the first `attemptKeyChars`
+   * characters of the sha256 (hex) of the UTF-8 text `<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>` (the input digest is
+   * empty for segment 0), so it names the plan hash and the input digest together (`attemptKey()`).
+   *
+   * Why the input digest: the operator numbers attempts per (segment, plan hash, input digest). When segment i-1
+   * is rendered again with a new latents digest, segment i starts again at attempt 0 under the same plan hash; a
+   * name made of the plan hash and the attempt alone would then be the directory the earlier attempt 0 wrote, and
+   * that pod may still be running (being deleted), so two pods would write one directory.
+   */
+  attemptKeyChars: 16,
   clip: "clip.mp4",
   poster: "poster.png",
   /** Written last: its presence means the segment directory is complete. */
@@ -163,9 +175,21 @@ export function segmentDir(index: number): string {
   return `${workspaceLayout.segmentsDir}/${String(index)}`;
 }
 
-/** The directory one attempt at a segment writes, relative to the workspace. */
-export function attemptDir(index: number, hash: string, attempt: number): string {
-  return `${segmentDir(index)}/${hash.slice(0, workspaceLayout.attemptHashChars)}-${String(attempt)}`;
+/**
+ * The key naming the attempts at a segment of plan `hash` consuming the hand-off `inputDigest` ("" for segment
+ * 0): the first `attemptKeyChars` hex characters of sha256 over the UTF-8 text `<hash>|<inputDigest>`.
+ */
+export function attemptKey(hash: string, inputDigest: string): string {
+  const digest = createHash("sha256").update(`${hash}|${inputDigest}`, "utf8").digest("hex");
+  return digest.slice(0, workspaceLayout.attemptKeyChars);
+}
+
+/**
+ * The directory one attempt at a segment writes, relative to the workspace: `segments/<index>/<key>-<attempt>/`,
+ * the key of the segment's plan hash and the digest of the hand-off it consumes ("" for segment 0).
+ */
+export function attemptDir(index: number, hash: string, inputDigest: string, attempt: number): string {
+  return `${segmentDir(index)}/${attemptKey(hash, inputDigest)}-${String(attempt)}`;
 }
 
 /**

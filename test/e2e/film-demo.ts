@@ -172,14 +172,15 @@ export function workspaceDirectory(namespace: string, claimName: string): string
 
 /**
  * The directory in `workspace` holding a segment's clip, poster, latents and result.json: the runtime contract's
- * `attemptDir()` of the attempt its status record names. (A segment whose attempt reported an earlier attempt's
- * result as reused has its files in that earlier attempt's directory; these tests render every segment once.)
+ * `attemptDir()` of the attempt its status record names: its plan hash, the input digest it consumed ("" when the
+ * record has none) and its attempt number. (A segment whose attempt reported an earlier attempt's result as reused
+ * has its files in that earlier attempt's directory; these tests render every segment once.)
  */
 export function segmentFilesDirectory(
   workspace: string,
-  record: { readonly index: number; readonly hash: string; readonly attempt?: number },
+  record: { readonly index: number; readonly hash: string; readonly inputDigest?: string; readonly attempt?: number },
 ): string {
-  return path.join(workspace, attemptDir(record.index, record.hash, record.attempt ?? 0));
+  return path.join(workspace, attemptDir(record.index, record.hash, record.inputDigest ?? "", record.attempt ?? 0));
 }
 
 /** Copies the finished film and its contact sheet out of the workspace into `outDir`; returns their paths. */

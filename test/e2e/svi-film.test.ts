@@ -293,7 +293,8 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
       expect(facts.seconds).toBeCloseTo(plan.totals.seconds, 1);
 
       // Each segment's handoff files, in the directory of the attempt its record names
-      // (segments/<i>/<first 16 characters of the hash>-<attempt>/): the latents are the digest the status records,
+      // (segments/<i>/<key>-<attempt>/, the key being the first 16 hex characters of sha256 over
+      // "<plan hash>|<input digest>"): the latents are the digest the status records,
       // name the plan and the digest they consumed, and hold the svi protocol's tensors (an animatic handoff holds
       // only motion frames).
       const protocol = variant === "pro" ? "latent" : "pixel";
@@ -303,7 +304,9 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
         const record = segments[i];
         if (!record) throw new Error(`segment ${String(i)} has no status record`);
         const dir = segmentFilesDirectory(workspace, record);
-        expect(path.relative(workspace, dir)).toBe(`segments/${String(i)}/${planned.hash.slice(0, 16)}-0`);
+        const input = i === 0 ? "" : (outputs[i - 1] ?? "");
+        const key = createHash("sha256").update(`${planned.hash}|${input}`).digest("hex").slice(0, 16);
+        expect(path.relative(workspace, dir)).toBe(`segments/${String(i)}/${key}-0`);
         for (const file of ["clip.mp4", "latents.safetensors", "poster.png", "result.json"]) {
           expect(existsSync(path.join(dir, file)), `${dir}/${file}`).toBe(true);
         }

@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default=os.environ.get("LV_LOG_LEVEL", "info"))
     commands = parser.add_subparsers(dest="command", required=True)
     segment = commands.add_parser(
-        "segment", help="render one segment into <workspace>/segments/<index>/<hash16>-<attempt>/"
+        "segment", help="render one segment into <workspace>/segments/<index>/<key>-<attempt>/"
     )
     for option, variable in SEGMENT_OPTIONS:
         segment.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")

@@ -89,8 +89,9 @@ class FailureReasons:
 @dataclass(frozen=True)
 class WorkspaceLayout:
     segments_dir: str
-    #: Characters of LV_SEGMENT_HASH in the name of an attempt directory, `<hash prefix>-<attempt>`.
-    attempt_hash_chars: int
+    #: Hex characters of the attempt key (sha256 of `<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>`) in the name of an attempt
+    #: directory, `<key>-<attempt>`.
+    attempt_key_chars: int
     clip: str
     poster: str
     result: str
@@ -234,6 +235,8 @@ _VARIANTS: tuple[VariantName, ...] = get_args(VariantName)
 _MOTION_UNITS: tuple[MotionUnit, ...] = get_args(MotionUnit)
 _PADDINGS: tuple[Padding, ...] = get_args(Padding)
 _TRIMS: tuple[Trim, ...] = get_args(Trim)
+#: The attempt key is cut from a sha256 in hex.
+_SHA256_HEX_CHARS = 64
 
 
 def _env_var(name: str, node: _Node) -> EnvVar:
@@ -260,12 +263,12 @@ def _variant(node: _Node) -> VariantFacts:
 
 
 def _workspace_layout(node: _Node) -> WorkspaceLayout:
-    chars = node.field("attemptHashChars")
-    if chars.integer() < 1:
-        raise chars._fail("at least 1")
+    chars = node.field("attemptKeyChars")
+    if not 1 <= chars.integer() <= _SHA256_HEX_CHARS:
+        raise chars._fail(f"from 1 to {_SHA256_HEX_CHARS} (hex characters of a sha256)")
     return WorkspaceLayout(
         segments_dir=node.field("segmentsDir").text(),
-        attempt_hash_chars=chars.integer(),
+        attempt_key_chars=chars.integer(),
         clip=node.field("clip").text(),
         poster=node.field("poster").text(),
         result=node.field("result").text(),

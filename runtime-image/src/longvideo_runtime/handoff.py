@@ -1,4 +1,4 @@
-"""The handoff from segment i to segment i+1: `segments/<i>/<hash16>-<attempt>/latents.safetensors`.
+"""The handoff from segment i to segment i+1: `segments/<i>/<key>-<attempt>/latents.safetensors`.
 
 Its digest is the sha256 of the file's bytes (the writer is canonical, so equal content gives an equal digest).
 The operator passes that digest to the next segment as LV_INPUT_DIGEST; the next segment looks for it among the

@@ -1,5 +1,5 @@
 """The segment command: find and verify the handoff, render, trim, write this attempt's own directory
-`segments/<i>/<hash16>-<attempt>/` file by file atomically, result.json last."""
+`segments/<i>/<key>-<attempt>/` file by file atomically, result.json last."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from longvideo_runtime.errors import BadInput
 from longvideo_runtime.logs import Logger
 from longvideo_runtime.rendering import Backend, RenderInput, needs_reference
 from longvideo_runtime.spec import SegmentSpec
-from longvideo_runtime.workspace_layout import CLIP_FILE, POSTER_FILE, RESULT_FILE, SEGMENT_FILES, hash_prefix
+from longvideo_runtime.workspace_layout import CLIP_FILE, POSTER_FILE, RESULT_FILE, SEGMENT_FILES
 
 RESULT_SCHEMA = "longvideo.segment-result/v1"
 
@@ -33,14 +33,16 @@ def _stall_point(stage: str, log: Logger) -> None:
 def _reuse(spec: SegmentSpec, log: Logger) -> dict[str, Any] | None:
     """A finished result of this very spec (same plan hash, inputs and digest chain) whose files are intact, if any.
 
-    Any attempt may have made it (an earlier one finished but the operator never recorded it); this attempt then
-    reports it and writes nothing. Its latents digest is what the operator records, and readers find it by digest.
+    A candidate is an attempt directory of this attempt's key (the same plan hash and input digest) whose
+    result.json records this spec's fingerprint. Any attempt may have made it (an earlier one finished but the
+    operator never recorded it); this attempt then reports it and writes nothing. Its latents digest is what the
+    operator records, and readers find it by digest.
     """
     fingerprint = spec.fingerprint()
     # The highest attempt first: the most recent complete result when several are intact.
     candidates = sorted(attempts.finished(spec.workspace, spec.index), key=lambda f: -f.name.attempt)
     for candidate in candidates:
-        if candidate.name.hash_prefix != hash_prefix(spec.segment_hash):
+        if candidate.name.key != spec.attempt_key:
             continue
         if candidate.result.get("fingerprint") != fingerprint:
             continue

@@ -61,7 +61,8 @@ class SviSettings:
 @dataclass(frozen=True)
 class SegmentSpec:
     index: int
-    #: The operator's plan hash of the segment: with `attempt`, it names the directory this attempt writes.
+    #: The operator's plan hash of the segment: with `input_digest` and `attempt`, it names the directory this attempt
+    #: writes.
     segment_hash: str
     scene: int
     segment_count: int | None
@@ -96,9 +97,16 @@ class SegmentSpec:
         return PROFILES[self.variant].protocol
 
     @property
+    def attempt_key(self) -> str:
+        """The key of the plan hash and the input digest, shared by every attempt at this segment and input."""
+        return workspace_layout.attempt_key(self.segment_hash, self.input_digest)
+
+    @property
     def attempt_dir(self) -> Path:
-        """The directory this attempt writes, and no other pod does: `segments/<i>/<hash prefix>-<attempt>/`."""
-        return workspace_layout.attempt_dir(self.workspace, self.index, self.segment_hash, self.attempt)
+        """The directory this attempt writes, and no other pod does: `segments/<i>/<key>-<attempt>/`."""
+        return workspace_layout.attempt_dir(
+            self.workspace, self.index, self.segment_hash, self.input_digest, self.attempt
+        )
 
     @property
     def segment_dir(self) -> Path:

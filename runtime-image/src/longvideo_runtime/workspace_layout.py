@@ -1,17 +1,22 @@
 """Where everything lives in a film's workspace: the runtime contract's workspaceLayout, as paths.
 
-    <workspace>/segments/<i>/<hash16>-<attempt>/   one attempt at segment i (LV_SEGMENT_HASH's first 16 characters,
-                                                   LV_ATTEMPT): clip.mp4, poster.png, latents.safetensors,
+    <workspace>/segments/<i>/<key>-<attempt>/      one attempt at segment i (the attempt key, LV_ATTEMPT):
+                                                   clip.mp4, poster.png, latents.safetensors,
                                                    result.json (written last: the directory is complete)
     <workspace>/inputs/reference-<hash>            a url reference image, fetched once (the worker's own)
 
-Each attempt writes only its own directory, so no two pods write the same files; a reader finds a hand-off by its
-digest among the attempt directories of a segment, never by a fixed path. A file being written carries the
-temporary mark (`.<name>.tmp-<writer>`) until it is renamed into place.
+The attempt key is the first 16 (attemptKeyChars) hex characters of the sha256 of the UTF-8 text
+`<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>` (the input digest is empty for segment 0): the operator numbers attempts per
+segment, plan hash and input digest, so after segment i-1 is rendered again with a new digest, segment i starts
+again at attempt 0 under the same plan hash, while the earlier attempt 0's pod may still run; the input digest in
+the key keeps the two apart. Each attempt writes only its own directory, so no two pods write the same files; a
+reader finds a hand-off by its digest among the attempt directories of a segment, never by a fixed path. A file
+being written carries the temporary mark (`.<name>.tmp-<writer>`) until it is renamed into place.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +26,8 @@ from longvideo_runtime.contract import CONTRACT
 _LAYOUT = CONTRACT.workspace_layout
 
 SEGMENTS_DIR = _LAYOUT.segments_dir
-#: Characters of LV_SEGMENT_HASH in an attempt directory's name.
-ATTEMPT_HASH_CHARS = _LAYOUT.attempt_hash_chars
+#: Hex characters of the attempt key in an attempt directory's name.
+ATTEMPT_KEY_CHARS = _LAYOUT.attempt_key_chars
 CLIP_FILE = _LAYOUT.clip
 POSTER_FILE = _LAYOUT.poster
 #: Written last: an attempt directory is complete iff it holds this file.
@@ -37,14 +42,15 @@ SEGMENT_FILES = (CLIP_FILE, POSTER_FILE, HANDOFF_FILE)
 INPUTS_DIR = "inputs"
 FILM_FILE = "film.mp4"
 
-_ATTEMPT_NAME = re.compile(r"(?P<prefix>.+)-(?P<attempt>0|[1-9][0-9]*)")
+_ATTEMPT_NAME = re.compile(r"(?P<key>.+)-(?P<attempt>0|[1-9][0-9]*)")
 
 
 @dataclass(frozen=True)
 class AttemptName:
     """The parts of an attempt directory's name."""
 
-    hash_prefix: str
+    #: The attempt key: of the plan hash and the input digest (attempt_key()).
+    key: str
     attempt: int
 
 
@@ -53,25 +59,31 @@ def segment_dir(workspace: Path, index: int) -> Path:
     return workspace / SEGMENTS_DIR / str(index)
 
 
-def hash_prefix(segment_hash: str) -> str:
-    return segment_hash[:ATTEMPT_HASH_CHARS]
+def attempt_key(segment_hash: str, input_digest: str) -> str:
+    """The key of the attempts at a segment of plan `segment_hash` consuming `input_digest` ("" for segment 0).
+
+    The first ATTEMPT_KEY_CHARS hex characters of sha256 over the UTF-8 text `<segment_hash>|<input_digest>`
+    (attemptKey() in the operator's runtime-contract.ts).
+    """
+    text = f"{segment_hash}|{input_digest}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:ATTEMPT_KEY_CHARS]
 
 
-def attempt_name(segment_hash: str, attempt: int) -> str:
-    return f"{hash_prefix(segment_hash)}-{attempt}"
+def attempt_name(segment_hash: str, input_digest: str, attempt: int) -> str:
+    return f"{attempt_key(segment_hash, input_digest)}-{attempt}"
 
 
-def attempt_dir(workspace: Path, index: int, segment_hash: str, attempt: int) -> Path:
+def attempt_dir(workspace: Path, index: int, segment_hash: str, input_digest: str, attempt: int) -> Path:
     """The directory one attempt at segment `index` writes (attemptDir() in the operator's runtime-contract.ts)."""
-    return segment_dir(workspace, index) / attempt_name(segment_hash, attempt)
+    return segment_dir(workspace, index) / attempt_name(segment_hash, input_digest, attempt)
 
 
 def parse_attempt_name(name: str) -> AttemptName | None:
-    """The hash prefix and attempt of a directory name, or None for a name no attempt writes."""
+    """The key and attempt of a directory name, or None for a name no attempt writes."""
     match = _ATTEMPT_NAME.fullmatch(name)
     if match is None or name.startswith("."):
         return None
-    return AttemptName(hash_prefix=match["prefix"], attempt=int(match["attempt"]))
+    return AttemptName(key=match["key"], attempt=int(match["attempt"]))
 
 
 def attempt_dirs(workspace: Path, index: int) -> list[Path]:
