@@ -4,7 +4,10 @@ import { longVideoStatusSchema, maxSegments } from "../api/long-video-status.ts"
 import type { FilmStatus, SegmentRecord } from "./film-snapshot.ts";
 import { compactedStatus, detailedSegments, expandedStatus, samePlanHash } from "./status-compaction.ts";
 
-const hex = (n: number, salt: string) => createHash("sha256").update(`${salt}${String(n)}`).digest("hex");
+const hex = (n: number, salt: string) =>
+  createHash("sha256")
+    .update(`${salt}${String(n)}`)
+    .digest("hex");
 const digest = (n: number) => `sha256:${hex(n, "d")}`;
 
 /** A film of `count` segments, all rendered but the last, which runs, written as the reconciler writes it. */
