@@ -32,6 +32,8 @@ export const operatorAnnotations = {
   inputDigest: "longvideo.dev/input-digest",
   /** UID of the workspace claim the Job's pod reads and writes: a result is only as good as the claim it is in. */
   workspaceUid: "longvideo.dev/workspace-uid",
+  /** The render container's memory limit, so that an OOMKilled attempt can say which limit it hit. */
+  memoryLimit: "longvideo.dev/memory-limit",
 } as const;
 
 /** Held on every film so deletion can honour the workspace retention policy before the film disappears. */

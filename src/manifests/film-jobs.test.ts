@@ -110,6 +110,7 @@ describe("film jobs", () => {
       "longvideo.dev/hash": segment.hash,
       "longvideo.dev/input-digest": "",
       "longvideo.dev/workspace-uid": "w1",
+      "longvideo.dev/memory-limit": intent.segmentResources.memory.limit,
     });
   });
 

@@ -45,6 +45,7 @@ export function segmentJob(
       [operatorAnnotations.hash]: segment.hash,
       [operatorAnnotations.inputDigest]: action.inputDigest,
       [operatorAnnotations.workspaceUid]: action.workspaceUid,
+      [operatorAnnotations.memoryLimit]: intent.segmentResources.memory.limit,
     },
     args: ["segment"],
     env: { ...segment.env, LV_INPUT_DIGEST: action.inputDigest, LV_ATTEMPT: String(action.attempt) },

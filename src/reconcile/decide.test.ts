@@ -431,6 +431,16 @@ describe("decide", () => {
     expect(statusOf(decisionEffects(late)).segments?.[0]).toMatchObject({ reason: "Failed" });
   });
 
+  it("reports an attempt killed for memory as OOMKilled, with the limit it hit, and counts it", () => {
+    const job = { ...jobFor(0, "", 0, "Failed"), memoryLimit: "72Gi" };
+    const pod = { ...podFor(job, undefined, 137), reason: "OOMKilled" };
+    const status = statusOf(decisionEffects(decide(snapshot({ jobs: [job], pods: [pod] }))));
+    expect(status.segments?.[0]).toMatchObject({ reason: "OOMKilled", failures: 1, exitCode: 137 });
+    expect(status.segments?.[0]?.message).toBe(
+      "the render container was OOMKilled: it used all of its memory limit of 72Gi (spec.resources.limits.memory)",
+    );
+  });
+
   describe("re-renders lost or corrupt hand-off data instead of failing", () => {
     const lostInput = (finishedSecondsAgo: number, attempt = 0): [ObservedJob, ObservedPod] => {
       const job = jobFor(1, "sha256:l0", attempt, "Failed");

@@ -113,6 +113,8 @@ export interface ObservedJob {
   readonly podRefused?: string;
   /** UID of the workspace claim it was made for; "" for a job made before jobs recorded it. */
   readonly workspaceUid?: string;
+  /** Its render container's memory limit (a quantity), when it recorded it. */
+  readonly memoryLimit?: string;
 }
 
 /** A pod of one of those Jobs, reduced likewise. */

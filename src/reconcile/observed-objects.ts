@@ -38,6 +38,7 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
     attempt: Number(labels[operatorLabels.attempt] ?? 0),
     createdAt: job.metadata.creationTimestamp ?? new Date(0).toISOString(),
     ...present("workspaceUid", annotations[operatorAnnotations.workspaceUid]),
+    ...present("memoryLimit", annotations[operatorAnnotations.memoryLimit]),
     ...jobOutcome(job.status?.conditions ?? []),
     deleting: job.metadata.deletionTimestamp !== undefined,
   };

@@ -154,12 +154,17 @@ function failureMessage(job: ObservedJob, pod: ObservedPod | undefined): string 
   // A deadline ends the pod with SIGTERM, and its own last words would hide why.
   if (job.failureReason === "DeadlineExceeded")
     return `${job.failureMessage ?? "the attempt ran out of time"} (DeadlineExceeded)`;
-  if (pod?.reason === "OOMKilled") return "the render container was OOMKilled: it used all of its memory limit";
+  if (pod?.reason === "OOMKilled") return oomMessage(job);
   const result = segmentResult(pod?.terminationMessage);
   const detail = result?.error ?? job.failureMessage ?? pod?.reason ?? job.failureReason ?? "the render pod failed";
   const exit =
     pod?.exitCode === undefined || detail.includes("exit code") ? "" : ` (exit code ${String(pod.exitCode)})`;
   return `${detail}${exit}`.slice(0, 1024);
+}
+
+function oomMessage(job: ObservedJob): string {
+  const limit = job.memoryLimit === undefined ? "its memory limit" : `its memory limit of ${job.memoryLimit}`;
+  return `the render container was OOMKilled: it used all of ${limit} (spec.resources.limits.memory)`;
 }
 
 /** Whether a record is an attempt's end (a retry may still follow a failure). */
