@@ -34,6 +34,8 @@ export const operatorAnnotations = {
   workspaceUid: "longvideo.dev/workspace-uid",
   /** The render container's memory limit, so that an OOMKilled attempt can say which limit it hit. */
   memoryLimit: "longvideo.dev/memory-limit",
+  /** A key of the placement and resources the Job's pod template was made with. */
+  podTemplate: "longvideo.dev/pod-template",
 } as const;
 
 /** Held on every film so deletion can honour the workspace retention policy before the film disappears. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { podTemplateKey } from "../reconcile/pod-template-key.ts";
 import { operatorEnvNames } from "../api/runtime-contract.ts";
 import { filmIntent } from "../reconcile/film-intent.ts";
 import type { FilmIntent } from "../reconcile/film-snapshot.ts";
@@ -111,6 +112,7 @@ describe("film jobs", () => {
       "longvideo.dev/input-digest": "",
       "longvideo.dev/workspace-uid": "w1",
       "longvideo.dev/memory-limit": intent.segmentResources.memory.limit,
+      "longvideo.dev/pod-template": podTemplateKey(intent),
     });
   });
 

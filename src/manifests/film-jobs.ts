@@ -5,6 +5,7 @@
  */
 import { operatorAnnotations, operatorLabels } from "../api/operator-labels.ts";
 import type { FilmIntent, FollowUpAction } from "../reconcile/film-snapshot.ts";
+import { podTemplateKey } from "../reconcile/pod-template-key.ts";
 import { filmLabels, filmOwner } from "./film-owner.ts";
 import type { FilmRef } from "./film-owner.ts";
 import { renderJob } from "./render-job.ts";
@@ -46,6 +47,7 @@ export function segmentJob(
       [operatorAnnotations.inputDigest]: action.inputDigest,
       [operatorAnnotations.workspaceUid]: action.workspaceUid,
       [operatorAnnotations.memoryLimit]: intent.segmentResources.memory.limit,
+      [operatorAnnotations.podTemplate]: podTemplateKey(intent),
     },
     args: ["segment"],
     env: { ...segment.env, LV_INPUT_DIGEST: action.inputDigest, LV_ATTEMPT: String(action.attempt) },
@@ -71,6 +73,7 @@ export function concatJob(
       [operatorAnnotations.hash]: intent.concat.hash,
       [operatorAnnotations.inputDigest]: action.inputDigest,
       [operatorAnnotations.workspaceUid]: action.workspaceUid,
+      [operatorAnnotations.podTemplate]: podTemplateKey(intent),
     },
     args: ["concat"],
     env: { ...intent.concat.env, LV_FINAL_DIGEST: action.inputDigest },

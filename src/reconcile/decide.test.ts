@@ -14,6 +14,7 @@ import type {
 } from "./film-snapshot.ts";
 import { concatJobName, segmentJobName } from "./object-names.ts";
 import { maxUncountedAttempts } from "./segment-record.ts";
+import { podTemplateKey } from "./pod-template-key.ts";
 
 const film = { name: "film", uid: "uid" };
 const now = new Date("2026-11-25T12:00:00.000Z");
@@ -429,6 +430,18 @@ describe("decide", () => {
     const capped = disrupted(maxUncountedAttempts);
     const late = decide(snapshot({ jobs: [capped.job], pods: [capped.pod] }));
     expect(statusOf(decisionEffects(late)).segments?.[0]).toMatchObject({ reason: "Failed" });
+  });
+
+  it("moves a job still waiting to start to an edited placement, counting nothing; a running one stays", () => {
+    const before = intent({ placement: { ...intent().placement, nodeSelector: { pool: "b200" } } });
+    const job = { ...jobFor(0, "", 0), podTemplate: podTemplateKey(before) };
+    const pending: ObservedPod = { name: "p", jobName: job.name, phase: "Pending", unschedulable: "0/9 nodes" };
+    const moved = decide(snapshot({ jobs: [job], pods: [pending] }));
+    expect(moved.then).toContainEqual({ kind: "deleteJob", name: job.name });
+    const running = decide(snapshot({ jobs: [job], pods: [podFor(job)] }));
+    expect(running.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
+    const same = decide(snapshot({ jobs: [{ ...job, podTemplate: podTemplateKey(intent()) }], pods: [pending] }));
+    expect(same.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
   });
 
   it("reports an attempt killed for memory as OOMKilled, with the limit it hit, and counts it", () => {

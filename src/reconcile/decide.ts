@@ -29,6 +29,7 @@ import { segmentProgress } from "./segment-progress.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 import { segmentStep } from "./segment-step.ts";
 import { workspaceScope } from "./workspace-scope.ts";
+import { outdatedJobs } from "./pod-template-key.ts";
 
 export function decide(observed: FilmSnapshot): Decision {
   const snapshot = withPodOutcomes(observed);
@@ -59,8 +60,9 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
   // is left to finish. A job is made only for a claim whose UID it can record.
   const step = nextStep(snapshot, held(snapshot, blocked) ? { ...intent, suspend: true } : intent, progress);
   const output = step.output ?? (film.status.output?.hash === intent.concat.hash ? film.status.output : undefined);
-  // A job stranded on a lost node is let go: deleted, its attempt is lost, and a new one starts elsewhere.
-  const stranded = strandedJobs(snapshot);
+  // A job stranded on a lost node is let go: deleted, its attempt is lost, and a new one starts elsewhere; so is
+  // one still waiting to start under a placement or resources the spec no longer asks for.
+  const stranded = new Set([...strandedJobs(snapshot), ...outdatedJobs(snapshot, intent)]);
   const wanted = new Set(step.wanted.filter((name) => !stranded.has(name)));
   const waiting = blocked ?? refusalWait(snapshot) ?? podWait(snapshot, wanted);
   const running = wanted.size > 0;

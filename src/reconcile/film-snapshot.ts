@@ -115,6 +115,8 @@ export interface ObservedJob {
   readonly workspaceUid?: string;
   /** Its render container's memory limit (a quantity), when it recorded it. */
   readonly memoryLimit?: string;
+  /** The key of the placement and resources its pod template was made with, when it recorded it. */
+  readonly podTemplate?: string;
 }
 
 /** A pod of one of those Jobs, reduced likewise. */

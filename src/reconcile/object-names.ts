@@ -59,7 +59,7 @@ function fitted(film: string, suffix: string): string {
 }
 
 /** Eight hex characters of FNV-1a: enough to tell a film's few objects apart, and cheap. */
-function shortDigest(text: string): string {
+export function shortDigest(text: string): string {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);

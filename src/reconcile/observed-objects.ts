@@ -39,6 +39,7 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
     createdAt: job.metadata.creationTimestamp ?? new Date(0).toISOString(),
     ...present("workspaceUid", annotations[operatorAnnotations.workspaceUid]),
     ...present("memoryLimit", annotations[operatorAnnotations.memoryLimit]),
+    ...present("podTemplate", annotations[operatorAnnotations.podTemplate]),
     ...jobOutcome(job.status?.conditions ?? []),
     deleting: job.metadata.deletionTimestamp !== undefined,
   };

@@ -223,6 +223,26 @@ describe("the operator on kwok GPU pools", () => {
     kubectl("-n", namespace, "delete", "lv", "no-pool", "--wait=true", "--timeout=60s");
   });
 
+  it("moves a segment waiting for a node to the placement the film is edited to, counting nothing", async () => {
+    const tolerations = [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }];
+    const gpu = { nodeSelector: { "longvideo.dev/pool": "b200" }, tolerations };
+    await createFilm(film("moved", { scenes: [{ prompt: "a swallow", clips: 1 }], gpu }));
+    await filmUntil("moved", (f) => f.status?.conditions?.find((c) => c.type === "Ready")?.reason === "Unschedulable");
+    kubectl(
+      "-n",
+      namespace,
+      "patch",
+      "lv",
+      "moved",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { gpu: { nodeSelector: { "longvideo.dev/pool": "a100" }, tolerations } } }),
+    );
+    const done = await filmUntil("moved", (f) => f.status?.phase === "Succeeded", 60_000);
+    expect(done.status?.segments?.[0]).toMatchObject({ state: "Succeeded", attempt: 1, failures: 0 });
+    expect(done.status?.segments?.[0]?.node).toMatch(/^kwok-a100-/);
+  });
+
   it("fails an attempt that outlives its deadline, and the film once the budget is spent, saying why", async () => {
     await createFilm(
       film("slow", {
