@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CLUSTER := test/cluster
 
 .PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-tools test-integration \
-        test-e2e demo cluster-up cluster-down run bench generate
+        test-e2e demo cluster-up cluster-down run bench chaos generate
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -56,6 +56,10 @@ cluster-up: deps ## start the local cluster; kubeconfig at .cache/cluster/kubeco
 
 cluster-down: ## stop what cluster-up started (by pid; pods' shims by its containerd socket) and remove its state
 	@bash $(CLUSTER)/cluster-down.sh
+
+chaos: deps ## the full chaos suite on the local cluster (50 films, 100 leader kills, API server and etcd restarts, lost nodes, deleted jobs and pods, edits); figures last
+	@bash $(CLUSTER)/cluster-up.sh
+	@. $(CLUSTER)/env.sh; KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/chaos/chaos.ts
 
 bench: deps ## benchmarks: the runtime's per-segment overhead, then the operator on a fresh local cluster; figures last
 	@bash runtime-image/bench/run-bench.sh
