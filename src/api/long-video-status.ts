@@ -55,6 +55,8 @@ export const ConditionReason = {
   PodRefused: "PodRefused",
   /** A pod the film waits on runs on a node that is not Ready or is gone; it is re-run elsewhere when evicted. */
   NodeLost: "NodeLost",
+  /** A Job the film waits on is suspended in a Kueue queue (spec.gpu.queueName) until the queue admits it. */
+  Queued: "Queued",
   /**
    * The kubelet cannot start a container the film waits on (an image it cannot pull, a ConfigMap or volume it
    * cannot mount); the message is the kubelet's.

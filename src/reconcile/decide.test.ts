@@ -763,6 +763,13 @@ describe("decide", () => {
         message: "segment 0: its container cannot start (ErrImagePull): not found",
       },
       {
+        case: "its Job waits suspended in a Kueue queue",
+        input: snapshot({ jobs: [{ ...job, suspended: "Job suspended" }] }),
+        reason: "Queued",
+        message:
+          "segment 0 waits in its queue for admission (its Job is suspended until Kueue admits it): Job suspended",
+      },
+      {
         case: "a refused pod before anything about a pod (there is none yet)",
         input: snapshot({
           jobs: [{ ...job, podRefused: refusedPod }],

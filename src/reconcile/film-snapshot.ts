@@ -117,6 +117,8 @@ export interface ObservedJob {
   readonly memoryLimit?: string;
   /** The key of the placement and resources its pod template was made with, when it recorded it. */
   readonly podTemplate?: string;
+  /** Suspended (a Kueue queue has not admitted it yet): the Job controller's Suspended condition, when it holds. */
+  readonly suspended?: string;
 }
 
 /** A pod of one of those Jobs, reduced likewise. */

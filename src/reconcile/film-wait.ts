@@ -55,6 +55,12 @@ export function podWait(snapshot: FilmSnapshot, wanted: ReadonlySet<string>): Fi
 function jobWait(job: ObservedJob, pods: readonly ObservedPod[]): FilmWait | undefined {
   const what = job.kind === "segment" ? `segment ${String(job.segment)}` : "the concatenation";
   const live = pods.filter((p) => p.phase !== "Succeeded" && p.phase !== "Failed");
+  if (job.suspended !== undefined && live.length === 0) {
+    return {
+      reason: ConditionReason.Queued,
+      message: `${what} waits in its queue for admission (its Job is suspended until Kueue admits it): ${job.suspended}`,
+    };
+  }
   if (job.podRefused !== undefined && live.length === 0) {
     return { reason: ConditionReason.PodRefused, message: `${what}: its pod cannot be created: ${job.podRefused}` };
   }

@@ -47,6 +47,12 @@ describe("observedJob", () => {
       expect(observed).toMatchObject({ failureReason: "PodFailurePolicy", failureMessage: "exit code 2" });
   });
 
+  it("reads that a job is suspended (waiting in a queue), from the Job controller's condition", () => {
+    const conditions = [{ type: "Suspended", status: "True", reason: "JobSuspended", message: "Job suspended" }];
+    expect(observedJob(job(segmentLabels, { status: { conditions } }))?.suspended).toBe("Job suspended");
+    expect(observedJob(job(segmentLabels))).not.toHaveProperty("suspended");
+  });
+
   it("reads a concat job with no segment", () => {
     expect(observedJob(job({ "longvideo.dev/kind": "concat", "longvideo.dev/segment": "concat" }))).toMatchObject({
       kind: "concat",

@@ -37,15 +37,37 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
     inputDigest: annotations[operatorAnnotations.inputDigest] ?? "",
     attempt: Number(labels[operatorLabels.attempt] ?? 0),
     createdAt: job.metadata.creationTimestamp ?? new Date(0).toISOString(),
-    ...present("workspaceUid", annotations[operatorAnnotations.workspaceUid]),
-    ...present("memoryLimit", annotations[operatorAnnotations.memoryLimit]),
-    ...present("podTemplate", annotations[operatorAnnotations.podTemplate]),
-    ...jobOutcome(job.status?.conditions ?? []),
+    ...recordedOnJob(annotations),
+    ...jobState(job.status?.conditions ?? []),
     deleting: job.metadata.deletionTimestamp !== undefined,
   };
 }
 
 type JobCondition = NonNullable<NonNullable<JobObject["status"]>["conditions"]>[number];
+
+/** What the operator recorded on the Job besides its identity: its claim, memory limit and pod template. */
+function recordedOnJob(
+  annotations: Readonly<Record<string, string>>,
+): Pick<ObservedJob, "workspaceUid" | "memoryLimit" | "podTemplate"> {
+  return {
+    ...present("workspaceUid", annotations[operatorAnnotations.workspaceUid]),
+    ...present("memoryLimit", annotations[operatorAnnotations.memoryLimit]),
+    ...present("podTemplate", annotations[operatorAnnotations.podTemplate]),
+  };
+}
+
+/** What the Job controller's conditions say: how the Job ended, or whether it is suspended. */
+function jobState(
+  conditions: readonly JobCondition[],
+): Pick<ObservedJob, "finished" | "failureReason" | "failureMessage" | "suspended"> {
+  return { ...present("suspended", suspendedMessage(conditions)), ...jobOutcome(conditions) };
+}
+
+/** The Job controller's word that the Job is suspended, while it is. */
+function suspendedMessage(conditions: readonly JobCondition[]): string | undefined {
+  const suspended = conditions.find((c) => c.type === "Suspended" && c.status === "True");
+  return suspended ? (suspended.message ?? suspended.reason ?? "Job suspended") : undefined;
+}
 
 /** How the Job controller says the Job ended, if it did. */
 function jobOutcome(

@@ -67,6 +67,19 @@ describe("a film the cluster holds back says why, and finishes once it no longer
     }
   }, 180_000);
 
+  it("a Job suspended in a Kueue queue that never admits it (no Kueue here): Queued, saying so", async () => {
+    const gpu = {
+      nodeSelector: { "longvideo.dev/pool": "h100" },
+      tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+      queueName: "gpu-queue",
+    };
+    await films.create(film("queued", { scenes: [{ prompt: "a queue of boats", clips: 1 }], gpu }));
+    const queued = await blockedBy("queued", "Queued");
+    expect(conditionOf(queued, "Ready")?.message).toMatch(/^segment 0 waits in its queue for admission/);
+    expect(printed("queued")).toContain("Queued");
+    expect((await films.eventReasons("queued")).filter((r) => r === "Queued")).toHaveLength(1);
+  });
+
   it("an object the API server refuses (quota on claims, then on jobs): CreateRefused, in its words", async () => {
     const quota = (hard: Record<string, string>) =>
       run(
