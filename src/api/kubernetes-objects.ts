@@ -5,6 +5,14 @@
  */
 import type { LongVideoStatus } from "./long-video-status.ts";
 
+/** A condition as Jobs, pods and nodes report them, reduced to what is read. */
+export interface ObjectCondition {
+  readonly type: string;
+  readonly status: string;
+  readonly reason?: string;
+  readonly message?: string;
+}
+
 /** What every object has: identity, labels and owners. */
 export interface KubeObject {
   readonly metadata?: {
@@ -36,12 +44,7 @@ export interface JobObject extends KubeObject {
     readonly deletionTimestamp?: string;
   };
   readonly status?: {
-    readonly conditions?: readonly {
-      readonly type: string;
-      readonly status: string;
-      readonly reason?: string;
-      readonly message?: string;
-    }[];
+    readonly conditions?: readonly ObjectCondition[];
   };
 }
 
@@ -52,12 +55,7 @@ export interface PodObject extends KubeObject {
   readonly status?: {
     readonly phase?: string;
     readonly reason?: string;
-    readonly conditions?: readonly {
-      readonly type: string;
-      readonly status: string;
-      readonly reason?: string;
-      readonly message?: string;
-    }[];
+    readonly conditions?: readonly ObjectCondition[];
     readonly containerStatuses?: readonly {
       readonly state?: {
         readonly waiting?: { readonly reason?: string; readonly message?: string };
@@ -101,11 +99,6 @@ export interface EventObject extends KubeObject {
 /** A node, reduced to whether it is Ready and why not. */
 export interface NodeObject extends KubeObject {
   readonly status?: {
-    readonly conditions?: readonly {
-      readonly type: string;
-      readonly status: string;
-      readonly reason?: string;
-      readonly message?: string;
-    }[];
+    readonly conditions?: readonly ObjectCondition[];
   };
 }

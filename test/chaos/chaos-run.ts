@@ -6,7 +6,7 @@
  * intact, no segment rendered twice for the same inputs, nothing left behind once the films are deleted. `make
  * chaos` runs the full version; an integration test runs a short one inside `make test`.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, openSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -18,7 +18,8 @@ import { expandedStatus } from "../../src/reconcile/status-compaction.ts";
 import type { FilmStatus } from "../../src/reconcile/film-snapshot.ts";
 import { startOperator } from "../support/operator-process.ts";
 import type { OperatorProcess } from "../support/operator-process.ts";
-import { localClusterKubeconfig } from "../support/test-kube-config.ts";
+import { kubectl } from "../support/kubectl.ts";
+import { makeKwokPool } from "../support/kwok-pool.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const group = "longvideo.dev";
@@ -146,14 +147,6 @@ async function patiently<T>(call: () => Promise<T>, attempts = 120): Promise<T> 
   }
 }
 
-function kubectl(...args: string[]): string {
-  return execFileSync("kubectl", args, {
-    env: { ...process.env, KUBECONFIG: process.env.KUBECONFIG ?? localClusterKubeconfig },
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
 /**
  * Kills a control-plane process (found by cluster-up's pid file) with SIGKILL and starts it again exactly as it
  * ran (its command line, environment and directory, read from /proc), then waits until it answers.
@@ -254,7 +247,7 @@ export async function runChaos(
     path.join(repoRoot, "crds/longvideo.dev_longvideos.yaml"),
   );
   await core.createNamespace({ body: { metadata: { name: namespace } } });
-  const nodes = makePool(pool, 6);
+  const nodes = makeKwokPool(pool, 6);
 
   // Every pod that succeeded, by what it rendered: a key seen from two pods is a segment rendered twice.
   const succeededPods = new Map<string, Set<string>>();
@@ -569,32 +562,6 @@ async function createFilm(
       },
     },
   });
-}
-
-/** Kwok nodes of a pool of the suite's own, so that deleting one touches no other test. */
-function makePool(pool: string, count: number): string[] {
-  const names = Array.from({ length: count }, (_, i) => `kwok-${pool}-${String(i)}`);
-  const items = names.map((name) => ({
-    apiVersion: "v1",
-    kind: "Node",
-    metadata: {
-      name,
-      annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
-      labels: { "kubernetes.io/hostname": name, type: "kwok", "longvideo.dev/pool": pool },
-    },
-    spec: { taints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }] },
-    status: {
-      capacity: { cpu: "96", memory: "1Ti", pods: "110", "nvidia.com/gpu": "8" },
-      allocatable: { cpu: "96", memory: "1Ti", pods: "110", "nvidia.com/gpu": "8" },
-    },
-  }));
-  execFileSync("kubectl", ["apply", "--server-side", "-f", "-"], {
-    env: { ...process.env, KUBECONFIG: process.env.KUBECONFIG ?? localClusterKubeconfig },
-    input: JSON.stringify({ apiVersion: "v1", kind: "List", items }),
-    stdio: ["pipe", "ignore", "pipe"],
-  });
-  kubectl("wait", "--for=condition=Ready", ...names.map((n) => `node/${n}`), "--timeout=60s");
-  return names;
 }
 
 /** Watches the namespace's pods, re-opening the watch whenever it ends (an API server restart ends it). */

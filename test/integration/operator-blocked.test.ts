@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FilmFixture, conditionOf, film, segmentJobs } from "../support/film-fixture.ts";
 import type { Film } from "../support/film-fixture.ts";
 import { kubectl, run } from "../support/kubectl.ts";
+import { makeKwokPool } from "../support/kwok-pool.ts";
 import { startOperator } from "../support/operator-process.ts";
 import type { OperatorProcess } from "../support/operator-process.ts";
 import { testKubeConfig } from "../support/test-kube-config.ts";
@@ -123,30 +124,7 @@ describe("a film the cluster holds back says why, and finishes once it no longer
 
 describe("a node lost under a running segment", () => {
   /** Two kwok nodes of a pool of their own, so that a lost one leaves somewhere to re-run. */
-  function makePool(pool: string): string[] {
-    const names = [0, 1].map((i) => `kwok-${pool}-${String(i)}`);
-    const nodes = names.map((name) => ({
-      apiVersion: "v1",
-      kind: "Node",
-      metadata: {
-        name,
-        annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
-        labels: { "kubernetes.io/hostname": name, type: "kwok", "longvideo.dev/pool": pool },
-      },
-      spec: { taints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }] },
-      status: {
-        capacity: { cpu: "96", memory: "1Ti", pods: "110", "nvidia.com/gpu": "8" },
-        allocatable: { cpu: "96", memory: "1Ti", pods: "110", "nvidia.com/gpu": "8" },
-      },
-    }));
-    run(
-      "kubectl",
-      ["apply", "--server-side", "-f", "-"],
-      JSON.stringify({ apiVersion: "v1", kind: "List", items: nodes }),
-    );
-    kubectl("wait", "--for=condition=Ready", ...names.map((n) => `node/${n}`), "--timeout=60s");
-    return names;
-  }
+  const makePool = (pool: string) => makeKwokPool(pool, 2);
 
   function poolFilm(name: string, pool: string): Film {
     return film(name, {
