@@ -1,6 +1,6 @@
 /**
- * The chaos suite: films rendered on the local cluster's kwok pools by two operator replicas (leader-elected, as
- * `make run` starts them) while the suite kills the leader with SIGKILL, restarts kube-apiserver and etcd,
+ * The chaos suite: films rendered on the local cluster's kwok pools by the operator installed with Helm (two
+ * leader-elected replicas on the real node) while the suite kills the leading container with SIGKILL, restarts kube-apiserver and etcd,
  * deletes a node under a running segment, deletes running segment Jobs and pods, and edits storylines mid-render.
  * It then checks what must hold whatever happened, from the API: every film finished as designed, every chain
  * intact, no segment rendered twice for the same inputs, nothing left behind once the films are deleted. `make
@@ -12,12 +12,11 @@ import { existsSync, openSync, readFileSync, readlinkSync, writeFileSync } from 
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, Watch } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, Watch } from "@kubernetes/client-node";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { expandedStatus } from "../../src/reconcile/status-compaction.ts";
 import type { FilmStatus } from "../../src/reconcile/film-snapshot.ts";
-import { startOperator } from "../support/operator-process.ts";
-import type { OperatorProcess } from "../support/operator-process.ts";
+import { installHelmReplicas } from "./helm-replicas.ts";
 import { kubectl } from "../support/kubectl.ts";
 import { makeKwokPool } from "../support/kwok-pool.ts";
 
@@ -234,7 +233,6 @@ export async function runChaos(
   const core = kc.makeApiClient(CoreV1Api);
   const batch = kc.makeApiClient(BatchV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const leases = kc.makeApiClient(CoordinationV1Api);
   const suffix = randomBytes(3).toString("hex");
   const namespace = `lv-chaos-${suffix}`;
   const pool = `chaos-${suffix}`;
@@ -267,11 +265,8 @@ export async function runChaos(
     succeededPods.set(key, pods);
   });
 
-  const operators = new Map<string, OperatorProcess>();
-  const env = { LV_LOG_LEVEL: "info" };
-  for (const identity of ["chaos-a", "chaos-b"]) {
-    operators.set(identity, await startOperator({ identity, leaseNamespace: namespace, env }));
-  }
+  const replicas = await installHelmReplicas(kc, `${namespace}-system`);
+  log(`operator installed by Helm in ${replicas.namespace}, two replicas`);
 
   const names: string[] = [];
   let segments = 0;
@@ -379,33 +374,23 @@ export async function runChaos(
     return pods.items.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
   }
 
-  async function leaseHolder(): Promise<string | undefined> {
-    const lease = await leases.readNamespacedLease({ name: "longvideo-operator", namespace });
-    return lease.spec?.holderIdentity;
-  }
-
-  async function leaseRenewedAt(): Promise<number> {
-    const lease = await leases.readNamespacedLease({ name: "longvideo-operator", namespace });
-    return lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
-  }
-
   async function killLeader(): Promise<boolean> {
-    const holder = await patiently(leaseHolder);
-    const leader = holder === undefined ? undefined : operators.get(holder);
-    if (!holder || !leader) return false;
+    // A standby first, as a kill in production finds one: the kubelet restarts a killed container within seconds.
+    if (!(await replicas.allReady())) log("a replica was not ready within a minute; killing the leader anyway");
+    const holder = await patiently(() => replicas.holder());
+    if (!holder) return false;
     const killedAt = Date.now();
-    await leader.stop("SIGKILL");
-    // Restarted as a kubelet restarts a crashed container, under the same name: whichever replica renews the
-    // lease first (the standby once it expires, or the restarted one, which finds itself the holder) leads.
-    await sleep(500 + random() * 2500);
-    operators.set(holder, await startOperator({ identity: holder, leaseNamespace: namespace, env }));
+    if (!(await patiently(() => replicas.kill(holder)))) return false;
+    // Whichever replica renews the lease first leads: the standby once it expires, or the restarted container,
+    // which finds itself the holder.
     for (;;) {
-      const renewed = await patiently(leaseRenewedAt);
+      const renewed = await patiently(() => replicas.renewedAt());
       if (renewed > killedAt) break;
       if (Date.now() - killedAt > 120_000) throw new Error("no replica renewed the lease within 2 minutes");
       await sleep(100);
     }
     recovery.push((Date.now() - killedAt) / 1000);
+    log(`killed the leader ${holder}; the lease was renewed after ${((Date.now() - killedAt) / 1000).toFixed(1)} s`);
     return true;
   }
 
@@ -447,13 +432,10 @@ export async function runChaos(
   const afterDeletion = rendered.filter((key) => interrupted.has(key));
   watcher.abort();
 
-  for (const operator of operators.values()) {
-    // Deletion is the operator's to finish (finalizers): one replica stays until the films are gone.
-    if (operator.identity === "chaos-b") await operator.stop();
-  }
+  // Deletion is the operator's to finish (finalizers): it stays installed until the films are gone.
   for (const name of names) await custom.deleteNamespacedCustomObject({ group, version, namespace, plural, name });
   const orphans = await leftovers();
-  for (const operator of operators.values()) await operator.stop();
+  await replicas.uninstall();
 
   async function leftovers(): Promise<string[]> {
     for (let i = 0; i < 240; i++) {

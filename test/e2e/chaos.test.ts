@@ -1,6 +1,7 @@
 /**
- * The chaos suite's short version (`make chaos` runs the full one): films on kwok while the leading operator is
- * SIGKILLed, kube-apiserver and etcd restart, a node, jobs and pods are deleted and storylines edited.
+ * The chaos suite's short version (`make chaos` runs the full one): films on kwok rendered by the operator installed
+ * with Helm (two replicas) while its leading container is SIGKILLed, kube-apiserver and etcd restart, a node, jobs
+ * and pods are deleted and storylines edited.
  */
 import { expect, it } from "vitest";
 import { chaosFigures, chaosProblems, runChaos, shortChaos } from "../chaos/chaos-run.ts";

@@ -1,0 +1,77 @@
+/**
+ * The chaos suite's operator, as a user runs it: the chart installed by Helm with two leader-elected replicas on the
+ * local cluster's real node. A leader kill is a SIGKILL of the leading pod's container process through the node's
+ * containerd, which the kubelet restarts like any crashed container.
+ */
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
+import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import { installOperator, loadImages, run } from "../e2e/film-demo.ts";
+
+const leaseName = "longvideo-operator";
+const podSelector = "app.kubernetes.io/name=longvideo-operator";
+
+/** The installed replicas: who leads, killing the leader, and taking the release away. */
+export interface HelmReplicas {
+  readonly namespace: string;
+  /** The replica holding the lease, if any. */
+  holder(): Promise<string | undefined>;
+  /** When the lease was last renewed (ms since the epoch), by whichever replica holds it. */
+  renewedAt(): Promise<number>;
+  /** Waits (up to a minute) until every replica's container runs and is ready, so a standby exists. */
+  allReady(): Promise<boolean>;
+  /** SIGKILLs the container process of the pod named `pod`; false when it has no running container. */
+  kill(pod: string): Promise<boolean>;
+  /** `helm uninstall` and the release's namespace deleted. */
+  uninstall(): Promise<void>;
+}
+
+/** Loads the images (cached), installs the chart into `namespace` with two replicas and waits for them. */
+export async function installHelmReplicas(kc: KubeConfig, namespace: string): Promise<HelmReplicas> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const leases = kc.makeApiClient(CoordinationV1Api);
+  const release = { name: "lv-chaos", namespace };
+  loadImages();
+  installOperator(release, ["--set", "replicaCount=2"]);
+  const containerdSocket = path.join(
+    process.env.LV_RUN ?? path.resolve(import.meta.dirname, "../../.cache/cluster"),
+    "containerd/containerd.sock",
+  );
+
+  const pods = async (): Promise<V1Pod[]> =>
+    (await core.listNamespacedPod({ namespace, labelSelector: podSelector })).items.filter(
+      (p) => !p.metadata?.deletionTimestamp,
+    );
+  const lease = () => leases.readNamespacedLease({ name: leaseName, namespace });
+
+  return {
+    namespace,
+    holder: async () => (await lease()).spec?.holderIdentity,
+    renewedAt: async () => {
+      const renewTime = (await lease()).spec?.renewTime;
+      return renewTime ? new Date(renewTime).getTime() : 0;
+    },
+    allReady: async () => {
+      for (let i = 0; i < 120; i++) {
+        const current = await pods().catch(() => []);
+        const ready = current.filter((p) => p.status?.containerStatuses?.every((c) => c.ready && c.state?.running));
+        if (current.length === 2 && ready.length === 2) return true;
+        await sleep(500);
+      }
+      return false;
+    },
+    kill: async (name) => {
+      const pod = (await pods()).find((p) => p.metadata?.name === name);
+      const container = pod?.status?.containerStatuses?.find((c) => c.state?.running);
+      const id = container?.containerID?.replace(/^containerd:\/\//, "");
+      if (!id) return false;
+      run("ctr", ["--address", containerdSocket, "-n", "k8s.io", "task", "kill", "-s", "SIGKILL", id]);
+      return true;
+    },
+    uninstall: async () => {
+      run("helm", ["uninstall", release.name, "-n", namespace, "--wait", "--ignore-not-found"]);
+      await core.deleteNamespace({ name: namespace });
+    },
+  };
+}
