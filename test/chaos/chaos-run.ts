@@ -265,7 +265,7 @@ export async function runChaos(
     succeededPods.set(key, pods);
   });
 
-  const replicas = await installHelmReplicas(kc, `${namespace}-system`);
+  const replicas = installHelmReplicas(kc, `${namespace}-system`);
   log(`operator installed by Helm in ${replicas.namespace}, two replicas`);
 
   const names: string[] = [];

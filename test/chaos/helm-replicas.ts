@@ -9,6 +9,7 @@ import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { installOperator, loadImages, run } from "../e2e/film-demo.ts";
 
+// The chart names its Lease after the release's full name, which is the chart's name for a release of that name.
 const leaseName = "longvideo-operator";
 const podSelector = "app.kubernetes.io/name=longvideo-operator";
 
@@ -28,10 +29,10 @@ export interface HelmReplicas {
 }
 
 /** Loads the images (cached), installs the chart into `namespace` with two replicas and waits for them. */
-export async function installHelmReplicas(kc: KubeConfig, namespace: string): Promise<HelmReplicas> {
+export function installHelmReplicas(kc: KubeConfig, namespace: string): HelmReplicas {
   const core = kc.makeApiClient(CoreV1Api);
   const leases = kc.makeApiClient(CoordinationV1Api);
-  const release = { name: "lv-chaos", namespace };
+  const release = { name: leaseName, namespace };
   loadImages();
   installOperator(release, ["--set", "replicaCount=2"]);
   const containerdSocket = path.join(
