@@ -99,12 +99,13 @@ function filmController(config: OperatorConfig, client: KubeClient, metrics: Ope
       runtime: { image: config.runtimeImage, pullPolicy: config.runtimeImagePullPolicy },
       intentOf: (film) =>
         filmIntent(
-          { name: film.metadata.name ?? "", spec: film.spec },
+          { name: film.metadata.name ?? "", namespace: film.metadata.namespace ?? "", spec: film.spec },
           {
             nodeSelector: config.defaultNodeSelector,
             tolerations: config.defaultTolerations,
             modelCacheClaim: config.modelCacheClaim,
             backend: config.defaultBackend,
+            policy: config.filmPolicy,
           },
         ),
       now: () => new Date(),

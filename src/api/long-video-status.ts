@@ -25,6 +25,8 @@ export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 /** Reasons (the `reason` field of a condition): PascalCase, stable, meant for machines and alerts. */
 export const ConditionReason = {
   InvalidSpec: "InvalidSpec",
+  /** The spec asks for more than the film policy of its namespace allows (a priority class, a toleration, ...). */
+  PolicyRefused: "PolicyRefused",
   InProgress: "InProgress",
   Rendering: "Rendering",
   WaitingForRetry: "WaitingForRetry",

@@ -5,6 +5,8 @@
 import os from "node:os";
 import { z } from "zod";
 import { backends } from "../api/long-video-spec.ts";
+import { operatorFilmPolicySchema } from "../api/film-policy.ts";
+import type { OperatorFilmPolicy } from "../api/film-policy.ts";
 import { tolerationSchema } from "../api/pod-scheduling.ts";
 import type { Toleration } from "../api/pod-scheduling.ts";
 
@@ -40,6 +42,10 @@ const environmentSchema = z.object({
     .default("[]")
     .transform((text, ctx) => jsonOf(text, ctx, z.array(tolerationSchema))),
   LV_MODEL_CACHE_CLAIM: z.string().default(""),
+  LV_FILM_POLICY: z
+    .string()
+    .default("{}")
+    .transform((text, ctx) => jsonOf(text, ctx, operatorFilmPolicySchema)),
 });
 
 /** Parses a JSON-valued variable against a schema, reporting failures on the variable itself. */
@@ -83,6 +89,8 @@ export interface OperatorConfig {
   readonly defaultNodeSelector: Readonly<Record<string, string>>;
   readonly defaultTolerations: readonly Toleration[];
   readonly modelCacheClaim: string;
+  /** What films may ask for (the chart's `filmPolicy`); unset, the safe defaults of `film-policy.ts`. */
+  readonly filmPolicy: OperatorFilmPolicy;
 }
 
 /** Settings from an environment; a bad value is reported with the variable's name, never silently defaulted. */
@@ -116,6 +124,7 @@ export function operatorConfig(
       defaultNodeSelector: env.LV_DEFAULT_NODE_SELECTOR,
       defaultTolerations: env.LV_DEFAULT_TOLERATIONS,
       modelCacheClaim: env.LV_MODEL_CACHE_CLAIM,
+      filmPolicy: env.LV_FILM_POLICY,
     },
   };
 }

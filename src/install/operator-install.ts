@@ -3,6 +3,8 @@
  * and that the Helm chart's RBAC rules are generated from (`charts/longvideo-operator/files/rbac-rules.yaml`).
  * Unit tests hold the chart's templated parts (env, probes, security context) to these facts too.
  */
+import { defaultOperatorFilmPolicy } from "../api/film-policy.ts";
+import { canonicalJson } from "../plan/canonical-json.ts";
 import packageJson from "../../package.json" with { type: "json" };
 
 /** A Kubernetes RBAC PolicyRule, with the reason it is granted (written next to it as a comment). */
@@ -189,5 +191,7 @@ export const operatorInstall: OperatorInstall = {
     // Keys in Helm's toJson order (sorted), so the value reads the same as the chart's.
     { name: "LV_DEFAULT_TOLERATIONS", value: '[{"effect":"NoSchedule","key":"nvidia.com/gpu","operator":"Exists"}]' },
     { name: "LV_MODEL_CACHE_CLAIM", value: "" },
+    // The safe default policy: what the chart's values.yaml sets (a tool test holds the two equal).
+    { name: "LV_FILM_POLICY", value: canonicalJson(defaultOperatorFilmPolicy) },
   ],
 };

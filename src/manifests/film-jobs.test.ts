@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { operatorFilmPolicySchema } from "../api/film-policy.ts";
 import { podTemplateKey } from "../reconcile/pod-template-key.ts";
 import { operatorEnvNames } from "../api/runtime-contract.ts";
 import { filmIntent } from "../reconcile/film-intent.ts";
@@ -12,6 +13,7 @@ function intentOf(spec: Record<string, unknown>): FilmIntent {
   const result = filmIntent(
     {
       name: "bay",
+      namespace: "films",
       spec: {
         variant: "film",
         referenceImage: { configMap: { name: "refs", key: "bay.png" } },
@@ -21,7 +23,13 @@ function intentOf(spec: Record<string, unknown>): FilmIntent {
         ...spec,
       },
     },
-    { nodeSelector: {}, tolerations: [], modelCacheClaim: "", backend: "svi" },
+    {
+      nodeSelector: {},
+      tolerations: [],
+      modelCacheClaim: "",
+      backend: "svi",
+      policy: operatorFilmPolicySchema.parse({ podLabelPrefixes: [""] }),
+    },
   );
   if (!result.ok) throw new Error(JSON.stringify(result.errors));
   return result.intent;

@@ -138,7 +138,7 @@ function snapshot(overrides: {
       status: overrides.status ?? {},
     },
     intent: overrides.invalid
-      ? { ok: false, errors: [{ path: "spec.render.framesPerClip", message: "must be 4n+1" }] }
+      ? { ok: false, reason: "InvalidSpec", errors: [{ path: "spec.render.framesPerClip", message: "must be 4n+1" }] }
       : { ok: true, intent: overrides.intent ?? intent() },
     jobs: overrides.jobs ?? [],
     pods: overrides.pods ?? [],
@@ -823,6 +823,27 @@ describe("decide", () => {
       message: "spec.render.framesPerClip: must be 4n+1",
     });
     expect(status.segments).toHaveLength(1);
+  });
+
+  it("creates nothing for a film its policy refuses, saying so as PolicyRefused, keeping what was rendered", () => {
+    const message = `priority class "system-node-critical" is not allowed by the operator's film policy (none are allowed)`;
+    const refused: FilmSnapshot = {
+      ...snapshot({ status: { segments: [succeeded(0, "", "sha256:l0")] } }),
+      intent: { ok: false, reason: "PolicyRefused", errors: [{ path: "spec.gpu.priorityClassName", message }] },
+    };
+    const effects = decisionEffects(decide(refused));
+    expect(kinds(effects)).toEqual(["updateStatus", "event"]);
+    expect(effects[1]).toMatchObject({ type: "Warning", reason: "PolicyRefused" });
+    const status = statusOf(effects);
+    for (const type of ["Ready", "Progressing"]) {
+      expect(condition(status, type)).toMatchObject({
+        status: "False",
+        reason: "PolicyRefused",
+        message: `spec.gpu.priorityClassName: ${message}`,
+      });
+    }
+    expect(status.segments).toHaveLength(1);
+    expect(kinds(decisionEffects(decide({ ...refused, film: { ...refused.film, status } })))).toEqual([]);
   });
 
   it("does not repeat the invalid-spec event once it is reported for this generation", () => {

@@ -35,7 +35,7 @@ export function decide(observed: FilmSnapshot): Decision {
   const snapshot = withPodOutcomes(observed);
   if (snapshot.film.deleting) return deletionDecision(snapshot);
   const finalizer: SetupAction[] = snapshot.film.finalizers.includes(filmFinalizer) ? [] : [{ kind: "addFinalizer" }];
-  if (!snapshot.intent.ok) return invalidSpecDecision(snapshot, snapshot.intent.errors, finalizer);
+  if (!snapshot.intent.ok) return invalidSpecDecision(snapshot, snapshot.intent, finalizer);
   const scope = workspaceScope(snapshot);
   const decision = renderDecision(scope.snapshot, snapshot.intent.intent, finalizer);
   const decided = new Set(decision.then.flatMap((a) => (a.kind === "deleteJob" ? [a.name] : [])));

@@ -9,6 +9,8 @@ export { ConditionReason, ConditionType } from "../api/long-video-status.ts";
 
 export const EventReason = {
   InvalidSpec: "InvalidSpec",
+  /** The film asks for more than its film policy allows; nothing is created until it (or the policy) changes. */
+  PolicyRefused: "PolicyRefused",
   SegmentStarted: "SegmentStarted",
   /** An attempt's job disappeared before it ended; a new attempt replaces it without spending a retry. */
   SegmentLost: "SegmentLost",

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { defaultOperatorFilmPolicy } from "../api/film-policy.ts";
 import { operatorEnvNames } from "../api/runtime-contract.ts";
 import { filmIntent } from "./film-intent.ts";
 import type { IntentDefaults } from "./film-intent.ts";
@@ -9,6 +10,7 @@ const defaults: IntentDefaults = {
   tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
   modelCacheClaim: "shared-models",
   backend: "svi",
+  policy: defaultOperatorFilmPolicy,
 };
 
 const spec = {
@@ -24,7 +26,10 @@ const spec = {
 describe("filmIntent", () => {
   it("bounds every attempt by the spec's deadline, or the backend's default", () => {
     const deadline = (render: Record<string, unknown>, backend: "svi" | "animatic" = "svi") => {
-      const result = filmIntent({ name: "bay", spec: { ...spec, render } }, { ...defaults, backend });
+      const result = filmIntent(
+        { name: "bay", namespace: "studio", spec: { ...spec, render } },
+        { ...defaults, backend },
+      );
       if (!result.ok) throw new Error(JSON.stringify(result.errors));
       return result.intent.deadlineSeconds;
     };
@@ -36,7 +41,10 @@ describe("filmIntent", () => {
 
   describe("segment resources", () => {
     const resourcesOf = (film: Record<string, unknown>, backend: "svi" | "animatic" = "svi") => {
-      const result = filmIntent({ name: "bay", spec: { ...spec, render: {}, ...film } }, { ...defaults, backend });
+      const result = filmIntent(
+        { name: "bay", namespace: "studio", spec: { ...spec, render: {}, ...film } },
+        { ...defaults, backend },
+      );
       if (!result.ok) throw new Error(JSON.stringify(result.errors));
       return result.intent.segmentResources;
     };
@@ -99,7 +107,11 @@ describe("filmIntent", () => {
 
     it("refuse a request above its limit, naming the field", () => {
       const result = filmIntent(
-        { name: "bay", spec: { ...spec, resources: { requests: { memory: "80Gi" }, limits: { memory: "72Gi" } } } },
+        {
+          name: "bay",
+          namespace: "studio",
+          spec: { ...spec, resources: { requests: { memory: "80Gi" }, limits: { memory: "72Gi" } } },
+        },
         defaults,
       );
       expect(result.ok).toBe(false);
@@ -114,7 +126,7 @@ describe("filmIntent", () => {
   });
 
   it("sets exactly the runtime contract's operator variables, but those known only when a job is created", () => {
-    const result = filmIntent({ name: "bay", spec }, defaults);
+    const result = filmIntent({ name: "bay", namespace: "studio", spec }, defaults);
     if (!result.ok) throw new Error(JSON.stringify(result.errors));
     // Known only when a job is created: the digests handed over and the attempt.
     const perJob = ["LV_INPUT_DIGEST", "LV_ATTEMPT", "LV_FINAL_DIGEST"];
@@ -127,7 +139,7 @@ describe("filmIntent", () => {
   });
 
   it("plans one segment per clip with the segment contract in each environment", () => {
-    const result = filmIntent({ name: "bay", spec }, defaults);
+    const result = filmIntent({ name: "bay", namespace: "studio", spec }, defaults);
     if (!result.ok) throw new Error(JSON.stringify(result.errors));
     const { segments, concat } = result.intent;
     expect(segments.map((s) => s.index)).toEqual([0, 1, 2]);
@@ -148,7 +160,7 @@ describe("filmIntent", () => {
   });
 
   it("falls back to the operator's pool defaults and mounts no model cache for the animatic backend", () => {
-    const result = filmIntent({ name: "bay", spec }, defaults);
+    const result = filmIntent({ name: "bay", namespace: "studio", spec }, defaults);
     if (!result.ok) throw new Error("expected a valid spec");
     expect(result.intent.placement).toMatchObject({
       nodeSelector: defaults.nodeSelector,
@@ -162,6 +174,7 @@ describe("filmIntent", () => {
     const result = filmIntent(
       {
         name: "bay",
+        namespace: "studio",
         spec: {
           ...spec,
           render: { backend: "svi" },
@@ -186,7 +199,7 @@ describe("filmIntent", () => {
   it("renders with the operator's default backend when the film names none, and with the film's when it does", () => {
     const unset = { variant: spec.variant, referenceImage: spec.referenceImage, storyline: spec.storyline };
     const backendOf = (film: unknown, backend: "svi" | "animatic") => {
-      const result = filmIntent({ name: "bay", spec: film }, { ...defaults, backend });
+      const result = filmIntent({ name: "bay", namespace: "studio", spec: film }, { ...defaults, backend });
       if (!result.ok) throw new Error(JSON.stringify(result.errors));
       return [result.intent.backend, result.intent.segments[0]?.env.LV_BACKEND, result.intent.modelsClaim];
     };
@@ -197,13 +210,13 @@ describe("filmIntent", () => {
 
   it("asks for a model cache claim for svi when neither the film nor the operator names one", () => {
     const svi = { ...spec, render: { backend: "svi" } };
-    const result = filmIntent({ name: "bay", spec: svi }, { ...defaults, modelCacheClaim: "" });
+    const result = filmIntent({ name: "bay", namespace: "studio", spec: svi }, { ...defaults, modelCacheClaim: "" });
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.errors[0]?.message).toMatch(/modelCache/);
     expect(result.errors).toEqual([expect.objectContaining({ path: "spec.storage.models.claimName" })]);
     const withClaim = filmIntent(
-      { name: "bay", spec: { ...svi, storage: { models: { claimName: "weights" } } } },
+      { name: "bay", namespace: "studio", spec: { ...svi, storage: { models: { claimName: "weights" } } } },
       { ...defaults, modelCacheClaim: "" },
     );
     expect(withClaim.ok && withClaim.intent.modelsClaim).toBe("weights");
@@ -211,7 +224,7 @@ describe("filmIntent", () => {
 
   it("reports what is wrong with a spec by field path, as the API server would", () => {
     const result = filmIntent(
-      { name: "bay", spec: { ...spec, render: { backend: "animatic", framesPerClip: 80 } } },
+      { name: "bay", namespace: "studio", spec: { ...spec, render: { backend: "animatic", framesPerClip: 80 } } },
       defaults,
     );
     expect(result.ok).toBe(false);
@@ -222,7 +235,7 @@ describe("filmIntent", () => {
 
   it("mounts a config map or claim reference image at the runtime's reference directory, and no volume for a url", () => {
     const intentOf = (referenceImage: unknown) => {
-      const result = filmIntent({ name: "bay", spec: { ...spec, referenceImage } }, defaults);
+      const result = filmIntent({ name: "bay", namespace: "studio", spec: { ...spec, referenceImage } }, defaults);
       if (!result.ok) throw new Error(JSON.stringify(result.errors));
       return result.intent;
     };

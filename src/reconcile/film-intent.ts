@@ -8,6 +8,8 @@ import { longVideoSpecVerdict } from "../api/long-video.ts";
 import { segmentPlan } from "../plan/segment-plan.ts";
 import { defaultDeadlineSeconds } from "../api/long-video-spec.ts";
 import type { Backend, LongVideoSpec, ReferenceImage } from "../api/long-video-spec.ts";
+import { filmPolicyViolations, namespaceFilmPolicy } from "../api/film-policy.ts";
+import type { OperatorFilmPolicy } from "../api/film-policy.ts";
 import type { Toleration } from "../api/pod-scheduling.ts";
 import { largerQuantity, smallerQuantity } from "../api/quantity.ts";
 import { mountPaths } from "../api/runtime-contract.ts";
@@ -25,33 +27,24 @@ import type {
 } from "./film-snapshot.ts";
 import { workspaceClaimName } from "./object-names.ts";
 
-/** Operator-wide defaults a film may leave unset (from the Helm chart's values). */
+/** Operator-wide defaults a film may leave unset (from the Helm chart's values), and its film policy. */
 export interface IntentDefaults {
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly Toleration[];
   readonly modelCacheClaim: string;
   /** The backend of films that name none. */
   readonly backend: Backend;
+  /** What films may ask for, by namespace. */
+  readonly policy: OperatorFilmPolicy;
 }
 
 export function filmIntent(
-  film: { readonly name: string; readonly spec: unknown },
+  film: { readonly name: string; readonly namespace: string; readonly spec: unknown },
   defaults: IntentDefaults,
 ): IntentResult {
-  const verdict = longVideoSpecVerdict(film.spec);
-  if (!verdict.ok) {
-    return {
-      ok: false,
-      errors: verdict.errors.map((e) => ({ path: e.field, message: fieldErrorLine(e).slice(e.field.length + 2) })),
-    };
-  }
-  const spec = verdict.value;
-  const planned = segmentPlan(spec, { defaultBackend: defaults.backend });
-  if (!planned.ok) return { ok: false, errors: [{ path: planned.error.field, message: planned.error.message }] };
-  const { plan } = planned;
-  const modelsClaim = spec.storage.models?.claimName ?? (defaults.modelCacheClaim || undefined);
-  // Known only here, with the operator's defaults: the API server cannot see the chart's model cache claim.
-  if (plan.render.backend === "svi" && !modelsClaim) return { ok: false, errors: [missingModelCache] };
+  const usable = usableSpec(film, defaults);
+  if (!usable.ok) return usable;
+  const { spec, plan, modelsClaim } = usable;
   const shared = sharedEnv(spec, plan);
   const intent: FilmIntent = {
     segments: plan.segments.map((segment) => plannedSegment(segment, shared)),
@@ -73,6 +66,42 @@ export function filmIntent(
     concat: concatIntent(spec, plan),
   };
   return { ok: true, intent };
+}
+
+/** The spec validated, allowed by its policy and planned, with its model claim; or why it cannot be used. */
+function usableSpec(
+  film: { readonly namespace: string; readonly spec: unknown },
+  defaults: IntentDefaults,
+):
+  | { readonly ok: true; readonly spec: LongVideoSpec; readonly plan: SegmentPlan; readonly modelsClaim?: string }
+  | Extract<IntentResult, { ok: false }> {
+  const verdict = longVideoSpecVerdict(film.spec);
+  if (!verdict.ok) {
+    return {
+      ok: false,
+      reason: "InvalidSpec",
+      errors: verdict.errors.map((e) => ({ path: e.field, message: fieldErrorLine(e).slice(e.field.length + 2) })),
+    };
+  }
+  const spec = verdict.value;
+  // Before anything is planned or created: a film asking for more than it may gets no pod at all.
+  const violations = filmPolicyViolations(spec, namespaceFilmPolicy(defaults.policy, film.namespace, defaults));
+  if (violations.length > 0) return { ok: false, reason: "PolicyRefused", errors: violations };
+  const planned = segmentPlan(spec, { defaultBackend: defaults.backend });
+  if (!planned.ok) {
+    return {
+      ok: false,
+      reason: "InvalidSpec",
+      errors: [{ path: planned.error.field, message: planned.error.message }],
+    };
+  }
+  const { plan } = planned;
+  const modelsClaim = spec.storage.models?.claimName ?? (defaults.modelCacheClaim || undefined);
+  // Known only here, with the operator's defaults: the API server cannot see the chart's model cache claim.
+  if (plan.render.backend === "svi" && !modelsClaim) {
+    return { ok: false, reason: "InvalidSpec", errors: [missingModelCache] };
+  }
+  return { ok: true, spec, plan, ...(modelsClaim ? { modelsClaim } : {}) };
 }
 
 const missingModelCache = {

@@ -90,7 +90,12 @@ export type ReferenceVolume =
 
 export type IntentResult =
   | { readonly ok: true; readonly intent: FilmIntent }
-  | { readonly ok: false; readonly errors: readonly { readonly path: string; readonly message: string }[] };
+  | {
+      readonly ok: false;
+      /** InvalidSpec: the spec cannot be used; PolicyRefused: it asks for more than its film policy allows. */
+      readonly reason: "InvalidSpec" | "PolicyRefused";
+      readonly errors: readonly { readonly path: string; readonly message: string }[];
+    };
 
 export type JobKind = "segment" | "concat";
 

@@ -169,7 +169,7 @@ describe("filmSnapshot", () => {
     const snapshot = filmSnapshot({
       now: new Date(0),
       film,
-      intent: { ok: false, errors: [] },
+      intent: { ok: false, reason: "InvalidSpec", errors: [] },
       jobs: [job(segmentLabels), job({ app: "other" })],
       pods: [],
       claim: { metadata: { name: "bay-workspace", ownerReferences: [{ uid: "u1", kind: "LongVideo", name: "bay" }] } },
@@ -196,7 +196,7 @@ describe("filmSnapshot", () => {
     const snapshot = filmSnapshot({
       now: new Date(0),
       film,
-      intent: { ok: false, errors: [] },
+      intent: { ok: false, reason: "InvalidSpec", errors: [] },
       jobs: [old],
       pods: [],
       claim: undefined,
@@ -221,7 +221,7 @@ describe("filmSnapshot", () => {
     const snapshot = filmSnapshot({
       now: new Date(0),
       film,
-      intent: { ok: false, errors: [] },
+      intent: { ok: false, reason: "InvalidSpec", errors: [] },
       jobs: [withUid],
       pods: [mounting],
       claim: undefined,
@@ -246,7 +246,13 @@ describe("filmSnapshot", () => {
       metadata: { name: "n1" },
       status: { conditions: [{ type: "Ready", status, reason: "NodeStatusUnknown", message: "Kubelet stopped" }] },
     });
-    const base = { now: new Date(0), film, intent: { ok: false, errors: [] } as const, jobs: [], claim: undefined };
+    const base = {
+      now: new Date(0),
+      film,
+      intent: { ok: false, reason: "InvalidSpec", errors: [] } as const,
+      jobs: [],
+      claim: undefined,
+    };
     const seen = (nodes?: (name: string) => ReturnType<typeof node> | undefined) =>
       filmSnapshot({ ...base, pods: [running], ...(nodes ? { nodes } : {}) }).pods[0];
     expect(seen(() => node("Unknown"))).toMatchObject({
@@ -259,7 +265,13 @@ describe("filmSnapshot", () => {
   });
 
   it("sees a released claim as not the film's, and a missing one as none", () => {
-    const base = { now: new Date(0), film, intent: { ok: false, errors: [] } as const, jobs: [], pods: [] };
+    const base = {
+      now: new Date(0),
+      film,
+      intent: { ok: false, reason: "InvalidSpec", errors: [] } as const,
+      jobs: [],
+      pods: [],
+    };
     expect(filmSnapshot({ ...base, claim: { metadata: { name: "bay-workspace" } } }).workspaceClaim?.ownedByFilm).toBe(
       false,
     );

@@ -34,7 +34,15 @@ export function installHelmReplicas(kc: KubeConfig, namespace: string): HelmRepl
   const leases = kc.makeApiClient(CoordinationV1Api);
   const release = { name: leaseName, namespace };
   loadImages();
-  installOperator(release, ["--set", "replicaCount=2"]);
+  installOperator(release, [
+    "--set",
+    "replicaCount=2",
+    // The chaos films' kwok pool is tainted like a GPU pool; kwok's stages read the films' pod annotations.
+    "--set-json",
+    'filmPolicy.tolerations=[{"key":"nvidia.com/gpu","effects":["NoSchedule"]}]',
+    "--set-json",
+    'filmPolicy.podAnnotationPrefixes=["sim.longvideo.dev/"]',
+  ]);
   const containerdSocket = path.join(
     process.env.LV_RUN ?? path.resolve(import.meta.dirname, "../../.cache/cluster"),
     "containerd/containerd.sock",

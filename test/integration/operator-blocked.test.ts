@@ -11,13 +11,14 @@ import { FilmFixture, conditionOf, film, segmentJobs } from "../support/film-fix
 import type { Film } from "../support/film-fixture.ts";
 import { kubectl, run } from "../support/kubectl.ts";
 import { makeKwokPool } from "../support/kwok-pool.ts";
-import { startOperator } from "../support/operator-process.ts";
+import { startOperator, testFilmPolicy } from "../support/operator-process.ts";
 import type { OperatorProcess } from "../support/operator-process.ts";
 import { testKubeConfig } from "../support/test-kube-config.ts";
 
 const suffix = randomBytes(3).toString("hex");
 const namespace = `lv-it-blocked-${suffix}`;
 let operator: OperatorProcess;
+const missingPriorityClass = `lv-it-missing-${suffix}`;
 const films = new FilmFixture(testKubeConfig(), namespace, () => operator.logs());
 const { core } = films;
 
@@ -34,7 +35,12 @@ function printed(name: string): string {
 beforeAll(async () => {
   kubectl("apply", "--server-side", "--force-conflicts", "-f", "crds/longvideo.dev_longvideos.yaml");
   await core.createNamespace({ body: { metadata: { name: namespace } } });
-  operator = await startOperator({ identity: "operator-blocked", leaseNamespace: namespace });
+  // The missing priority class is one the policy allows: what holds the film back is the cluster, not the policy.
+  operator = await startOperator({
+    identity: "operator-blocked",
+    leaseNamespace: namespace,
+    env: { LV_FILM_POLICY: JSON.stringify({ ...testFilmPolicy, priorityClassNames: [missingPriorityClass] }) },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -44,7 +50,7 @@ afterAll(async () => {
 
 describe("a film the cluster holds back says why, and finishes once it no longer is", () => {
   it("a pod the Job controller cannot create (a missing priority class): PodRefused, in its words", async () => {
-    const priorityClass = `lv-it-missing-${suffix}`;
+    const priorityClass = missingPriorityClass;
     const gpu = {
       nodeSelector: { "longvideo.dev/pool": "h100" },
       tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],

@@ -6,6 +6,21 @@ import { freePort } from "./free-port.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 
+/**
+ * The film policy of operators started here: what the test films ask for (kwok pools by `longvideo.dev/pool`, the
+ * GPU taint, kwok's stage annotations, lost-node tolerations) and nothing more. The policy tests give their own.
+ */
+export const testFilmPolicy = {
+  nodeLabelKeys: ["longvideo.dev/pool", "nvidia.com/gpu.product"],
+  tolerations: [
+    { key: "nvidia.com/gpu" },
+    { key: "node.kubernetes.io/not-ready", effects: ["NoExecute"] },
+    { key: "node.kubernetes.io/unreachable", effects: ["NoExecute"] },
+  ],
+  podLabelPrefixes: ["app.kubernetes.io/", "team"],
+  podAnnotationPrefixes: ["sim.longvideo.dev/"],
+};
+
 /** An operator running as its own process against the local cluster, the way `make run` starts it. */
 export interface OperatorProcess {
   readonly identity: string;
@@ -40,6 +55,7 @@ export async function startOperator(options: {
       LV_LEASE_DURATION_SECONDS: "6",
       LV_RENEW_DEADLINE_SECONDS: "4",
       LV_RETRY_PERIOD_SECONDS: "1",
+      LV_FILM_POLICY: JSON.stringify(testFilmPolicy),
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
