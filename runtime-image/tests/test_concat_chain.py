@@ -3,15 +3,22 @@ whose data is missing or corrupt (exit 3, missingSegment)."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chain import attempt_dir, concat_env, render_chain, result_dir, segment_env
 from conftest import Run, run_cli
-from longvideo_runtime import media
+from longvideo_runtime import concat as concat_command
+from longvideo_runtime import fsio, media, output_claim
+from longvideo_runtime.errors import Superseded
+from longvideo_runtime.logs import Logger
+from longvideo_runtime.spec import parse_concat
 
 COMMON = {"LV_BACKEND": "animatic", "LV_VARIANT": "film", "LV_WIDTH": "64", "LV_HEIGHT": "48", "LV_FRAMES": "9"}
 PROMPTS = ["a lighthouse", "gulls", "night falls"]
@@ -49,6 +56,63 @@ def test_concat_takes_each_segments_attempt_directory(tmp_path: Path, film: tupl
     assert run.code == 0, run.stderr[-2000:]
     assert chain_dirs(run) == [str(result_dir(ws, i)) for i in range(3)]
     assert media.probe(Path(run.message["path"])).frames == FILM_FRAMES
+
+
+def test_concat_claims_the_film_it_writes(tmp_path: Path, film: tuple[Path, list[Run]]) -> None:
+    ws, runs = film
+    run = concat(ws, runs, tmp_path)
+    assert run.code == 0, run.stderr[-2000:]
+    target = ws / "film.mp4"
+    assert output_claim.current_owner(target) == runs[-1].message["latentsDigest"]
+    assert run.message["digest"] == fsio.sha256_file(target)
+    assert Path(run.message["contactSheet"]).is_file()
+    assert run.logs[0]["event"] == "output-claimed", "claimed before anything else"
+
+
+RIVAL = "sha256:" + "c0ffee" * 10 + "abcd"
+
+
+def run_in_process(ws: Path, runs: list[Run]) -> dict[str, Any]:
+    """run_concat in this process, so a test can replace a step of it."""
+    return concat_command.run_concat(parse_concat(concat_env(ws, runs)), Logger(io.StringIO()))
+
+
+def test_a_concatenation_superseded_before_its_commit_writes_nothing(
+    film: tuple[Path, list[Run]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newer concatenation claims the output while this one checks its film: this one writes neither the film
+    nor its contact sheet, and leaves no temporary file."""
+    ws, runs = film
+    target = ws / "film.mp4"
+    probe = media.probe
+
+    def rival_claims_then_probe(path: Path) -> media.Probe:
+        output_claim.claim(target, owner=RIVAL)
+        return probe(path)
+
+    monkeypatch.setattr(media, "probe", rival_claims_then_probe)
+    with pytest.raises(Superseded, match=re.escape(f"final digest c0ffeec0ffee) now writes {target}")):
+        run_in_process(ws, runs)
+    assert not target.exists() and not (ws / "film.contact.png").exists()
+    assert [p.name for p in ws.iterdir() if fsio.TMP_MARK in p.name] == []
+    assert output_claim.current_owner(target) == RIVAL
+
+
+def test_a_concatenation_superseded_after_its_film_writes_no_contact_sheet(
+    film: tuple[Path, list[Run]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, runs = film
+    sheet = concat_command.contact_sheet
+
+    def rival_claims_then_sheet(posters: list[Path], target: Path, claim: output_claim.OutputClaim) -> None:
+        output_claim.claim(ws / "film.mp4", owner=RIVAL)
+        sheet(posters, target, claim)
+
+    monkeypatch.setattr(concat_command, "contact_sheet", rival_claims_then_sheet)
+    with pytest.raises(Superseded, match=r"nothing was written to .*film\.contact\.png"):
+        run_in_process(ws, runs)
+    assert (ws / "film.mp4").is_file() and not (ws / "film.contact.png").exists()
+    assert [p.name for p in ws.iterdir() if fsio.TMP_MARK in p.name] == []
 
 
 @pytest.mark.parametrize("damaged", [0, 2])

@@ -1,5 +1,6 @@
 """The concat command: the film from the clips of the chain ending in LV_FINAL_DIGEST, by stream copy, checked
-against the plan (film_chain.py finds and checks the chain)."""
+against the plan (film_chain.py finds and checks the chain). It claims the output first and writes it only while
+the claim stands, so a stale concatenation still running never overwrites a newer film (output_claim.py)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image, ImageDraw
 
-from longvideo_runtime import film_chain, fsio, media
+from longvideo_runtime import film_chain, fsio, media, output_claim
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.logs import Logger
 from longvideo_runtime.spec import ConcatSpec
 
 
-def contact_sheet(posters: list[Path], target: Path, thumb_width: int = 240) -> None:
-    """One poster per segment in a grid, numbered."""
+def contact_sheet(posters: list[Path], target: Path, claim: output_claim.OutputClaim, thumb_width: int = 240) -> None:
+    """One poster per segment in a grid, numbered. Written only while `claim` stands, like the film it goes with."""
     images = [Image.open(p).convert("RGB") for p in posters]
     w = min(thumb_width, images[0].width)
     h = max(1, round(images[0].height * w / images[0].width))
@@ -35,11 +35,16 @@ def contact_sheet(posters: list[Path], target: Path, thumb_width: int = 240) -> 
         x, y = pad + (i % columns) * (w + pad), pad + (i // columns) * (h + pad)
         sheet.paste(image.resize((w, h), Image.Resampling.BILINEAR), (x, y))
         draw.text((x + 3, y + 2), str(i + 1), fill=(255, 214, 90))
-    media.write_png(np.asarray(sheet), target)
+    with claim.atomic_target(target) as tmp, fsio.workspace_errors(target):
+        sheet.save(tmp, format="PNG")
 
 
 def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
     started = time.perf_counter()
+    # Claimed first of all: the later a concatenation starts, the later it claims, so the newest one wins.
+    fsio.ensure_dir(spec.output_path.parent)
+    claim = output_claim.claim(spec.output_path, owner=spec.final_digest)
+    log.info("output-claimed", path=str(spec.output_path), owner=spec.final_digest)
     links = film_chain.walk(spec.workspace, spec.segment_count, spec.final_digest)
     log.info("chain-verified", directories=[str(link.directory) for link in links])
     results = [link.result for link in links]
@@ -50,13 +55,12 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
         raise BadInput(f"segments were rendered at {sorted({r['fps'] for r in results})} fps, the film is {spec.fps}")
     if spec.audio_path is not None and not spec.audio_path.is_file():
         raise BadInput(f"audio track {spec.audio_path} does not exist")
-    fsio.ensure_dir(spec.output_path.parent)
     fsio.clean_stale_temps(spec.output_path.parent)
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise RuntimeError("ffmpeg is not on PATH")
 
-    with tempfile.TemporaryDirectory(prefix="lv-concat-") as scratch, fsio.atomic_target(spec.output_path) as tmp:
+    with tempfile.TemporaryDirectory(prefix="lv-concat-") as scratch, claim.atomic_target() as tmp:
         listing = Path(scratch) / "clips.txt"
         lines = []
         for link in links:
@@ -111,12 +115,14 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
             raise RuntimeError(
                 f"the film lasts {probe.seconds:.3f}s, {planned} frames at {spec.fps} fps is {expected_seconds:.3f}s"
             )
+        # Of the file this concatenation wrote: once renamed, the path may already hold a newer claimant's film.
+        digest = fsio.sha256_file(tmp)
 
     sheet = spec.output_path.with_name(spec.output_path.stem + ".contact.png")
     posters = [link.poster for link in links]
     with contextlib.suppress(FileNotFoundError):
         if all(p.is_file() for p in posters):
-            contact_sheet(posters, sheet)
+            contact_sheet(posters, sheet, claim)
     result = {
         "kind": "concat",
         "ok": True,
@@ -125,7 +131,7 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
         "seconds": round(probe.seconds, 3),
         "segments": len(results),
         "audio": probe.has_audio,
-        "digest": fsio.sha256_file(spec.output_path),
+        "digest": digest,
         "contactSheet": str(sheet) if sheet.is_file() else None,
         "elapsed": round(time.perf_counter() - started, 3),
     }

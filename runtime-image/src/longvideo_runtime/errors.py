@@ -74,3 +74,15 @@ class WorkspaceError(WorkerError):
 class Terminated(WorkerError):
     code = ExitCode.TERMINATED
     kind = _REASONS.terminated
+
+
+class Superseded(WorkerError):
+    """Another concatenation claimed the film's output after this one did, so this one wrote nothing there.
+
+    See output_claim.py. It stays an internal failure (the contract has no reason of its own for it): the operator
+    has usually deleted the job already, and if not, a failed concatenation is retried like any other, and the
+    retry claims the output again.
+    """
+
+    code = ExitCode.INTERNAL
+    kind = _REASONS.internal

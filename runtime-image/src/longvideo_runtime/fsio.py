@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,14 +82,27 @@ def remove(target: Path) -> None:
         _fsync_dir(target.parent)
 
 
-def clean_stale_temps(directory: Path) -> None:
-    """Removes temporary files a killed attempt left behind."""
+#: How long a temporary file must sit unmodified before clean_stale_temps takes it for a dead writer's.
+STALE_TEMP_SECONDS = 600.0
+
+
+def clean_stale_temps(directory: Path, older_than_seconds: float = STALE_TEMP_SECONDS) -> None:
+    """Removes temporary files a killed attempt left behind: those not modified for `older_than_seconds`.
+
+    Only old ones: another writer may still be filling its own temporary file in the same directory (a concat
+    pod that is being superseded, or a pod of the same job still running on a partitioned node). Removing that
+    file would make its commit fail. A live writer's file is written in one burst, from start to rename, so its
+    mtime stays recent. A dead writer's file is left for a few more minutes, which does no harm: its name never
+    looks finished.
+    """
     if not directory.is_dir():
         return
+    cutoff = time.time() - older_than_seconds
     for entry in directory.iterdir():
         if entry.name.startswith(".") and TMP_MARK in entry.name:
             with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
+                if entry.lstat().st_mtime <= cutoff:
+                    entry.unlink()
 
 
 def ensure_dir(directory: Path) -> None:
