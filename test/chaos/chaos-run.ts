@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, openSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -261,11 +261,14 @@ export async function runChaos(
     const key = renderKey(pod);
     if (phase !== "Succeeded" || key === undefined) return;
     const pods = succeededPods.get(key) ?? new Set<string>();
-    pods.add(uid);
+    pods.add(`${pod.metadata?.name ?? ""} (${uid.slice(0, 8)})`);
     succeededPods.set(key, pods);
   });
 
-  const replicas = installHelmReplicas(kc, `${namespace}-system`);
+  // What a failed run needs to be understood: the operator's logs (each killed container's too) and the events.
+  const evidence = path.join(repoRoot, ".cache/chaos", namespace);
+  mkdirSync(evidence, { recursive: true });
+  const replicas = installHelmReplicas(kc, `${namespace}-system`, evidence);
   log(`operator installed by Helm in ${replicas.namespace}, two replicas`);
 
   const names: string[] = [];
@@ -390,6 +393,8 @@ export async function runChaos(
       await sleep(100);
     }
     recovery.push((Date.now() - killedAt) / 1000);
+    // The killed container's log is its pod's previous one once the kubelet has restarted it.
+    if (await replicas.allReady()) replicas.saveLogs(`kill-${String(recovery.length)}`, holder);
     log(`killed the leader ${holder}; the lease was renewed after ${((Date.now() - killedAt) / 1000).toFixed(1)} s`);
     return true;
   }
@@ -428,6 +433,11 @@ export async function runChaos(
   const lost = lostEvents.length;
   for (const event of lostEvents.slice(0, 3)) log(`lost: ${event.involvedObject.name ?? ""}: ${event.message ?? ""}`);
   const rendered = [...succeededPods].flatMap(([key, pods]) => (pods.size > 1 ? [key] : []));
+  for (const key of rendered) log(`rendered twice: ${key} by ${[...(succeededPods.get(key) ?? [])].join(", ")}`);
+  writeFileSync(
+    path.join(evidence, "events.txt"),
+    kubectl("-n", namespace, "get", "events", "--sort-by=.lastTimestamp"),
+  );
   const duplicates = rendered.filter((key) => !interrupted.has(key));
   const afterDeletion = rendered.filter((key) => interrupted.has(key));
   watcher.abort();
@@ -435,7 +445,9 @@ export async function runChaos(
   // Deletion is the operator's to finish (finalizers): it stays installed until the films are gone.
   for (const name of names) await custom.deleteNamespacedCustomObject({ group, version, namespace, plural, name });
   const orphans = await leftovers();
+  replicas.saveLogs("end");
   await replicas.uninstall();
+  log(`operator logs and events kept in ${evidence}`);
 
   async function leftovers(): Promise<string[]> {
     for (let i = 0; i < 240; i++) {

@@ -3,6 +3,7 @@
  * local cluster's real node. A leader kill is a SIGKILL of the leading pod's container process through the node's
  * containerd, which the kubelet restarts like any crashed container.
  */
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
@@ -24,12 +25,14 @@ export interface HelmReplicas {
   allReady(): Promise<boolean>;
   /** SIGKILLs the container process of the pod named `pod`; false when it has no running container. */
   kill(pod: string): Promise<boolean>;
+  /** Writes the replicas' logs (current and previous containers; only `pod`'s if given) under the evidence directory. */
+  saveLogs(label: string, pod?: string): void;
   /** `helm uninstall` and the release's namespace deleted. */
   uninstall(): Promise<void>;
 }
 
 /** Loads the images (cached), installs the chart into `namespace` with two replicas and waits for them. */
-export function installHelmReplicas(kc: KubeConfig, namespace: string): HelmReplicas {
+export function installHelmReplicas(kc: KubeConfig, namespace: string, evidence: string): HelmReplicas {
   const core = kc.makeApiClient(CoreV1Api);
   const leases = kc.makeApiClient(CoordinationV1Api);
   const release = { name: leaseName, namespace };
@@ -77,6 +80,20 @@ export function installHelmReplicas(kc: KubeConfig, namespace: string): HelmRepl
       if (!id) return false;
       run("ctr", ["--address", containerdSocket, "-n", "k8s.io", "task", "kill", "-s", "SIGKILL", id]);
       return true;
+    },
+    saveLogs: (label, pod) => {
+      const names = pod ? [pod] : run("kubectl", ["-n", namespace, "get", "pods", "-l", podSelector, "-o", "name"]);
+      for (const name of typeof names === "string" ? names.split("\n").filter(Boolean) : names) {
+        const short = name.replace(/^pod\//, "");
+        for (const previous of [true, false]) {
+          try {
+            const text = run("kubectl", ["-n", namespace, "logs", short, ...(previous ? ["--previous"] : [])]);
+            writeFileSync(path.join(evidence, `${label}-${short}${previous ? "-previous" : ""}.log`), text);
+          } catch {
+            // No previous container yet: nothing to keep.
+          }
+        }
+      }
     },
     uninstall: async () => {
       run("helm", ["uninstall", release.name, "-n", namespace, "--wait", "--ignore-not-found"]);
