@@ -109,10 +109,12 @@ export const operatorInstall: OperatorInstall = {
       verbs: ["list", "watch", "create", "delete"],
     },
     {
-      why: "Pods are only read: node, timings and the termination message carry each segment's result.",
+      why:
+        "Pods are only read: node, timings and the termination message carry each segment's result; one is read " +
+        "afresh (get) before its job is let go from a lost node, in case it has just ended.",
       apiGroups: [""],
       resources: ["pods"],
-      verbs: ["list", "watch"],
+      verbs: ["get", "list", "watch"],
     },
     {
       why: "The per-film workspace: created, released (owner reference removed) when retained, deleted otherwise.",

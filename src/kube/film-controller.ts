@@ -449,13 +449,23 @@ export class FilmController {
           await this.#client.delete(`/api/v1/namespaces/${namespace}/persistentvolumeclaims/${action.claimName}`),
           "NotFound",
         );
-      case "deleteJob":
+      case "deleteJob": {
+        if (action.unlessPodEnded !== undefined) {
+          const pod = await this.#client.get<{ status?: { phase?: string } }>(
+            `/api/v1/namespaces/${namespace}/pods/${action.unlessPodEnded}`,
+          );
+          // Its outcome reaches the pod informer next, and with it a reconcile that adopts the result.
+          if (pod.ok && (pod.value.status?.phase === "Succeeded" || pod.value.status?.phase === "Failed")) {
+            return { ok: true, value: undefined };
+          }
+        }
         return tolerate(
           await this.#client.delete(`/apis/batch/v1/namespaces/${namespace}/jobs/${action.name}`, {
             propagationPolicy: "Background",
           }),
           "NotFound",
         );
+      }
       case "createSegmentJob":
       case "createConcatJob": {
         if (!snapshot.intent.ok) throw new Error("jobs are only created for a valid intent");

@@ -62,7 +62,8 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
   const output = step.output ?? (film.status.output?.hash === intent.concat.hash ? film.status.output : undefined);
   // A job stranded on a lost node is let go: deleted, its attempt is lost, and a new one starts elsewhere; so is
   // one still waiting to start under a placement or resources the spec no longer asks for.
-  const stranded = new Set([...strandedJobs(snapshot), ...outdatedJobs(snapshot, intent)]);
+  const strandedPods = strandedJobs(snapshot);
+  const stranded = new Set([...strandedPods.keys(), ...outdatedJobs(snapshot, intent)]);
   const wanted = new Set(step.wanted.filter((name) => !stranded.has(name)));
   const waiting = blocked ?? refusalWait(snapshot) ?? podWait(snapshot, wanted);
   const running = wanted.size > 0;
@@ -88,9 +89,11 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     ...(snapshot.workspaceClaim ? [] : [{ kind: "createWorkspace", workspace: intent.workspace } as const]),
     ...progress.events,
     ...step.then,
-    ...activeJobs(snapshot.jobs).flatMap((job): FollowUpAction[] =>
-      wanted.has(job.name) ? [] : [{ kind: "deleteJob", name: job.name }],
-    ),
+    ...activeJobs(snapshot.jobs).flatMap((job): FollowUpAction[] => {
+      if (wanted.has(job.name)) return [];
+      const pod = strandedPods.get(job.name);
+      return [{ kind: "deleteJob", name: job.name, ...(pod === undefined ? {} : { unlessPodEnded: pod }) }];
+    }),
     ...invalidatedEvent(snapshot, progress),
     ...(step.failure && film.status.phase !== "Failed"
       ? [{ kind: "event", type: "Warning", reason: EventReason.FilmFailed, message: step.failure.message } as const]

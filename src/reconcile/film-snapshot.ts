@@ -223,7 +223,16 @@ export type FollowUpAction =
       readonly name: string;
       readonly workspaceUid: string;
     }
-  | { readonly kind: "deleteJob"; readonly name: string }
+  | {
+      readonly kind: "deleteJob";
+      readonly name: string;
+      /**
+       * Delete only if this pod has not ended by the time of the delete: a job let go because its node is gone is
+       * kept when a fresh read finds its pod already Succeeded or Failed (the node's deletion may be seen before
+       * the pod's last status), so a result already rendered is adopted rather than rendered again.
+       */
+      readonly unlessPodEnded?: string;
+    }
   | { readonly kind: "event"; readonly type: EventType; readonly reason: string; readonly message: string };
 
 export type Action = SetupAction | FollowUpAction;

@@ -57,11 +57,11 @@ export function activeJobs(jobs: readonly ObservedJob[]): ObservedJob[] {
 }
 
 /**
- * Jobs whose pod is stranded on a lost node: evicted from it (being deleted) while the node cannot confirm the
+ * Jobs whose pod is stranded on a lost node (job name to pod name): evicted from it (being deleted) while the node cannot confirm the
  * end, or bound to a node that no longer exists. The Job would wait for that pod for as long as the node stays
  * lost; a new attempt, in its own directory, re-runs the segment elsewhere instead.
  */
-export function strandedJobs(snapshot: FilmSnapshot): Set<string> {
+export function strandedJobs(snapshot: FilmSnapshot): Map<string, string> {
   const stranded = snapshot.pods.filter(
     (p) =>
       p.nodeLost !== undefined &&
@@ -69,5 +69,5 @@ export function strandedJobs(snapshot: FilmSnapshot): Set<string> {
       p.phase !== "Failed" &&
       (p.deleting === true || p.nodeGone === true),
   );
-  return new Set(stranded.map((p) => p.jobName));
+  return new Map(stranded.map((p) => [p.jobName, p.name]));
 }

@@ -40,6 +40,9 @@ export function installHelmReplicas(kc: KubeConfig, namespace: string, evidence:
   installOperator(release, [
     "--set",
     "replicaCount=2",
+    // Every reconcile and its actions in the logs the suite keeps.
+    "--set",
+    "logLevel=debug",
     // The chaos films' kwok pool is tainted like a GPU pool; kwok's stages read the films' pod annotations.
     "--set-json",
     'filmPolicy.tolerations=[{"key":"nvidia.com/gpu","effects":["NoSchedule"]}]',
