@@ -78,8 +78,10 @@ export const fullChaos: ChaosOptions = {
   jobDeletions: 20,
   podDeletions: 20,
   edits: 5,
-  chaosSeconds: 900,
-  timeoutSeconds: 3600,
+  // A kill waits for the standby to be ready again (the kubelet restarts the killed container within 10 s), so a
+  // hundred of them take about half an hour.
+  chaosSeconds: 1800,
+  timeoutSeconds: 5400,
   seed: 1,
 };
 
@@ -337,7 +339,12 @@ export async function runChaos(
         const pod = pick(await someRunningSegmentPods());
         const node = pod?.spec?.nodeName;
         if (!pod || !node?.startsWith(`kwok-${pool}`)) return false;
-        interrupted.add(renderKey(pod) ?? "");
+        // Every segment running on the node is interrupted, not only the one it was picked under: the operator lets
+        // them all go at once, and one may still finish there (as a kubelet whose Node object is deleted keeps
+        // running its pods) while its successor renders elsewhere.
+        for (const running of await runningSegmentPods()) {
+          if (running.spec?.nodeName === node) interrupted.add(renderKey(running) ?? "");
+        }
         await core.deleteNode({ name: node });
         log(`deleted node ${node} under ${pod.metadata?.name ?? ""}`);
         return true;
