@@ -114,6 +114,11 @@ export interface ChaosReport {
   readonly endedPods: number;
   /** Seconds from killing the leader until another replica held the lease. */
   readonly recoverySeconds: readonly number[];
+  /**
+   * How often leadership moved to the other replica: a killed container the kubelet restarts within the lease
+   * duration renews its own lease first, so the standby leads only when the restart is slower.
+   */
+  readonly leaseTransitions: number;
   /** Jobs and claims of the films left after they were deleted. */
   readonly orphans: readonly string[];
   readonly seconds: number;
@@ -219,7 +224,7 @@ export function chaosFigures(report: ChaosReport): string {
     `leader kills survived ${String(report.killsSurvived)}; kube-apiserver restarts ${String(report.apiserverRestarts)}; etcd restarts ${String(report.etcdRestarts)}`,
     `nodes deleted ${String(report.nodesDeleted)}; jobs deleted ${String(report.jobsDeleted)}; pods deleted ${String(report.podsDeleted)}; storylines edited ${String(report.edits)}`,
     `duplicates ${String(report.duplicates.length)} (and ${String(report.duplicatesAfterDeletion.length)} of attempts deleted as they finished); lost attempts ${String(report.lost)}; broken chains ${String(report.brokenChains.length)}; orphans ${String(report.orphans.length)}`,
-    `recovery after a leader kill: p50 ${percentile(report.recoverySeconds, 50).toFixed(1)} s, p99 ${percentile(report.recoverySeconds, 99).toFixed(1)} s`,
+    `recovery after a leader kill: p50 ${percentile(report.recoverySeconds, 50).toFixed(1)} s, p99 ${percentile(report.recoverySeconds, 99).toFixed(1)} s; leadership moved ${String(report.leaseTransitions)} times`,
     `took ${report.seconds.toFixed(0)} s`,
   ].join("\n");
 }
@@ -451,6 +456,7 @@ export async function runChaos(
 
   // Deletion is the operator's to finish (finalizers): it stays installed until the films are gone.
   for (const name of names) await custom.deleteNamespacedCustomObject({ group, version, namespace, plural, name });
+  const leaseTransitions = await patiently(() => replicas.transitions());
   const orphans = await leftovers();
   replicas.saveLogs("end");
   await replicas.uninstall();
@@ -493,6 +499,7 @@ export async function runChaos(
     failedPods: ended.failed,
     endedPods: ended.all,
     recoverySeconds: recovery,
+    leaseTransitions,
     orphans,
     seconds: (Date.now() - started) / 1000,
   };

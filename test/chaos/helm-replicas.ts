@@ -19,6 +19,8 @@ export interface HelmReplicas {
   readonly namespace: string;
   /** The replica holding the lease, if any. */
   holder(): Promise<string | undefined>;
+  /** How many times the lease changed hands. */
+  transitions(): Promise<number>;
   /** When the lease was last renewed (ms since the epoch), by whichever replica holds it. */
   renewedAt(): Promise<number>;
   /** Waits (up to a minute) until every replica's container runs and is ready, so a standby exists. */
@@ -63,6 +65,7 @@ export function installHelmReplicas(kc: KubeConfig, namespace: string, evidence:
   return {
     namespace,
     holder: async () => (await lease()).spec?.holderIdentity,
+    transitions: async () => (await lease()).spec?.leaseTransitions ?? 0,
     renewedAt: async () => {
       const renewTime = (await lease()).spec?.renewTime;
       return renewTime ? new Date(renewTime).getTime() : 0;
