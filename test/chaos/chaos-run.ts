@@ -392,10 +392,17 @@ export async function runChaos(
   async function killLeader(): Promise<boolean> {
     // A standby first, as a kill in production finds one: the kubelet restarts a killed container within seconds.
     if (!(await replicas.allReady())) log("a replica was not ready within a minute; killing the leader anyway");
-    const holder = await patiently(() => replicas.holder());
-    if (!holder) return false;
-    const killedAt = Date.now();
-    if (!(await patiently(() => replicas.kill(holder)))) return false;
+    // The holder's container may be between a crash and its restart (a lease outlives its holder by up to its
+    // duration): ask again until the leader is a running container, then kill it.
+    let holder: string | undefined;
+    let killedAt = 0;
+    for (let tries = 0; ; tries++) {
+      holder = await patiently(() => replicas.holder());
+      killedAt = Date.now();
+      if (holder && (await patiently(() => replicas.kill(holder ?? "")))) break;
+      if (tries >= 60) return false;
+      await sleep(1000);
+    }
     // Whichever replica renews the lease first leads: the standby once it expires, or the restarted container,
     // which finds itself the holder.
     for (;;) {
