@@ -7,6 +7,8 @@ import { z } from "zod";
 import { backends } from "../api/long-video-spec.ts";
 import { tolerationSchema } from "../api/pod-scheduling.ts";
 import type { Toleration } from "../api/pod-scheduling.ts";
+import { referenceFetchPolicySchema } from "../api/reference-fetch-policy.ts";
+import type { ReferenceFetchPolicy } from "../api/reference-fetch-policy.ts";
 
 const booleanFlag = z
   .enum(["true", "false", "1", "0"])
@@ -40,6 +42,10 @@ const environmentSchema = z.object({
     .default("[]")
     .transform((text, ctx) => jsonOf(text, ctx, z.array(tolerationSchema))),
   LV_MODEL_CACHE_CLAIM: z.string().default(""),
+  LV_FETCH_POLICY: z
+    .string()
+    .default("{}")
+    .transform((text, ctx) => jsonOf(text, ctx, referenceFetchPolicySchema)),
 });
 
 /** Parses a JSON-valued variable against a schema, reporting failures on the variable itself. */
@@ -83,6 +89,8 @@ export interface OperatorConfig {
   readonly defaultNodeSelector: Readonly<Record<string, string>>;
   readonly defaultTolerations: readonly Toleration[];
   readonly modelCacheClaim: string;
+  /** Where segment pods may fetch a url reference image from (the chart's `fetch`): their LV_FETCH_POLICY. */
+  readonly fetchPolicy: ReferenceFetchPolicy;
 }
 
 /** Settings from an environment; a bad value is reported with the variable's name, never silently defaulted. */
@@ -116,6 +124,7 @@ export function operatorConfig(
       defaultNodeSelector: env.LV_DEFAULT_NODE_SELECTOR,
       defaultTolerations: env.LV_DEFAULT_TOLERATIONS,
       modelCacheClaim: env.LV_MODEL_CACHE_CLAIM,
+      fetchPolicy: env.LV_FETCH_POLICY,
     },
   };
 }
