@@ -4,6 +4,7 @@
  * Unit tests hold the chart's templated parts (env, probes, security context) to these facts too.
  */
 import packageJson from "../../package.json" with { type: "json" };
+import { referenceFetch } from "../api/runtime-contract.ts";
 
 /** A Kubernetes RBAC PolicyRule, with the reason it is granted (written next to it as a comment). */
 export interface ExplainedPolicyRule {
@@ -189,5 +190,16 @@ export const operatorInstall: OperatorInstall = {
     // Keys in Helm's toJson order (sorted), so the value reads the same as the chart's.
     { name: "LV_DEFAULT_TOLERATIONS", value: '[{"effect":"NoSchedule","key":"nvidia.com/gpu","operator":"Exists"}]' },
     { name: "LV_MODEL_CACHE_CLAIM", value: "" },
+    // Nothing allowed, no cluster ranges known (the chart's values ask the platform team for them), the
+    // contract's limits; keys in Helm's toJson order (sorted).
+    {
+      name: "LV_FETCH_POLICY",
+      value: JSON.stringify({
+        allowCidrs: [],
+        maxBytes: referenceFetch.maxBytes,
+        refuseCidrs: [],
+        timeoutSeconds: referenceFetch.timeoutSeconds,
+      }),
+    },
   ],
 };
