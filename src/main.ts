@@ -96,7 +96,11 @@ function filmController(config: OperatorConfig, client: KubeClient, metrics: Ope
       concurrency: config.concurrency,
       resyncMs: config.resyncMs,
       watchdogMs: config.watchdogMs,
-      runtime: { image: config.runtimeImage, pullPolicy: config.runtimeImagePullPolicy },
+      runtime: {
+        image: config.runtimeImage,
+        pullPolicy: config.runtimeImagePullPolicy,
+        fetchPolicy: config.fetchPolicy,
+      },
       intentOf: (film) =>
         filmIntent(
           { name: film.metadata.name ?? "", namespace: film.metadata.namespace ?? "", spec: film.spec },

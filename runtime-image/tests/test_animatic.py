@@ -152,7 +152,7 @@ def test_missing_reference_draws_a_placeholder(tmp_path: Path) -> None:
         ws, 0, 1, **COMMON, LV_VARIANT="film", LV_PROMPT="x", LV_REFERENCE_IMAGE='{"url":"http://127.0.0.1:9/none.png"}'
     )
     run = run_cli(["segment"], env, tmp_path)
-    assert run.code == 2 and "cannot fetch" in run.message["error"]
+    assert run.code == 2 and "refused address range (loopback)" in run.message["error"]
     env["LV_REFERENCE_IMAGE"] = '{"pvc":{"claimName":"stills","path":"a/missing.png"}}'
     env["LV_REFERENCE_DIR"] = str(tmp_path / "ref")
     run = run_cli(["segment"], env, tmp_path)
@@ -187,6 +187,7 @@ def test_reference_sources_pvc_and_url(tmp_path: Path, reference_png: Path) -> N
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/stills/a.png"
         env["LV_REFERENCE_IMAGE"] = json.dumps({"url": url})
+        env["LV_FETCH_POLICY"] = json.dumps({"allowCidrs": ["127.0.0.0/8"]})
         env["LV_WORKSPACE"] = str(tmp_path / "ws2")
         assert run_cli(["segment"], env, tmp_path).code == 0
         assert len(list((tmp_path / "ws2" / "inputs").glob("reference-*"))) == 1

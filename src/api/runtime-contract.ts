@@ -57,6 +57,14 @@ export const runtimeEnv = {
   LV_MODELS_DIR: { commands: segment, setBy: "operator", description: "The model cache mount." },
   LV_REFERENCE_IMAGE: { commands: segment, setBy: "operator", description: "The film's referenceImage source, JSON." },
   LV_REFERENCE_DIR: { commands: segment, setBy: "operator", description: "Where a volume reference image is mounted." },
+  LV_FETCH_POLICY: {
+    commands: segment,
+    setBy: "operator",
+    description:
+      "How a url reference image may be fetched, JSON: allowCidrs (ranges opened despite the refused ones), " +
+      "refuseCidrs (the cluster's pod and service ranges, refused besides the built-in ones), maxBytes, " +
+      "timeoutSeconds (for the whole fetch, redirects included); a field left out takes referenceFetch's default.",
+  },
   LV_ATTEMPT: { commands: segment, setBy: "operator", description: "The operator's attempt number, from 0." },
   LV_SEGMENT_INDEX: { commands: segment, setBy: "operator", description: "Position of the segment, from 0." },
   LV_SEGMENT_HASH: {
@@ -139,6 +147,16 @@ export const failureReasons = {
   workspace: "workspace",
   terminated: "terminated",
 } as const satisfies Record<Exclude<keyof typeof exitCodes, "ok">, string>;
+
+/**
+ * Fetching a `url` reference image: the limits a segment pod's LV_FETCH_POLICY leaves out, and how many redirects
+ * are followed (each is checked as the first request is).
+ */
+export const referenceFetch = {
+  maxBytes: 64 * 1024 * 1024,
+  timeoutSeconds: 30,
+  maxRedirects: 5,
+} as const;
 
 /** Files in the workspace, relative to its mount. */
 export const workspaceLayout = {
@@ -226,6 +244,7 @@ export function runtimeContract(): Record<string, unknown> {
     failureReasons,
     workspaceLayout,
     terminationMessage,
+    referenceFetch,
     backends,
     framesPerLatent,
     clipFrames,

@@ -9,6 +9,8 @@ import { operatorFilmPolicySchema } from "../api/film-policy.ts";
 import type { OperatorFilmPolicy } from "../api/film-policy.ts";
 import { tolerationSchema } from "../api/pod-scheduling.ts";
 import type { Toleration } from "../api/pod-scheduling.ts";
+import { referenceFetchPolicySchema } from "../api/reference-fetch-policy.ts";
+import type { ReferenceFetchPolicy } from "../api/reference-fetch-policy.ts";
 
 const booleanFlag = z
   .enum(["true", "false", "1", "0"])
@@ -46,6 +48,10 @@ const environmentSchema = z.object({
     .string()
     .default("{}")
     .transform((text, ctx) => jsonOf(text, ctx, operatorFilmPolicySchema)),
+  LV_FETCH_POLICY: z
+    .string()
+    .default("{}")
+    .transform((text, ctx) => jsonOf(text, ctx, referenceFetchPolicySchema)),
 });
 
 /** Parses a JSON-valued variable against a schema, reporting failures on the variable itself. */
@@ -91,6 +97,8 @@ export interface OperatorConfig {
   readonly modelCacheClaim: string;
   /** What films may ask for (the chart's `filmPolicy`); unset, the safe defaults of `film-policy.ts`. */
   readonly filmPolicy: OperatorFilmPolicy;
+  /** Where segment pods may fetch a url reference image from (the chart's `fetch`): their LV_FETCH_POLICY. */
+  readonly fetchPolicy: ReferenceFetchPolicy;
 }
 
 /** Settings from an environment; a bad value is reported with the variable's name, never silently defaulted. */
@@ -125,6 +133,7 @@ export function operatorConfig(
       defaultTolerations: env.LV_DEFAULT_TOLERATIONS,
       modelCacheClaim: env.LV_MODEL_CACHE_CLAIM,
       filmPolicy: env.LV_FILM_POLICY,
+      fetchPolicy: env.LV_FETCH_POLICY,
     },
   };
 }

@@ -6,6 +6,7 @@
 import { defaultOperatorFilmPolicy } from "../api/film-policy.ts";
 import { canonicalJson } from "../plan/canonical-json.ts";
 import packageJson from "../../package.json" with { type: "json" };
+import { referenceFetch } from "../api/runtime-contract.ts";
 
 /** A Kubernetes RBAC PolicyRule, with the reason it is granted (written next to it as a comment). */
 export interface ExplainedPolicyRule {
@@ -195,5 +196,16 @@ export const operatorInstall: OperatorInstall = {
     { name: "LV_MODEL_CACHE_CLAIM", value: "" },
     // The safe default policy: what the chart's values.yaml sets (a tool test holds the two equal).
     { name: "LV_FILM_POLICY", value: canonicalJson(defaultOperatorFilmPolicy) },
+    // Nothing allowed, no cluster ranges known (the chart's values ask the platform team for them), the
+    // contract's limits; keys in Helm's toJson order (sorted).
+    {
+      name: "LV_FETCH_POLICY",
+      value: JSON.stringify({
+        allowCidrs: [],
+        maxBytes: referenceFetch.maxBytes,
+        refuseCidrs: [],
+        timeoutSeconds: referenceFetch.timeoutSeconds,
+      }),
+    },
   ],
 };

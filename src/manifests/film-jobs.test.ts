@@ -1,13 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { operatorFilmPolicySchema } from "../api/film-policy.ts";
 import { podTemplateKey } from "../reconcile/pod-template-key.ts";
+import { referenceFetchPolicySchema } from "../api/reference-fetch-policy.ts";
 import { operatorEnvNames } from "../api/runtime-contract.ts";
 import { filmIntent } from "../reconcile/film-intent.ts";
 import type { FilmIntent } from "../reconcile/film-snapshot.ts";
 import { concatJob, segmentJob } from "./film-jobs.ts";
 
 const film = { name: "bay", namespace: "films", uid: "u1" };
-const runtime = { image: "registry.example/runtime:1", pullPolicy: "IfNotPresent" } as const;
+const runtime = {
+  image: "registry.example/runtime:1",
+  pullPolicy: "IfNotPresent",
+  fetchPolicy: referenceFetchPolicySchema.parse({
+    allowCidrs: ["10.20.0.5/32"],
+    refuseCidrs: ["100.96.0.0/11", "fd00:10:96::/108"],
+    timeoutSeconds: 12.5,
+  }),
+} as const;
 
 function intentOf(spec: Record<string, unknown>): FilmIntent {
   const result = filmIntent(
@@ -92,6 +101,15 @@ describe("film jobs", () => {
 
   it("gives a segment pod exactly the runtime contract's segment variables", () => {
     expect(envNames(segmentJob(film, intent, segmentAction, runtime))).toEqual(operatorEnvNames("segment").sort());
+  });
+
+  it("gives a segment pod the operator's reference fetch policy, every field spelled out", () => {
+    const env = container(segmentJob(film, intent, segmentAction, runtime)).env;
+    const policy = env.find((e) => e.name === "LV_FETCH_POLICY")?.value ?? "";
+    expect(policy).toBe(
+      '{"allowCidrs":["10.20.0.5/32"],"refuseCidrs":["100.96.0.0/11","fd00:10:96::/108"],' +
+        '"maxBytes":67108864,"timeoutSeconds":12.5}',
+    );
   });
 
   it("gives a concat pod exactly the runtime contract's concat variables", () => {

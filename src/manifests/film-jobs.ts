@@ -4,6 +4,8 @@
  * volumes, and resources sized for the work.
  */
 import { operatorAnnotations, operatorLabels } from "../api/operator-labels.ts";
+import { referenceFetchPolicyJson } from "../api/reference-fetch-policy.ts";
+import type { ReferenceFetchPolicy } from "../api/reference-fetch-policy.ts";
 import type { FilmIntent, FollowUpAction } from "../reconcile/film-snapshot.ts";
 import { podTemplateKey } from "../reconcile/pod-template-key.ts";
 import { filmLabels, filmOwner } from "./film-owner.ts";
@@ -11,10 +13,12 @@ import type { FilmRef } from "./film-owner.ts";
 import { renderJob } from "./render-job.ts";
 import type { RenderJobInput } from "./render-job.ts";
 
-/** The runtime image every render pod runs, from the operator's configuration. */
+/** The runtime image every render pod runs, and how segment pods may fetch, from the operator's configuration. */
 export interface RuntimeImage {
   readonly image: string;
   readonly pullPolicy: RenderJobInput["imagePullPolicy"];
+  /** Where a segment may fetch a url reference image from: its LV_FETCH_POLICY. */
+  readonly fetchPolicy: ReferenceFetchPolicy;
 }
 
 /**
@@ -50,7 +54,12 @@ export function segmentJob(
       [operatorAnnotations.podTemplate]: podTemplateKey(intent),
     },
     args: ["segment"],
-    env: { ...segment.env, LV_INPUT_DIGEST: action.inputDigest, LV_ATTEMPT: String(action.attempt) },
+    env: {
+      ...segment.env,
+      LV_INPUT_DIGEST: action.inputDigest,
+      LV_ATTEMPT: String(action.attempt),
+      LV_FETCH_POLICY: referenceFetchPolicyJson(runtime.fetchPolicy),
+    },
     placement: intent.placement,
     ...(intent.modelsClaim ? { modelsClaim: intent.modelsClaim } : {}),
     ...(intent.reference ? { reference: intent.reference } : {}),

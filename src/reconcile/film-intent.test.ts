@@ -128,8 +128,8 @@ describe("filmIntent", () => {
   it("sets exactly the runtime contract's operator variables, but those known only when a job is created", () => {
     const result = filmIntent({ name: "bay", namespace: "studio", spec }, defaults);
     if (!result.ok) throw new Error(JSON.stringify(result.errors));
-    // Known only when a job is created: the digests handed over and the attempt.
-    const perJob = ["LV_INPUT_DIGEST", "LV_ATTEMPT", "LV_FINAL_DIGEST"];
+    // Known only when a job is created: the digests handed over and the attempt; and the operator's fetch policy.
+    const perJob = ["LV_INPUT_DIGEST", "LV_ATTEMPT", "LV_FINAL_DIGEST", "LV_FETCH_POLICY"];
     const expected = (command: "segment" | "concat") =>
       operatorEnvNames(command)
         .filter((name) => !perJob.includes(name))

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { operatorConfig } from "../../src/config/operator-config.ts";
 import { operatorInstall } from "../../src/install/operator-install.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
@@ -54,7 +55,7 @@ interface ObjectView {
 }
 
 interface PodSpecView {
-  containers: { name: string; image: string; env?: { name: string }[] }[];
+  containers: { name: string; image: string; env?: { name: string; value?: string }[] }[];
 }
 
 function parseObjects(text: string): ObjectView[] {
@@ -126,5 +127,57 @@ describe("the Helm chart and manifests/install.yaml", () => {
     // The dashboard ConfigMap is only picked up by a Grafana sidecar; a plain install leaves it to the user.
     const expected = kinds(chartObjects()).filter((kind) => kind !== "ConfigMap");
     expect(kinds(install)).toEqual(expect.arrayContaining(expected));
+  });
+
+  it("pass by default a fetch policy that opens nothing, with the contract's limits", () => {
+    const env = podSpec(find(chartObjects(), "Deployment", name, "the chart")).containers.flatMap((c) => c.env ?? []);
+    const parsed = operatorConfig({ LV_FETCH_POLICY: env.find((e) => e.name === "LV_FETCH_POLICY")?.value });
+    if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+    expect(parsed.config.fetchPolicy).toEqual({
+      allowCidrs: [],
+      refuseCidrs: [],
+      maxBytes: 64 * 1024 * 1024,
+      timeoutSeconds: 30,
+    });
+  });
+
+  it("pass the fetch values on as one policy the operator accepts: cluster and other ranges refused", () => {
+    const rendered = parseObjects(
+      helm(
+        "template",
+        name,
+        chartDir,
+        "--namespace",
+        namespace,
+        "--kube-version",
+        pinnedVersion("KUBERNETES_VERSION"),
+        "--set-json",
+        'fetch.allowCidrs=["10.88.0.1/32"]',
+        "--set-json",
+        'fetch.clusterCidrs=["100.64.0.0/16","fd00:10:96::/112"]',
+        "--set-json",
+        'fetch.refuseCidrs=["203.0.113.0/24"]',
+        "--set-json",
+        "fetch.maxBytes=1048576",
+        "--set-json",
+        "fetch.timeoutSeconds=7.5",
+      ),
+    );
+    const env = podSpec(find(rendered, "Deployment", name, "the chart")).containers.flatMap((c) => c.env ?? []);
+    const policy = env.find((e) => e.name === "LV_FETCH_POLICY")?.value;
+    const parsed = operatorConfig({ LV_FETCH_POLICY: policy });
+    if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+    expect(parsed.config.fetchPolicy).toEqual({
+      allowCidrs: ["10.88.0.1/32"],
+      refuseCidrs: ["100.64.0.0/16", "fd00:10:96::/112", "203.0.113.0/24"],
+      maxBytes: 1048576,
+      timeoutSeconds: 7.5,
+    });
+  });
+
+  it("refuse a fetch range that is not in CIDR notation", () => {
+    expect(() => helm("template", name, chartDir, "--set-json", 'fetch.clusterCidrs=["cluster.local"]')).toThrow(
+      /'\/fetch\/clusterCidrs\/0': 'cluster.local' does not match/,
+    );
   });
 });

@@ -3,8 +3,9 @@
 `contract.json` is generated from the operator's `src/api/runtime-contract.ts` (`node scripts/generate.ts`, checked
 for staleness with `--check`); never edit it by hand. It holds what both sides must agree on: the LV_* variables,
 the mount paths, exit codes and failure reasons, the workspace layout, the termination message's fields, the
-backends and the variant profiles. The worker derives its own constants from it (variants.py, errors.py,
-workspace_layout.py, spec.py, backends.py) instead of mirroring them, and its tests check it against the source.
+reference fetch's limits, the backends and the variant profiles. The worker derives its own constants from it
+(variants.py, errors.py, workspace_layout.py, spec.py, backends.py, guarded_fetch.py) instead of mirroring them,
+and its tests check it against the source.
 
 A file of another `version` is refused, as is one missing a field or holding a value this worker does not know
 (a variant, a backend, a motion unit): the worker then fails to start rather than render by other rules. Fields
@@ -109,6 +110,15 @@ class TerminationMessage:
 
 
 @dataclass(frozen=True)
+class ReferenceFetch:
+    """Fetching a url reference image: the limits LV_FETCH_POLICY may leave out, and the redirects followed."""
+
+    max_bytes: int
+    timeout_seconds: float
+    max_redirects: int
+
+
+@dataclass(frozen=True)
 class ClipFrames:
     min: int
     max: int
@@ -145,6 +155,7 @@ class Contract:
     failure_reasons: FailureReasons
     workspace_layout: WorkspaceLayout
     termination_message: TerminationMessage
+    reference_fetch: ReferenceFetch
     backends: tuple[BackendName, ...]
     frames_per_latent: int
     clip_frames: ClipFrames
@@ -287,6 +298,7 @@ def parse(data: object) -> Contract:
             "runtime image come from different releases (upgrade the runtime image with the operator)"
         )
     message = root.field("terminationMessage")
+    fetch = root.field("referenceFetch")
     exit_codes = root.field("exitCodes").record(ExitCodes, _Node.integer)
     failure_reasons = root.field("failureReasons").record(FailureReasons, _Node.text)
     codes = [getattr(exit_codes, f.name) for f in fields(ExitCodes)]
@@ -309,6 +321,11 @@ def parse(data: object) -> Contract:
             segment=message.field("segment").texts(),
             concat=message.field("concat").texts(),
             failure=message.field("failure").texts(),
+        ),
+        reference_fetch=ReferenceFetch(
+            max_bytes=fetch.field("maxBytes").integer(),
+            timeout_seconds=fetch.field("timeoutSeconds").number(),
+            max_redirects=fetch.field("maxRedirects").integer(),
         ),
         backends=root.field("backends").choices(_BACKENDS),
         frames_per_latent=root.field("framesPerLatent").integer(),

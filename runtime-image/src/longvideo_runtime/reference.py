@@ -3,23 +3,21 @@
 Order: LV_REFERENCE_IMAGE_PATH (a file), else LV_REFERENCE_IMAGE (the spec's JSON source):
 - `{"pvc": {"claimName", "path"}}`: the claim mounted read-only at LV_REFERENCE_DIR, file `<dir>/<path>`;
 - `{"configMap": {"name", "key"}}`: the config map mounted at LV_REFERENCE_DIR, file `<dir>/<key>`;
-- `{"url": "https://..."}`: fetched once into `<workspace>/inputs/reference-<hash>` and reused by later segments.
+- `{"url": "https://..."}`: fetched once into `<workspace>/inputs/reference-<hash>` and reused by later segments,
+  under LV_FETCH_POLICY (guarded_fetch.py: no cluster-internal addresses, a size cap and a deadline, image bytes
+  only).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from longvideo_runtime import fsio, workspace_layout
+from longvideo_runtime import workspace_layout
 from longvideo_runtime.errors import BadInput
+from longvideo_runtime.guarded_fetch import guarded_fetch
 from longvideo_runtime.spec import SegmentSpec
-
-MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
-DOWNLOAD_TIMEOUT_SECONDS = 30
 
 
 def _inside(base: Path, relative: str, what: str) -> Path:
@@ -27,20 +25,6 @@ def _inside(base: Path, relative: str, what: str) -> Path:
     if not candidate.is_relative_to(base.resolve()):
         raise BadInput(f"{what} {relative!r} points outside {base}")
     return candidate
-
-
-def _fetch(url: str, target: Path) -> None:
-    if not url.startswith(("http://", "https://")):
-        raise BadInput(f"reference image url must be http(s): {url!r}")
-    try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
-            data = response.read(MAX_DOWNLOAD_BYTES + 1)
-    except (urllib.error.URLError, TimeoutError, OSError) as e:
-        raise BadInput(f"cannot fetch the reference image {url}: {getattr(e, 'reason', e)}") from e
-    if len(data) > MAX_DOWNLOAD_BYTES:
-        raise BadInput(f"reference image {url} is larger than {MAX_DOWNLOAD_BYTES} bytes")
-    fsio.ensure_dir(target.parent)
-    fsio.write_bytes(target, data)
 
 
 def locate(spec: SegmentSpec) -> Path | None:
@@ -63,6 +47,6 @@ def locate(spec: SegmentSpec) -> Path | None:
     if kind == "url" and isinstance(value, str):
         cached = workspace_layout.reference_cache(spec.workspace, hashlib.sha256(value.encode()).hexdigest()[:16])
         if not cached.is_file():
-            _fetch(value, cached)
+            guarded_fetch(value, cached, spec.fetch_policy)
         return cached
     raise BadInput(f"LV_REFERENCE_IMAGE has an unknown or malformed source: {spec.reference_image[:200]}")

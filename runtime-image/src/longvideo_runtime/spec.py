@@ -17,6 +17,7 @@ from typing import Literal, TypeVar, cast
 from longvideo_runtime import workspace_layout
 from longvideo_runtime.contract import CONTRACT, BackendName, Padding
 from longvideo_runtime.errors import BadInput
+from longvideo_runtime.guarded_fetch import FetchPolicy, parse_policy
 from longvideo_runtime.variants import (
     FRAMES_PER_LATENT,
     PADDINGS,
@@ -58,6 +59,12 @@ class SviSettings:
     negative_prompt: str
 
 
+#: SegmentSpec fields left out of its fingerprint: where and how it runs, not what it renders.
+_NOT_FINGERPRINTED = frozenset(
+    {"workspace", "attempt", "svi", "reference_dir", "reference_image_path", "segment_count", "fetch_policy"}
+)
+
+
 @dataclass(frozen=True)
 class SegmentSpec:
     index: int
@@ -87,6 +94,8 @@ class SegmentSpec:
     reference_dir: Path
     attempt: int
     svi: SviSettings = field(compare=False)
+    #: Where a url reference image may be fetched from (LV_FETCH_POLICY): how, not what, so not in the fingerprint.
+    fetch_policy: FetchPolicy = field(compare=False)
 
     @property
     def kept_frames(self) -> int:
@@ -118,11 +127,7 @@ class SegmentSpec:
 
         The plan hash is part of it: a result is reused only for the very segment of the very plan that made it.
         """
-        fields = {
-            k: v
-            for k, v in asdict(self).items()
-            if k not in {"workspace", "attempt", "svi", "reference_dir", "reference_image_path", "segment_count"}
-        }
+        fields = {k: v for k, v in asdict(self).items() if k not in _NOT_FINGERPRINTED}
         fields["models"] = (
             {
                 "model": str(self.svi.model),
@@ -341,6 +346,7 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
         reference_dir=Path(src.text("LV_REFERENCE_DIR", REFERENCE_DIR)),
         attempt=src.integer("LV_ATTEMPT", 0, minimum=0),
         svi=svi,
+        fetch_policy=parse_policy(src.get("LV_FETCH_POLICY")),
     )
 
 
