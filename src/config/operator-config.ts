@@ -4,6 +4,7 @@
  */
 import os from "node:os";
 import { z } from "zod";
+import { dnsLabel } from "../api/kubernetes-formats.ts";
 import { backends } from "../api/long-video-spec.ts";
 import { tolerationSchema } from "../api/pod-scheduling.ts";
 import type { Toleration } from "../api/pod-scheduling.ts";
@@ -40,7 +41,26 @@ const environmentSchema = z.object({
     .default("[]")
     .transform((text, ctx) => jsonOf(text, ctx, z.array(tolerationSchema))),
   LV_MODEL_CACHE_CLAIM: z.string().default(""),
+  LV_WATCH_NAMESPACES: z
+    .string()
+    .default("")
+    .transform((text, ctx) => namespaceList(text, ctx)),
+  LV_WATCH_NODES: booleanFlag,
 });
+
+/**
+ * A comma-separated list of namespace names (blanks around commas ignored, repeats dropped); empty means every
+ * namespace. Each name must be a DNS-1123 label, or the operator would list a path no namespace can have.
+ */
+function namespaceList(text: string, ctx: z.RefinementCtx): readonly string[] {
+  const names = [...new Set(text.split(",").map((name) => name.trim()))].filter((name) => name !== "");
+  const invalid = names.filter((name) => !dnsLabel.safeParse(name).success);
+  if (invalid.length > 0) {
+    ctx.addIssue({ code: "custom", message: `not a namespace name (DNS-1123 label): ${invalid.join(", ")}` });
+    return z.NEVER;
+  }
+  return names;
+}
 
 /** Parses a JSON-valued variable against a schema, reporting failures on the variable itself. */
 function jsonOf<T>(text: string, ctx: z.RefinementCtx, schema: z.ZodType<T>): T {
@@ -83,6 +103,14 @@ export interface OperatorConfig {
   readonly defaultNodeSelector: Readonly<Record<string, string>>;
   readonly defaultTolerations: readonly Toleration[];
   readonly modelCacheClaim: string;
+  /**
+   * The namespaces whose films (and the jobs, pods, claims and events of those films) the operator watches and
+   * acts on; empty: every namespace. Given namespaces, it never lists or watches a namespaced resource
+   * cluster-wide, so a Role in each of them is all it needs (docs/adr/0014-namespaced-installs.md).
+   */
+  readonly watchNamespaces: readonly string[];
+  /** Whether it watches nodes (cluster-scoped, read-only) to tell a film that its pod's node is lost. */
+  readonly watchNodes: boolean;
 }
 
 /** Settings from an environment; a bad value is reported with the variable's name, never silently defaulted. */
@@ -116,6 +144,8 @@ export function operatorConfig(
       defaultNodeSelector: env.LV_DEFAULT_NODE_SELECTOR,
       defaultTolerations: env.LV_DEFAULT_TOLERATIONS,
       modelCacheClaim: env.LV_MODEL_CACHE_CLAIM,
+      watchNamespaces: env.LV_WATCH_NAMESPACES,
+      watchNodes: env.LV_WATCH_NODES ?? true,
     },
   };
 }
