@@ -53,7 +53,15 @@ async function main(): Promise<number> {
       return { ok: true };
     },
   });
-  log.info({ address: http.address(), concurrency: config.concurrency }, "operator started");
+  log.info(
+    {
+      address: http.address(),
+      concurrency: config.concurrency,
+      namespaces: config.watchNamespaces.length === 0 ? "all" : config.watchNamespaces,
+      nodes: config.watchNodes,
+    },
+    "operator started",
+  );
 
   const shutdown = (signal: string) => {
     log.info({ signal }, "shutting down: finishing reconciles in flight, releasing the lease");
@@ -96,6 +104,8 @@ function filmController(config: OperatorConfig, client: KubeClient, metrics: Ope
       concurrency: config.concurrency,
       resyncMs: config.resyncMs,
       watchdogMs: config.watchdogMs,
+      watchNamespaces: config.watchNamespaces,
+      watchNodes: config.watchNodes,
       runtime: {
         image: config.runtimeImage,
         pullPolicy: config.runtimeImagePullPolicy,

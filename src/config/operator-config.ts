@@ -4,6 +4,7 @@
  */
 import os from "node:os";
 import { z } from "zod";
+import { dnsLabel } from "../api/kubernetes-formats.ts";
 import { backends } from "../api/long-video-spec.ts";
 import { operatorFilmPolicySchema } from "../api/film-policy.ts";
 import type { OperatorFilmPolicy } from "../api/film-policy.ts";
@@ -52,7 +53,26 @@ const environmentSchema = z.object({
     .string()
     .default("{}")
     .transform((text, ctx) => jsonOf(text, ctx, referenceFetchPolicySchema)),
+  LV_WATCH_NAMESPACES: z
+    .string()
+    .default("")
+    .transform((text, ctx) => namespaceList(text, ctx)),
+  LV_WATCH_NODES: booleanFlag,
 });
+
+/**
+ * A comma-separated list of namespace names (blanks around commas ignored, repeats dropped); empty means every
+ * namespace. Each name must be a DNS-1123 label, or the operator would list a path no namespace can have.
+ */
+function namespaceList(text: string, ctx: z.RefinementCtx): readonly string[] {
+  const names = [...new Set(text.split(",").map((name) => name.trim()))].filter((name) => name !== "");
+  const invalid = names.filter((name) => !dnsLabel.safeParse(name).success);
+  if (invalid.length > 0) {
+    ctx.addIssue({ code: "custom", message: `not a namespace name (DNS-1123 label): ${invalid.join(", ")}` });
+    return z.NEVER;
+  }
+  return names;
+}
 
 /** Parses a JSON-valued variable against a schema, reporting failures on the variable itself. */
 function jsonOf<T>(text: string, ctx: z.RefinementCtx, schema: z.ZodType<T>): T {
@@ -99,6 +119,14 @@ export interface OperatorConfig {
   readonly filmPolicy: OperatorFilmPolicy;
   /** Where segment pods may fetch a url reference image from (the chart's `fetch`): their LV_FETCH_POLICY. */
   readonly fetchPolicy: ReferenceFetchPolicy;
+  /**
+   * The namespaces whose films (and the jobs, pods, claims and events of those films) the operator watches and
+   * acts on; empty: every namespace. Given namespaces, it never lists or watches a namespaced resource
+   * cluster-wide, so a Role in each of them is all it needs (docs/adr/0014-namespaced-installs.md).
+   */
+  readonly watchNamespaces: readonly string[];
+  /** Whether it watches nodes (cluster-scoped, read-only) to tell a film that its pod's node is lost. */
+  readonly watchNodes: boolean;
 }
 
 /** Settings from an environment; a bad value is reported with the variable's name, never silently defaulted. */
@@ -134,6 +162,8 @@ export function operatorConfig(
       modelCacheClaim: env.LV_MODEL_CACHE_CLAIM,
       filmPolicy: env.LV_FILM_POLICY,
       fetchPolicy: env.LV_FETCH_POLICY,
+      watchNamespaces: env.LV_WATCH_NAMESPACES,
+      watchNodes: env.LV_WATCH_NODES ?? true,
     },
   };
 }

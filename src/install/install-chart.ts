@@ -35,15 +35,7 @@ export class InstallChart extends Chart {
       metadata: { name, namespace },
       automountServiceAccountToken: true,
     });
-    new k8s.KubeClusterRole(this, "cluster-role", {
-      metadata: { name },
-      rules: install.clusterRules.map(policyRule),
-    });
-    new k8s.KubeClusterRoleBinding(this, "cluster-role-binding", {
-      metadata: { name },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
-      subjects: [serviceAccount],
-    });
+    this.#grantWatched(install, serviceAccount);
     new k8s.KubeRole(this, "leader-election-role", {
       metadata: { name: install.leaderElectionRoleName, namespace },
       rules: install.leaderElectionRules.map(policyRule),
@@ -108,6 +100,50 @@ export class InstallChart extends Chart {
         ],
       },
     });
+  }
+
+  /**
+   * What the operator does where it watches films: a ClusterRole over every namespace, or a Role in each watched
+   * namespace plus, for nodes, a read-only ClusterRole of their own.
+   */
+  #grantWatched(install: OperatorInstall, serviceAccount: k8s.Subject): void {
+    const { name } = install;
+    if (install.watchNamespaces.length === 0) {
+      new k8s.KubeClusterRole(this, "cluster-role", {
+        metadata: { name },
+        rules: [...install.namespacedRules, ...(install.watchNodes ? install.nodeRules : [])].map(policyRule),
+      });
+      new k8s.KubeClusterRoleBinding(this, "cluster-role-binding", {
+        metadata: { name },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+        subjects: [serviceAccount],
+      });
+    } else {
+      // Where films are watched, and nowhere else: no cluster-wide right on a namespaced resource.
+      for (const watched of new Set(install.watchNamespaces)) {
+        new k8s.KubeRole(this, `role-${watched}`, {
+          metadata: { name, namespace: watched },
+          rules: install.namespacedRules.map(policyRule),
+        });
+        new k8s.KubeRoleBinding(this, `role-binding-${watched}`, {
+          metadata: { name, namespace: watched },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+          subjects: [serviceAccount],
+        });
+      }
+      if (install.watchNodes) {
+        const nodesRoleName = `${name}-nodes`;
+        new k8s.KubeClusterRole(this, "nodes-cluster-role", {
+          metadata: { name: nodesRoleName },
+          rules: install.nodeRules.map(policyRule),
+        });
+        new k8s.KubeClusterRoleBinding(this, "nodes-cluster-role-binding", {
+          metadata: { name: nodesRoleName },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: nodesRoleName },
+          subjects: [serviceAccount],
+        });
+      }
+    }
   }
 }
 

@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { longVideoCrd } from "../api/long-video-crd.ts";
 import { operatorConfig } from "../config/operator-config.ts";
-import { installYaml, rbacRulesYaml } from "./install-yaml.ts";
-import { operatorInstall } from "./operator-install.ts";
+import { installObjects, installYaml, rbacRulesYaml } from "./install-yaml.ts";
+import { operatorInstall, scopedInstall } from "./operator-install.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const committed = (file: string) => readFileSync(path.join(repoRoot, file), "utf8");
@@ -178,6 +178,8 @@ describe("manifests/install.yaml", () => {
       leaderElection: true,
       leaseName: "longvideo-operator",
       defaultTolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+      watchNamespaces: [],
+      watchNodes: true,
     });
   });
 
@@ -204,5 +206,58 @@ describe("manifests/install.yaml", () => {
     expect(service.spec.ports).toEqual([
       { name: "http-metrics", port: 8080, targetPort: "http-metrics", protocol: "TCP" },
     ]);
+  });
+});
+
+describe("an install watching some namespaces (scopedInstall)", () => {
+  const plain = (rules: typeof operatorInstall.namespacedRules) =>
+    rules.map(({ apiGroups, resources, verbs }) => ({ apiGroups, resources, verbs }));
+  const scoped = (watchNamespaces: string[], watchNodes: boolean) =>
+    installObjects(scopedInstall(operatorInstall, { watchNamespaces, watchNodes })) as unknown as ObjectView[];
+  const { name, namespace } = operatorInstall;
+  const subject = { kind: "ServiceAccount", name, namespace };
+
+  it("grants the operator's rules by a Role in each watched namespace, bound to its ServiceAccount", () => {
+    const objects = scoped(["team-a", "team-b"], true);
+    const roles = objects.filter((o) => o.kind === "Role" && o.metadata.name === name);
+    expect(roles.map((r) => r.metadata.namespace)).toEqual(["team-a", "team-b"]);
+    for (const role of roles) expect(role.rules).toEqual(plain(operatorInstall.namespacedRules));
+    const bindings = objects.filter((o) => o.kind === "RoleBinding" && o.metadata.name === name);
+    expect(bindings.map((b) => b.metadata.namespace)).toEqual(["team-a", "team-b"]);
+    for (const binding of bindings) {
+      expect(binding.roleRef).toMatchObject({ kind: "Role", name });
+      expect(binding.subjects).toEqual([subject]);
+    }
+  });
+
+  it("grants nothing cluster-wide but reading nodes, and that by a ClusterRole of its own", () => {
+    const objects = scoped(["team-a"], true);
+    const clusterRoles = objects.filter((o) => o.kind === "ClusterRole");
+    expect(clusterRoles.map((r) => r.metadata.name)).toEqual([`${name}-nodes`]);
+    expect(clusterRoles[0]?.rules).toEqual([{ apiGroups: [""], resources: ["nodes"], verbs: ["list", "watch"] }]);
+    const binding = objects.find((o) => o.kind === "ClusterRoleBinding");
+    expect(binding?.roleRef).toMatchObject({ kind: "ClusterRole", name: `${name}-nodes` });
+    expect(binding?.subjects).toEqual([subject]);
+  });
+
+  it("without nodes, grants nothing cluster-wide at all", () => {
+    const kinds = scoped(["team-a"], false).map((o) => o.kind);
+    expect(kinds).not.toContain("ClusterRole");
+    expect(kinds).not.toContain("ClusterRoleBinding");
+  });
+
+  it("keeps the leader-election Role where the operator runs", () => {
+    const role = scoped(["team-a"], true).find((o) => o.metadata.name === operatorInstall.leaderElectionRoleName);
+    expect(role?.metadata.namespace).toBe(namespace);
+  });
+
+  it("tells the operator the same scope its RBAC grants", () => {
+    const scopedDeployment = scoped(["team-a", "team-b"], false).find((o) => o.kind === "Deployment") as
+      (ObjectView & DeploymentView) | undefined;
+    const env = scopedDeployment?.spec.template.spec.containers[0]?.env ?? [];
+    const parsed = operatorConfig(Object.fromEntries(env.map((e) => [e.name, e.value ?? "x"])));
+    if (!parsed.ok) throw new Error(parsed.errors.join("\n"));
+    expect(parsed.config.watchNamespaces).toEqual(["team-a", "team-b"]);
+    expect(parsed.config.watchNodes).toBe(false);
   });
 });

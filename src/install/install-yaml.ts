@@ -27,18 +27,26 @@ export function installYaml(install: OperatorInstall = operatorInstall): string 
 
 /**
  * The text of `charts/longvideo-operator/files/rbac-rules.yaml`, which the chart's `templates/rbac.yaml` reads:
- * `clusterRole` and `leaderElection` rule lists, each rule with its reason as a comment.
+ * `namespaced`, `nodes` and `leaderElection` rule lists, each rule with its reason as a comment.
  */
 export function rbacRulesYaml(install: OperatorInstall = operatorInstall): string {
   const rules = (list: readonly ExplainedPolicyRule[]) =>
     list.map(({ apiGroups, resources, verbs }) => ({ apiGroups, resources, verbs }));
   const document = new Document({
-    clusterRole: rules(install.clusterRules),
+    namespaced: rules(install.namespacedRules),
+    nodes: rules(install.nodeRules),
     leaderElection: rules(install.leaderElectionRules),
   });
-  document.commentBefore = ` ${generatedBy}\n The operator's RBAC rules, read by templates/rbac.yaml; manifests/install.yaml grants the same.`;
+  document.commentBefore = [
+    ` ${generatedBy}`,
+    " The operator's RBAC rules, read by templates/rbac.yaml; manifests/install.yaml grants the same.",
+    " Watching every namespace, one ClusterRole grants `namespaced` and `nodes`; watching some (`watchNamespaces`),",
+    " a Role in each grants `namespaced` and a ClusterRole of its own `nodes`. `leaderElection`: a Role where the",
+    " operator runs.",
+  ].join("\n");
   for (const [key, list] of [
-    ["clusterRole", install.clusterRules],
+    ["namespaced", install.namespacedRules],
+    ["nodes", install.nodeRules],
     ["leaderElection", install.leaderElectionRules],
   ] as const) {
     const sequence = document.get(key);

@@ -43,7 +43,20 @@ export interface OperatorInstall {
   readonly labels: Readonly<Record<string, string>>;
   /** Labels on the namespace, which enforce the Pod Security level the operator's pods are built to pass. */
   readonly namespaceLabels: Readonly<Record<string, string>>;
-  readonly clusterRules: readonly ExplainedPolicyRule[];
+  /**
+   * The namespaces whose films the operator watches and acts on (the chart's `watchNamespaces`); empty: every
+   * namespace.
+   */
+  readonly watchNamespaces: readonly string[];
+  /** Whether the operator watches nodes, read-only, to tell films their pod's node is lost (`watchNodes`). */
+  readonly watchNodes: boolean;
+  /**
+   * What the operator does where it watches films: granted by the ClusterRole when it watches every namespace,
+   * else by a Role in each watched namespace, and then no cluster-wide right on these resources.
+   */
+  readonly namespacedRules: readonly ExplainedPolicyRule[];
+  /** Cluster-scoped and read-only: in the ClusterRole, or in a ClusterRole of their own (`<name>-nodes`). */
+  readonly nodeRules: readonly ExplainedPolicyRule[];
   /** Granted by a Role in the operator's namespace, where its Lease lives. */
   readonly leaderElectionRules: readonly ExplainedPolicyRule[];
   readonly leaderElectionRoleName: string;
@@ -94,10 +107,13 @@ export const operatorInstall: OperatorInstall = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
   },
-  // Exactly what the operator does, and nothing more (an end-to-end test runs it with this identity).
-  clusterRules: [
+  // Every namespace, as before namespaced installs (docs/adr/0014-namespaced-installs.md).
+  watchNamespaces: [],
+  watchNodes: true,
+  // Exactly what the operator does, and nothing more (an integration test runs it with this identity).
+  namespacedRules: [
     {
-      why: "Films: watched everywhere; the finalizer is the only change to the object itself.",
+      why: "Films: watched where the operator watches; the finalizer is the only change to the object itself.",
       apiGroups: ["longvideo.dev"],
       resources: ["longvideos"],
       verbs: ["get", "list", "watch", "patch"],
@@ -135,6 +151,8 @@ export const operatorInstall: OperatorInstall = {
       resources: ["events"],
       verbs: ["list", "watch"],
     },
+  ],
+  nodeRules: [
     {
       why: "Read, never written: whether the node a render pod runs on is lost.",
       apiGroups: [""],
@@ -207,5 +225,26 @@ export const operatorInstall: OperatorInstall = {
         timeoutSeconds: referenceFetch.timeoutSeconds,
       }),
     },
+    { name: "LV_WATCH_NAMESPACES", value: "" },
+    { name: "LV_WATCH_NODES", value: "true" },
   ],
 };
+
+/** Which namespaces an install watches (empty: every namespace) and whether it watches nodes. */
+export interface WatchScope {
+  readonly watchNamespaces: readonly string[];
+  readonly watchNodes: boolean;
+}
+
+/** An install with another watch scope: its RBAC follows the scope's fields, its environment says the same. */
+export function scopedInstall(install: OperatorInstall, scope: WatchScope): OperatorInstall {
+  const values = new Map([
+    ["LV_WATCH_NAMESPACES", scope.watchNamespaces.join(",")],
+    ["LV_WATCH_NODES", String(scope.watchNodes)],
+  ]);
+  const env = install.env.map((variable) => {
+    const value = values.get(variable.name);
+    return value === undefined ? variable : { name: variable.name, value };
+  });
+  return { ...install, watchNamespaces: [...scope.watchNamespaces], watchNodes: scope.watchNodes, env };
+}

@@ -38,6 +38,7 @@ import { cachedClaim, cachedEvent, cachedFilm, cachedJob, cachedNode, cachedPod 
 import type { FilmControllerObserver, ReconcileResult } from "./film-controller-observer.ts";
 import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog } from "./informer.ts";
+import { MultiNamespaceInformer } from "./multi-namespace-informer.ts";
 import type { KubeClient, KubeError, KubeResult } from "./kube-client.ts";
 import type { WorkOutcome, WorkQueueObserver } from "./work-queue.ts";
 import { WorkQueue } from "./work-queue.ts";
@@ -49,6 +50,10 @@ export interface FilmControllerOptions {
   readonly concurrency: number;
   readonly resyncMs: number;
   readonly watchdogMs: number;
+  /** The namespaces whose films it reconciles, each watched on its own; empty: every namespace. */
+  readonly watchNamespaces: readonly string[];
+  /** Whether it watches nodes, to tell a film that its pod's node is lost. */
+  readonly watchNodes: boolean;
   readonly runtime: RuntimeImage;
   /** The film's spec, validated and planned (pure; from src/api and src/plan). */
   readonly intentOf: (film: LongVideoObject) => IntentResult;
@@ -67,6 +72,7 @@ export interface ControllerObservers {
   readonly controller: FilmControllerObserver;
 }
 
+const nodesPath = "/api/v1/nodes";
 const informerDefaults = { backoffBaseMs: 500, backoffMaxMs: 30_000, watchTimeoutSeconds: 240 };
 
 export class FilmController {
@@ -74,14 +80,15 @@ export class FilmController {
   readonly #options: FilmControllerOptions;
   readonly #observer: FilmControllerObserver;
   readonly #log: ControllerLog;
-  readonly #films: Informer<LongVideoObject>;
-  readonly #jobs: Informer<JobObject>;
-  readonly #pods: Informer<PodObject>;
-  readonly #claims: Informer<ClaimObject>;
+  readonly #films: MultiNamespaceInformer<LongVideoObject>;
+  readonly #jobs: MultiNamespaceInformer<JobObject>;
+  readonly #pods: MultiNamespaceInformer<PodObject>;
+  readonly #claims: MultiNamespaceInformer<ClaimObject>;
   /** Why the Job controller cannot create a film's pod, and why the kubelet cannot mount one's volumes. */
-  readonly #jobEvents: Informer<EventObject>;
-  readonly #podEvents: Informer<EventObject>;
-  readonly #nodes: Informer<NodeObject>;
+  readonly #jobEvents: MultiNamespaceInformer<EventObject>;
+  readonly #podEvents: MultiNamespaceInformer<EventObject>;
+  /** Absent when the operator may not watch nodes: then no node is judged lost. */
+  readonly #nodes: Informer<NodeObject> | undefined;
   /** Per node: whether it was Ready when last seen, so that only a change queues the films on it. */
   readonly #nodeReady = new Map<string, boolean>();
   /** Per film: the last create the API server refused, until a create succeeds. */
@@ -104,28 +111,44 @@ export class FilmController {
     this.#log = observers.log;
     const log = observers.log;
     const common = { ...informerDefaults, resyncMs: options.resyncMs, watchdogMs: options.watchdogMs };
-    const owned = { ...common, labelSelector: managedSelector };
+    const watched = { ...common, namespaces: options.watchNamespaces };
+    const owned = { ...watched, labelSelector: managedSelector };
     const byFilm = { indexBy: filmKeyOf };
-    this.#films = new Informer(
+    this.#films = new MultiNamespaceInformer(
       client,
-      { ...common, path: `/apis/${group}/${version}/longvideos`, trim: cachedFilm },
+      { ...watched, apiPath: `/apis/${group}/${version}`, resource: "longvideos", trim: cachedFilm },
       log,
     );
-    this.#jobs = new Informer(client, { ...owned, ...byFilm, path: "/apis/batch/v1/jobs", trim: cachedJob }, log);
-    this.#pods = new Informer(client, { ...owned, ...byFilm, path: "/api/v1/pods", trim: cachedPod }, log);
-    this.#claims = new Informer(client, { ...owned, path: "/api/v1/persistentvolumeclaims", trim: cachedClaim }, log);
-    const events = { ...common, path: "/api/v1/events", trim: cachedEvent, indexBy: involvedKeyOf };
-    this.#jobEvents = new Informer(
+    this.#jobs = new MultiNamespaceInformer(
+      client,
+      { ...owned, ...byFilm, apiPath: "/apis/batch/v1", resource: "jobs", trim: cachedJob },
+      log,
+    );
+    this.#pods = new MultiNamespaceInformer(
+      client,
+      { ...owned, ...byFilm, apiPath: "/api/v1", resource: "pods", trim: cachedPod },
+      log,
+    );
+    this.#claims = new MultiNamespaceInformer(
+      client,
+      { ...owned, apiPath: "/api/v1", resource: "persistentvolumeclaims", trim: cachedClaim },
+      log,
+    );
+    const events = { ...watched, apiPath: "/api/v1", resource: "events", trim: cachedEvent, indexBy: involvedKeyOf };
+    this.#jobEvents = new MultiNamespaceInformer(
       client,
       { ...events, fieldSelector: "involvedObject.kind=Job,reason=FailedCreate" },
       log,
     );
-    this.#podEvents = new Informer(
+    this.#podEvents = new MultiNamespaceInformer(
       client,
       { ...events, fieldSelector: "involvedObject.kind=Pod,reason=FailedMount" },
       log,
     );
-    this.#nodes = new Informer(client, { ...common, path: "/api/v1/nodes", trim: cachedNode }, log);
+    // Nodes are cluster-scoped: watched only when the install grants it (a namespaced install may not).
+    this.#nodes = options.watchNodes
+      ? new Informer(client, { ...common, path: nodesPath, trim: cachedNode }, log)
+      : undefined;
     this.#queue = new WorkQueue(
       { concurrency: options.concurrency, baseRetryMs: 200, maxRetryMs: 60_000 },
       undefined,
@@ -151,7 +174,7 @@ export class FilmController {
     this.#podEvents.onChange((event) => {
       this.#queueOwnerOf(this.#pods.get(involvedKeyOf(event) ?? ""));
     });
-    this.#nodes.onChange((node, event) => {
+    this.#nodes?.onChange((node, event) => {
       this.#nodeChanged(node, event);
     });
   }
@@ -175,22 +198,30 @@ export class FilmController {
   }
 
   hasSynced(): boolean {
-    return [this.#films, this.#jobs, this.#pods, this.#claims, this.#jobEvents, this.#podEvents, this.#nodes].every(
-      (informer) => informer.hasSynced(),
-    );
+    return this.#informers().every((informer) => informer.hasSynced());
   }
 
   /** Runs the informers (always, so a standby is warm) and, while `leading` is not aborted, the workers. */
   async runInformers(signal: AbortSignal): Promise<void> {
-    await Promise.all([
-      this.#films.run(signal),
-      this.#jobs.run(signal),
-      this.#pods.run(signal),
-      this.#claims.run(signal),
-      this.#jobEvents.run(signal),
-      this.#podEvents.run(signal),
-      this.#nodes.run(signal),
-    ]);
+    await Promise.all(this.#informers().map((informer) => informer.run(signal)));
+  }
+
+  /** The collection paths the controller lists and watches. */
+  watchedPaths(): string[] {
+    const namespaced = [this.#films, this.#jobs, this.#pods, this.#claims, this.#jobEvents, this.#podEvents];
+    return [...namespaced.flatMap((informer) => informer.paths()), ...(this.#nodes ? [nodesPath] : [])];
+  }
+
+  #informers(): { hasSynced(): boolean; run(signal: AbortSignal): Promise<void> }[] {
+    return [
+      this.#films,
+      this.#jobs,
+      this.#pods,
+      this.#claims,
+      this.#jobEvents,
+      this.#podEvents,
+      ...(this.#nodes ? [this.#nodes] : []),
+    ];
   }
 
   async runWorkers(leading: AbortSignal): Promise<void> {
@@ -371,6 +402,7 @@ export class FilmController {
     const jobs = this.#jobs.listIndexed(key);
     const pods = this.#pods.listIndexed(key);
     const refusal = this.#refusals.get(key);
+    const nodes = this.#nodes;
     return filmSnapshot({
       now: this.#options.now(),
       film,
@@ -382,7 +414,7 @@ export class FilmController {
         ...jobs.flatMap((job) => this.#jobEvents.listIndexed(objectKey(job))),
         ...pods.flatMap((pod) => this.#podEvents.listIndexed(objectKey(pod))),
       ],
-      ...(this.#nodes.hasSynced() ? { nodes: (name: string) => this.#nodes.get(name) } : {}),
+      ...(nodes?.hasSynced() ? { nodes: (name: string) => nodes.get(name) } : {}),
       ...(refusal ? { refusal } : {}),
     });
   }

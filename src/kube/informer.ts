@@ -55,6 +55,9 @@ export function objectKey(object: KubeObject): string {
 
 type Handler<T> = (object: T, event: InformerEvent) => void;
 
+/** The part of the API client an informer uses: it only lists and watches. */
+export type InformerClient = Pick<KubeClient, "get" | "watch">;
+
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal.aborted) {
@@ -71,7 +74,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   });
 
 export class Informer<T extends KubeObject> {
-  readonly #client: KubeClient;
+  readonly #client: InformerClient;
   readonly #options: InformerOptions<T>;
   readonly #trim: (object: T) => T;
   readonly #log: InformerLog;
@@ -81,7 +84,7 @@ export class Informer<T extends KubeObject> {
   #synced = false;
   #failures = 0;
 
-  constructor(client: KubeClient, options: InformerOptions<T>, log: InformerLog) {
+  constructor(client: InformerClient, options: InformerOptions<T>, log: InformerLog) {
     this.#client = client;
     this.#options = options;
     this.#trim = options.trim ?? ((object) => object);
