@@ -19,6 +19,7 @@ import { fieldManager, filmFinalizer, managedSelector, operatorLabels } from "..
 import { filmEvent } from "../manifests/film-event.ts";
 import { concatJob, segmentJob } from "../manifests/film-jobs.ts";
 import type { RuntimeImage } from "../manifests/film-jobs.ts";
+import { deleteOptions } from "../manifests/delete-options.ts";
 import { workspaceClaim } from "../manifests/workspace-claim.ts";
 import { decide, decisionEffects } from "../reconcile/decide.ts";
 import type {
@@ -446,14 +447,18 @@ export class FilmController {
         );
       case "deleteWorkspace":
         return tolerate(
-          await this.#client.delete(`/api/v1/namespaces/${namespace}/persistentvolumeclaims/${action.claimName}`),
+          await this.#client.delete(
+            `/api/v1/namespaces/${namespace}/persistentvolumeclaims/${action.claimName}`,
+            deleteOptions(action.uid),
+          ),
           "NotFound",
         );
       case "deleteJob":
         return tolerate(
-          await this.#client.delete(`/apis/batch/v1/namespaces/${namespace}/jobs/${action.name}`, {
-            propagationPolicy: "Background",
-          }),
+          await this.#client.delete(
+            `/apis/batch/v1/namespaces/${namespace}/jobs/${action.name}`,
+            deleteOptions(action.uid, "Background"),
+          ),
           "NotFound",
         );
       case "createSegmentJob":

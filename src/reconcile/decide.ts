@@ -89,7 +89,7 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     ...progress.events,
     ...step.then,
     ...activeJobs(snapshot.jobs).flatMap((job): FollowUpAction[] =>
-      wanted.has(job.name) ? [] : [{ kind: "deleteJob", name: job.name }],
+      wanted.has(job.name) ? [] : [{ kind: "deleteJob", name: job.name, uid: job.uid }],
     ),
     ...invalidatedEvent(snapshot, progress),
     ...(step.failure && film.status.phase !== "Failed"

@@ -97,6 +97,8 @@ export type JobKind = "segment" | "concat";
 /** A Job the film owns, reduced to what decisions need. */
 export interface ObservedJob {
   readonly name: string;
+  /** Its UID: a delete names it, so that a Job made again under the name is never deleted in its place. */
+  readonly uid: string;
   readonly kind: JobKind;
   readonly segment: number;
   /** The plan hash of the segment it renders (for the concat job, the film's concat hash). */
@@ -200,7 +202,7 @@ export type FollowUpAction =
   | { readonly kind: "createWorkspace"; readonly workspace: WorkspaceIntent }
   | { readonly kind: "removeFinalizer" }
   | { readonly kind: "releaseWorkspace"; readonly claimName: string }
-  | { readonly kind: "deleteWorkspace"; readonly claimName: string }
+  | { readonly kind: "deleteWorkspace"; readonly claimName: string; readonly uid: string }
   | {
       readonly kind: "createSegmentJob";
       readonly segment: PlannedSegment;
@@ -218,7 +220,7 @@ export type FollowUpAction =
       readonly name: string;
       readonly workspaceUid: string;
     }
-  | { readonly kind: "deleteJob"; readonly name: string }
+  | { readonly kind: "deleteJob"; readonly name: string; readonly uid: string }
   | { readonly kind: "event"; readonly type: EventType; readonly reason: string; readonly message: string };
 
 export type Action = SetupAction | FollowUpAction;
