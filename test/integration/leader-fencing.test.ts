@@ -31,8 +31,13 @@ const client = new KubeClient(kc, { requestDone: () => undefined });
 const namespace = `lv-it-fence-${randomBytes(3).toString("hex")}`;
 const operators: OperatorProcess[] = [];
 const films = new FilmFixture(kc, namespace, () => operators.map((o) => `${o.identity}:\n${o.logs()}`).join("\n"));
-/** The operators' lease settings (test/support/operator-process.ts). */
-const lease = { durationMs: 6_000, renewDeadlineMs: 4_000, retryPeriodMs: 1_000 };
+/**
+ * The operators' lease settings: test/support/operator-process.ts's, with a retry period (and so a request
+ * timeout) of 1.2 s. Renewals then start 2.4 s apart once requests hang, and the renew deadline falls while one
+ * hangs: only a timer ends leadership on time; the renew loop would see it 0.8 s late.
+ */
+const lease = { durationMs: 6_000, renewDeadlineMs: 4_000, retryPeriodMs: 1_200 };
+const leaseEnv = { LV_RETRY_PERIOD_SECONDS: String(lease.retryPeriodMs / 1000) };
 const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/longvideo-operator`;
 
 interface LeaseObject {
@@ -130,13 +135,13 @@ describe("a leader whose connection to the API server freezes", () => {
     frozen = await startOperator({
       identity: "operator-frozen",
       leaseNamespace: namespace,
-      env: { KUBECONFIG: kubeconfigThrough(started, directory) },
+      env: { ...leaseEnv, KUBECONFIG: kubeconfigThrough(started, directory) },
     });
     operators.push(frozen);
     await eventually("the proxied operator to lead", async () =>
       (await leaseHolder())?.holderIdentity === "operator-frozen" ? true : undefined,
     );
-    standby = await startOperator({ identity: "operator-standby", leaseNamespace: namespace });
+    standby = await startOperator({ identity: "operator-standby", leaseNamespace: namespace, env: leaseEnv });
     operators.push(standby);
   }, 120_000);
 
@@ -173,8 +178,8 @@ describe("a leader whose connection to the API server freezes", () => {
       20_000,
     );
     const tookOver = Date.now();
-    // Within a retry period (with jitter) of the last renewal it saw a lease duration begins; one more to notice.
-    expect(tookOver - frozenAt).toBeLessThan(lease.durationMs + 3_000);
+    // Within a retry period (with its jitter) of the last renewal it saw a lease duration begins; one more to notice.
+    expect(tookOver - frozenAt).toBeLessThan(lease.durationMs + 2.4 * lease.retryPeriodMs + 1_000);
 
     // The frozen leader stopped at its renew deadline, by its timer, while its requests hung; before the standby led.
     const stopped = await eventually("the frozen leader to log that it stopped leading", () =>
@@ -183,6 +188,13 @@ describe("a leader whose connection to the API server freezes", () => {
     expect(stopped.reason).toBe("could not renew the lease within the renew deadline");
     expect(stopped.time).toBeLessThanOrEqual(lastRenewal + lease.renewDeadlineMs + 500);
     const led = logLines(standby).find((l) => l.msg === "leading");
+    console.log("TIMINGS", {
+      frozenAt,
+      lastRenewal,
+      tookOverAfter: tookOver - frozenAt,
+      stoppedAfterRenewal: stopped.time - lastRenewal,
+      ledAfterStopped: (led?.time ?? 0) - stopped.time,
+    });
     expect(stopped.time).toBeLessThan(led?.time ?? 0);
 
     // The new leader acts.
