@@ -10,9 +10,12 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import { operatorConfig } from "./config/operator-config.ts";
 import type { OperatorConfig } from "./config/operator-config.ts";
 import { startOperatorServer } from "./http/operator-server.ts";
+import { FencedClient } from "./kube/fenced-client.ts";
+import type { FenceObserver } from "./kube/fenced-client.ts";
 import { FilmController } from "./kube/film-controller.ts";
 import { KubeClient } from "./kube/kube-client.ts";
-import { LeaderElector } from "./kube/leader-election.ts";
+import { LeaderElector, leadershipUntil } from "./kube/leader-election.ts";
+import type { Leadership } from "./kube/leader-election.ts";
 import { OperatorMetrics } from "./metrics/operator-metrics.ts";
 import { filmIntent } from "./reconcile/film-intent.ts";
 
@@ -71,11 +74,20 @@ async function main(): Promise<number> {
   process.once("SIGINT", shutdown);
 
   const informers = controller.runInformers(stop.signal);
-  const runWorkers = async (leadership: AbortSignal) => {
-    while (!controller.hasSynced() && !leadership.aborted) await new Promise((r) => setTimeout(r, 50));
+  const fenceLog: FenceObserver = {
+    writing: (method, path) => {
+      log.debug({ method, path }, "write");
+    },
+    refused: (method, path) => {
+      log.info({ method, path }, "write refused: no longer leading");
+    },
+  };
+  const runWorkers = async (leadership: Leadership) => {
+    while (!controller.hasSynced() && !leadership.signal.aborted) await new Promise((r) => setTimeout(r, 50));
     acting = true;
     try {
-      await controller.runWorkers(leadership);
+      // Every write of this leading period goes through the fence: none is sent once the period has ended.
+      await controller.runWorkers(new FencedClient(client, leadership, fenceLog));
     } finally {
       acting = false;
     }
@@ -86,7 +98,7 @@ async function main(): Promise<number> {
       leading = now;
     });
   } else {
-    await runWorkers(stop.signal);
+    await runWorkers(leadershipUntil(stop.signal));
   }
   await informers;
   await new Promise((resolve) => http.close(resolve));
@@ -152,7 +164,7 @@ async function runElected(
   metrics: OperatorMetrics,
   log: Logger,
   stop: AbortController,
-  runWorkers: (leadership: AbortSignal) => Promise<void>,
+  runWorkers: (leadership: Leadership) => Promise<void>,
   setLeading: (leading: boolean) => void,
 ): Promise<void> {
   const elector = new LeaderElector(
@@ -182,7 +194,7 @@ async function runElected(
   await elector.run(stop.signal, (leadership) => {
     setLeading(true);
     metrics.leaderStatus.set({ name: config.leaseName }, 1);
-    leadership.addEventListener("abort", () => {
+    leadership.signal.addEventListener("abort", () => {
       setLeading(false);
       metrics.leaderStatus.set({ name: config.leaseName }, 0);
       // A replica that lost its lease must not act on; it exits and restarts as a clean standby.

@@ -138,6 +138,8 @@ export function operatorConfig(
     return { ok: false, errors: parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`) };
   }
   const env = parsed.data;
+  const timings = leaseTimingErrors(env);
+  if (timings.length > 0) return { ok: false, errors: timings };
   return {
     ok: true,
     config: {
@@ -166,4 +168,20 @@ export function operatorConfig(
       watchNodes: env.LV_WATCH_NODES ?? true,
     },
   };
+}
+
+/**
+ * Lease timings under which a leader stops before a standby may start: it stops a renew deadline after its last
+ * renewal began, a standby waits a lease duration from when it saw that renewal (docs/adr/0013).
+ */
+function leaseTimingErrors(env: z.infer<typeof environmentSchema>): string[] {
+  const errors: string[] = [];
+  if (env.LV_RENEW_DEADLINE_SECONDS >= env.LV_LEASE_DURATION_SECONDS) {
+    errors.push("LV_RENEW_DEADLINE_SECONDS: must be shorter than LV_LEASE_DURATION_SECONDS");
+  }
+  // The elector waits up to 1.2 retry periods (jitter) between attempts; one must fit in the renew deadline.
+  if (env.LV_RETRY_PERIOD_SECONDS * 1.2 >= env.LV_RENEW_DEADLINE_SECONDS) {
+    errors.push("LV_RETRY_PERIOD_SECONDS: with its 20% jitter, must be shorter than LV_RENEW_DEADLINE_SECONDS");
+  }
+  return errors;
 }

@@ -19,6 +19,7 @@ import { fieldManager, filmFinalizer, managedSelector, operatorLabels } from "..
 import { filmEvent } from "../manifests/film-event.ts";
 import { concatJob, segmentJob } from "../manifests/film-jobs.ts";
 import type { RuntimeImage } from "../manifests/film-jobs.ts";
+import { deleteOptions } from "../manifests/delete-options.ts";
 import { workspaceClaim } from "../manifests/workspace-claim.ts";
 import { decide, decisionEffects } from "../reconcile/decide.ts";
 import type {
@@ -39,7 +40,8 @@ import type { FilmControllerObserver, ReconcileResult } from "./film-controller-
 import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog } from "./informer.ts";
 import { MultiNamespaceInformer } from "./multi-namespace-informer.ts";
-import type { KubeClient, KubeError, KubeResult } from "./kube-client.ts";
+import type { FencedClient } from "./fenced-client.ts";
+import type { KubeClient, KubeError, KubeResult, KubeWriter } from "./kube-client.ts";
 import type { WorkOutcome, WorkQueueObserver } from "./work-queue.ts";
 import { WorkQueue } from "./work-queue.ts";
 
@@ -76,8 +78,9 @@ const nodesPath = "/api/v1/nodes";
 const informerDefaults = { backoffBaseMs: 500, backoffMaxMs: 30_000, watchTimeoutSeconds: 240 };
 
 export class FilmController {
-  readonly #client: KubeClient;
   readonly #options: FilmControllerOptions;
+  /** Fresh reads an action needs before it writes (a pod's phase before its job is let go). */
+  readonly #reads: Pick<KubeClient, "get">;
   readonly #observer: FilmControllerObserver;
   readonly #log: ControllerLog;
   readonly #films: MultiNamespaceInformer<LongVideoObject>;
@@ -104,9 +107,13 @@ export class FilmController {
    */
   readonly #written = new Map<string, { older: readonly string[]; film: LongVideoObject }>();
 
+  /**
+   * `client` serves the informers, which run whether or not this replica leads; writes go through the fenced
+   * client {@link runWorkers} is given for each leading period.
+   */
   constructor(client: KubeClient, options: FilmControllerOptions, observers: ControllerObservers) {
-    this.#client = client;
     this.#options = options;
+    this.#reads = client;
     this.#observer = observers.controller;
     this.#log = observers.log;
     const log = observers.log;
@@ -224,19 +231,23 @@ export class FilmController {
     ];
   }
 
-  async runWorkers(leading: AbortSignal): Promise<void> {
+  /**
+   * Works while `writes` leads: until its leadership ends, which stops the queue; reconciles still in flight
+   * then finish without another write (the fence refuses them).
+   */
+  async runWorkers(writes: FencedClient): Promise<void> {
     for (const film of this.#films.list()) this.#queue.add(objectKey(film));
-    await this.#queue.run((key) => this.reconcile(key), leading);
+    await this.#queue.run((key) => this.reconcile(key, writes), writes.leadership.signal);
   }
 
-  /** Reconciles one film; never throws. */
-  async reconcile(key: string): Promise<WorkOutcome> {
+  /** Reconciles one film, writing through `writes`; never throws. */
+  async reconcile(key: string, writes: KubeWriter): Promise<WorkOutcome> {
     const started = performance.now();
     const film = this.#latest(key);
     if (!film) return { kind: "done" };
     const snapshot = this.#snapshot(key, film);
     const decision = decide(snapshot);
-    const performed = await this.#carryOut(key, film, snapshot, decision);
+    const performed = await this.#carryOut(writes, key, film, snapshot, decision);
     this.#noteRefusal(key, performed);
     if (performed.failed) {
       // A conflict on the film means the cache is behind a newer version whose watch event is on its way and
@@ -264,7 +275,13 @@ export class FilmController {
    * Performs a decision in its order, stopping at the first failure so that nothing is created on the strength of
    * a status write that did not happen. Events are best effort: a lost event must not hold a film back.
    */
-  async #carryOut(key: string, film: LongVideoObject, snapshot: FilmSnapshot, decision: Decision): Promise<CarriedOut> {
+  async #carryOut(
+    writes: KubeWriter,
+    key: string,
+    film: LongVideoObject,
+    snapshot: FilmSnapshot,
+    decision: Decision,
+  ): Promise<CarriedOut> {
     const steps = decisionEffects(decision);
     const done: string[] = [];
     // Each write to the film moves its resourceVersion on; later writes in this reconcile build on the new one.
@@ -272,8 +289,8 @@ export class FilmController {
     for (const step of steps) {
       const result =
         step.kind === "updateStatus"
-          ? await this.#writeStatus(current, step.status)
-          : await this.#perform(current, snapshot, step);
+          ? await this.#writeStatus(writes, current, step.status)
+          : await this.#perform(writes, current, snapshot, step);
       if (!result.ok) {
         this.#log.actionFailed(key, step.kind, result.error);
         if (step.kind === "event") continue;
@@ -423,8 +440,8 @@ export class FilmController {
     return `/apis/${group}/${version}/namespaces/${film.metadata.namespace ?? ""}/longvideos/${film.metadata.name ?? ""}`;
   }
 
-  async #writeStatus(film: LongVideoObject, status: FilmStatus): Promise<KubeResult<unknown>> {
-    return this.#client.patch<LongVideoObject>(
+  async #writeStatus(writes: KubeWriter, film: LongVideoObject, status: FilmStatus): Promise<KubeResult<unknown>> {
+    return writes.patch<LongVideoObject>(
       `${this.#filmPath(film)}/status`,
       // The resourceVersion makes this a compare-and-swap: a status decided from a stale film is never written.
       { metadata: { resourceVersion: film.metadata.resourceVersion }, status: statusForWrite(compactedStatus(status)) },
@@ -433,7 +450,12 @@ export class FilmController {
     );
   }
 
-  async #perform(film: LongVideoObject, snapshot: FilmSnapshot, action: Action): Promise<KubeResult<unknown>> {
+  async #perform(
+    writes: KubeWriter,
+    film: LongVideoObject,
+    snapshot: FilmSnapshot,
+    action: Action,
+  ): Promise<KubeResult<unknown>> {
     const namespace = snapshot.film.namespace;
     switch (action.kind) {
       case "addFinalizer":
@@ -441,7 +463,7 @@ export class FilmController {
         const finalizers = (film.metadata.finalizers ?? []).filter((f) => f !== filmFinalizer);
         if (action.kind === "addFinalizer") finalizers.push(filmFinalizer);
         // The resourceVersion makes this a compare-and-swap: a concurrent change to the list is never lost.
-        return this.#client.patch(
+        return writes.patch(
           this.#filmPath(film),
           { metadata: { finalizers, resourceVersion: film.metadata.resourceVersion } },
           "merge",
@@ -450,7 +472,7 @@ export class FilmController {
       }
       case "event":
         return tolerate(
-          await this.#client.create(
+          await writes.create(
             `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
             filmEvent(snapshot.film, action, this.#options.now()),
             fieldManager,
@@ -459,7 +481,7 @@ export class FilmController {
         );
       case "createWorkspace":
         return tolerate(
-          await this.#client.create(
+          await writes.create(
             `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
             workspaceClaim(snapshot.film, action.workspace),
             fieldManager,
@@ -468,7 +490,7 @@ export class FilmController {
         );
       case "releaseWorkspace":
         return tolerate(
-          await this.#client.patch(
+          await writes.patch(
             `/api/v1/namespaces/${namespace}/persistentvolumeclaims/${action.claimName}`,
             [{ op: "remove", path: "/metadata/ownerReferences" }],
             "json",
@@ -478,12 +500,15 @@ export class FilmController {
         );
       case "deleteWorkspace":
         return tolerate(
-          await this.#client.delete(`/api/v1/namespaces/${namespace}/persistentvolumeclaims/${action.claimName}`),
+          await writes.delete(
+            `/api/v1/namespaces/${namespace}/persistentvolumeclaims/${action.claimName}`,
+            deleteOptions(action.uid),
+          ),
           "NotFound",
         );
       case "deleteJob": {
         if (action.unlessPodEnded !== undefined) {
-          const pod = await this.#client.get<{ status?: { phase?: string } }>(
+          const pod = await this.#reads.get<{ status?: { phase?: string } }>(
             `/api/v1/namespaces/${namespace}/pods/${action.unlessPodEnded}`,
           );
           // Its outcome reaches the pod informer next, and with it a reconcile that adopts the result.
@@ -492,9 +517,10 @@ export class FilmController {
           }
         }
         return tolerate(
-          await this.#client.delete(`/apis/batch/v1/namespaces/${namespace}/jobs/${action.name}`, {
-            propagationPolicy: "Background",
-          }),
+          await writes.delete(
+            `/apis/batch/v1/namespaces/${namespace}/jobs/${action.name}`,
+            deleteOptions(action.uid, "Background"),
+          ),
           "NotFound",
         );
       }
@@ -507,7 +533,7 @@ export class FilmController {
             ? segmentJob(snapshot.film, intent, action, this.#options.runtime)
             : concatJob(snapshot.film, intent, action, this.#options.runtime);
         return tolerate(
-          await this.#client.create(`/apis/batch/v1/namespaces/${namespace}/jobs`, manifest, fieldManager),
+          await writes.create(`/apis/batch/v1/namespaces/${namespace}/jobs`, manifest, fieldManager),
           "AlreadyExists",
         );
       }

@@ -21,9 +21,13 @@ export type KubeErrorKind =
   | "TooManyRequests"
   | "ServerError"
   | "Network"
+  | "NotLeader"
   | "Unexpected";
 
-/** A failed request, as a value. `status` is 0 when no HTTP response arrived. */
+/**
+ * A failed request, as a value. `status` is 0 when no HTTP response arrived; `NotLeader` is a write a fenced
+ * client refused to send because its replica no longer leads.
+ */
 export interface KubeError {
   readonly kind: KubeErrorKind;
   readonly status: number;
@@ -47,10 +51,32 @@ const patchContentTypes: Record<PatchType, string> = {
   apply: "application/apply-patch+yaml",
 };
 
-interface RequestOptions {
+export interface RequestOptions {
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly body?: unknown;
   readonly contentType?: string;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The writes a controller makes. {@link KubeClient} sends them; a fenced client sends them only while its replica
+ * leads. `signal` aborts a request not yet answered.
+ */
+export interface KubeWriter {
+  create<T>(path: string, body: unknown, fieldManager: string, signal?: AbortSignal): Promise<KubeResult<T>>;
+  patch<T>(
+    path: string,
+    patch: unknown,
+    type: PatchType,
+    fieldManager: string,
+    options?: PatchOptions,
+  ): Promise<KubeResult<T>>;
+  delete<T>(path: string, body?: unknown, signal?: AbortSignal): Promise<KubeResult<T>>;
+}
+
+export interface PatchOptions {
+  /** Server-side apply only: take over fields other managers own. */
+  readonly force?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -124,7 +150,7 @@ const methodNames: Readonly<Record<string, HttpMethod>> = {
 };
 
 /** A thin REST client over the API server's JSON API. */
-export class KubeClient {
+export class KubeClient implements KubeWriter {
   readonly #config: KubeConfig;
   readonly #server: string;
   readonly #observer: RestClientObserver;
@@ -211,20 +237,30 @@ export class KubeClient {
     return this.request<T>("GET", path, query ? { query } : {});
   }
 
-  create<T>(path: string, body: unknown, fieldManager: string): Promise<KubeResult<T>> {
-    return this.request<T>("POST", path, { body, query: { fieldManager } });
+  create<T>(path: string, body: unknown, fieldManager: string, signal?: AbortSignal): Promise<KubeResult<T>> {
+    return this.request<T>("POST", path, { body, query: { fieldManager }, ...(signal ? { signal } : {}) });
   }
 
-  patch<T>(path: string, patch: unknown, type: PatchType, fieldManager: string, force = false): Promise<KubeResult<T>> {
+  patch<T>(
+    path: string,
+    patch: unknown,
+    type: PatchType,
+    fieldManager: string,
+    options: PatchOptions = {},
+  ): Promise<KubeResult<T>> {
     return this.request<T>("PATCH", path, {
       body: patch,
       contentType: patchContentTypes[type],
-      query: { fieldManager, ...(type === "apply" && force ? { force: true } : {}) },
+      query: { fieldManager, ...(type === "apply" && options.force ? { force: true } : {}) },
+      ...(options.signal ? { signal: options.signal } : {}),
     });
   }
 
-  delete<T>(path: string, body?: unknown): Promise<KubeResult<T>> {
-    return this.request<T>("DELETE", path, body === undefined ? {} : { body });
+  delete<T>(path: string, body?: unknown, signal?: AbortSignal): Promise<KubeResult<T>> {
+    return this.request<T>("DELETE", path, {
+      ...(body === undefined ? {} : { body }),
+      ...(signal ? { signal } : {}),
+    });
   }
 
   /**

@@ -3,8 +3,12 @@
  * it has seen the same record unchanged for a whole lease duration (local observation time, so clocks need not
  * agree), writes with optimistic concurrency (the resourceVersion makes two simultaneous takers impossible), and a
  * leader that cannot renew within the renew deadline stops acting before anyone else may start.
+ *
+ * Two things make that last promise hold when the connection to the API server hangs rather than fails: every
+ * lease request is given up after a request timeout, and leadership ends by a timer at the deadline, whatever
+ * requests are still out. All lease timing is on a monotonic clock (docs/adr/0013-fenced-leadership.md).
  */
-import type { KubeClient, KubeError } from "./kube-client.ts";
+import type { KubeClient, KubeError, KubeResult, RequestOptions } from "./kube-client.ts";
 
 export interface LeaderElectionOptions {
   readonly namespace: string;
@@ -21,8 +25,49 @@ export interface LeaderElectionLog {
   failed(error: KubeError): void;
 }
 
-/** Called when this replica leads; `leading` aborts the moment leadership is lost or the process stops. */
-export type LeadingCallback = (leading: AbortSignal) => void;
+/** The one request method the elector uses (KubeClient's), so tests can answer it. */
+export type LeaseClient = Pick<KubeClient, "request">;
+
+/** The elector's clocks, in milliseconds, injected so tests control time. */
+export interface ElectionClock {
+  /** Monotonic (never jumps): every lease timing, the renew deadline and a record's expiry. */
+  now(): number;
+  /** Wall-clock time since the epoch: only the Lease's acquireTime and renewTime, which humans and tools read. */
+  wallNow(): number;
+}
+
+export const systemElectionClock: ElectionClock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+};
+
+/** One period of leading, as the elector hands it to what acts while it lasts. */
+export interface Leadership {
+  /** Aborts the moment the period ends: the renew deadline passed, another holder was seen, or shutdown. */
+  readonly signal: AbortSignal;
+  /**
+   * True while the period lasts. Reads the deadline from the clock, so that a timer firing late (a busy event
+   * loop) cannot stretch the period for whoever asks.
+   */
+  holds(): boolean;
+}
+
+/** Leadership for a replica that does not elect: it lasts until `signal` aborts. */
+export function leadershipUntil(signal: AbortSignal): Leadership {
+  return { signal, holds: () => !signal.aborted };
+}
+
+/** Called when this replica leads; `leadership.signal` aborts the moment leadership is lost or the process stops. */
+export type LeadingCallback = (leadership: Leadership) => void;
+
+/**
+ * How long one lease request may take: at most half the renew deadline, so that a hung request leaves room for
+ * another attempt before it, and otherwise the retry period, but not under a second (a slow API server under load
+ * still answers).
+ */
+export function leaseRequestTimeoutMs(options: Pick<LeaderElectionOptions, "renewDeadlineMs" | "retryPeriodMs">) {
+  return Math.min(options.renewDeadlineMs / 2, Math.max(1000, options.retryPeriodMs));
+}
 
 interface Lease {
   metadata: { name: string; namespace: string; resourceVersion?: string };
@@ -48,6 +93,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   });
 
 const shuttingDown = "shutting down";
+const missedDeadline = "could not renew the lease within the renew deadline";
 // Reads the flag afresh: TypeScript narrows `signal.aborted` as if awaits could not change it.
 const aborted = (signal: AbortSignal): boolean => signal.aborted;
 
@@ -57,27 +103,33 @@ function microTime(ms: number): string {
 }
 
 export class LeaderElector {
-  readonly #client: KubeClient;
+  readonly #client: LeaseClient;
   readonly #options: LeaderElectionOptions;
   readonly #log: LeaderElectionLog;
-  readonly #now: () => number;
+  readonly #clock: ElectionClock;
+  readonly #requestTimeoutMs: number;
   #observedRecord = "";
+  /** Monotonic time this replica first saw the current record. */
   #observedAt = 0;
   #leading = false;
 
   constructor(
-    client: KubeClient,
+    client: LeaseClient,
     options: LeaderElectionOptions,
     log: LeaderElectionLog,
-    now: () => number = Date.now,
+    clock: ElectionClock = systemElectionClock,
   ) {
     if (options.renewDeadlineMs >= options.leaseDurationMs) {
       throw new Error("the renew deadline must be shorter than the lease duration");
     }
+    if (options.retryPeriodMs * 1.2 >= options.renewDeadlineMs) {
+      throw new Error("the retry period (with its jitter) must be shorter than the renew deadline");
+    }
     this.#client = client;
     this.#options = options;
     this.#log = log;
-    this.#now = now;
+    this.#clock = clock;
+    this.#requestTimeoutMs = leaseRequestTimeoutMs(options);
   }
 
   get isLeader(): boolean {
@@ -95,36 +147,69 @@ export class LeaderElector {
    */
   async run(signal: AbortSignal, onLeading: LeadingCallback): Promise<void> {
     while (!signal.aborted) {
-      if (!(await this.#tryAcquireOrRenew())) {
+      const attempt = this.#clock.now();
+      if (!(await this.#tryAcquireOrRenew(signal))) {
         await sleep(this.#options.retryPeriodMs * (1 + Math.random() * 0.2), signal);
         continue;
       }
-      const leading = new AbortController();
-      this.#leading = true;
-      this.#log.acquired(this.#options.identity);
-      onLeading(leading.signal);
-      const reason = await this.#renewUntilLost(signal);
-      this.#leading = false;
-      leading.abort();
-      this.#log.lost(this.#options.identity, reason);
+      const reason = await this.#lead(attempt, signal, onLeading);
       if (reason === shuttingDown) await this.#release();
     }
   }
 
-  async #renewUntilLost(signal: AbortSignal): Promise<string> {
-    let lastRenew = this.#now();
-    while (!signal.aborted) {
-      await sleep(this.#options.retryPeriodMs, signal);
-      if (aborted(signal)) return shuttingDown;
-      if (await this.#tryAcquireOrRenew()) {
-        lastRenew = this.#now();
-      } else if (this.#now() - lastRenew >= this.#options.renewDeadlineMs) {
-        return "could not renew the lease within the renew deadline";
-      } else if (this.#observedHolder() !== this.#options.identity && this.#observedHolder() !== "") {
-        return `the lease is held by ${this.#observedHolder()}`;
+  /**
+   * Leads from an acquisition that started at `acquiredAt` until the lease is lost or `signal` aborts, and says
+   * why it ended. Each successful renewal moves the deadline to its own start plus the renew deadline: the start,
+   * because the record it wrote cannot have reached any standby earlier, and a standby counts its lease duration
+   * from when it first saw that record.
+   */
+  async #lead(acquiredAt: number, signal: AbortSignal, onLeading: LeadingCallback): Promise<string> {
+    const { identity, renewDeadlineMs, retryPeriodMs } = this.#options;
+    const ended = new AbortController();
+    let deadline = acquiredAt + renewDeadlineMs;
+    let why = shuttingDown;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = (reason: string) => {
+      if (ended.signal.aborted) return;
+      clearTimeout(timer);
+      why = reason;
+      this.#leading = false;
+      ended.abort();
+      this.#log.lost(identity, reason);
+    };
+    // A timer, not the renew loop, ends leadership at the deadline: a renew request that hangs cannot stretch it.
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        end(missedDeadline);
+      }, deadline - this.#clock.now());
+    };
+    const holds = () => {
+      if (this.#clock.now() >= deadline) end(missedDeadline);
+      return !ended.signal.aborted;
+    };
+
+    arm();
+    this.#leading = true;
+    this.#log.acquired(identity);
+    onLeading({ signal: ended.signal, holds });
+    const stop = AbortSignal.any([signal, ended.signal]);
+    while (!stop.aborted) {
+      await sleep(retryPeriodMs, stop);
+      if (aborted(stop)) break;
+      const attempt = this.#clock.now();
+      const renewed = await this.#tryAcquireOrRenew(stop);
+      // A renewal answered after the deadline revives nothing: the leader may already have stopped acting.
+      if (!holds()) break;
+      if (renewed) {
+        deadline = attempt + renewDeadlineMs;
+        arm();
+      } else if (this.#observedHolder() !== identity && this.#observedHolder() !== "") {
+        end(`the lease is held by ${this.#observedHolder()}`);
       }
     }
-    return shuttingDown;
+    end(shuttingDown);
+    return why;
   }
 
   #observedHolder(): string {
@@ -135,73 +220,120 @@ export class LeaderElector {
     }
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
+  async #tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const { identity, leaseDurationMs, namespace, name } = this.#options;
-    const now = this.#now();
+    const wallNow = this.#clock.wallNow();
     const desired = (existing: Lease["spec"] | undefined): Lease["spec"] => {
       const holding = existing?.holderIdentity === identity;
       return {
         holderIdentity: identity,
         leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
-        acquireTime: holding && existing.acquireTime ? existing.acquireTime : microTime(now),
-        renewTime: microTime(now),
+        acquireTime: holding && existing.acquireTime ? existing.acquireTime : microTime(wallNow),
+        renewTime: microTime(wallNow),
         leaseTransitions: (existing?.leaseTransitions ?? 0) + (holding ? 0 : 1),
       };
     };
 
-    const current = await this.#client.get<Lease>(this.#path);
+    const current = await this.#request<Lease>("GET", this.#path, {}, signal);
     if (!current.ok) {
       if (current.error.kind !== "NotFound") {
-        this.#log.failed(current.error);
+        this.#failed(current.error, signal);
         return false;
       }
       const spec = { ...desired(undefined), leaseTransitions: 0 };
-      const created = await this.#client.create<Lease>(
+      const created = await this.#request<Lease>(
+        "POST",
         `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-        { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace }, spec },
-        identity,
+        {
+          body: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace }, spec },
+          query: { fieldManager: identity },
+        },
+        signal,
       );
       if (!created.ok) {
-        if (created.error.kind !== "AlreadyExists") this.#log.failed(created.error);
+        if (created.error.kind !== "AlreadyExists") this.#failed(created.error, signal);
         return false;
       }
-      this.#observe(created.value.spec, now);
+      this.#observe(created.value.spec);
       return true;
     }
 
     const lease = current.value;
-    const record = JSON.stringify(lease.spec);
-    if (record !== this.#observedRecord) this.#observe(lease.spec, now);
+    // Observed when the answer arrived, not when it was asked for: never earlier than the record was written.
+    if (JSON.stringify(lease.spec) !== this.#observedRecord) this.#observe(lease.spec);
     const holder = lease.spec.holderIdentity ?? "";
     const heldByOther = holder !== "" && holder !== identity;
     const expiresAt = this.#observedAt + (lease.spec.leaseDurationSeconds ?? 0) * 1000;
-    if (heldByOther && expiresAt > now) return false;
+    if (heldByOther && expiresAt > this.#clock.now()) return false;
 
-    const updated = await this.#client.request<Lease>("PUT", this.#path, {
-      body: { ...lease, spec: desired(lease.spec) },
-      query: { fieldManager: identity },
-    });
+    const updated = await this.#request<Lease>(
+      "PUT",
+      this.#path,
+      { body: { ...lease, spec: desired(lease.spec) }, query: { fieldManager: identity } },
+      signal,
+    );
     if (!updated.ok) {
-      if (updated.error.kind !== "Conflict") this.#log.failed(updated.error);
+      if (updated.error.kind !== "Conflict") this.#failed(updated.error, signal);
       return false;
     }
-    this.#observe(updated.value.spec, now);
+    this.#observe(updated.value.spec);
     return true;
   }
 
-  #observe(spec: Lease["spec"], at: number): void {
+  /** Reports a failed request, unless it was abandoned because leading or running ended: that is no failure. */
+  #failed(error: KubeError, signal: AbortSignal): void {
+    if (!signal.aborted) this.#log.failed(error);
+  }
+
+  #observe(spec: Lease["spec"]): void {
     this.#observedRecord = JSON.stringify(spec);
-    this.#observedAt = at;
+    this.#observedAt = this.#clock.now();
+  }
+
+  /**
+   * One lease request, given up after the request timeout or when `signal` aborts, whether or not the request
+   * itself ever settles: a hung connection must not hold the elector.
+   */
+  async #request<T>(
+    method: string,
+    path: string,
+    options: Pick<RequestOptions, "body" | "query">,
+    signal?: AbortSignal,
+  ): Promise<KubeResult<T>> {
+    const timeoutMs = this.#requestTimeoutMs;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => {
+      timeout.abort();
+    }, timeoutMs);
+    const givenUp = signal ? AbortSignal.any([timeout.signal, signal]) : timeout.signal;
+    const { promise: abandoned, resolve } = Promise.withResolvers<KubeResult<T>>();
+    const giveUp = () => {
+      const message = timeout.signal.aborted ? `no answer within ${String(timeoutMs)} ms` : "given up";
+      resolve({ ok: false, error: { kind: "Network", status: 0, message } });
+    };
+    if (givenUp.aborted) giveUp();
+    else givenUp.addEventListener("abort", giveUp, { once: true });
+    try {
+      return await Promise.race([this.#client.request<T>(method, path, { ...options, signal: givenUp }), abandoned]);
+    } finally {
+      clearTimeout(timer);
+      givenUp.removeEventListener("abort", giveUp);
+    }
   }
 
   /** Gives the lease up (holder cleared, one-second duration) so a standby takes over at once. */
   async #release(): Promise<void> {
-    const current = await this.#client.get<Lease>(this.#path);
+    const current = await this.#request<Lease>("GET", this.#path, {});
     if (!current.ok || current.value.spec.holderIdentity !== this.#options.identity) return;
-    const released = await this.#client.request<Lease>("PUT", this.#path, {
+    const released = await this.#request<Lease>("PUT", this.#path, {
       body: {
         ...current.value,
-        spec: { ...current.value.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime(this.#now()) },
+        spec: {
+          ...current.value.spec,
+          holderIdentity: "",
+          leaseDurationSeconds: 1,
+          renewTime: microTime(this.#clock.wallNow()),
+        },
       },
       query: { fieldManager: this.#options.identity },
     });

@@ -66,8 +66,10 @@ function jobFor(
   hash?: string,
 ): ObservedJob {
   const planHash = hash ?? `h${String(index)}`;
+  const name = segmentJobName(film, index, planHash, input, attempt);
   return {
-    name: segmentJobName(film, index, planHash, input, attempt),
+    name,
+    uid: `uid-${name}`,
     kind: "segment",
     segment: index,
     hash: planHash,
@@ -88,8 +90,10 @@ const done = [
 
 /** The first attempt at concatenating the film, ended as given. */
 function concatJob(finished: "Succeeded" | "Failed", createdSecondsAgo: number): ObservedJob {
+  const name = concatJobName(film, "c1", "sha256:l2", 0);
   return {
-    name: concatJobName(film, "c1", "sha256:l2", 0),
+    name,
+    uid: `uid-${name}`,
     kind: "concat",
     segment: -1,
     hash: "c1",
@@ -380,7 +384,7 @@ describe("decide", () => {
       const create = decision.then.find((a) => a.kind === "createSegmentJob");
       expect(create).toMatchObject({ segment: { index: 0 }, attempt: 0, inputDigest: "", workspaceUid: "new" });
       expect(create?.kind === "createSegmentJob" ? create.name : "").not.toBe(jobFor(0, "", 0).name);
-      expect(decision.then).toContainEqual({ kind: "deleteJob", name: oldRunning.name });
+      expect(decision.then).toContainEqual({ kind: "deleteJob", name: oldRunning.name, uid: oldRunning.uid });
       expect(decision.then).toContainEqual(expect.objectContaining({ kind: "event", reason: "WorkspaceReplaced" }));
     });
 
@@ -437,7 +441,7 @@ describe("decide", () => {
     const job = { ...jobFor(0, "", 0), podTemplate: podTemplateKey(before) };
     const pending: ObservedPod = { name: "p", jobName: job.name, phase: "Pending", unschedulable: "0/9 nodes" };
     const moved = decide(snapshot({ jobs: [job], pods: [pending] }));
-    expect(moved.then).toContainEqual({ kind: "deleteJob", name: job.name });
+    expect(moved.then).toContainEqual({ kind: "deleteJob", name: job.name, uid: job.uid });
     const running = decide(snapshot({ jobs: [job], pods: [podFor(job)] }));
     expect(running.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
     const same = decide(snapshot({ jobs: [{ ...job, podTemplate: podTemplateKey(intent()) }], pods: [pending] }));
@@ -555,7 +559,7 @@ describe("decide", () => {
       }),
     );
     expect(created(decisionEffects(decision))).toEqual([{ index: 1, attempt: 0, input: "sha256:l0" }]);
-    expect(decisionEffects(decision)).toContainEqual({ kind: "deleteJob", name: oldJob.name });
+    expect(decisionEffects(decision)).toContainEqual({ kind: "deleteJob", name: oldJob.name, uid: oldJob.uid });
     const status = statusOf(decisionEffects(decision));
     expect(status.progress).toBe("1/3");
     expect(status.segments?.map((r) => r.index)).toEqual([0]);
@@ -806,7 +810,12 @@ describe("decide", () => {
       for (const pod of [evicted, gone]) {
         const decision = decide(snapshot({ jobs: [job], pods: [pod] }));
         // Unless a fresh read finds the pod ended: a node's deletion may be seen before the pod's last status.
-        expect(decision.then).toContainEqual({ kind: "deleteJob", name: job.name, unlessPodEnded: pod.name });
+        expect(decision.then).toContainEqual({
+          kind: "deleteJob",
+          name: job.name,
+          uid: job.uid,
+          unlessPodEnded: pod.name,
+        });
       }
       // Merely not Ready (its pods not yet evicted): told, but the attempt is left to the node's return or eviction.
       const notReady = decide(snapshot({ jobs: [job], pods: [{ ...running, nodeLost: lostNode }] }));
@@ -878,6 +887,23 @@ describe("decide", () => {
       expect(kinds(decisionEffects(decision))).toEqual(["deleteJob", "deleteJob", ...expected]);
     },
   );
+
+  it("names the UID of every job and claim it deletes, so one made again under the name is never deleted instead", () => {
+    const jobs = [jobFor(0, "", 0, "Succeeded"), jobFor(1, "sha256:l0", 0)];
+    const decision = decide(
+      snapshot({
+        deleting: true,
+        intent: intent({ workspace: { ...intent().workspace, retainOnDelete: false } }),
+        jobs,
+        workspaceUid: "claim-uid",
+      }),
+    );
+    expect(decision.then.filter((a) => a.kind === "deleteJob" || a.kind === "deleteWorkspace")).toEqual([
+      { kind: "deleteJob", name: jobs[0]?.name, uid: jobs[0]?.uid },
+      { kind: "deleteJob", name: jobs[1]?.name, uid: jobs[1]?.uid },
+      { kind: "deleteWorkspace", claimName: "film-workspace", uid: "claim-uid" },
+    ]);
+  });
 
   it("gives deterministic job names that stay within Kubernetes' 63 characters", () => {
     const long = "a".repeat(80);

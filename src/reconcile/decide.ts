@@ -92,7 +92,9 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     ...activeJobs(snapshot.jobs).flatMap((job): FollowUpAction[] => {
       if (wanted.has(job.name)) return [];
       const pod = strandedPods.get(job.name);
-      return [{ kind: "deleteJob", name: job.name, ...(pod === undefined ? {} : { unlessPodEnded: pod }) }];
+      return [
+        { kind: "deleteJob", name: job.name, uid: job.uid, ...(pod === undefined ? {} : { unlessPodEnded: pod }) },
+      ];
     }),
     ...invalidatedEvent(snapshot, progress),
     ...(step.failure && film.status.phase !== "Failed"

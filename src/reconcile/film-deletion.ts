@@ -11,7 +11,7 @@ export function deletionDecision(snapshot: FilmSnapshot): Decision {
   // protection finalizer) for ever. Stopping the running ones now also frees their GPUs at once.
   const stopJobs = snapshot.jobs
     .filter((job) => !job.deleting)
-    .map((job): FollowUpAction => ({ kind: "deleteJob", name: job.name }));
+    .map((job): FollowUpAction => ({ kind: "deleteJob", name: job.name, uid: job.uid }));
   return { ...decision, then: [...stopJobs, ...workspaceOnDelete(snapshot), { kind: "removeFinalizer" }] };
 }
 
@@ -21,7 +21,7 @@ function workspaceOnDelete(snapshot: FilmSnapshot): FollowUpAction[] {
   if (!claim?.ownedByFilm) return [];
   // An unreadable spec cannot say "delete": keeping rendered work is the safe reading.
   const retain = !snapshot.intent.ok || snapshot.intent.intent.workspace.retainOnDelete;
-  if (!retain) return [{ kind: "deleteWorkspace", claimName: claim.name }];
+  if (!retain) return [{ kind: "deleteWorkspace", claimName: claim.name, uid: claim.uid }];
   return [
     { kind: "releaseWorkspace", claimName: claim.name },
     {

@@ -102,6 +102,8 @@ export type JobKind = "segment" | "concat";
 /** A Job the film owns, reduced to what decisions need. */
 export interface ObservedJob {
   readonly name: string;
+  /** Its UID: a delete names it, so that a Job made again under the name is never deleted in its place. */
+  readonly uid: string;
   readonly kind: JobKind;
   readonly segment: number;
   /** The plan hash of the segment it renders (for the concat job, the film's concat hash). */
@@ -205,7 +207,7 @@ export type FollowUpAction =
   | { readonly kind: "createWorkspace"; readonly workspace: WorkspaceIntent }
   | { readonly kind: "removeFinalizer" }
   | { readonly kind: "releaseWorkspace"; readonly claimName: string }
-  | { readonly kind: "deleteWorkspace"; readonly claimName: string }
+  | { readonly kind: "deleteWorkspace"; readonly claimName: string; readonly uid: string }
   | {
       readonly kind: "createSegmentJob";
       readonly segment: PlannedSegment;
@@ -226,6 +228,8 @@ export type FollowUpAction =
   | {
       readonly kind: "deleteJob";
       readonly name: string;
+      /** The UID it was decided about: a job made again under the name is not deleted. */
+      readonly uid: string;
       /**
        * Delete only if this pod has not ended by the time of the delete: a job let go because its node is gone is
        * kept when a fresh read finds its pod already Succeeded or Failed (the node's deletion may be seen before

@@ -5,6 +5,7 @@ import { filmSnapshot, hasEnded, observedJob, observedPod } from "./observed-obj
 const job = (labels: Record<string, string>, extra: Partial<JobObject> = {}): JobObject => ({
   metadata: {
     name: "bay-s1-abc-a2",
+    uid: "job-uid",
     namespace: "films",
     labels,
     annotations: { "longvideo.dev/hash": "h1", "longvideo.dev/input-digest": "sha256:l0" },
@@ -16,9 +17,10 @@ const job = (labels: Record<string, string>, extra: Partial<JobObject> = {}): Jo
 const segmentLabels = { "longvideo.dev/kind": "segment", "longvideo.dev/segment": "1", "longvideo.dev/attempt": "2" };
 
 describe("observedJob", () => {
-  it("reads a segment job's index, attempt, hash and input digest from the keys the operator wrote", () => {
+  it("reads a segment job's UID, index, attempt, hash and input digest from the keys the operator wrote", () => {
     expect(observedJob(job(segmentLabels))).toEqual({
       name: "bay-s1-abc-a2",
+      uid: "job-uid",
       kind: "segment",
       segment: 1,
       hash: "h1",

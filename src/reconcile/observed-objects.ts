@@ -31,6 +31,7 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
   if (!name || (kind !== "segment" && kind !== "concat")) return undefined;
   return {
     name,
+    uid: job.metadata.uid ?? "",
     kind,
     segment: kind === "segment" ? Number(labels[operatorLabels.segment] ?? -1) : -1,
     hash: annotations[operatorAnnotations.hash] ?? "",

@@ -22,7 +22,7 @@ export function workspaceScope(snapshot: FilmSnapshot): WorkspaceScope {
   // whose results it held, are let go with their pods.
   const releasing = claim?.deleting === true && claim.ownedByFilm;
   const stale = snapshot.jobs.filter((job) => !job.deleting && (releasing || (!current(job) && !job.finished)));
-  const deletes = stale.map((job): FollowUpAction => ({ kind: "deleteJob", name: job.name }));
+  const deletes = stale.map((job): FollowUpAction => ({ kind: "deleteJob", name: job.name, uid: job.uid }));
   const recorded = snapshot.film.status.workspaceClaimUID;
   const replaced = claim !== undefined && uid !== "" && recorded !== undefined && recorded !== uid;
   const jobs = snapshot.jobs.filter(current);
