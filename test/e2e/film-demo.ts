@@ -126,8 +126,13 @@ export function applyFilm(namespace: string, manifestPath: string): string {
 }
 
 /** Applies a LongVideo given as an object (such as one a test builds) into a namespace and returns its name. */
-export function applyFilmObject(namespace: string, manifest: { readonly metadata: { readonly name: string } }): string {
-  run("kubectl", ["apply", "-n", namespace, "-f", "-"], JSON.stringify(manifest));
+export function applyFilmObject(
+  namespace: string,
+  manifest: { readonly metadata: { readonly name: string } },
+  asUser?: string,
+): string {
+  const impersonate = asUser === undefined ? [] : [`--as=${asUser}`];
+  run("kubectl", [...impersonate, "apply", "-n", namespace, "-f", "-"], JSON.stringify(manifest));
   return manifest.metadata.name;
 }
 

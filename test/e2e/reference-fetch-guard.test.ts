@@ -10,6 +10,9 @@
  *   wins), a film redirected by that server to the cloud metadata address fails at the redirect (link-local), one
  *   redirected to another pod address fails there (cluster network), and one served the PNG itself renders.
  *
+ * Every film is applied by a user who may only create and read LongVideos in the films' namespace, as a tenant
+ * would try to reach the cluster's network through the operator.
+ *
  * The operator watches every namespace, so this file refuses to start while another release's operator exists,
  * and uninstalls its own in afterAll.
  */
@@ -33,6 +36,31 @@ import type { FilmView } from "./film-demo.ts";
 
 const release = { name: "lv-fetch", namespace: "lv-e2e-fetch-system" };
 const filmsNamespace = "lv-e2e-fetch-films";
+/** The films' author: a user who may only create and read LongVideos in their namespace. */
+const tenant = "lv-e2e-fetch-tenant";
+
+/** Lets `tenant` create and read LongVideos in the films' namespace, and nothing else. */
+function grantTenant(): void {
+  kubectl("-n", filmsNamespace, "delete", "role,rolebinding", "longvideo-author", "--ignore-not-found");
+  kubectl(
+    "-n",
+    filmsNamespace,
+    "create",
+    "role",
+    "longvideo-author",
+    "--verb=get,list,watch,create,patch,update",
+    "--resource=longvideos.longvideo.dev",
+  );
+  kubectl(
+    "-n",
+    filmsNamespace,
+    "create",
+    "rolebinding",
+    "longvideo-author",
+    "--role=longvideo-author",
+    `--user=${tenant}`,
+  );
+}
 /** The pod bridge's address on the real node: how a pod reaches this host (test/cluster/cluster-up.sh). */
 const bridge = "10.88.0.1";
 const podCidr = "10.88.0.0/16";
@@ -187,7 +215,7 @@ function expectDiscreet(film: FilmView, name: string): void {
 
 /** Applies the film, waits for it to fail, and checks it failed on bad input with `error`, said discreetly. */
 async function expectRefused(name: string, url: string, error: string): Promise<void> {
-  applyFilmObject(filmsNamespace, urlFilm(name, url));
+  applyFilmObject(filmsNamespace, urlFilm(name, url), tenant);
   const film = await watchFilm(
     filmsNamespace,
     name,
@@ -244,6 +272,7 @@ describe("reference image URLs under the operator's fetch policy, on the real no
     installOperator(release, ["--set", "replicaCount=1"]);
     expect(otherOperators()).toEqual([]);
     ensureRestrictedNamespace(filmsNamespace);
+    grantTenant();
     await expectRefused(
       "private-url",
       server.url("/ref.png"),
@@ -293,7 +322,7 @@ describe("reference image URLs under the operator's fetch policy, on the real no
 
   it("renders a film whose image the allowed address serves, asked for by the URL's host", async () => {
     const name = "allowed-url";
-    applyFilmObject(filmsNamespace, urlFilm(name, server.url("/ref.png")));
+    applyFilmObject(filmsNamespace, urlFilm(name, server.url("/ref.png")), tenant);
     const film = await watchFilm(
       filmsNamespace,
       name,
