@@ -8,7 +8,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
-import { installOperator, loadImages, run } from "../e2e/film-demo.ts";
+import { installOperator, loadImages, otherOperators, run } from "../e2e/film-demo.ts";
 
 // The chart names its Lease after the release's full name, which is the chart's name for a release of that name.
 const leaseName = "longvideo-operator";
@@ -38,6 +38,9 @@ export function installHelmReplicas(kc: KubeConfig, namespace: string, evidence:
   const core = kc.makeApiClient(CoreV1Api);
   const leases = kc.makeApiClient(CoordinationV1Api);
   const release = { name: leaseName, namespace };
+  // Every operator watches all namespaces: another release's would act on the suite's films too.
+  const others = otherOperators(namespace);
+  if (others.length > 0) throw new Error(`another operator is installed (${others.join(", ")}): uninstall it first`);
   loadImages();
   installOperator(release, [
     "--set",

@@ -62,6 +62,24 @@ export function installOperator(release: Release, extraArgs: readonly string[] =
   ]);
 }
 
+/**
+ * Operators of other releases (namespace/deployment), besides the one in `ownNamespace`: a test's films would be
+ * acted on by them too, since every operator watches all namespaces.
+ */
+export function otherOperators(ownNamespace: string): string[] {
+  return kubectl(
+    "get",
+    "deployments",
+    "--all-namespaces",
+    "-l",
+    "app.kubernetes.io/name=longvideo-operator",
+    "-o",
+    "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{'\\n'}{end}",
+  )
+    .split("\n")
+    .filter((d) => d !== "" && !d.startsWith(`${ownNamespace}/`));
+}
+
 /** Creates (or keeps) a namespace that enforces the `restricted` Pod Security level. */
 export function ensureRestrictedNamespace(name: string): void {
   const namespace = `apiVersion: v1

@@ -29,6 +29,7 @@ import {
   installOperator,
   kubectl,
   loadImages,
+  otherOperators,
   run,
   watchFilm,
 } from "./film-demo.ts";
@@ -168,20 +169,6 @@ const filmEvents = (film: string): string[] =>
     .filter((e) => e.regarding?.kind === "LongVideo" && e.regarding.name === film)
     .map((e) => e.note ?? "");
 
-/** Other releases' operators: they would act on this file's films too, since every operator watches all namespaces. */
-const otherOperators = (): string[] =>
-  kubectl(
-    "get",
-    "deployments",
-    "--all-namespaces",
-    "-l",
-    "app.kubernetes.io/name=longvideo-operator",
-    "-o",
-    "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{'\\n'}{end}",
-  )
-    .split("\n")
-    .filter((d) => d !== "" && !d.startsWith(`${release.namespace}/`));
-
 let server: ImageServer;
 
 /**
@@ -242,7 +229,7 @@ const podFetchPolicy = (name: string): unknown => {
 };
 
 beforeAll(async () => {
-  const others = otherOperators();
+  const others = otherOperators(release.namespace);
   if (others.length > 0)
     throw new Error(`another LongVideo operator is installed and would act on these films too: ${others.join(", ")}`);
   loadImages();
@@ -270,7 +257,7 @@ afterAll(async () => {
 describe("reference image URLs under the operator's fetch policy, on the real node", () => {
   it("with the chart's defaults, refuses the private bridge address before any request, saying only its class", async () => {
     installOperator(release, ["--set", "replicaCount=1"]);
-    expect(otherOperators()).toEqual([]);
+    expect(otherOperators(release.namespace)).toEqual([]);
     ensureRestrictedNamespace(filmsNamespace);
     grantTenant();
     await expectRefused(

@@ -21,6 +21,7 @@ import {
   installOperator,
   kubectl,
   loadImages,
+  otherOperators,
   repoRoot,
   run,
   segmentFilesDirectory,
@@ -181,25 +182,11 @@ const segmentPods = (film: string): SegmentPod[] =>
     (a, b) => Number(a.metadata.labels["longvideo.dev/segment"]) - Number(b.metadata.labels["longvideo.dev/segment"]),
   );
 
-/** Other releases' operators: they would act on this file's films too, since every operator watches all namespaces. */
-const otherOperators = (): string[] =>
-  kubectl(
-    "get",
-    "deployments",
-    "--all-namespaces",
-    "-l",
-    "app.kubernetes.io/name=longvideo-operator",
-    "-o",
-    "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{'\\n'}{end}",
-  )
-    .split("\n")
-    .filter((d) => d !== "" && !d.startsWith(`${release.namespace}/`));
-
 /** How long each film took, for the report at the end. */
 const timings: string[] = [];
 
 beforeAll(() => {
-  const others = otherOperators();
+  const others = otherOperators(release.namespace);
   if (others.length > 0)
     throw new Error(`another LongVideo operator is installed and would act on these films too: ${others.join(", ")}`);
   const started = Date.now();
@@ -232,7 +219,7 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
       "jsonpath={.items[*].status.readyReplicas}",
     );
     expect(ready).toBe("1");
-    expect(otherOperators()).toEqual([]);
+    expect(otherOperators(release.namespace)).toEqual([]);
   });
 
   it("serves the model cache from a read-only volume on the real node, bound to the films' claim", async () => {
