@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { parseAllDocuments } from "yaml";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 
@@ -66,4 +67,14 @@ export function helmTemplate(
     ...values.flatMap((value) => ["--set", value]),
     ...args,
   );
+}
+
+/** The objects of a multi-document YAML text (what `helm template` prints), as the caller views them. */
+export function renderedObjects<T>(text: string): T[] {
+  return parseAllDocuments(text)
+    .map((document) => {
+      if (document.errors.length > 0) throw new Error(document.errors.map((e) => e.message).join("\n"));
+      return document.toJS() as T | null;
+    })
+    .filter((object): object is T => object !== null);
 }

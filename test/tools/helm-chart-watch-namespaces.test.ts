@@ -4,11 +4,10 @@
  * Runs the pinned helm; without it these tests fail rather than skip.
  */
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
 import { operatorConfig } from "../../src/config/operator-config.ts";
 import { installObjects } from "../../src/install/install-yaml.ts";
 import { operatorInstall, scopedInstall } from "../../src/install/operator-install.ts";
-import { helmTemplate } from "../support/pinned-helm.ts";
+import { helmTemplate, renderedObjects } from "../support/pinned-helm.ts";
 
 interface Rule {
   apiGroups: string[];
@@ -25,19 +24,10 @@ interface ObjectView {
   spec?: { template?: { spec?: { containers: { env?: { name: string; value?: string }[] }[] } } };
 }
 
-function parseObjects(text: string): ObjectView[] {
-  return parseAllDocuments(text)
-    .map((document) => {
-      if (document.errors.length > 0) throw new Error(document.errors.map((e) => e.message).join("\n"));
-      return document.toJS() as ObjectView | null;
-    })
-    .filter((object): object is ObjectView => object !== null);
-}
-
 const release = { name: "films", namespace: "films-system" };
 const fullname = "films-longvideo-operator";
 const serviceAccount = { kind: "ServiceAccount", name: fullname, namespace: release.namespace };
-const render = (...values: string[]) => parseObjects(helmTemplate(release, values));
+const render = (...values: string[]) => renderedObjects<ObjectView>(helmTemplate(release, values));
 const ofKind = (objects: ObjectView[], kind: string) => objects.filter((object) => object.kind === kind);
 const plain = (rules: typeof operatorInstall.namespacedRules): Rule[] =>
   rules.map(({ apiGroups, resources, verbs }) => ({
@@ -111,7 +101,7 @@ describe("the chart's watchNamespaces", () => {
   });
 
   it("grants what the plain install generator grants for the same scope", () => {
-    const chart = parseObjects(
+    const chart = renderedObjects<ObjectView>(
       helmTemplate({ name: operatorInstall.name, namespace: operatorInstall.namespace }, [
         "watchNamespaces={team-a,team-b}",
       ]),
@@ -139,9 +129,9 @@ describe("the chart's watchNamespaces", () => {
 
 describe("two releases of the chart in one cluster", () => {
   const keys = (name: string, namespace: string, watched: string) =>
-    parseObjects(helmTemplate({ name, namespace }, [`watchNamespaces={${watched}}`], ["--include-crds"])).map(
-      (o) => `${o.kind} ${o.metadata.namespace ?? "-"}/${o.metadata.name}`,
-    );
+    renderedObjects<ObjectView>(
+      helmTemplate({ name, namespace }, [`watchNamespaces={${watched}}`], ["--include-crds"]),
+    ).map((o) => `${o.kind} ${o.metadata.namespace ?? "-"}/${o.metadata.name}`);
 
   it("share no object but the CRD, which Helm installs from crds/ only when it is absent", () => {
     const first = keys("films-a", "team-a-system", "team-a");

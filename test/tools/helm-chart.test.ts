@@ -6,10 +6,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
 import { operatorConfig } from "../../src/config/operator-config.ts";
 import { operatorInstall } from "../../src/install/operator-install.ts";
-import { chartDir, helm, helmTemplate, pinnedVersion } from "../support/pinned-helm.ts";
+import { chartDir, helm, helmTemplate, pinnedVersion, renderedObjects } from "../support/pinned-helm.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 
@@ -22,15 +21,6 @@ interface ObjectView {
 
 interface PodSpecView {
   containers: { name: string; image: string; env?: { name: string; value?: string }[] }[];
-}
-
-function parseObjects(text: string): ObjectView[] {
-  return parseAllDocuments(text)
-    .map((document) => {
-      if (document.errors.length > 0) throw new Error(document.errors.map((e) => e.message).join("\n"));
-      return document.toJS() as ObjectView | null;
-    })
-    .filter((object): object is ObjectView => object !== null);
 }
 
 function find(objects: readonly ObjectView[], kind: string, name: string, source: string): ObjectView {
@@ -46,12 +36,12 @@ const podSpec = (deployment: ObjectView): PodSpecView => {
 };
 
 const { name, namespace, leaderElectionRoleName } = operatorInstall;
-const install = parseObjects(readFileSync(path.join(repoRoot, "manifests/install.yaml"), "utf8"));
+const install = renderedObjects<ObjectView>(readFileSync(path.join(repoRoot, "manifests/install.yaml"), "utf8"));
 
 // Rendered on first use rather than in beforeAll, so that a missing helm fails every test instead of skipping them.
 let rendered: ObjectView[] | undefined;
 function chartObjects(): ObjectView[] {
-  rendered ??= parseObjects(helmTemplate({ name, namespace }));
+  rendered ??= renderedObjects<ObjectView>(helmTemplate({ name, namespace }));
   return rendered;
 }
 
@@ -107,7 +97,7 @@ describe("the Helm chart and manifests/install.yaml", () => {
   });
 
   it("pass the fetch values on as one policy the operator accepts: cluster and other ranges refused", () => {
-    const rendered = parseObjects(
+    const rendered = renderedObjects<ObjectView>(
       helm(
         "template",
         name,
