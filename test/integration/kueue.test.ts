@@ -179,7 +179,7 @@ beforeAll(async () => {
   kubectl("apply", "--server-side", "--force-conflicts", "-f", "crds/longvideo.dev_longvideos.yaml");
   await films.core.createNamespace({ body: { metadata: { name: namespace } } });
   installKueueCrds();
-  kueue = await startKueue({ namespace });
+  kueue = await startKueue();
   apply(
     ...Object.entries(priority).map(([level, name]) => ({
       apiVersion: "scheduling.k8s.io/v1",

@@ -90,10 +90,10 @@ function writeCertificate(dir: string): void {
 }
 
 /**
- * Starts Kueue against the local cluster (its CRDs installed first), and waits until it is ready. `namespace` is
- * the one it calls its own (it must exist): only used for what it would keep there, which nothing here needs.
+ * Starts Kueue against the local cluster (its CRDs installed first) and waits until it is ready. It manages Jobs
+ * that name a LocalQueue, in any namespace, and no other.
  */
-export async function startKueue(options: { namespace: string }): Promise<KueueProcess> {
+export async function startKueue(): Promise<KueueProcess> {
   const home = kueueHome();
   const dir = mkdtempSync(path.join(tmpdir(), "lv-kueue-"));
   const webhookCerts = path.join(dir, "webhook-certs");
@@ -109,7 +109,8 @@ export async function startKueue(options: { namespace: string }): Promise<KueueP
     JSON.stringify({
       apiVersion: "config.kueue.x-k8s.io/v1beta2",
       kind: "Configuration",
-      namespace: options.namespace,
+      // Named, not needed: with leader election and certificate management off, nothing is kept there.
+      namespace: "kueue-system",
       health: { healthProbeBindAddress: `127.0.0.1:${String(healthPort)}` },
       metrics: { bindAddress: "0" },
       webhook: { host: "127.0.0.1", port: webhookPort, certDir: webhookCerts },
