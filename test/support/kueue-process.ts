@@ -122,7 +122,7 @@ export async function startKueue(): Promise<KueueProcess> {
   );
   let output = "";
   const script =
-    'mount -t overlay lv-kueue-etc -o "lowerdir=$1:/etc" /etc && exec "$2" --config="$3" --feature-gates=VisibilityOnDemand=false --zap-log-level=info';
+    'mount -t overlay lv-kueue-etc -o "lowerdir=$1:/etc" /etc && exec setpriv --pdeathsig TERM "$2" --config="$3" --feature-gates=VisibilityOnDemand=false --zap-log-level=info';
   const child = spawn(
     "unshare",
     ["--mount", "--propagation", "private", "sh", "-c", script, "kueue", etc, path.join(home, "kueue"), config],
@@ -142,7 +142,8 @@ export async function startKueue(): Promise<KueueProcess> {
     pid: child.pid ?? -1,
     logs: () => output,
     stop: async () => {
-      // unshare and sh exec into Kueue: this pid is Kueue's own.
+      // unshare, sh and setpriv exec into Kueue: this pid is Kueue's own. Should the test process die first, the
+      // kernel sends Kueue SIGTERM (setpriv --pdeathsig), so it never outlives the tests.
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       const code = await exited;
       rmSync(dir, { recursive: true, force: true });
