@@ -225,18 +225,31 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await sampler.stop();
+  // Every step is tried, whatever failed before it, so that no process or object of this test outlives it.
+  const failures: unknown[] = [];
+  const attempt = async (step: () => unknown) => {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(error);
+    }
+  };
+  await attempt(() => sampler.stop());
   // Films first, while the operator runs to release them; Kueue's objects while Kueue runs to release theirs.
-  kubectl("-n", namespace, "delete", "lv", "--all", "--wait=true", "--timeout=60s");
-  await operator?.stop();
-  kubectl("-n", namespace, "delete", "jobs", "--all", "--wait=true", "--timeout=60s");
-  kubectl("-n", namespace, "delete", "localqueues", "--all", "--wait=true", "--timeout=60s");
-  kubectl("delete", "clusterqueues", ...["wait", "share", "preempt"].map((n) => `${n}-${suffix}`), "--timeout=60s");
-  kubectl("delete", "resourceflavors", ...Object.values(flavor), "--timeout=60s");
-  kubectl("delete", "priorityclass", ...Object.values(priority), "--ignore-not-found");
-  await kueue?.stop();
-  uninstallKueueCrds();
-  await films.core.deleteNamespace({ name: namespace });
+  await attempt(() => kubectl("-n", namespace, "delete", "lv", "--all", "--wait=true", "--timeout=60s"));
+  await attempt(() => operator?.stop());
+  await attempt(() => kubectl("-n", namespace, "delete", "jobs", "--all", "--wait=true", "--timeout=60s"));
+  await attempt(() => kubectl("-n", namespace, "delete", "localqueues", "--all", "--wait=true", "--timeout=60s"));
+  const queues = ["wait", "share", "preempt"].map((n) => `clusterqueue/${n}-${suffix}`);
+  await attempt(() => kubectl("delete", ...queues, "--ignore-not-found", "--timeout=60s"));
+  const flavors = Object.values(flavor).map((name) => `resourceflavor/${name}`);
+  await attempt(() => kubectl("delete", ...flavors, "--ignore-not-found", "--timeout=60s"));
+  await attempt(() => kubectl("delete", "priorityclass", ...Object.values(priority), "--ignore-not-found"));
+  await attempt(() => kueue?.stop());
+  await attempt(() => {
+    uninstallKueueCrds();
+  });
+  await attempt(() => films.core.deleteNamespace({ name: namespace }));
   console.log(
     [
       "kueue figures:",
@@ -245,6 +258,7 @@ afterAll(async () => {
       `  samples of admitted and running GPUs: ${String(sampler.samples)}`,
     ].join("\n"),
   );
+  if (failures.length > 0) throw new AggregateError(failures, "cleaning up after the Kueue tests failed");
 }, 300_000);
 
 /** What `kubectl get lv -o wide` prints for a film. */
