@@ -139,7 +139,9 @@ build_kueue() {
   have_all "$KUEUE_BIN" kueue && [ -d "$KUEUE_BIN/crds" ] && return 0
   log "building Kueue $KUEUE_VERSION"
   rm -rf "$KUEUE_BIN.partial"; mkdir -p "$KUEUE_BIN.partial/crds"
-  GOBIN="$KUEUE_BIN.partial" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kueue/cmd/kueue@$KUEUE_VERSION"
+  # Its log says which version runs (the module's default is v0.0.0-main).
+  GOBIN="$KUEUE_BIN.partial" go install -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION" "sigs.k8s.io/kueue/cmd/kueue@$KUEUE_VERSION"
   local src
   src=$(go mod download -json "sigs.k8s.io/kueue@$KUEUE_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
   [ -d "$src/config/components/crd/bases" ] || die "no CRDs in $src/config/components/crd/bases"
