@@ -832,10 +832,10 @@ describe("decide", () => {
 
     it.each([
       {
-        case: "before Kueue made its Workload: says it waits in its queue, and that Kueue has made no Workload yet",
+        case: "before Kueue made its Workload: says it waits in its queue, and that no Workload is seen yet",
         job: queued(),
         message:
-          "segment 0 waits in its queue for admission (its Job is suspended until Kueue admits it); Kueue has made no Workload for it yet",
+          "segment 0 waits in its queue for admission (its Job is suspended until Kueue admits it); no Kueue Workload is seen for it yet",
       },
       {
         case: "not admitted: the Workload's own words",

@@ -98,7 +98,7 @@ function inQueue(job: ObservedJob, live: readonly ObservedPod[]): boolean {
 /** In Kueue's words, from the job's Workload: why it is not admitted, and whether Kueue evicted it. */
 function queuedMessage(what: string, admission: KueueAdmission | undefined): string {
   if (!admission) {
-    return `${what} waits in its queue for admission (its Job is suspended until Kueue admits it); Kueue has made no Workload for it yet`;
+    return `${what} waits in its queue for admission (its Job is suspended until Kueue admits it); no Kueue Workload is seen for it yet`;
   }
   const workload = `Workload ${admission.workload}`;
   if (admission.admitted) return `${what} is admitted by Kueue (${workload}) and about to start`;
