@@ -106,13 +106,18 @@ const jobOf = (w: Workload) => w.metadata.ownerReferences?.find((o) => o.kind ==
 /**
  * Samples, every 200 ms, what Kueue has admitted (GPUs of Workloads holding quota and not finished, per
  * ClusterQueue and flavor) and what runs (GPUs of pods bound to a node and not ended, per group of films), and when
- * each Job was first seen admitted and its pod first seen Running.
+ * each Job was seen admitted (again, after an eviction) and each of its pods first seen Running.
  */
 class AdmissionSampler {
   readonly maxAdmitted = new Map<string, number>();
   readonly maxRunning = new Map<string, number>();
-  readonly admittedAt = new Map<string, number>();
+  /** Per Job, when its pod was first seen Running. */
   readonly runningAt = new Map<string, number>();
+  /** Per Job, each time it was seen admitted after being seen not admitted (or not at all). */
+  readonly #admissions = new Map<string, number[]>();
+  readonly #admittedNow = new Set<string>();
+  /** Per pod, its Job and when it was first seen Running. */
+  readonly #podsRunning = new Map<string, { job: string; at: number }>();
   samples = 0;
   /** Films whose live pods' GPUs are summed together, by a name for the group. */
   readonly #groups = new Map<string, ReadonlySet<string>>();
@@ -143,8 +148,14 @@ class AdmissionSampler {
     const now = Date.now();
     const admitted = new Map<string, number>();
     for (const w of all) {
+      const job = jobOf(w);
+      if (holds(w, "Admitted") && !holds(w, "Finished")) {
+        if (!this.#admittedNow.has(job)) this.#admissions.set(job, [...(this.#admissions.get(job) ?? []), now]);
+        this.#admittedNow.add(job);
+      } else {
+        this.#admittedNow.delete(job);
+      }
       if (!holds(w, "QuotaReserved") || holds(w, "Finished")) continue;
-      if (holds(w, "Admitted") && !this.admittedAt.has(jobOf(w))) this.admittedAt.set(jobOf(w), now);
       for (const assignment of w.status?.admission?.podSetAssignments ?? []) {
         const key = `${w.status?.admission?.clusterQueue ?? ""}/${assignment.flavors?.["nvidia.com/gpu"] ?? ""}`;
         admitted.set(key, (admitted.get(key) ?? 0) + Number(assignment.resourceUsage?.["nvidia.com/gpu"] ?? 0));
@@ -153,6 +164,9 @@ class AdmissionSampler {
     const running = new Map<string, number>();
     for (const pod of pods.items) {
       const job = pod.metadata?.labels?.["batch.kubernetes.io/job-name"] ?? "";
+      const name = pod.metadata?.name ?? "";
+      if (pod.status?.phase === "Running" && !this.#podsRunning.has(name))
+        this.#podsRunning.set(name, { job, at: now });
       if (pod.status?.phase === "Running" && !this.runningAt.has(job)) this.runningAt.set(job, now);
       const live = pod.spec?.nodeName && pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed";
       if (!live) continue;
@@ -167,21 +181,38 @@ class AdmissionSampler {
     this.samples += 1;
   }
 
-  /** Seconds from a Job's admission to its pod running, for every Job seen both ways. */
-  admissionToRunning(): number[] {
-    return [...this.admittedAt].flatMap(([job, at]) => {
-      const running = this.runningAt.get(job);
-      return running === undefined ? [] : [Math.max(0, running - at) / 1000];
-    });
+  /** When each pod of a Job was first seen Running, in order. */
+  podStarts(job: string): number[] {
+    return [...this.#podsRunning.values()]
+      .filter((p) => p.job === job)
+      .map((p) => p.at)
+      .sort((a, b) => a - b);
+  }
+
+  /**
+   * Seconds from each admission of a Job (a re-admission after an eviction included) to the first of its pods
+   * seen Running since, with the Job's name.
+   */
+  admissionToRunning(): { job: string; seconds: number }[] {
+    return [...this.#admissions].flatMap(([job, times]) =>
+      times.flatMap((at) => {
+        const running = this.podStarts(job).find((start) => start >= at);
+        return running === undefined ? [] : [{ job, seconds: (running - at) / 1000 }];
+      }),
+    );
   }
 }
 
 const sampler = new AdmissionSampler();
 
-function summary(seconds: number[]): string {
-  const sorted = [...seconds].sort((a, b) => a - b);
-  const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  return `n=${String(sorted.length)} p50 ${pick(0.5).toFixed(2)} s, max ${pick(1).toFixed(2)} s`;
+function summary(measured: readonly { job: string; seconds: number }[]): string {
+  const sorted = [...measured].sort((a, b) => a.seconds - b.seconds);
+  const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const seconds = (q: number) => (pick(q)?.seconds ?? NaN).toFixed(2);
+  return (
+    `n=${String(sorted.length)} p50 ${seconds(0.5)} s, p90 ${seconds(0.9)} s, ` +
+    `max ${seconds(1)} s (${pick(1)?.job ?? "none"})`
+  );
 }
 
 beforeAll(async () => {
@@ -415,6 +446,7 @@ describe("films in Kueue queues", () => {
       (f) => (conditionOf(f, "Ready")?.message ?? "").includes("was evicted by Kueue (Preempted"),
       30_000,
     );
+    const evictedSeen = Date.now();
     expect(evicted.status?.phase).toBe("Queued");
     expect(evicted.status?.segments?.[0]).toMatchObject({ index: 0, attempt: 0, state: "Pending", evictions: 1 });
     const highDone = await films.until("high", (f) => f.status?.phase === "Succeeded", 60_000);
@@ -436,8 +468,12 @@ describe("films in Kueue queues", () => {
     expect(lowWorkload?.status?.schedulingStats?.evictions).toEqual([
       expect.objectContaining({ reason: "Preempted", count: 1 }),
     ]);
+    // Its Job ran two pods: the one Kueue's eviction ended, and the one it ran once admitted again.
+    expect(sampler.podStarts(lowJob)).toHaveLength(2);
+    const resumed = sampler.podStarts(lowJob).find((start) => start > evictedSeen);
     figures.push(
       `  (c) preemption: the high film's pod ran ${highRunning === undefined ? "?" : ((highRunning - preemptedAt) / 1000).toFixed(2)} s after it was created; ` +
+        `the low film's segment waited ${resumed === undefined ? "?" : ((resumed - evictedSeen) / 1000).toFixed(1)} s in its queue after its eviction was seen; ` +
         `the low film finished ${((Date.parse(lowDone.status?.completionTime ?? "") - preemptedAt) / 1000).toFixed(1)} s after`,
     );
   });
