@@ -20,7 +20,7 @@ node-modules: ## npm packages, including the Node 24 that runs every script
 	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 	  npm ci --no-audit --no-fund; fi
 
-binaries: ## Kubernetes, etcd, kwok, containerd, helm, provisioner: built from Go modules once, cached by version
+binaries: ## Kubernetes, etcd, kwok, containerd, helm, provisioner, Kueue: built from Go modules once, cached by version
 	@bash $(CLUSTER)/build-binaries.sh all
 
 test: deps ## every test: static checks, unit tests, then integration tests on a local cluster started and stopped here
@@ -38,7 +38,8 @@ test-tools: node-modules ## tests that run a pinned tool (the chart with helm), 
 	@bash $(CLUSTER)/build-binaries.sh helm
 	. $(CLUSTER)/env.sh && vitest run --project tools
 
-test-integration: ## integration tests against the running local cluster (make cluster-up first)
+test-integration: ## integration tests against the running local cluster (make cluster-up first); Kueue's controller runs from the cache
+	@bash $(CLUSTER)/build-binaries.sh kueue
 	. $(CLUSTER)/env.sh && KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project integration
 
 test-e2e: ## end-to-end tests against the running local cluster: helm install, films on the real node (animatic, svi on tiny models), Prometheus

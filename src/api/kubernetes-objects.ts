@@ -102,3 +102,16 @@ export interface NodeObject extends KubeObject {
     readonly conditions?: readonly ObjectCondition[];
   };
 }
+
+/**
+ * A Kueue Workload (kueue.x-k8s.io/v1beta2), which Kueue makes for each Job that names a LocalQueue: whether its
+ * Job is admitted, why not in Kueue's own words, and how often Kueue evicted it (preemption among them).
+ */
+export interface WorkloadObject extends KubeObject {
+  readonly status?: {
+    readonly conditions?: readonly ObjectCondition[];
+    readonly schedulingStats?: {
+      readonly evictions?: readonly { readonly reason?: string; readonly count?: number }[];
+    };
+  };
+}

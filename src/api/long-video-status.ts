@@ -57,7 +57,10 @@ export const ConditionReason = {
   PodRefused: "PodRefused",
   /** A pod the film waits on runs on a node that is not Ready or is gone; it is re-run elsewhere when evicted. */
   NodeLost: "NodeLost",
-  /** A Job the film waits on is suspended in a Kueue queue (spec.gpu.queueName) until the queue admits it. */
+  /**
+   * A Job the film waits on is suspended in a Kueue queue (spec.gpu.queueName) until the queue admits it; the
+   * message is its Workload's (why Kueue has not admitted it, or that Kueue evicted it).
+   */
   Queued: "Queued",
   /**
    * The kubelet cannot start a container the film waits on (an image it cannot pull, a ConfigMap or volume it
@@ -68,8 +71,11 @@ export const ConditionReason = {
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];
 
-/** Phases of a film, in `status.phase`. */
-export const phases = ["Pending", "Rendering", "Concatenating", "Succeeded", "Failed", "Suspended"] as const;
+/**
+ * Phases of a film, in `status.phase`. `Queued`: the job the film waits on is suspended in its Kueue queue
+ * (spec.gpu.queueName) and nothing of the film runs; the Ready condition carries the Workload's message.
+ */
+export const phases = ["Pending", "Rendering", "Concatenating", "Succeeded", "Failed", "Suspended", "Queued"] as const;
 export type Phase = (typeof phases)[number];
 
 /** States of one segment's record. */
@@ -151,6 +157,10 @@ export const segmentRecordSchema = z.strictObject({
     .enum(Object.values(SegmentFailureReason))
     .exactOptional()
     .meta({ description: "Why the latest attempt failed, in a word, when it did." }),
+  evictions: z.int().min(0).max(10_000).exactOptional().meta({
+    description:
+      "Times Kueue evicted the latest attempt's Job (preempted it, or took its admission back) while it ran: each time the Job was suspended, waited in its queue again and re-ran, without spending a retry.",
+  }),
   handoffLosses: z.int().min(0).max(100).exactOptional().meta({
     description:
       "Times this segment's hand-off was found missing or corrupt after it succeeded, each time rendered again.",

@@ -151,6 +151,14 @@ export const operatorInstall: OperatorInstall = {
       resources: ["events"],
       verbs: ["list", "watch"],
     },
+    {
+      why:
+        "Read, never written: Kueue's Workloads for the Jobs of films with spec.gpu.queueName, whose words say why " +
+        "a Job waits in its queue and how often Kueue evicted it. Harmless where Kueue is not installed.",
+      apiGroups: ["kueue.x-k8s.io"],
+      resources: ["workloads"],
+      verbs: ["list", "watch"],
+    },
   ],
   nodeRules: [
     {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { cachedClaim, cachedEvent, cachedFilm, cachedJob, cachedNode, cachedPod } from "./cached-object.ts";
-import type { EventObject, JobObject, NodeObject, PodObject } from "../api/kubernetes-objects.ts";
+import {
+  cachedClaim,
+  cachedEvent,
+  cachedFilm,
+  cachedJob,
+  cachedNode,
+  cachedPod,
+  cachedWorkload,
+} from "./cached-object.ts";
+import type { EventObject, JobObject, NodeObject, PodObject, WorkloadObject } from "../api/kubernetes-objects.ts";
 
 const managedFields = [{ manager: "kube-controller-manager", fieldsV1: { "f:status": {} } }];
 const metadata = {
@@ -15,6 +23,47 @@ const metadata = {
 };
 
 describe("cached objects", () => {
+  it("keeps of a Kueue Workload only its owner, its conditions and its eviction counts", () => {
+    const workload = {
+      metadata: { ...metadata, name: "job-bay-s1-abc-a0-1f2e3" },
+      spec: { queueName: "gpu", podSets: [{ name: "main", count: 1, template: { spec: { containers: [] } } }] },
+      status: {
+        admission: {
+          clusterQueue: "gpu",
+          podSetAssignments: [{ name: "main", flavors: { "nvidia.com/gpu": "h100" } }],
+        },
+        conditions: [
+          {
+            type: "QuotaReserved",
+            status: "False",
+            reason: "Pending",
+            message: "insufficient unused quota",
+            lastTransitionTime: "t0",
+            observedGeneration: 1,
+          },
+        ],
+        schedulingStats: { evictions: [{ reason: "Preempted", underlyingCause: "", count: 2 }] },
+        requeueState: { count: 1 },
+      },
+    } as unknown as WorkloadObject;
+    expect(cachedWorkload(workload)).toEqual({
+      metadata: {
+        name: "job-bay-s1-abc-a0-1f2e3",
+        namespace: "films",
+        uid: "u1",
+        resourceVersion: "42",
+        labels: { "longvideo.dev/film": "bay" },
+        ownerReferences: [{ uid: "j1", kind: "Job", name: "bay-s1-abc-a0" }],
+      },
+      status: {
+        conditions: [
+          { type: "QuotaReserved", status: "False", reason: "Pending", message: "insufficient unused quota" },
+        ],
+        schedulingStats: { evictions: [{ reason: "Preempted", count: 2 }] },
+      },
+    });
+  });
+
   it("keeps of a pod only where it ran and how it ended", () => {
     const pod = {
       metadata,

@@ -10,6 +10,7 @@ import type {
   KubeObject,
   NodeObject,
   PodObject,
+  WorkloadObject,
 } from "../api/kubernetes-objects.ts";
 
 type Metadata = NonNullable<KubeObject["metadata"]>;
@@ -148,5 +149,43 @@ export function cachedClaim(claim: ClaimObject): ClaimObject {
   const { deletionTimestamp } = claim.metadata;
   return {
     metadata: { ...identity(claim.metadata), ...(deletionTimestamp === undefined ? {} : { deletionTimestamp }) },
+  };
+}
+
+/**
+ * A Kueue Workload reduced to its owner (the Job), its conditions and its eviction counts: its spec (the Job's pod
+ * template) and admission details nobody here reads.
+ */
+export function cachedWorkload(workload: WorkloadObject): WorkloadObject {
+  const status = workload.status;
+  const evictions = status?.schedulingStats?.evictions;
+  return {
+    metadata: identity(workload.metadata),
+    ...(status === undefined
+      ? {}
+      : {
+          status: {
+            ...(status.conditions === undefined
+              ? {}
+              : {
+                  conditions: status.conditions.map(({ type, status: holds, reason, message }) => ({
+                    type,
+                    status: holds,
+                    ...(reason === undefined ? {} : { reason }),
+                    ...(message === undefined ? {} : { message }),
+                  })),
+                }),
+            ...(evictions === undefined
+              ? {}
+              : {
+                  schedulingStats: {
+                    evictions: evictions.map(({ reason, count }) => ({
+                      ...(reason === undefined ? {} : { reason }),
+                      ...(count === undefined ? {} : { count }),
+                    })),
+                  },
+                }),
+          },
+        }),
   };
 }

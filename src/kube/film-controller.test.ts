@@ -47,17 +47,19 @@ describe("FilmController: what it lists and watches", () => {
       "/api/v1/persistentvolumeclaims",
       "/api/v1/events",
       "/api/v1/events",
+      "/apis/kueue.x-k8s.io/v1beta2/workloads",
       "/api/v1/nodes",
     ]);
   });
 
   it("watching some namespaces: each resource in each of them, and no namespaced resource cluster-wide", () => {
     const paths = controller({ watchNamespaces: ["team-a", "team-b"], watchNodes: false }).watchedPaths();
-    expect(paths).toHaveLength(12);
+    expect(paths).toHaveLength(14);
     for (const path of paths) expect(path).toMatch(/^\/apis?\/.*\/namespaces\/team-[ab]\/[a-z]+$/);
     expect(paths).toContain("/apis/longvideo.dev/v1alpha1/namespaces/team-a/longvideos");
     expect(paths).toContain("/apis/batch/v1/namespaces/team-b/jobs");
     expect(paths).toContain("/api/v1/namespaces/team-b/persistentvolumeclaims");
+    expect(paths).toContain("/apis/kueue.x-k8s.io/v1beta2/namespaces/team-a/workloads");
   });
 
   it("watching some namespaces and nodes: nodes are the one cluster-wide path", () => {

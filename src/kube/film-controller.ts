@@ -14,6 +14,7 @@ import type {
   LongVideoObject,
   NodeObject,
   PodObject,
+  WorkloadObject,
 } from "../api/kubernetes-objects.ts";
 import { fieldManager, filmFinalizer, managedSelector, operatorLabels } from "../api/operator-labels.ts";
 import { filmEvent } from "../manifests/film-event.ts";
@@ -35,7 +36,15 @@ import type {
 import { workspaceClaimName } from "../reconcile/object-names.ts";
 import { compactedStatus } from "../reconcile/status-compaction.ts";
 import { filmSnapshot, hasEnded } from "../reconcile/observed-objects.ts";
-import { cachedClaim, cachedEvent, cachedFilm, cachedJob, cachedNode, cachedPod } from "./cached-object.ts";
+import {
+  cachedClaim,
+  cachedEvent,
+  cachedFilm,
+  cachedJob,
+  cachedNode,
+  cachedPod,
+  cachedWorkload,
+} from "./cached-object.ts";
 import type { FilmControllerObserver, ReconcileResult } from "./film-controller-observer.ts";
 import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog } from "./informer.ts";
@@ -75,6 +84,8 @@ export interface ControllerObservers {
 }
 
 const nodesPath = "/api/v1/nodes";
+/** The Kueue API version whose Workloads are read: v0.17 serves and stores it (a Kueue serving only v1beta1 adds no words). */
+const kueueApiPath = "/apis/kueue.x-k8s.io/v1beta2";
 const informerDefaults = { backoffBaseMs: 500, backoffMaxMs: 30_000, watchTimeoutSeconds: 240 };
 
 export class FilmController {
@@ -90,6 +101,11 @@ export class FilmController {
   /** Why the Job controller cannot create a film's pod, and why the kubelet cannot mount one's volumes. */
   readonly #jobEvents: MultiNamespaceInformer<EventObject>;
   readonly #podEvents: MultiNamespaceInformer<EventObject>;
+  /**
+   * Kueue's Workloads, by the Job they were made for: why a film's Job waits in its queue, and whether Kueue
+   * evicted it. Empty while Kueue's API is not served; the operator works the same without it.
+   */
+  readonly #workloads: MultiNamespaceInformer<WorkloadObject>;
   /** Absent when the operator may not watch nodes: then no node is judged lost. */
   readonly #nodes: Informer<NodeObject> | undefined;
   /** Per node: whether it was Ready when last seen, so that only a change queues the films on it. */
@@ -152,6 +168,18 @@ export class FilmController {
       { ...events, fieldSelector: "involvedObject.kind=Pod,reason=FailedMount" },
       log,
     );
+    this.#workloads = new MultiNamespaceInformer(
+      client,
+      {
+        ...watched,
+        apiPath: kueueApiPath,
+        resource: "workloads",
+        trim: cachedWorkload,
+        indexBy: ownerJobKeyOf,
+        mayBeAbsent: true,
+      },
+      log,
+    );
     // Nodes are cluster-scoped: watched only when the install grants it (a namespaced install may not).
     this.#nodes = options.watchNodes
       ? new Informer(client, { ...common, path: nodesPath, trim: cachedNode }, log)
@@ -181,6 +209,9 @@ export class FilmController {
     this.#podEvents.onChange((event) => {
       this.#queueOwnerOf(this.#pods.get(involvedKeyOf(event) ?? ""));
     });
+    this.#workloads.onChange((workload) => {
+      this.#queueOwnerOf(this.#jobs.get(ownerJobKeyOf(workload) ?? ""));
+    });
     this.#nodes?.onChange((node, event) => {
       this.#nodeChanged(node, event);
     });
@@ -204,18 +235,30 @@ export class FilmController {
     }
   }
 
+  /**
+   * Whether every cache the films need is filled. Kueue's Workloads are not waited for: they only add Kueue's
+   * words to a film that waits in a queue, and Kueue may not be installed or readable at all.
+   */
   hasSynced(): boolean {
     return this.#informers().every((informer) => informer.hasSynced());
   }
 
   /** Runs the informers (always, so a standby is warm) and, while `leading` is not aborted, the workers. */
   async runInformers(signal: AbortSignal): Promise<void> {
-    await Promise.all(this.#informers().map((informer) => informer.run(signal)));
+    await Promise.all([...this.#informers(), this.#workloads].map((informer) => informer.run(signal)));
   }
 
   /** The collection paths the controller lists and watches. */
   watchedPaths(): string[] {
-    const namespaced = [this.#films, this.#jobs, this.#pods, this.#claims, this.#jobEvents, this.#podEvents];
+    const namespaced = [
+      this.#films,
+      this.#jobs,
+      this.#pods,
+      this.#claims,
+      this.#jobEvents,
+      this.#podEvents,
+      this.#workloads,
+    ];
     return [...namespaced.flatMap((informer) => informer.paths()), ...(this.#nodes ? [nodesPath] : [])];
   }
 
@@ -431,6 +474,7 @@ export class FilmController {
         ...jobs.flatMap((job) => this.#jobEvents.listIndexed(objectKey(job))),
         ...pods.flatMap((pod) => this.#podEvents.listIndexed(objectKey(pod))),
       ],
+      workloads: jobs.flatMap((job) => this.#workloads.listIndexed(objectKey(job))),
       ...(nodes?.hasSynced() ? { nodes: (name: string) => nodes.get(name) } : {}),
       ...(refusal ? { refusal } : {}),
     });
@@ -566,6 +610,13 @@ function createdObject(effect: Effect): string | undefined {
 function involvedKeyOf(event: EventObject): string | undefined {
   const { namespace, name } = event.involvedObject ?? {};
   return namespace && name ? `${namespace}/${name}` : undefined;
+}
+
+/** `namespace/name` of the Job a Kueue Workload was made for, from its owner reference. */
+function ownerJobKeyOf(workload: WorkloadObject): string | undefined {
+  const namespace = workload.metadata?.namespace;
+  const job = workload.metadata?.ownerReferences?.find((o) => o.kind === "Job");
+  return namespace && job ? `${namespace}/${job.name}` : undefined;
 }
 
 /** `namespace/film` of an object the operator made for a film, from its film label. */

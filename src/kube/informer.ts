@@ -39,6 +39,12 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
    * scanning the whole cache: with thousands of jobs and pods a scan per reconcile was the operator's hottest code.
    */
   readonly indexBy?: (object: T) => string | undefined;
+  /**
+   * The resource may not be served at all (its CRD is not installed, e.g. Kueue's): a 404 then counts as an
+   * empty list, logged once, and the list is retried at the backoff's pace, so the resource is picked up once it
+   * is served, and its objects dropped if it goes away.
+   */
+  readonly mayBeAbsent?: boolean;
 }
 
 interface ObjectList<T> {
@@ -83,6 +89,8 @@ export class Informer<T extends KubeObject> {
   readonly #handlers: Handler<T>[] = [];
   #synced = false;
   #failures = 0;
+  /** The resource was not served (404) at the last list of a {@link InformerOptions.mayBeAbsent} informer. */
+  #absent = false;
 
   constructor(client: InformerClient, options: InformerOptions<T>, log: InformerLog) {
     this.#client = client;
@@ -180,6 +188,10 @@ export class Informer<T extends KubeObject> {
         continue: continueToken,
       });
       if (!page.ok) {
+        if (this.#options.mayBeAbsent && page.error.kind === "NotFound") {
+          this.#notServed(page.error);
+          return undefined;
+        }
         this.#log.watchFailed(this.#options.path, page.error);
         return undefined;
       }
@@ -205,8 +217,20 @@ export class Informer<T extends KubeObject> {
       }
     }
     this.#synced = true;
+    this.#absent = false;
     this.#log.relisted(this.#options.path, reason, items.length);
     return resourceVersion;
+  }
+
+  /** A resource not served is an empty one: whatever was cached is gone. Said once, not at every retry. */
+  #notServed(error: KubeError): void {
+    if (!this.#absent) this.#log.watchFailed(this.#options.path, error);
+    this.#absent = true;
+    for (const [key, object] of this.#cache) {
+      this.#remove(key, object);
+      this.#emit(object, "delete");
+    }
+    this.#synced = true;
   }
 
   /** Watches from `resourceVersion` until a relist is needed; returns why. */
@@ -237,6 +261,8 @@ export class Informer<T extends KubeObject> {
           watchAbort.signal,
         );
         if (!opened.ok) {
+          // The relist finds out, and says, whether the resource is still served.
+          if (opened.error.kind === "NotFound" && this.#options.mayBeAbsent) return "resource not served (404)";
           this.#log.watchFailed(this.#options.path, opened.error);
           if (opened.error.kind === "Gone") return "watch expired (410 Gone)";
           await this.#backoff(signal);

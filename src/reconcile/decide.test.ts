@@ -7,6 +7,7 @@ import type {
   FilmIntent,
   FilmSnapshot,
   FilmStatus,
+  KueueAdmission,
   ObservedJob,
   ObservedPod,
   PlannedSegment,
@@ -767,13 +768,6 @@ describe("decide", () => {
         message: "segment 0: its container cannot start (ErrImagePull): not found",
       },
       {
-        case: "its Job waits suspended in a Kueue queue",
-        input: snapshot({ jobs: [{ ...job, suspended: "Job suspended" }] }),
-        reason: "Queued",
-        message:
-          "segment 0 waits in its queue for admission (its Job is suspended until Kueue admits it): Job suspended",
-      },
-      {
         case: "a refused pod before anything about a pod (there is none yet)",
         input: snapshot({
           jobs: [{ ...job, podRefused: refusedPod }],
@@ -820,6 +814,134 @@ describe("decide", () => {
       // Merely not Ready (its pods not yet evicted): told, but the attempt is left to the node's return or eviction.
       const notReady = decide(snapshot({ jobs: [job], pods: [{ ...running, nodeLost: lostNode }] }));
       expect(notReady.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
+    });
+  });
+
+  describe("a Job in a Kueue queue (spec.gpu.queueName)", () => {
+    const job = jobFor(0, "", 0);
+    const queued = (admission?: KueueAdmission): ObservedJob => ({
+      ...job,
+      suspended: "Job suspended",
+      ...(admission ? { admission } : {}),
+    });
+    const pending =
+      "couldn't assign flavors to pod set main: insufficient unused quota for nvidia.com/gpu in flavor h100, 1 more needed";
+    const preempted =
+      "Preempted: Preempted to accommodate a workload (UID: u2, JobUID: j2) due to prioritization in the ClusterQueue";
+    const workload = "job-film-s0-1a2b3";
+
+    it.each([
+      {
+        case: "before Kueue made its Workload: says it waits in its queue, and that no Workload is seen yet",
+        job: queued(),
+        message:
+          "segment 0 waits in its queue for admission (its Job is suspended until Kueue admits it); no Kueue Workload is seen for it yet",
+      },
+      {
+        case: "not admitted: the Workload's own words",
+        job: queued({ workload, admitted: false, pending, evictions: 0 }),
+        message: `segment 0 waits in its queue for admission: Workload ${workload}: ${pending}`,
+      },
+    ])("$case", ({ job: waiting, message }) => {
+      const input = snapshot({ jobs: [waiting] });
+      const decision = decide(input);
+      const status = statusOf(decisionEffects(decision));
+      expect(status.phase).toBe("Queued");
+      expect(condition(status, "Ready")).toMatchObject({ status: "False", reason: "Queued", message });
+      expect(condition(status, "Progressing")).toMatchObject({ status: "False", reason: "Queued", message });
+      // Waiting in a queue is what queues are for: told once, not as a warning.
+      expect(decision.then.filter((a) => a.kind === "event")).toEqual([
+        { kind: "event", type: "Normal", reason: "Queued", message },
+      ]);
+      expect(created(decisionEffects(decision))).toEqual([]);
+      const again = decide({ ...input, film: { ...input.film, status } });
+      expect(again.then.filter((a) => a.kind === "event")).toEqual([]);
+      expect(again.status).toBeUndefined();
+    });
+
+    it("a later segment waiting for admission: the film is Queued, with what it rendered so far", () => {
+      const next = { ...jobFor(1, "sha256:l0", 0), suspended: "Job suspended" };
+      const status = statusOf(
+        decisionEffects(decide(snapshot({ status: { segments: [succeeded(0, "", "sha256:l0")] }, jobs: [next] }))),
+      );
+      expect(status.phase).toBe("Queued");
+      expect(status.progress).toBe("1/3");
+      expect(condition(status, "Ready")?.message).toMatch(/^segment 1 waits in its queue for admission/);
+    });
+
+    it("preempted while it ran: Queued again in Kueue's words, the same attempt waits, no retry spent", () => {
+      const runningRecord: SegmentRecord = {
+        index: 0,
+        attempt: 0,
+        state: "Running",
+        hash: "h0",
+        inputDigest: "",
+        node: "kwok-h100-1",
+        startTime: at(20),
+      };
+      const evicted = queued({ workload, admitted: false, pending, evicted: preempted, evictions: 1 });
+      // Kueue has suspended the Job; the Job controller is deleting its pod.
+      const going: ObservedPod = { ...podFor(job), deleting: true };
+      const decision = decide(snapshot({ status: { segments: [runningRecord] }, jobs: [evicted], pods: [going] }));
+      const status = statusOf(decisionEffects(decision));
+      expect(status.phase).toBe("Queued");
+      expect(condition(status, "Ready")).toMatchObject({
+        reason: "Queued",
+        message: `segment 0 was evicted by Kueue (${preempted}) and waits in its queue for admission again: Workload ${workload}: ${pending}`,
+      });
+      expect(status.segments).toEqual([{ ...runningRecord, state: "Pending", evictions: 1 }]);
+      expect(condition(status, "Degraded")?.status).toBe("False");
+      // The attempt is not over: its Job stays, and no other is made.
+      expect(created(decisionEffects(decision))).toEqual([]);
+      expect(decision.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
+
+      // Admitted again: a new pod of the same Job runs; then it succeeds, as attempt 0 with nothing counted.
+      const resumed = { ...job, admission: { workload, admitted: true, evictions: 1 } };
+      const again = statusOf(
+        decisionEffects(
+          decide(snapshot({ status, jobs: [resumed], pods: [{ ...podFor(job), name: "pod-2", startedAt: at(2) }] })),
+        ),
+      );
+      expect(again.phase).toBe("Rendering");
+      expect(again.segments?.[0]).toMatchObject({ state: "Running", attempt: 0, evictions: 1, startTime: at(2) });
+      expect(again.segments?.[0]?.failures).toBeUndefined();
+      const finished = { ...resumed, finished: "Succeeded" as const };
+      const last = statusOf(
+        decisionEffects(
+          decide(
+            snapshot({
+              status: again,
+              jobs: [finished],
+              pods: [{ ...podFor(finished, '{"latentsDigest":"sha256:l0","frames":77}'), name: "pod-2" }],
+            }),
+          ),
+        ),
+      );
+      expect(last.segments?.[0]).toMatchObject({ state: "Succeeded", attempt: 0, evictions: 1 });
+      expect(last.segments?.[0]?.failures).toBeUndefined();
+    });
+
+    it("keeps the eviction count it recorded when Kueue's count is lower (a Workload made again)", () => {
+      const record: SegmentRecord = {
+        index: 0,
+        attempt: 0,
+        state: "Running",
+        hash: "h0",
+        inputDigest: "",
+        evictions: 2,
+      };
+      const status = statusOf(
+        decisionEffects(
+          decide(
+            snapshot({
+              status: { segments: [record] },
+              jobs: [{ ...job, admission: { workload, admitted: true, evictions: 0 } }],
+              pods: [podFor(job)],
+            }),
+          ),
+        ),
+      );
+      expect(status.segments?.[0]).toMatchObject({ state: "Running", evictions: 2 });
     });
   });
 

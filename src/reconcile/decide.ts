@@ -17,7 +17,7 @@ import { filmFinalizer } from "../api/operator-labels.ts";
 import { concatStep } from "./concat-step.ts";
 import type { ConcatStep } from "./concat-step.ts";
 import { deletionDecision } from "./film-deletion.ts";
-import { EventReason } from "./film-conditions.ts";
+import { ConditionReason, EventReason } from "./film-conditions.ts";
 import { filmPhase } from "./film-phase.ts";
 import type { Decision, Effect, FilmIntent, FilmSnapshot, FollowUpAction, SetupAction } from "./film-snapshot.ts";
 import { filmStatus, statusChanged } from "./film-status.ts";
@@ -74,6 +74,7 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     running,
     concatenating: progress.valid === intent.segments.length && !output,
     started: progress.valid > 0,
+    queued: queued(waiting),
   });
   const status = filmStatus(snapshot, intent, {
     phase,
@@ -109,6 +110,11 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     ...(step.requeueAfterMs === undefined ? {} : { requeueAfterMs: step.requeueAfterMs }),
     facts: { segmentsEnded: progress.ended, ...(handoffFrom === undefined ? {} : { handoffFrom }) },
   };
+}
+
+/** Whether what holds the film back is its queue: the job it waits on is not admitted by Kueue yet. */
+function queued(waiting: { readonly reason: string } | undefined): boolean {
+  return waiting?.reason === ConditionReason.Queued;
 }
 
 function held(snapshot: FilmSnapshot, blocked: unknown): boolean {

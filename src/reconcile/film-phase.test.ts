@@ -36,6 +36,16 @@ describe("filmPhase", () => {
       facts: { written: true, suspend: true },
       phase: "Succeeded",
     },
+    {
+      name: "a film whose job waits in its Kueue queue is Queued, even mid-film",
+      facts: { queued: true, started: true },
+      phase: "Queued",
+    },
+    {
+      name: "a suspended film is Suspended, not Queued",
+      facts: { queued: true, suspend: true },
+      phase: "Suspended",
+    },
     { name: "a failure wins over everything", facts: { failed: true, written: true, running: true }, phase: "Failed" },
   ])("$name", ({ facts, phase }) => {
     expect(filmPhase({ ...quiet, ...facts })).toBe(phase);

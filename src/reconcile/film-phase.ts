@@ -11,6 +11,8 @@ export interface PhaseFacts {
   readonly concatenating: boolean;
   /** At least one segment is recorded. */
   readonly started: boolean;
+  /** The job the film waits on is suspended in its Kueue queue, and nothing of the film runs. */
+  readonly queued?: boolean;
 }
 
 export function filmPhase(facts: PhaseFacts): FilmPhase {
@@ -18,6 +20,7 @@ export function filmPhase(facts: PhaseFacts): FilmPhase {
   if (facts.written) return "Succeeded";
   // Suspension takes effect at a boundary: a running job finishes first.
   if (facts.suspend && !facts.running) return "Suspended";
+  if (facts.queued) return "Queued";
   if (facts.concatenating) return "Concatenating";
   if (facts.started || facts.running) return "Rendering";
   return "Pending";

@@ -126,6 +126,21 @@ export interface ObservedJob {
   readonly podTemplate?: string;
   /** Suspended (a Kueue queue has not admitted it yet): the Job controller's Suspended condition, when it holds. */
   readonly suspended?: string;
+  /** What Kueue says of it, from its Workload, when it names a queue and Kueue has made one. */
+  readonly admission?: KueueAdmission;
+}
+
+/** What Kueue says of a Job that names a LocalQueue, from the Workload it made for the Job. */
+export interface KueueAdmission {
+  readonly workload: string;
+  /** Quota is reserved and every admission check passed: Kueue lets the Job run (it unsuspends it). */
+  readonly admitted: boolean;
+  /** Why it is not admitted, in Kueue's words (its QuotaReserved or Admitted condition), while it is not. */
+  readonly pending?: string;
+  /** Why Kueue evicted it (preempted it, or took its admission back): `reason: message`, until it is admitted again. */
+  readonly evicted?: string;
+  /** Times Kueue evicted it, by its scheduling statistics. */
+  readonly evictions: number;
 }
 
 /** A pod of one of those Jobs, reduced likewise. */

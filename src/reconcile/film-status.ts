@@ -83,6 +83,7 @@ const readyReasons: Readonly<Record<FilmPhase, string>> = {
   Concatenating: ConditionReason.Concatenating,
   Rendering: ConditionReason.Rendering,
   Pending: ConditionReason.InProgress,
+  Queued: ConditionReason.Queued,
 };
 
 type DraftFacts = StatusFacts & {
@@ -135,7 +136,7 @@ function readyDraft(facts: DraftFacts): ConditionDraft {
 }
 
 function inProgress(phase: FilmPhase): boolean {
-  return phase === "Rendering" || phase === "Concatenating" || phase === "Pending";
+  return phase === "Rendering" || phase === "Concatenating" || phase === "Pending" || phase === "Queued";
 }
 
 function progressingDraft(facts: DraftFacts): ConditionDraft {

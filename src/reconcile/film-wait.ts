@@ -5,7 +5,15 @@
  * or whose node was lost.
  */
 import { ConditionReason, ConditionType, EventReason } from "./film-conditions.ts";
-import type { FilmSnapshot, FilmStatus, FollowUpAction, ObservedJob, ObservedPod } from "./film-snapshot.ts";
+import type {
+  EventType,
+  FilmSnapshot,
+  FilmStatus,
+  FollowUpAction,
+  KueueAdmission,
+  ObservedJob,
+  ObservedPod,
+} from "./film-snapshot.ts";
 
 export interface FilmWait {
   readonly reason: string;
@@ -39,8 +47,8 @@ export function refusalWait(snapshot: FilmSnapshot): FilmWait | undefined {
 }
 
 /**
- * What holds up a job the film wants running, most fundamental first: its pod cannot be created; its node is
- * lost; no node fits it; its container cannot start.
+ * What holds up a job the film wants running, most fundamental first: it waits in its Kueue queue; its pod
+ * cannot be created; its node is lost; no node fits it; its container cannot start.
  */
 export function podWait(snapshot: FilmSnapshot, wanted: ReadonlySet<string>): FilmWait | undefined {
   const jobs = snapshot.jobs.filter((j) => wanted.has(j.name) && !j.finished);
@@ -55,12 +63,7 @@ export function podWait(snapshot: FilmSnapshot, wanted: ReadonlySet<string>): Fi
 function jobWait(job: ObservedJob, pods: readonly ObservedPod[]): FilmWait | undefined {
   const what = job.kind === "segment" ? `segment ${String(job.segment)}` : "the concatenation";
   const live = pods.filter((p) => p.phase !== "Succeeded" && p.phase !== "Failed");
-  if (job.suspended !== undefined && live.length === 0) {
-    return {
-      reason: ConditionReason.Queued,
-      message: `${what} waits in its queue for admission (its Job is suspended until Kueue admits it): ${job.suspended}`,
-    };
-  }
+  if (inQueue(job, live)) return { reason: ConditionReason.Queued, message: queuedMessage(what, job.admission) };
   if (job.podRefused !== undefined && live.length === 0) {
     return { reason: ConditionReason.PodRefused, message: `${what}: its pod cannot be created: ${job.podRefused}` };
   }
@@ -83,6 +86,32 @@ function jobWait(job: ObservedJob, pods: readonly ObservedPod[]): FilmWait | und
   return undefined;
 }
 
+/**
+ * Suspended with no pod left running, or evicted by Kueue: an evicted job's pod is on its way out (the Job
+ * controller deletes it once Kueue suspends the Job).
+ */
+function inQueue(job: ObservedJob, live: readonly ObservedPod[]): boolean {
+  const evicted = job.admission?.evicted !== undefined && !job.admission.admitted;
+  return evicted || (job.suspended !== undefined && live.every((p) => p.deleting));
+}
+
+/** In Kueue's words, from the job's Workload: why it is not admitted, and whether Kueue evicted it. */
+function queuedMessage(what: string, admission: KueueAdmission | undefined): string {
+  if (!admission) {
+    return `${what} waits in its queue for admission (its Job is suspended until Kueue admits it); no Kueue Workload is seen for it yet`;
+  }
+  const workload = `Workload ${admission.workload}`;
+  if (admission.admitted) return `${what} is admitted by Kueue (${workload}) and about to start`;
+  const pending = admission.pending ?? "not admitted yet";
+  if (admission.evicted !== undefined) {
+    return `${what} was evicted by Kueue (${admission.evicted}) and waits in its queue for admission again: ${workload}: ${pending}`;
+  }
+  return `${what} waits in its queue for admission: ${workload}: ${pending}`;
+}
+
+/** Waiting in a queue is how a queue works, not a fault: told, but not as a warning. */
+const eventTypes: Readonly<Record<string, EventType>> = { [ConditionReason.Queued]: "Normal" };
+
 const eventReasons: Readonly<Record<string, string>> = {
   [ConditionReason.Unschedulable]: EventReason.SegmentUnschedulable,
 };
@@ -92,5 +121,12 @@ export function waitEvent(previous: FilmStatus, wait: FilmWait | undefined): Fol
   if (!wait) return [];
   const progressing = previous.conditions?.find((c) => c.type === ConditionType.Progressing);
   if (progressing?.reason === wait.reason && progressing.message === wait.message) return [];
-  return [{ kind: "event", type: "Warning", reason: eventReasons[wait.reason] ?? wait.reason, message: wait.message }];
+  return [
+    {
+      kind: "event",
+      type: eventTypes[wait.reason] ?? "Warning",
+      reason: eventReasons[wait.reason] ?? wait.reason,
+      message: wait.message,
+    },
+  ];
 }

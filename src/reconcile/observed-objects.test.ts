@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { JobObject, LongVideoObject, PodObject } from "../api/kubernetes-objects.ts";
-import { filmSnapshot, hasEnded, observedJob, observedPod } from "./observed-objects.ts";
+import type { JobObject, LongVideoObject, PodObject, WorkloadObject } from "../api/kubernetes-objects.ts";
+import { filmSnapshot, hasEnded, kueueAdmission, observedJob, observedPod } from "./observed-objects.ts";
 
 const job = (labels: Record<string, string>, extra: Partial<JobObject> = {}): JobObject => ({
   metadata: {
@@ -161,6 +161,77 @@ describe("observedPod", () => {
   });
 });
 
+describe("kueueAdmission", () => {
+  const workload = (
+    conditions: { type: string; status: string; reason?: string; message?: string }[],
+    evictions?: { reason: string; count: number }[],
+  ): WorkloadObject => ({
+    metadata: { name: "job-bay-s1-abc-a2-5f2e1", namespace: "films" },
+    status: { conditions, ...(evictions ? { schedulingStats: { evictions } } : {}) },
+  });
+  const insufficient =
+    "couldn't assign flavors to pod set main: insufficient unused quota for nvidia.com/gpu in flavor h100, 1 more needed";
+
+  it.each([
+    {
+      name: "not yet considered: no conditions",
+      conditions: [],
+      expected: { admitted: false, pending: "Kueue has not considered it yet", evictions: 0 },
+    },
+    {
+      name: "no quota: the QuotaReserved condition's message",
+      conditions: [{ type: "QuotaReserved", status: "False", reason: "Pending", message: insufficient }],
+      expected: { admitted: false, pending: insufficient, evictions: 0 },
+    },
+    {
+      name: "quota reserved, admission checks pending: the Admitted condition's message",
+      conditions: [
+        {
+          type: "QuotaReserved",
+          status: "True",
+          reason: "QuotaReserved",
+          message: "Quota reserved in ClusterQueue gpu",
+        },
+        { type: "Admitted", status: "False", reason: "Pending", message: "waiting for check provisioning" },
+      ],
+      expected: { admitted: false, pending: "waiting for check provisioning", evictions: 0 },
+    },
+    {
+      name: "admitted",
+      conditions: [
+        { type: "QuotaReserved", status: "True", reason: "QuotaReserved" },
+        { type: "Admitted", status: "True", reason: "Admitted" },
+        { type: "Evicted", status: "False", reason: "QuotaReserved", message: "Previously: preempted" },
+      ],
+      evictions: [{ reason: "Preempted", count: 1 }],
+      expected: { admitted: true, evictions: 1 },
+    },
+    {
+      name: "evicted (preempted): why, and how often by every reason",
+      conditions: [
+        { type: "QuotaReserved", status: "False", reason: "Pending", message: insufficient },
+        { type: "Admitted", status: "False", reason: "NoReservation" },
+        { type: "Evicted", status: "True", reason: "Preempted", message: "Preempted to accommodate a workload" },
+      ],
+      evictions: [
+        { reason: "Preempted", count: 2 },
+        { reason: "PodsReadyTimeout", count: 1 },
+      ],
+      expected: {
+        admitted: false,
+        pending: insufficient,
+        evicted: "Preempted: Preempted to accommodate a workload",
+        evictions: 3,
+      },
+    },
+  ])("$name", ({ conditions, evictions, expected }) => {
+    expect(kueueAdmission(workload(conditions, evictions))).toEqual({
+      workload: "job-bay-s1-abc-a2-5f2e1",
+      ...expected,
+    });
+  });
+});
+
 describe("filmSnapshot", () => {
   const film: LongVideoObject = {
     metadata: { name: "bay", namespace: "films", uid: "u1", generation: 3, finalizers: ["longvideo.dev/cleanup"] },
@@ -187,6 +258,33 @@ describe("filmSnapshot", () => {
     });
     expect(snapshot.jobs.map((j) => j.name)).toEqual(["bay-s1-abc-a2"]);
     expect(snapshot.workspaceClaim).toEqual({ name: "bay-workspace", uid: "", ownedByFilm: true, deleting: false });
+  });
+
+  it("tells each job what Kueue says of it, from the Workload the job owns, and nothing from another's", () => {
+    const owned = job(segmentLabels);
+    const workload = (name: string, jobUid: string): WorkloadObject => ({
+      metadata: { name, namespace: "films", ownerReferences: [{ uid: jobUid, kind: "Job", name: "bay-s1-abc-a2" }] },
+      status: { conditions: [{ type: "QuotaReserved", status: "False", reason: "Pending", message: name }] },
+    });
+    const observe = (workloads?: WorkloadObject[]) =>
+      filmSnapshot({
+        now: new Date(0),
+        film,
+        intent: { ok: false, reason: "InvalidSpec", errors: [] },
+        jobs: [owned],
+        pods: [],
+        claim: undefined,
+        ...(workloads ? { workloads } : {}),
+      }).jobs[0]?.admission;
+    expect(observe([workload("an earlier job's", "old-uid"), workload("its own", "job-uid")])).toEqual({
+      workload: "its own",
+      admitted: false,
+      pending: "its own",
+      evictions: 0,
+    });
+    expect(observe([workload("an earlier job's", "old-uid")])).toBeUndefined();
+    // Kueue's API not served: nothing is said.
+    expect(observe()).toBeUndefined();
   });
 
   it("ignores jobs another film of the same name left behind", () => {

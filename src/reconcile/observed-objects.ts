@@ -9,12 +9,14 @@ import type {
   LongVideoObject,
   NodeObject,
   PodObject,
+  WorkloadObject,
 } from "../api/kubernetes-objects.ts";
 import { operatorAnnotations, operatorLabels } from "../api/operator-labels.ts";
 import type {
   CreateRefusal,
   FilmSnapshot,
   IntentResult,
+  KueueAdmission,
   ObservedFilm,
   ObservedJob,
   ObservedPod,
@@ -84,6 +86,41 @@ function jobOutcome(
     ...present("failureMessage", failed.message),
   };
 }
+
+/**
+ * What Kueue says of the Job a Workload was made for: admitted or not, why not (the QuotaReserved condition's
+ * message while quota is not reserved, then the Admitted condition's while admission checks are pending), whether
+ * it was evicted and how often.
+ */
+export function kueueAdmission(workload: WorkloadObject): KueueAdmission {
+  const conditions = workload.status?.conditions ?? [];
+  const holds = (type: string) => conditions.find((c) => c.type === type && c.status === "True");
+  const reserved = holds("QuotaReserved") !== undefined;
+  const admitted = reserved && holds("Admitted") !== undefined;
+  const pending = admitted ? undefined : pendingMessage(conditions, reserved);
+  const evicted = holds("Evicted");
+  const evictions = (workload.status?.schedulingStats?.evictions ?? []).reduce((sum, e) => sum + (e.count ?? 0), 0);
+  return {
+    workload: workload.metadata?.name ?? "",
+    admitted,
+    ...present("pending", pending),
+    ...present("evicted", evicted && `${evicted.reason ?? "Evicted"}: ${evicted.message ?? "evicted by Kueue"}`),
+    evictions,
+  };
+}
+
+/** Why Kueue has not admitted a Workload: no quota reserved yet, or admission checks pending. */
+function pendingMessage(conditions: readonly WorkloadCondition[], reserved: boolean): string {
+  const said = (type: string) => {
+    const condition = conditions.find((c) => c.type === type);
+    return condition ? (condition.message ?? condition.reason) : undefined;
+  };
+  return reserved
+    ? (said("Admitted") ?? "quota reserved; waiting for admission checks")
+    : (said("QuotaReserved") ?? "Kueue has not considered it yet");
+}
+
+type WorkloadCondition = NonNullable<NonNullable<WorkloadObject["status"]>["conditions"]>[number];
 
 /** A pod of one of the operator's Jobs, reduced likewise; nothing for a pod of no Job. */
 export function observedPod(pod: PodObject): ObservedPod | undefined {
@@ -167,6 +204,8 @@ export interface ObservedObjects {
   readonly claim: ClaimObject | undefined;
   /** Warning events about those jobs (FailedCreate) and pods (FailedMount). */
   readonly events?: readonly EventObject[];
+  /** Kueue's Workloads of those jobs (by owner), when Kueue's API is served and the operator may read it. */
+  readonly workloads?: readonly WorkloadObject[];
   /** The nodes by name, when the operator may watch them; without them no node is judged lost. */
   readonly nodes?: (name: string) => NodeObject | undefined;
   readonly refusal?: CreateRefusal;
@@ -186,7 +225,14 @@ export function filmSnapshot(observed: ObservedObjects): FilmSnapshot {
       const seen = ownedBy(job, film.uid) ? observedJob(job) : undefined;
       if (!seen) return [];
       const refused = events.get(`FailedCreate/${job.metadata.uid ?? ""}`);
-      return [refused === undefined ? seen : { ...seen, podRefused: refused }];
+      const workload = seen.uid === "" ? undefined : observed.workloads?.find((w) => ownedBy(w, seen.uid));
+      return [
+        {
+          ...seen,
+          ...(refused === undefined ? {} : { podRefused: refused }),
+          ...(workload ? { admission: kueueAdmission(workload) } : {}),
+        },
+      ];
     }),
     pods: observed.pods.flatMap((pod) => {
       const seen = observedPod(pod);
@@ -231,8 +277,8 @@ function lostNode(
   return { nodeLost: `Ready=${ready.status}${ready.reason ? ` (${ready.reason})` : ""}: ${why}` };
 }
 
-function ownedBy(object: JobObject, uid: string): boolean {
-  return object.metadata.ownerReferences?.some((o) => o.uid === uid) ?? false;
+function ownedBy(object: JobObject | WorkloadObject, uid: string): boolean {
+  return object.metadata?.ownerReferences?.some((o) => o.uid === uid) ?? false;
 }
 
 function observedFilm(film: LongVideoObject): ObservedFilm {

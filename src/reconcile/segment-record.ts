@@ -16,12 +16,20 @@ export function segmentRecord(
   segment: PlannedSegment,
 ): SegmentRecord {
   const base = runningRecord(job, pod, prior, segment);
-  if (!job.finished)
-    return pod?.phase === "Running" || prior?.state === "Running" ? base : { ...base, state: "Pending" };
+  if (!job.finished) return running(job, pod, prior) ? base : { ...base, state: "Pending" };
   const finishTime = pod?.finishedAt ?? base.startTime ?? job.createdAt;
   if (job.finished === "Succeeded") return succeededRecord(base, finishTime, pod);
   const reason = countedReason(failureReason(job, pod), segment.index, job.attempt);
   return failedRecord(base, finishTime, failureMessage(job, pod), reason, pod?.exitCode);
+}
+
+/**
+ * Whether the attempt runs: its pod does, or did when last recorded. Not while its Job is back in its Kueue
+ * queue (Kueue evicted it; its pod is gone or going), until a new pod of the Job runs.
+ */
+function running(job: ObservedJob, pod: ObservedPod | undefined, prior: SegmentRecord | undefined): boolean {
+  const requeued = job.suspended !== undefined || (job.admission?.evicted !== undefined && !job.admission.admitted);
+  return !requeued && (pod?.phase === "Running" || prior?.state === "Running");
 }
 
 /** The record of an attempt under way, with what it inherits from the segment's earlier attempts. */
@@ -42,6 +50,7 @@ function runningRecord(
     inputDigest: job.inputDigest,
     ...nodeOf(pod, prior),
     startTime: pod?.startedAt ?? job.createdAt,
+    ...evictionsOf(job, prior),
     // Losses outlive the attempts they caused: they bound how often the segment is rendered again for them.
     ...(prior?.handoffLosses ? { handoffLosses: prior.handoffLosses } : {}),
   };
@@ -127,6 +136,16 @@ function failuresBefore(prior: SegmentRecord | undefined, attempt: number): numb
   if (!prior) return attempt;
   if (prior.attempt < attempt) return countedFailures(prior);
   return countedFailures(prior) - (isFailure(prior) ? 1 : 0);
+}
+
+/**
+ * How often Kueue evicted this attempt's Job: its Workload's count, never less than already recorded for the attempt
+ * (a Workload Kueue made again for the Job starts counting from zero).
+ */
+function evictionsOf(job: ObservedJob, prior: SegmentRecord | undefined): { evictions?: number } {
+  const recorded = prior?.attempt === job.attempt ? (prior.evictions ?? 0) : 0;
+  const evictions = Math.max(recorded, job.admission?.evictions ?? 0);
+  return evictions > 0 ? { evictions } : {};
 }
 
 function nodeOf(pod: ObservedPod | undefined, prior: SegmentRecord | undefined): { node?: string } {

@@ -133,10 +133,27 @@ GO
   rm -rf "$CONTAINERD_BIN"; mv "$CONTAINERD_BIN.partial" "$CONTAINERD_BIN"
 }
 
+# Kueue's go.mod has no replace directives, so `go install` builds it; its CRDs come from the same module's source,
+# so the controller and the CRDs it reads are always of one version. Not on PATH: tests start it by its full path.
+build_kueue() {
+  have_all "$KUEUE_BIN" kueue && [ -d "$KUEUE_BIN/crds" ] && return 0
+  log "building Kueue $KUEUE_VERSION"
+  rm -rf "$KUEUE_BIN.partial"; mkdir -p "$KUEUE_BIN.partial/crds"
+  # Its log says which version runs (the module's default is v0.0.0-main).
+  GOBIN="$KUEUE_BIN.partial" go install -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION" "sigs.k8s.io/kueue/cmd/kueue@$KUEUE_VERSION"
+  local src
+  src=$(go mod download -json "sigs.k8s.io/kueue@$KUEUE_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  [ -d "$src/config/components/crd/bases" ] || die "no CRDs in $src/config/components/crd/bases"
+  cp "$src"/config/components/crd/bases/*.yaml "$KUEUE_BIN.partial/crds/"
+  rm -rf "$KUEUE_BIN"; mv "$KUEUE_BIN.partial" "$KUEUE_BIN"
+}
+
 what=${1:-all}
 case $what in
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
+  kueue) build_kueue ;;
   kwok) install_tool "$KWOK_BIN" kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" ;;
   helm) install_tool "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ;;
   containerd) build_containerd ;;
@@ -149,6 +166,7 @@ case $what in
     build_containerd
     install_tool "$LPP_BIN" local-path-provisioner "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION"
     install_tool "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+    build_kueue
     ;;
   *) die "unknown target $what" ;;
 esac

@@ -14,6 +14,7 @@ KWOK_BIN=$LV_BIN/kwok-$KWOK_VERSION
 HELM_BIN=$LV_BIN/helm-$HELM_VERSION
 CONTAINERD_BIN=$LV_BIN/containerd-$CONTAINERD_VERSION
 LPP_BIN=$LV_BIN/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION
+KUEUE_BIN=$LV_BIN/kueue-$KUEUE_VERSION
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 # Node 24 from the `node` dev dependency runs every script; the pinned cluster binaries come before any on the host.
 export PATH="$LV_ROOT/node_modules/.bin:$K8S_BIN:$ETCD_BIN:$KWOK_BIN:$HELM_BIN:$CONTAINERD_BIN:$LPP_BIN:$PATH"

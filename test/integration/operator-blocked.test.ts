@@ -74,7 +74,7 @@ describe("a film the cluster holds back says why, and finishes once it no longer
     }
   }, 180_000);
 
-  it("a Job suspended in a Kueue queue that never admits it (no Kueue here): Queued, saying so", async () => {
+  it("a Job suspended in a Kueue queue that never admits it (Kueue not installed here): Queued, saying so", async () => {
     const gpu = {
       nodeSelector: { "longvideo.dev/pool": "h100" },
       tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
@@ -82,7 +82,10 @@ describe("a film the cluster holds back says why, and finishes once it no longer
     };
     await films.create(film("queued", { scenes: [{ prompt: "a queue of boats", clips: 1 }], gpu }));
     const queued = await blockedBy("queued", "Queued");
-    expect(conditionOf(queued, "Ready")?.message).toMatch(/^segment 0 waits in its queue for admission/);
+    expect(conditionOf(queued, "Ready")?.message).toMatch(
+      /^segment 0 waits in its queue for admission .*; no Kueue Workload is seen for it yet$/,
+    );
+    expect(queued.status?.phase).toBe("Queued");
     expect(printed("queued")).toContain("Queued");
     expect((await films.eventReasons("queued")).filter((r) => r === "Queued")).toHaveLength(1);
   });
