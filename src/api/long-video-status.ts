@@ -215,6 +215,10 @@ export const longVideoStatusSchema = z
     startTime: timestamp.exactOptional().meta({ description: "When the first segment started." }),
     completionTime: timestamp.exactOptional().meta({ description: "When the film succeeded or failed." }),
     eta: timestamp.exactOptional().meta({ description: "When the film is expected to be finished, while rendering." }),
+    remaining: z.string().max(16).exactOptional().meta({
+      description:
+        "Time left until eta, rounded up (4m, 2h10m, 1d3h, or overdue), as kubectl's ETA column shows it; rewritten when the text changes: each minute in the last hour, each ten minutes up to a day, each hour beyond.",
+    }),
     workspaceClaimUID: z.string().max(64).exactOptional().meta({
       description:
         "UID of the workspace claim the recorded segments were rendered into. A claim of another UID (deleted and made again, empty) invalidates them.",

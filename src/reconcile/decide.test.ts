@@ -322,6 +322,22 @@ describe("decide", () => {
     expect(decisionEffects(later)).toEqual([]);
   });
 
+  it("writes the time left as kubectl's ETA column shows it, and wakes up when its text changes", () => {
+    // One segment took 10 minutes and finished 30 s ago; two remain: the ETA is 19.5 minutes away.
+    const tenMinutes = { ...succeeded(0, "", "sha256:l0"), startTime: at(630), finishTime: at(30) };
+    const input = snapshot({ status: { segments: [tenMinutes] }, jobs: [jobFor(1, "sha256:l0", 0)] });
+    const decision = decide(input);
+    const status = statusOf(decisionEffects(decision));
+    expect(status.eta).toBe(new Date(now.getTime() - 30_000 + 1_200_000).toISOString());
+    expect(status.remaining).toBe("20m");
+    expect(decision.requeueAfterMs).toBe(30_000);
+    // Within the same minute nothing is written; past it, the text and only the text changes.
+    const film = { ...input.film, status };
+    expect(decisionEffects(decide({ ...input, now: new Date(now.getTime() + 29_000), film }))).toEqual([]);
+    const later = statusOf(decisionEffects(decide({ ...input, now: new Date(now.getTime() + 31_000), film })));
+    expect(later).toEqual({ ...status, remaining: "19m" });
+  });
+
   it("hands off as soon as the segment's pod succeeded, before the Job controller marks the Job complete", () => {
     const job = jobFor(0, "", 0);
     const pod: ObservedPod = { ...podFor(job, '{"latentsDigest":"sha256:l0"}'), phase: "Succeeded", finishedAt: at(1) };
