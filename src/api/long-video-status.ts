@@ -209,6 +209,9 @@ export const longVideoStatusSchema = z
         frames: z.int().min(0).meta({ description: "Frames in the film." }),
         seconds: z.number().min(0).meta({ description: "Length of the film in seconds." }),
         hash: digest.meta({ description: "Hash of everything the film was made from." }),
+        contactSheet: z.string().max(1024).exactOptional().meta({
+          description: "Path of the film's contact sheet (a poster frame of each segment, captioned) in the workspace.",
+        }),
       })
       .exactOptional()
       .meta({ description: "The finished film." }),

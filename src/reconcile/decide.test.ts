@@ -624,6 +624,17 @@ describe("decide", () => {
     );
   });
 
+  it("links the contact sheet the concatenation reports from the film's status and its Ready message", () => {
+    const job = concatJob("Succeeded", 10);
+    const message = '{"frames":233,"seconds":14.5625,"contactSheet":"/workspace/film.contact.png"}';
+    const decision = decide(snapshot({ status: { segments: done }, jobs: [job], pods: [podFor(job, message)] }));
+    const status = statusOf(decisionEffects(decision));
+    expect(status.output?.contactSheet).toBe("/workspace/film.contact.png");
+    expect(condition(status, "Ready")?.message).toBe(
+      "the film is at /workspace/film.mp4; its contact sheet at /workspace/film.contact.png",
+    );
+  });
+
   it("never records a concatenation of another chain: the last segment re-rendered since, so the film is concatenated again", () => {
     const stale = {
       ...concatJob("Succeeded", 10),

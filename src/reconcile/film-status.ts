@@ -127,7 +127,8 @@ function readyReason({ phase, failure }: DraftFacts): string {
 function readyDraft(facts: DraftFacts): ConditionDraft {
   const { phase, output, failure } = facts;
   if (phase === "Succeeded" && output) {
-    const message = `the film is at ${output.path}`;
+    const sheet = output.contactSheet === undefined ? "" : `; its contact sheet at ${output.contactSheet}`;
+    const message = `the film is at ${output.path}${sheet}`;
     return { type: ConditionType.Ready, status: "True", reason: readyReason(facts), message };
   }
   // What holds the film back is why it is not ready (and what `kubectl get` shows in its Reason column).
