@@ -36,6 +36,7 @@ import { workspaceClaimName } from "../reconcile/object-names.ts";
 import { compactedStatus } from "../reconcile/status-compaction.ts";
 import { filmSnapshot, hasEnded } from "../reconcile/observed-objects.ts";
 import { cachedClaim, cachedEvent, cachedFilm, cachedJob, cachedNode, cachedPod } from "./cached-object.ts";
+import { filmProgressOf } from "./film-controller-observer.ts";
 import type { FilmControllerObserver, ReconcileResult } from "./film-controller-observer.ts";
 import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog } from "./informer.ts";
@@ -338,6 +339,14 @@ export class FilmController {
       this.#endedAt.delete(key);
     }
     this.#observer.filmsByPhase(this.#phaseCounts());
+    this.#observer.filmProgress(
+      this.#films
+        .list()
+        .flatMap(
+          (film) =>
+            filmProgressOf(film.metadata.namespace ?? "", film.metadata.name ?? "", film.status?.progress) ?? [],
+        ),
+    );
   }
 
   /**
