@@ -65,7 +65,8 @@ describe("longvideo plan", () => {
     expect(missing.stderr).toContain("Usage: longvideo plan [options] <file>");
     expect(run("plan", "x.yaml", "--clip-seconds", "-1").stderr).toContain("takes a positive number");
     expect(run("frobnicate").stderr).toContain("error: unknown command 'frobnicate'");
-  });
+    expect(run("logs", "harbour", "--segment", "x").stderr).toContain("takes a segment index");
+  }, 60_000);
 
   it("says which file it cannot read", () => {
     const result = run("plan", "/nonexistent/film.yaml");

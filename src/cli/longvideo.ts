@@ -14,12 +14,30 @@ import type { CliOutput } from "./cli-output.ts";
 import { filmManifests } from "./film-manifests.ts";
 import { localRenderPlan } from "./local-render.ts";
 import { planCommand } from "./plan-command.ts";
-import { renderCommand, runtimePython } from "./render-command.ts";
+import type { ClusterSession } from "./cluster-session.ts";
 
 const output: CliOutput = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
 };
+
+/**
+ * The cluster session, loaded when a command needs it: the Kubernetes client takes a second to load, which
+ * `plan` and `render` should not pay.
+ */
+async function clusterSession(namespace: string | undefined): Promise<ClusterSession> {
+  const { ClusterSession: Session } = await import("./cluster-session.ts");
+  return new Session(namespace);
+}
+
+function segmentIndex(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError("takes a segment index (0, 1, ...)");
+  return value;
+}
+
+const namespaceOption = () =>
+  new Option("-n, --namespace <namespace>", "the film's namespace (default: the kubeconfig context's)");
 
 function positiveNumber(text: string): number {
   const value = Number(text);
@@ -81,10 +99,79 @@ function program(setStatus: (status: number) => void): Command {
           ...(options.models === undefined ? {} : { modelsDir: options.models }),
         });
         if (!planned.ok) throw new CliError(planned.error);
+        const { renderCommand, runtimePython } = await import("./render-command.ts");
         setStatus(await renderCommand(planned.render, runtimePython(options.python), output));
       },
     );
+  addClusterCommands(root, setStatus);
   return root;
+}
+
+/** The commands that talk to a cluster, with the user's kubeconfig. */
+function addClusterCommands(root: Command, setStatus: (status: number) => void): void {
+  root
+    .command("watch")
+    .description("live progress of a film and its segments (or of every film), with the time left; ends when done")
+    .argument("[name]", "the LongVideo; without it, every film of the namespace")
+    .addOption(namespaceOption())
+    .option("-A, --all-namespaces", "every film of every namespace", false)
+    .action(async (name: string | undefined, options: { namespace?: string; allNamespaces: boolean }) => {
+      const session = await clusterSession(options.namespace);
+      const { watchCommand } = await import("./watch-command.ts");
+      setStatus(
+        await watchCommand(
+          session,
+          {
+            ...(name === undefined ? {} : { name }),
+            allNamespaces: options.allNamespaces,
+            tty: process.stderr.isTTY,
+            intervalMs: 1000,
+          },
+          output,
+        ),
+      );
+    });
+
+  root
+    .command("fetch")
+    .description("copy a finished film, its clips and contact sheet out of its workspace, through a short-lived pod")
+    .argument("<name>", "the LongVideo")
+    .addOption(namespaceOption())
+    .option("-o, --output <dir>", "where the files go", "out")
+    .option(
+      "--image <image>",
+      "the image of the pod that reads the workspace (it needs sh, sleep and cat)",
+      "busybox:1.37",
+    )
+    .option("--node <node>", "the node to read the workspace on (default: where the film's last segment ran)")
+    .action(async (name: string, options: { namespace?: string; output: string; image: string; node?: string }) => {
+      const session = await clusterSession(options.namespace);
+      const { fetchCommand } = await import("./fetch-command.ts");
+      setStatus(
+        await fetchCommand(
+          session,
+          name,
+          {
+            outDir: options.output,
+            image: options.image,
+            ...(options.node === undefined ? {} : { node: options.node }),
+            timeoutMs: 120_000,
+          },
+          output,
+        ),
+      );
+    });
+
+  root
+    .command("logs")
+    .description("the log of one segment of a film (its latest attempt)")
+    .argument("<name>", "the LongVideo")
+    .addOption(namespaceOption())
+    .requiredOption("--segment <index>", "the segment, from 0", segmentIndex)
+    .action(async (name: string, options: { namespace?: string; segment: number }) => {
+      const { logsCommand } = await import("./logs-command.ts");
+      setStatus(await logsCommand(await clusterSession(options.namespace), name, options.segment, output));
+    });
 }
 
 async function main(argv: readonly string[]): Promise<number> {
