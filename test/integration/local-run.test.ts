@@ -3,6 +3,7 @@
  * it, leads and renders a film. A unique lease namespace stands in for `longvideo-system`, so the shared cluster's
  * own is left alone; the operator watches only this test's films namespace.
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { CoordinationV1Api } from "@kubernetes/client-node";
@@ -12,7 +13,7 @@ import { FilmFixture, film } from "../support/film-fixture.ts";
 import { kubectl } from "../support/kubectl.ts";
 import { startOperator } from "../support/operator-process.ts";
 import type { OperatorProcess } from "../support/operator-process.ts";
-import { testKubeConfig } from "../support/test-kube-config.ts";
+import { localClusterKubeconfig, testKubeConfig } from "../support/test-kube-config.ts";
 
 const kc = testKubeConfig();
 const suffix = randomBytes(3).toString("hex");
@@ -68,4 +69,31 @@ describe("an operator run out of cluster on a cluster without its Lease's namesp
     const lease = await coordination.readNamespacedLease({ name: "longvideo-operator", namespace: leaseNamespace });
     expect(lease.spec?.holderIdentity).toBe("local-run");
   });
+
+  it("is followed by `longvideo watch` to the end, bars and ETA included, and watch names a film that is not there", async () => {
+    await films.create(film("watched", { annotations: { "sim.longvideo.dev/run-for": "3s" } }));
+    const watched = longvideo("watch", "watched", "-n", filmsNamespace);
+    expect(watched.status, watched.stderr).toBe(0);
+    expect(watched.stdout).toBe(`${filmsNamespace}/watched Succeeded 3/3: the film is at /workspace/film.mp4\n`);
+    // Printed every 2 s when standard error is not a terminal: while it rendered, with the time left.
+    expect(watched.stderr).toMatch(new RegExp(`${filmsNamespace}/watched\\s+[█░]+ [12]/3 Rendering \\| ETA \\d+m`));
+    expect(watched.stderr).toMatch(/segment 2\s+[█░]+ Succeeded rendered in \d+s/);
+    const missing = longvideo("watch", "nowhere", "-n", filmsNamespace);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toBe(`longvideo: no such film: LongVideo nowhere in namespace ${filmsNamespace}\n`);
+  });
 });
+
+/** The CLI, run as a user runs it, against the test cluster. */
+function longvideo(...args: string[]) {
+  const result = spawnSync(
+    process.execPath,
+    [path.resolve(import.meta.dirname, "../../src/cli/longvideo.ts"), ...args],
+    {
+      env: { ...process.env, KUBECONFIG: process.env.KUBECONFIG ?? localClusterKubeconfig },
+      encoding: "utf8",
+      timeout: 120_000,
+    },
+  );
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
