@@ -46,6 +46,17 @@ describe("filmView", () => {
     expect(filmLine(view)).toBe("demo/harbour Rendering 2/4 ETA 4m: 2/4 segments rendered");
   });
 
+  it("says why a segment waits for a retry", () => {
+    const retrying: WatchedFilm = {
+      ...rendering,
+      status: {
+        ...rendering.status,
+        segments: [{ index: 0, attempt: 1, state: "Retrying", hash: "h0", message: "out of memory" }],
+      },
+    };
+    expect(filmView(retrying, now).segments[0]?.detail).toBe("retrying: out of memory");
+  });
+
   it("holds a slow segment below done, and shows no ETA once the film is not rendering", () => {
     expect(filmView(rendering, now + 600_000).segments[2]?.fraction).toBe(0.95);
     const done = { ...rendering, status: { ...rendering.status, phase: "Succeeded" as const, progress: "4/4" } };

@@ -18,7 +18,7 @@ export interface SegmentView {
   readonly state: string;
   /** 0 to 1: 1 rendered; a running segment's elapsed share of the mean segment time, held below 1. */
   readonly fraction: number;
-  /** "rendered in 4s", "running 12s", "pending". */
+  /** "rendered in 4s", "running 12s", "pending", "retrying: <why the attempt failed>". */
   readonly detail: string;
 }
 
@@ -63,7 +63,8 @@ function segmentView(index: number, record: SegmentRecord | undefined, mean: num
     const fraction = mean === undefined || mean === 0 ? 0 : Math.min(0.95, elapsed / mean);
     return { index, state: record.state, fraction, detail: `running ${durationText(elapsed)}` };
   }
-  return { index, state: record.state, fraction: 0, detail: record.message ?? record.state.toLowerCase() };
+  const why = record.message === undefined ? "" : `: ${record.message}`;
+  return { index, state: record.state, fraction: 0, detail: `${record.state.toLowerCase()}${why}` };
 }
 
 /** The film as `watch` shows it at `nowMs`. */

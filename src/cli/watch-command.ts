@@ -75,7 +75,7 @@ class ProgressBars {
       for (const segment of view.segments) {
         const key = `${view.key}#${String(segment.index)}`;
         const label = `  segment ${String(segment.index)}`.padEnd(width);
-        const segmentPayload = { label, detail: `${segment.state} ${segment.detail}` };
+        const segmentPayload = { label, detail: segment.detail };
         let segmentBar = this.#segments.get(key);
         if (!segmentBar) this.#segments.set(key, (segmentBar = this.#bars.create(100, 0, segmentPayload)));
         segmentBar.update(Math.round(segment.fraction * 100), segmentPayload);

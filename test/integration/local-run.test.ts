@@ -77,7 +77,7 @@ describe("an operator run out of cluster on a cluster without its Lease's namesp
     expect(watched.stdout).toBe(`${filmsNamespace}/watched Succeeded 3/3: the film is at /workspace/film.mp4\n`);
     // Printed every 2 s when standard error is not a terminal: while it rendered, with the time left.
     expect(watched.stderr).toMatch(new RegExp(`${filmsNamespace}/watched\\s+[█░]+ [12]/3 Rendering \\| ETA \\d+m`));
-    expect(watched.stderr).toMatch(/segment 2\s+[█░]+ Succeeded rendered in \d+s/);
+    expect(watched.stderr).toMatch(/segment 2\s+[█░]+ rendered in \d+s/);
     const missing = longvideo("watch", "nowhere", "-n", filmsNamespace);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toBe(`longvideo: no such film: LongVideo nowhere in namespace ${filmsNamespace}\n`);
