@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The `longvideo` command (package.json's bin): plan a film, render it on this machine, or follow, fetch and read
  * the logs of one rendered by the operator. Runs on Node 24 without a build. Arguments are parsed by commander;
