@@ -95,6 +95,46 @@ describe("longvideo render", () => {
     expect(existsSync(path.join(out, "quay.workspace", "logs", "segment-2.log"))).toBe(true);
   }, 600_000);
 
+  it("renders with the real svi code given models: tiny random-weight ones, the planned frames", () => {
+    const models = path.join(dir, "models");
+    execFileSync(python, ["-m", "longvideo_runtime.svi.tiny", "--layout", "model-cache", models], {
+      env: { ...process.env, PYTHONPATH: path.join(root, "runtime-image/src") },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const manifest = path.join(dir, "svi.yaml");
+    writeFileSync(
+      manifest,
+      film("{configMap: {name: quay-still, key: image.png}}").replace(
+        "resolution: {width: 320, height: 256}, framesPerClip: 17",
+        "resolution: {width: 256, height: 256}, framesPerClip: 17, steps: 2",
+      ),
+    );
+    const planned = /(\d+) frames = /.exec(longvideo("plan", manifest).stdout);
+    const out = path.join(dir, "svi-out");
+    const reference = path.join(dir, "harbour.png");
+    const result = longvideo(
+      "render",
+      manifest,
+      "-o",
+      out,
+      "--reference",
+      reference,
+      "--models",
+      models,
+      "--python",
+      python,
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain("rendering quay: 3 segment(s)");
+    expect(result.stderr).toContain("svi backend");
+    expect(readFileSync(path.join(out, "quay.workspace", "logs", "segment-1.log"), "utf8")).toContain(
+      '"backend":"svi"',
+    );
+    const facts = probe(path.join(out, "quay.mp4"));
+    expect(facts.frames).toBe(Number(planned?.[1]));
+    expect([facts.width, facts.height]).toEqual([256, 256]);
+  }, 600_000);
+
   it("says where the reference image is when it is in the cluster and none is given", () => {
     const manifest = path.join(dir, "in-cluster.yaml");
     writeFileSync(manifest, film("{pvc: {claimName: stills, path: quay.png}}"));
