@@ -34,7 +34,7 @@ test-static: node-modules ## typecheck, lint, formatting
 test-unit: node-modules ## unit tests of pure code (no cluster)
 	vitest run --project unit
 
-test-tools: node-modules ## tests that run a pinned tool (the chart with helm), no cluster
+test-tools: node-modules ## tests that run a pinned tool (the chart with helm) or the runtime worker (longvideo render), no cluster
 	@bash $(CLUSTER)/build-binaries.sh helm
 	. $(CLUSTER)/env.sh && vitest run --project tools
 

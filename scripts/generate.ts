@@ -1,7 +1,8 @@
 /**
  * Regenerates every derived file: the LongVideo CRD in `crds/` (from the zod schemas) and, when the Helm chart has
  * a `crds/` directory, the chart's copy; the plain install YAML in `manifests/` and the chart's RBAC rules (from
- * the install facts in `src/install`); the operator <-> runtime contract the Python worker reads (from
+ * the install facts in `src/install`); the chart's README.md with its values table (from `values.yaml` and
+ * `values.schema.json`, as helm-docs writes one); the operator <-> runtime contract the Python worker reads (from
  * `src/api/runtime-contract.ts`). With `--check` it writes nothing and fails when a committed file differs
  * from what it would write, naming the stale files.
  *
@@ -13,6 +14,8 @@ import path from "node:path";
 import process from "node:process";
 import { crdYaml } from "../src/api/crd-yaml.ts";
 import { runtimeContractJson } from "../src/api/runtime-contract.ts";
+import { parse } from "yaml";
+import { chartReadme } from "../src/install/chart-readme.ts";
 import { installYaml, rbacRulesYaml } from "../src/install/install-yaml.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -21,6 +24,19 @@ const chartCrdDir = "charts/longvideo-operator/crds";
 const installFile = "manifests/install.yaml";
 const chartRbacRulesFile = "charts/longvideo-operator/files/rbac-rules.yaml";
 const runtimeContractFile = "runtime-image/src/longvideo_runtime/contract.json";
+const chartDir = "charts/longvideo-operator";
+
+/** The chart's README.md from its template, Chart.yaml, values.yaml and values.schema.json (helm-docs' way). */
+function chartReadmeText(): string {
+  const read = (file: string) => readFileSync(path.join(root, chartDir, file), "utf8");
+  const chart = parse(read("Chart.yaml")) as { name: string; version: string; appVersion: string; description: string };
+  return chartReadme(
+    read("README.md.gotmpl"),
+    chart,
+    read("values.yaml"),
+    JSON.parse(read("values.schema.json")) as object,
+  );
+}
 
 function generatedFiles(): { file: string; content: string }[] {
   const content = crdYaml();
@@ -31,6 +47,7 @@ function generatedFiles(): { file: string; content: string }[] {
     { file: installFile, content: installYaml() },
     { file: chartRbacRulesFile, content: rbacRulesYaml() },
     { file: runtimeContractFile, content: runtimeContractJson() },
+    { file: `${chartDir}/README.md`, content: chartReadmeText() },
   );
   return files;
 }

@@ -4,10 +4,9 @@
  */
 import process from "node:process";
 import { KubeConfig } from "@kubernetes/client-node";
-import { pino } from "pino";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import { operatorConfig } from "./config/operator-config.ts";
+import { leaderElectionSummary, operatorConfig } from "./config/operator-config.ts";
 import type { OperatorConfig } from "./config/operator-config.ts";
 import { startOperatorServer } from "./http/operator-server.ts";
 import { FencedClient } from "./kube/fenced-client.ts";
@@ -15,8 +14,10 @@ import type { FenceObserver } from "./kube/fenced-client.ts";
 import { FilmController } from "./kube/film-controller.ts";
 import { KubeClient } from "./kube/kube-client.ts";
 import { LeaderElector, leadershipUntil } from "./kube/leader-election.ts";
+import { ensureLeaseNamespace } from "./kube/lease-namespace.ts";
 import type { Leadership } from "./kube/leader-election.ts";
 import { OperatorMetrics } from "./metrics/operator-metrics.ts";
+import { leaderElectionLog, operatorLogger } from "./operator-logger.ts";
 import { filmIntent } from "./reconcile/film-intent.ts";
 
 async function main(): Promise<number> {
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = parsed.config;
-  const log = pino({ level: config.logLevel, base: { identity: config.identity } });
+  const log = operatorLogger(config);
 
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
@@ -41,6 +42,19 @@ async function main(): Promise<number> {
   const client = new KubeClient(kubeConfig, metrics.restClientObserver());
 
   const controller = filmController(config, client, metrics, log);
+  log.info(leaderElectionSummary(config));
+  if (config.leaderElection && config.createLeaseNamespace) {
+    const made = await ensureLeaseNamespace(client, config.namespace, "longvideo-operator");
+    if (!made.ok) {
+      log.fatal(
+        { namespace: config.namespace, error: made.error },
+        "cannot make the Lease's namespace: create it, set LV_NAMESPACE to one that exists, or run with LV_LEADER_ELECTION=false",
+      );
+      await client.close();
+      return 2;
+    }
+    if (made.value === "created") log.info({ namespace: config.namespace }, "created the Lease's namespace");
+  }
 
   const stop = new AbortController();
   let leading = !config.leaderElection;
@@ -177,17 +191,7 @@ async function runElected(
       renewDeadlineMs: config.renewDeadlineMs,
       retryPeriodMs: config.retryPeriodMs,
     },
-    {
-      acquired: (identity) => {
-        log.info({ identity }, "leading");
-      },
-      lost: (identity, reason) => {
-        log.warn({ identity, reason }, "stopped leading");
-      },
-      failed: (error) => {
-        log.warn({ error }, "leader election request failed");
-      },
-    },
+    leaderElectionLog(log),
   );
   let workers: Promise<void> = Promise.resolve();
   metrics.leaderStatus.set({ name: config.leaseName }, 0);

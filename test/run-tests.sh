@@ -35,7 +35,7 @@ promtool test rules test/monitoring/prometheus-rules.test.yaml
 step "unit tests"
 vitest run --project unit --reporter=default --reporter=json --outputFile.json="$results/unit.json"
 
-step "tool tests: the chart with the pinned helm"
+step "tool tests: the chart with the pinned helm, longvideo render with the runtime worker"
 vitest run --project tools --reporter=default --reporter=json --outputFile.json="$results/tools.json"
 
 if [ -x runtime-image/run-tests.sh ]; then

@@ -112,7 +112,11 @@ describe("the LongVideo CRD", () => {
         group: string;
         scope: string;
         names: { kind: string; plural: string; shortNames: string[]; categories?: string[] };
-        versions: { name: string; subresources: unknown; additionalPrinterColumns: { name: string }[] }[];
+        versions: {
+          name: string;
+          subresources: unknown;
+          additionalPrinterColumns: { name: string; type: string; jsonPath: string; priority?: number }[];
+        }[];
       };
     };
     expect(crd.metadata.name).toBe("longvideos.longvideo.dev");
@@ -129,8 +133,13 @@ describe("the LongVideo CRD", () => {
       "ETA",
       "Reason",
       "Age",
+      "Expected",
       "Message",
     ]);
+    // The ETA column is relative (kubectl shows a future `date` as "<invalid>"); the absolute one is wide.
+    const columns = new Map(version?.additionalPrinterColumns.map((c) => [c.name, c]));
+    expect(columns.get("ETA")).toMatchObject({ type: "string", jsonPath: ".status.remaining" });
+    expect(columns.get("Expected")).toMatchObject({ type: "string", jsonPath: ".status.eta", priority: 1 });
   });
 
   it("refuses zod constructs a structural schema cannot carry", () => {

@@ -13,8 +13,13 @@ export const printerColumns = [
   { name: "Variant", type: "string", jsonPath: ".spec.variant", description: "SVI variant." },
   { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Where the film is in its life." },
   { name: "Progress", type: "string", jsonPath: ".status.progress", description: "Segments rendered / planned." },
-  // A string, not a date: kubectl shows a future date column as "<invalid>".
-  { name: "ETA", type: "string", jsonPath: ".status.eta", description: "Expected completion while rendering." },
+  // Relative, written by the operator: kubectl's `date` type renders a future time as "<invalid>" (ADR 0018).
+  {
+    name: "ETA",
+    type: "string",
+    jsonPath: ".status.remaining",
+    description: "Time left until the film is expected to be finished, while rendering (4m, 2h10m).",
+  },
   {
     name: "Reason",
     type: "string",
@@ -23,7 +28,14 @@ export const printerColumns = [
       "Why the film is not ready: its phase, or what holds it back (Unschedulable, PodRefused, NodeLost...).",
   },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-  // Long: shown by `kubectl get lv -o wide` only.
+  // `-o wide`: the absolute ETA, and the message, long, last.
+  {
+    name: "Expected",
+    type: "string",
+    priority: 1,
+    jsonPath: ".status.eta",
+    description: "When the film is expected to be finished (RFC 3339), while rendering.",
+  },
   {
     name: "Message",
     type: "string",

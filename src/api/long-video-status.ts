@@ -219,12 +219,19 @@ export const longVideoStatusSchema = z
         frames: z.int().min(0).meta({ description: "Frames in the film." }),
         seconds: z.number().min(0).meta({ description: "Length of the film in seconds." }),
         hash: digest.meta({ description: "Hash of everything the film was made from." }),
+        contactSheet: z.string().max(1024).exactOptional().meta({
+          description: "Path of the film's contact sheet (a poster frame of each segment, captioned) in the workspace.",
+        }),
       })
       .exactOptional()
       .meta({ description: "The finished film." }),
     startTime: timestamp.exactOptional().meta({ description: "When the first segment started." }),
     completionTime: timestamp.exactOptional().meta({ description: "When the film succeeded or failed." }),
     eta: timestamp.exactOptional().meta({ description: "When the film is expected to be finished, while rendering." }),
+    remaining: z.string().max(16).exactOptional().meta({
+      description:
+        "Time left until eta, rounded up (4m, 2h10m, 1d3h, or overdue), as kubectl's ETA column shows it; rewritten when the text changes: each minute in the last hour, each ten minutes up to a day, each hour beyond.",
+    }),
     workspaceClaimUID: z.string().max(64).exactOptional().meta({
       description:
         "UID of the workspace claim the recorded segments were rendered into. A claim of another UID (deleted and made again, empty) invalidates them.",

@@ -59,7 +59,19 @@ describe("longvideo plan", () => {
 
   it("explains its usage with exit status 2", () => {
     expect(run().status).toBe(2);
-    expect(run("plan").stderr).toContain("usage: longvideo plan FILE");
+    const missing = run("plan");
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("error: missing required argument 'file'");
+    expect(missing.stderr).toContain("Usage: longvideo plan [options] <file>");
+    expect(run("plan", "x.yaml", "--clip-seconds", "-1").stderr).toContain("takes a positive number");
+    expect(run("frobnicate").stderr).toContain("error: unknown command 'frobnicate'");
+    expect(run("logs", "harbour", "--segment", "x").stderr).toContain("takes a segment index");
+  }, 60_000);
+
+  it("says which file it cannot read", () => {
+    const result = run("plan", "/nonexistent/film.yaml");
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^longvideo: cannot read \/nonexistent\/film.yaml: ENOENT/);
   });
 });
 

@@ -1,110 +1,196 @@
+#!/usr/bin/env node
 /**
- * `longvideo plan FILE`: validates the LongVideo manifests in FILE the way the API server would and prints each
- * one's segment plan. Runs on Node 24 without a build: `node src/cli/longvideo.ts plan FILE` or
- * `npm run plan -- FILE`.
+ * The `longvideo` command (package.json's bin): plan a film, render it on this machine, or follow, fetch and read
+ * the logs of one rendered by the operator. Runs on Node 24 without a build. Arguments are parsed by commander;
+ * each command's decisions are pure functions in this folder, and the command modules only do the I/O.
  *
- * Exit status: 0 when every LongVideo in FILE is valid and planned, 1 when one is not, 2 on a usage or read error.
+ * Exit status: 0 done; 1 when what was asked about is invalid, failed, missing or not allowed (the message says
+ * which); 2 on a usage or read error.
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
-import { parseAllDocuments } from "yaml";
-import { invalidObjectMessage } from "../api/field-errors.ts";
-import { longVideoResource, longVideoVerdict } from "../api/long-video.ts";
-import { clipRenderSecondsEstimate, resolvedRender, segmentPlan } from "../plan/segment-plan.ts";
-import { planTable } from "./plan-table.ts";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { CliError, ExitStatus } from "./cli-output.ts";
+import type { CliOutput } from "./cli-output.ts";
+import { filmManifests } from "./film-manifests.ts";
+import { localRenderPlan } from "./local-render.ts";
+import { planCommand } from "./plan-command.ts";
+import type { ClusterSession } from "./cluster-session.ts";
 
-const usage = `usage: longvideo plan FILE [--clip-seconds SECONDS]
+const output: CliOutput = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
 
-Validates every LongVideo in FILE (YAML, several documents allowed) as the API server would and prints its
-segment plan. --clip-seconds sets the render time per clip used for the GPU-seconds estimate (default: scaled
-from SVI's reported 12 minutes per 81-frame clip at 50 steps; 1 for the animatic backend).`;
-
-type Args = { readonly file: string; readonly clipSeconds?: number } | { readonly error: string };
-
-function parsedArgs(argv: readonly string[]): Args {
-  const [command, ...rest] = argv;
-  if (command !== "plan") return { error: command === undefined ? "no command" : `unknown command ${command}` };
-  let file: string | undefined;
-  let clipSeconds: number | undefined;
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i];
-    if (arg === "--clip-seconds") {
-      const value = Number(rest[++i]);
-      if (!Number.isFinite(value) || value <= 0) return { error: "--clip-seconds takes a positive number" };
-      clipSeconds = value;
-    } else if (arg !== undefined && !arg.startsWith("--") && file === undefined) file = arg;
-    else return { error: `unexpected argument ${arg ?? ""}` };
-  }
-  if (file === undefined) return { error: "no FILE" };
-  return clipSeconds === undefined ? { file } : { file, clipSeconds };
+/**
+ * The cluster session, loaded when a command needs it: the Kubernetes client takes a second to load, which
+ * `plan` and `render` should not pay.
+ */
+async function clusterSession(namespace: string | undefined): Promise<ClusterSession> {
+  const { ClusterSession: Session } = await import("./cluster-session.ts");
+  return new Session(namespace);
 }
 
-function objectName(manifest: unknown, position: number): string {
-  const metadata = (manifest as { metadata?: { name?: unknown; generateName?: unknown } } | null)?.metadata;
-  const name = metadata?.name ?? metadata?.generateName;
-  return typeof name === "string" ? name : `document ${String(position + 1)}`;
+function segmentIndex(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError("takes a segment index (0, 1, ...)");
+  return value;
 }
 
-function main(argv: readonly string[]): number {
-  const args = parsedArgs(argv);
-  if ("error" in args) {
-    process.stderr.write(`longvideo: ${args.error}\n${usage}\n`);
-    return 2;
-  }
-  let text: string;
+const namespaceOption = () =>
+  new Option("-n, --namespace <namespace>", "the film's namespace (default: the kubeconfig context's)");
+
+function positiveNumber(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError("takes a positive number");
+  return value;
+}
+
+function readText(file: string): string {
   try {
-    text = readFileSync(args.file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (error) {
-    process.stderr.write(
-      `longvideo: cannot read ${args.file}: ${error instanceof Error ? error.message : String(error)}\n`,
+    throw new CliError(
+      `cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
+      ExitStatus.usage,
     );
-    return 2;
   }
-  // YAML 1.1, as kubectl reads it: `yes`, `no`, `on` and `off` are booleans there.
-  const documents = parseAllDocuments(text, { version: "1.1" });
-  const manifests: unknown[] = [];
-  for (const document of Array.isArray(documents) ? documents : [documents]) {
-    if (document.errors.length > 0) {
-      process.stderr.write(
-        `longvideo: ${args.file} is not valid YAML: ${document.errors.map((e) => e.message).join("; ")}\n`,
-      );
-      return 2;
-    }
-    const manifest: unknown = document.toJS();
-    if (manifest === null || manifest === undefined) continue;
-    if ((manifest as { kind?: unknown }).kind !== longVideoResource.kind) continue;
-    manifests.push(manifest);
-  }
-  if (manifests.length === 0) {
-    process.stderr.write(`longvideo: no ${longVideoResource.kind} in ${args.file}\n`);
-    return 1;
-  }
-
-  let status = 0;
-  const reports: string[] = [];
-  for (const [position, manifest] of manifests.entries()) {
-    const name = objectName(manifest, position);
-    const verdict = longVideoVerdict(manifest);
-    if (!verdict.ok) {
-      process.stderr.write(`${invalidObjectMessage(longVideoResource.kind, name, verdict.errors)}\n`);
-      status = 1;
-      continue;
-    }
-    const { spec } = verdict.value;
-    const clipRenderSeconds = args.clipSeconds ?? clipRenderSecondsEstimate(resolvedRender(spec.variant, spec.render));
-    const planned = segmentPlan(spec);
-    if (!planned.ok) {
-      const error = { field: planned.error.field, type: "Invalid value", detail: planned.error.message } as const;
-      process.stderr.write(`${invalidObjectMessage(longVideoResource.kind, name, [error])}\n`);
-      status = 1;
-      continue;
-    }
-    const namespace = verdict.value.metadata.namespace;
-    const qualified = namespace === undefined ? name : `${namespace}/${name}`;
-    reports.push(planTable(qualified, planned.plan, clipRenderSeconds, spec.gpu.count));
-  }
-  if (reports.length > 0) process.stdout.write(reports.join("\n"));
-  return status;
 }
 
-process.exitCode = main(process.argv.slice(2));
+function program(setStatus: (status: number) => void): Command {
+  const root = new Command("longvideo")
+    .description("Plan, render, watch and fetch LongVideo films.")
+    .showHelpAfterError()
+    .exitOverride();
+
+  root
+    .command("plan")
+    .description("validate the LongVideos in FILE as the API server would and print each one's segment plan")
+    .argument("<file>", "YAML with one or more LongVideo documents")
+    .addOption(
+      new Option("--clip-seconds <seconds>", "render time per clip for the GPU-seconds estimate").argParser(
+        positiveNumber,
+      ),
+    )
+    .action((file: string, options: { clipSeconds?: number }) => {
+      setStatus(planCommand(readText(file), file, options, output));
+    });
+
+  root
+    .command("render")
+    .description("render a LongVideo on this machine, without a cluster, with the runtime worker")
+    .argument("<file>", "YAML with a LongVideo (the first one is rendered, or the one --name names)")
+    .option("-o, --output <dir>", "where the film, its contact sheet and workspace go", "out")
+    .option("--name <name>", "which LongVideo of FILE to render")
+    .option("--reference <image>", "the first frame (PNG, JPEG or WebP); needed unless the film's is a URL")
+    .option("--models <dir>", "SVI and Wan weights: renders with the svi backend (default: animatic, on the CPU)")
+    .option("--python <path>", "the Python with the runtime's packages (default: the project's virtualenv)")
+    .action(
+      async (
+        file: string,
+        options: { output: string; name?: string; reference?: string; models?: string; python?: string },
+      ) => {
+        const found = filmManifests(readText(file), file);
+        if (!found.ok) throw new CliError(found.error, found.invalidYaml ? ExitStatus.usage : ExitStatus.failed);
+        const chosen = options.name === undefined ? found.films[0] : found.films.find((f) => f.name === options.name);
+        if (!chosen) throw new CliError(`no LongVideo named ${options.name ?? ""} in ${file}`);
+        const planned = localRenderPlan(chosen.name, chosen.manifest, {
+          outDir: options.output,
+          ...(options.reference === undefined ? {} : { referenceImage: options.reference }),
+          ...(options.models === undefined ? {} : { modelsDir: options.models }),
+        });
+        if (!planned.ok) throw new CliError(planned.error);
+        const { renderCommand, runtimePython } = await import("./render-command.ts");
+        setStatus(await renderCommand(planned.render, runtimePython(options.python), output));
+      },
+    );
+  addClusterCommands(root, setStatus);
+  return root;
+}
+
+/** The commands that talk to a cluster, with the user's kubeconfig. */
+function addClusterCommands(root: Command, setStatus: (status: number) => void): void {
+  root
+    .command("watch")
+    .description("live progress of a film and its segments (or of every film), with the time left; ends when done")
+    .argument("[name]", "the LongVideo; without it, every film of the namespace")
+    .addOption(namespaceOption())
+    .option("-A, --all-namespaces", "every film of every namespace", false)
+    .action(async (name: string | undefined, options: { namespace?: string; allNamespaces: boolean }) => {
+      const session = await clusterSession(options.namespace);
+      const { watchCommand } = await import("./watch-command.ts");
+      setStatus(
+        await watchCommand(
+          session,
+          {
+            ...(name === undefined ? {} : { name }),
+            allNamespaces: options.allNamespaces,
+            tty: process.stderr.isTTY,
+            intervalMs: 1000,
+          },
+          output,
+        ),
+      );
+    });
+
+  root
+    .command("fetch")
+    .description("copy a finished film, its clips and contact sheet out of its workspace, through a short-lived pod")
+    .argument("<name>", "the LongVideo")
+    .addOption(namespaceOption())
+    .option("-o, --output <dir>", "where the files go", "out")
+    .option(
+      "--image <image>",
+      "the image of the pod that reads the workspace (it needs sh, sleep and cat)",
+      "busybox:1.37",
+    )
+    .option("--node <node>", "the node to read the workspace on (default: where the film's last segment ran)")
+    .action(async (name: string, options: { namespace?: string; output: string; image: string; node?: string }) => {
+      const session = await clusterSession(options.namespace);
+      const { fetchCommand } = await import("./fetch-command.ts");
+      setStatus(
+        await fetchCommand(
+          session,
+          name,
+          {
+            outDir: options.output,
+            image: options.image,
+            ...(options.node === undefined ? {} : { node: options.node }),
+            timeoutMs: 120_000,
+          },
+          output,
+        ),
+      );
+    });
+
+  root
+    .command("logs")
+    .description("the log of one segment of a film (its latest attempt)")
+    .argument("<name>", "the LongVideo")
+    .addOption(namespaceOption())
+    .requiredOption("--segment <index>", "the segment, from 0", segmentIndex)
+    .action(async (name: string, options: { namespace?: string; segment: number }) => {
+      const { logsCommand } = await import("./logs-command.ts");
+      setStatus(await logsCommand(await clusterSession(options.namespace), name, options.segment, output));
+    });
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let status: number = ExitStatus.ok;
+  try {
+    await program((s) => (status = s)).parseAsync([...argv], { from: "user" });
+    return status;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version end with code 0; anything else commander refused is a usage error.
+      return error.exitCode === 0 ? ExitStatus.ok : ExitStatus.usage;
+    }
+    if (error instanceof CliError) {
+      output.err(`longvideo: ${error.message}\n`);
+      return error.status;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

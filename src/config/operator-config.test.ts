@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { operatorConfig } from "./operator-config.ts";
+import { leaderElectionSummary, operatorConfig } from "./operator-config.ts";
 
 /** The configuration of an environment, or the test fails with its errors. */
 function configOf(environment: Record<string, string>) {
@@ -124,5 +124,30 @@ describe("operatorConfig: lease timings", () => {
   ])("refuses $error", ({ timings, error }) => {
     const parsed = operatorConfig(timings);
     expect(parsed.ok ? [] : parsed.errors).toEqual([error]);
+  });
+});
+
+describe("operatorConfig: where the leader-election Lease lives", () => {
+  it("out of cluster, defaults to longvideo-system and makes it when missing", () => {
+    const config = configOf({});
+    expect(config.namespace).toBe("longvideo-system");
+    expect(config.createLeaseNamespace).toBe(true);
+    expect(leaderElectionSummary(config)).toBe(
+      "leader election on Lease longvideo-system/longvideo-operator; out of cluster, the namespace is created if missing",
+    );
+  });
+
+  it("in a pod, uses the pod's namespace, which exists, and never creates one", () => {
+    const config = configOf({ POD_NAMESPACE: "films-system", POD_NAME: "op-0" });
+    expect(config.namespace).toBe("films-system");
+    expect(config.createLeaseNamespace).toBe(false);
+    expect(leaderElectionSummary(config)).toBe("leader election on Lease films-system/longvideo-operator");
+  });
+
+  it("says that a process without leader election acts alone", () => {
+    const config = configOf({ LV_LEADER_ELECTION: "false" });
+    expect(leaderElectionSummary(config)).toBe(
+      "leader election off (LV_LEADER_ELECTION=false): this process acts alone; run no other operator against this cluster",
+    );
   });
 });

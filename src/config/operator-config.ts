@@ -94,6 +94,11 @@ function jsonOf<T>(text: string, ctx: z.RefinementCtx, schema: z.ZodType<T>): T 
 export interface OperatorConfig {
   /** Namespace of the leader-election Lease. */
   readonly namespace: string;
+  /**
+   * Whether the operator makes the Lease's namespace when it is missing: only out of cluster (no POD_NAMESPACE),
+   * where nothing else made it; in a pod the namespace is the pod's own (docs/adr/0018).
+   */
+  readonly createLeaseNamespace: boolean;
   /** This replica's identity in the Lease. */
   readonly identity: string;
   readonly httpHost: string;
@@ -144,6 +149,7 @@ export function operatorConfig(
     ok: true,
     config: {
       namespace: env.LV_NAMESPACE ?? env.POD_NAMESPACE ?? "longvideo-system",
+      createLeaseNamespace: env.POD_NAMESPACE === undefined,
       identity: env.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`,
       httpHost: env.LV_HTTP_HOST,
       httpPort: env.LV_HTTP_PORT,
@@ -184,4 +190,13 @@ function leaseTimingErrors(env: z.infer<typeof environmentSchema>): string[] {
     errors.push("LV_RETRY_PERIOD_SECONDS: with its 20% jitter, must be shorter than LV_RENEW_DEADLINE_SECONDS");
   }
   return errors;
+}
+
+/** What the operator says about its leader election when it starts: where the Lease is, or that there is none. */
+export function leaderElectionSummary(config: OperatorConfig): string {
+  if (!config.leaderElection) {
+    return "leader election off (LV_LEADER_ELECTION=false): this process acts alone; run no other operator against this cluster";
+  }
+  const lease = `leader election on Lease ${config.namespace}/${config.leaseName}`;
+  return config.createLeaseNamespace ? `${lease}; out of cluster, the namespace is created if missing` : lease;
 }

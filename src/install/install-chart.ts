@@ -11,7 +11,7 @@ import { operatorInstall } from "./operator-install.ts";
 import type { ExplainedPolicyRule, HttpProbeFacts, OperatorInstall } from "./operator-install.ts";
 
 /**
- * Namespace, CRD, ServiceAccount, RBAC, Deployment and metrics Service of the operator, in the order
+ * Namespace, CRD, ServiceAccount, RBAC, Deployment, PodDisruptionBudget and metrics Service of the operator, in the order
  * `kubectl apply -f` needs (the namespace before what lives in it).
  */
 export class InstallChart extends Chart {
@@ -86,6 +86,15 @@ export class InstallChart extends Chart {
         },
       },
     });
+    if (install.replicas > 1) {
+      new k8s.KubePodDisruptionBudget(this, "disruption-budget", {
+        metadata: { name, namespace },
+        spec: {
+          maxUnavailable: k8s.IntOrString.fromNumber(install.maxUnavailable),
+          selector: { matchLabels: { ...install.selectorLabels } },
+        },
+      });
+    }
     new k8s.KubeService(this, "metrics-service", {
       metadata: { name, namespace },
       spec: {

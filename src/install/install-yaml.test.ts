@@ -101,6 +101,7 @@ describe("manifests/install.yaml", () => {
       "rbac.authorization.k8s.io/v1 Role",
       "rbac.authorization.k8s.io/v1 RoleBinding",
       "apps/v1 Deployment",
+      "policy/v1 PodDisruptionBudget",
       "v1 Service",
     ]);
     const clusterScoped = new Set(["Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"]);

@@ -37,6 +37,8 @@ export interface OperatorInstall {
   readonly image: string;
   readonly imagePullPolicy: "Always" | "IfNotPresent" | "Never";
   readonly replicas: number;
+  /** Replicas a node drain may take at a time (a PodDisruptionBudget, with more than one replica). */
+  readonly maxUnavailable: number;
   /** Labels that select the operator's pods (the Deployment's selector and the Service's). */
   readonly selectorLabels: Readonly<Record<string, string>>;
   /** Labels on every object. */
@@ -97,6 +99,8 @@ export const operatorInstall: OperatorInstall = {
   imagePullPolicy: "IfNotPresent",
   // One acts, one waits warm behind the Lease.
   replicas: 2,
+  // A drain takes one replica at a time: a standby is always there to take the lease.
+  maxUnavailable: 1,
   selectorLabels,
   labels: {
     ...selectorLabels,

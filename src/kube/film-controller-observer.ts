@@ -22,4 +22,25 @@ export interface FilmControllerObserver {
   handedOff(seconds: number): void;
   /** How many films are in each phase now. */
   filmsByPhase(counts: ReadonlyMap<FilmPhase, number>): void;
+  /** Every film's progress now (its status.progress): the films gone since the last call are no longer listed. */
+  filmProgress(films: readonly FilmProgress[]): void;
+}
+
+/** One film's segments rendered out of planned, as its status says. */
+export interface FilmProgress {
+  readonly namespace: string;
+  readonly name: string;
+  readonly rendered: number;
+  readonly planned: number;
+}
+
+/** A film's progress from its `status.progress` ("12/40"); none before the operator first wrote it. */
+export function filmProgressOf(
+  namespace: string,
+  name: string,
+  progress: string | undefined,
+): FilmProgress | undefined {
+  const match = /^(\d+)\/(\d+)$/.exec(progress ?? "");
+  if (!match) return undefined;
+  return { namespace, name, rendered: Number(match[1]), planned: Number(match[2]) };
 }

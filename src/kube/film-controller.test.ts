@@ -33,7 +33,13 @@ function controller(watch: Pick<FilmControllerOptions, "watchNamespaces" | "watc
     {
       log: { relisted: nothing, watchFailed: nothing, reconciled: nothing, actionFailed: nothing },
       queue: silentQueueObserver,
-      controller: { reconciled: nothing, segmentEnded: nothing, handedOff: nothing, filmsByPhase: nothing },
+      controller: {
+        reconciled: nothing,
+        segmentEnded: nothing,
+        handedOff: nothing,
+        filmsByPhase: nothing,
+        filmProgress: nothing,
+      },
     },
   );
 }

@@ -45,6 +45,7 @@ import {
   cachedPod,
   cachedWorkload,
 } from "./cached-object.ts";
+import { filmProgressOf } from "./film-controller-observer.ts";
 import type { FilmControllerObserver, ReconcileResult } from "./film-controller-observer.ts";
 import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog } from "./informer.ts";
@@ -381,6 +382,14 @@ export class FilmController {
       this.#endedAt.delete(key);
     }
     this.#observer.filmsByPhase(this.#phaseCounts());
+    this.#observer.filmProgress(
+      this.#films
+        .list()
+        .flatMap(
+          (film) =>
+            filmProgressOf(film.metadata.namespace ?? "", film.metadata.name ?? "", film.status?.progress) ?? [],
+        ),
+    );
   }
 
   /**

@@ -27,6 +27,9 @@ export class OperatorMetrics {
   readonly handoffLatency: Histogram;
   readonly films: Gauge<"phase">;
   readonly gpuSeconds: Counter<"resource">;
+  /** Per film: segments rendered and planned, the dashboard's per-film progress. */
+  readonly filmSegmentsRendered: Gauge<"namespace" | "name">;
+  readonly filmSegmentsPlanned: Gauge<"namespace" | "name">;
   readonly #host: string;
 
   constructor(registry: Registry, apiServerHost: string) {
@@ -107,6 +110,8 @@ export class OperatorMetrics {
     this.segmentDuration = domain.segmentDuration;
     this.handoffLatency = domain.handoffLatency;
     this.films = domain.films;
+    this.filmSegmentsRendered = domain.filmSegmentsRendered;
+    this.filmSegmentsPlanned = domain.filmSegmentsPlanned;
     this.gpuSeconds = domain.gpuSeconds;
   }
 
@@ -145,6 +150,15 @@ export class OperatorMetrics {
       },
       filmsByPhase: (counts) => {
         for (const [phase, count] of counts) this.films.set({ phase }, count);
+      },
+      filmProgress: (films) => {
+        // Whole each time: a deleted film's series goes with it.
+        this.filmSegmentsRendered.reset();
+        this.filmSegmentsPlanned.reset();
+        for (const { namespace, name, rendered, planned } of films) {
+          this.filmSegmentsRendered.set({ namespace, name }, rendered);
+          this.filmSegmentsPlanned.set({ namespace, name }, planned);
+        }
       },
     };
   }
@@ -205,5 +219,17 @@ function domainMetrics(registers: Registry[]) {
     labelNames: ["resource"],
     registers,
   });
-  return { segments, segmentDuration, handoffLatency, films, gpuSeconds };
+  const filmSegmentsRendered = new Gauge<"namespace" | "name">({
+    name: "longvideo_film_segments_rendered",
+    help: "Segments of each film rendered (and still valid), as its status.progress says",
+    labelNames: ["namespace", "name"],
+    registers,
+  });
+  const filmSegmentsPlanned = new Gauge<"namespace" | "name">({
+    name: "longvideo_film_segments_planned",
+    help: "Segments each film is planned into",
+    labelNames: ["namespace", "name"],
+    registers,
+  });
+  return { segments, segmentDuration, handoffLatency, films, gpuSeconds, filmSegmentsRendered, filmSegmentsPlanned };
 }

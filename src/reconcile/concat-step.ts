@@ -76,6 +76,7 @@ function concatenated(snapshot: FilmSnapshot, intent: FilmIntent, job: ObservedJ
     frames: result?.frames ?? intent.concat.frames,
     seconds: result?.seconds ?? intent.concat.seconds,
     hash: intent.concat.hash,
+    ...(result?.contactSheet === undefined ? {} : { contactSheet: result.contactSheet }),
   };
   const message = `film written to ${output.path}: ${String(output.frames)} frames, ${output.seconds.toFixed(2)}s`;
   return {

@@ -323,6 +323,22 @@ describe("decide", () => {
     expect(decisionEffects(later)).toEqual([]);
   });
 
+  it("writes the time left as kubectl's ETA column shows it, and wakes up when its text changes", () => {
+    // One segment took 10 minutes and finished 30 s ago; two remain: the ETA is 19.5 minutes away.
+    const tenMinutes = { ...succeeded(0, "", "sha256:l0"), startTime: at(630), finishTime: at(30) };
+    const input = snapshot({ status: { segments: [tenMinutes] }, jobs: [jobFor(1, "sha256:l0", 0)] });
+    const decision = decide(input);
+    const status = statusOf(decisionEffects(decision));
+    expect(status.eta).toBe(new Date(now.getTime() - 30_000 + 1_200_000).toISOString());
+    expect(status.remaining).toBe("20m");
+    expect(decision.requeueAfterMs).toBe(30_000);
+    // Within the same minute nothing is written; past it, the text and only the text changes.
+    const film = { ...input.film, status };
+    expect(decisionEffects(decide({ ...input, now: new Date(now.getTime() + 29_000), film }))).toEqual([]);
+    const later = statusOf(decisionEffects(decide({ ...input, now: new Date(now.getTime() + 31_000), film })));
+    expect(later).toEqual({ ...status, remaining: "19m" });
+  });
+
   it("hands off as soon as the segment's pod succeeded, before the Job controller marks the Job complete", () => {
     const job = jobFor(0, "", 0);
     const pod: ObservedPod = { ...podFor(job, '{"latentsDigest":"sha256:l0"}'), phase: "Succeeded", finishedAt: at(1) };
@@ -606,6 +622,17 @@ describe("decide", () => {
     expect(status.completionTime).toBe(now.toISOString());
     expect(decisionEffects(decision)).toContainEqual(
       expect.objectContaining({ kind: "event", reason: "FilmConcatenated" }),
+    );
+  });
+
+  it("links the contact sheet the concatenation reports from the film's status and its Ready message", () => {
+    const job = concatJob("Succeeded", 10);
+    const message = '{"frames":233,"seconds":14.5625,"contactSheet":"/workspace/film.contact.png"}';
+    const decision = decide(snapshot({ status: { segments: done }, jobs: [job], pods: [podFor(job, message)] }));
+    const status = statusOf(decisionEffects(decision));
+    expect(status.output?.contactSheet).toBe("/workspace/film.contact.png");
+    expect(condition(status, "Ready")?.message).toBe(
+      "the film is at /workspace/film.mp4; its contact sheet at /workspace/film.contact.png",
     );
   });
 

@@ -20,7 +20,7 @@ import { deletionDecision } from "./film-deletion.ts";
 import { ConditionReason, EventReason } from "./film-conditions.ts";
 import { filmPhase } from "./film-phase.ts";
 import type { Decision, Effect, FilmIntent, FilmSnapshot, FollowUpAction, SetupAction } from "./film-snapshot.ts";
-import { filmStatus, statusChanged } from "./film-status.ts";
+import { filmStatus, remainingRefreshMs, statusChanged } from "./film-status.ts";
 import { podWait, refusalWait, waitEvent, workspaceWait } from "./film-wait.ts";
 import { idleStep } from "./film-step.ts";
 import { invalidSpecDecision } from "./invalid-spec.ts";
@@ -103,11 +103,12 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
       : []),
   ];
   const handoffFrom = handoffPredecessor(step.then);
+  const requeueAfterMs = earliest(step.requeueAfterMs, remainingRefreshMs(status, snapshot.now));
   return {
     setup,
     ...(statusChanged(film.status, status) ? { status } : {}),
     then,
-    ...(step.requeueAfterMs === undefined ? {} : { requeueAfterMs: step.requeueAfterMs }),
+    ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
     facts: { segmentsEnded: progress.ended, ...(handoffFrom === undefined ? {} : { handoffFrom }) },
   };
 }
@@ -115,6 +116,12 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
 /** Whether what holds the film back is its queue: the job it waits on is not admitted by Kueue yet. */
 function queued(waiting: { readonly reason: string } | undefined): boolean {
   return waiting?.reason === ConditionReason.Queued;
+}
+
+/** The sooner of two optional delays. */
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  return b === undefined ? a : Math.min(a, b);
 }
 
 function held(snapshot: FilmSnapshot, blocked: unknown): boolean {

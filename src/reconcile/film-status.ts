@@ -8,6 +8,7 @@ import { ConditionReason, ConditionType, mergedConditions } from "./film-conditi
 import type { ConditionDraft } from "./film-conditions.ts";
 import type { FilmFailure } from "./film-step.ts";
 import type { FilmIntent, FilmPhase, FilmSnapshot, FilmStatus, SegmentRecord } from "./film-snapshot.ts";
+import { remainingTime } from "./remaining-time.ts";
 import { countedFailures, recordSeconds, willRetry } from "./segment-record.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 
@@ -47,7 +48,7 @@ export function filmStatus(snapshot: FilmSnapshot, intent: FilmIntent, facts: St
     ...(output ? { output } : {}),
     ...(started ? { startTime: started } : {}),
     ...(completionTime ? { completionTime } : {}),
-    ...(eta ? { eta } : {}),
+    ...(eta ? { eta, remaining: remainingTime(Date.parse(eta), snapshot.now.getTime()).text } : {}),
     ...workspaceClaimUid(snapshot),
   };
 }
@@ -57,6 +58,14 @@ function workspaceClaimUid(snapshot: FilmSnapshot): Pick<FilmStatus, "workspaceC
   const current = snapshot.workspaceClaim?.uid;
   const uid = current === undefined || current === "" ? snapshot.film.status.workspaceClaimUID : current;
   return uid ? { workspaceClaimUID: uid } : {};
+}
+
+/**
+ * When a status's `remaining` text changes, so that the film is reconciled then to write it: at most once a
+ * minute while it renders, and never once it says "overdue" or has no ETA.
+ */
+export function remainingRefreshMs(status: FilmStatus, now: Date): number | undefined {
+  return status.eta === undefined ? undefined : remainingTime(Date.parse(status.eta), now.getTime()).changesInMs;
 }
 
 /** Whether a status differs from the one already written (in content, whatever the order of its fields). */
@@ -119,7 +128,8 @@ function readyReason({ phase, failure }: DraftFacts): string {
 function readyDraft(facts: DraftFacts): ConditionDraft {
   const { phase, output, failure } = facts;
   if (phase === "Succeeded" && output) {
-    const message = `the film is at ${output.path}`;
+    const sheet = output.contactSheet === undefined ? "" : `; its contact sheet at ${output.contactSheet}`;
+    const message = `the film is at ${output.path}${sheet}`;
     return { type: ConditionType.Ready, status: "True", reason: readyReason(facts), message };
   }
   // What holds the film back is why it is not ready (and what `kubectl get` shows in its Reason column).

@@ -10,6 +10,11 @@ describe("segmentResult", () => {
       expected: { outputDigest: "sha256:b", inputDigest: "sha256:a", frames: 81, seconds: 2.5 },
     },
     {
+      name: "a concatenation's result gives its contact sheet",
+      message: '{"ok":true,"kind":"concat","frames":613,"seconds":38.3,"contactSheet":"/workspace/film.contact.png"}',
+      expected: { frames: 613, seconds: 38.3, contactSheet: "/workspace/film.contact.png" },
+    },
+    {
       name: "a failure gives the runtime's error",
       message: '{"ok":false,"exitCode":3,"reason":"handoff","error":"digest mismatch"}',
       expected: { error: "digest mismatch" },

@@ -15,6 +15,8 @@ export interface SegmentResult {
   readonly error?: string;
   /** With exit code 3: the first segment whose hand-off or clip the pod found missing or corrupt. */
   readonly missingSegment?: number;
+  /** A concatenation's contact sheet (one poster frame per segment), when it wrote one. */
+  readonly contactSheet?: string;
 }
 
 /** A field some termination message of the contract carries. */
@@ -28,6 +30,7 @@ export const resultFields = {
   seconds: "seconds",
   error: "error",
   missingSegment: "missingSegment",
+  contactSheet: "contactSheet",
 } as const satisfies Record<keyof SegmentResult, TerminationField>;
 
 /** Kubernetes keeps the first 4096 bytes; a stray message is quoted shorter still. */
@@ -55,6 +58,8 @@ export function segmentResult(message: string | undefined): SegmentResult | unde
   if (error !== undefined) result.error = error;
   const missing = numberField(fields[resultFields.missingSegment]);
   if (missing !== undefined && Number.isInteger(missing)) result.missingSegment = missing;
+  const sheet = stringField(fields[resultFields.contactSheet]);
+  if (sheet !== undefined) result.contactSheet = sheet;
   return result;
 }
 

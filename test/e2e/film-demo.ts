@@ -12,6 +12,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse } from "yaml";
 import { attemptDir } from "../../src/api/runtime-contract.ts";
+import { runtimePython } from "../../src/cli/render-command.ts";
 import { kubectl, run } from "../support/kubectl.ts";
 
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
@@ -93,17 +94,25 @@ metadata:
   run("kubectl", ["apply", "-f", "-"], namespace);
 }
 
-/** A reference image for the film: a PNG made by ffmpeg's test source, stored in a ConfigMap. */
+/**
+ * A reference image for the film, stored in a ConfigMap: the harbour at dawn that scripts/draw-reference-image.py
+ * draws (with the runtime's Python), so the animatic preview of the harbour storyline starts from a harbour.
+ */
 export function createReferenceImage(namespace: string, name: string, key: string, size: string): void {
   const dir = mkdtempSync(path.join(os.tmpdir(), "lv-reference-"));
   try {
     const file = path.join(dir, key);
-    run("ffmpeg", ["-loglevel", "error", "-f", "lavfi", "-i", `testsrc2=size=${size}`, "-frames:v", "1", "-y", file]);
+    drawReferenceImage(file, size);
     const map = kubectl("create", "configmap", name, `--from-file=${key}=${file}`, "--dry-run=client", "-o", "yaml");
     run("kubectl", ["apply", "--server-side", "--force-conflicts", "-n", namespace, "-f", "-"], map);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Draws the demo's reference image (a harbour at dawn) into `file`, `size` as WIDTHxHEIGHT. */
+export function drawReferenceImage(file: string, size: string): void {
+  run(runtimePython(undefined), [path.join(repoRoot, "scripts/draw-reference-image.py"), file, size]);
 }
 
 /** The parts of a LongVideo the demo reads. */

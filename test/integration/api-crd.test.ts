@@ -203,7 +203,7 @@ describe("the LongVideo CRD on the API server", () => {
     });
   });
 
-  it("prints variant, phase, progress, ETA, the Ready reason and age in `kubectl get lv`, and the message wide", async () => {
+  it("prints variant, phase, progress, the relative ETA, the Ready reason and age in `kubectl get lv`, and the absolute ETA and message wide", async () => {
     const name = "columns";
     const result = await create(name, with_({ variant: "pro" }), true);
     if (!result.ok) throw new Error(result.status.message);
@@ -215,6 +215,7 @@ describe("the LongVideo CRD on the API server", () => {
           phase: "Rendering",
           progress: "3/8",
           eta,
+          remaining: "1h",
           conditions: [
             {
               type: "Ready",
@@ -239,6 +240,7 @@ describe("the LongVideo CRD on the API server", () => {
             phase?: string;
             progress?: string;
             eta?: string;
+            remaining?: string;
             conditions?: { type: string; reason: string; message: string }[];
           };
         };
@@ -255,18 +257,27 @@ describe("the LongVideo CRD on the API server", () => {
       "ETA",
       "Reason",
       "Age",
+      "Expected",
       "Message",
     ]);
-    // The message is long: `-o wide` only.
-    expect(table.columnDefinitions.map((c) => c.priority)).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
+    // The absolute ETA and the message, which is long: `-o wide` only.
+    expect(table.columnDefinitions.map((c) => c.priority)).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1]);
     const [row] = table.rows;
     if (!row) throw new Error("no row for the LongVideo");
     // The row's own object: if an operator is reconciling this namespace too, cells and status still agree.
     const status = row.object.status ?? {};
     const ready = status.conditions?.find((c) => c.type === "Ready");
-    expect(row.cells.slice(0, 6)).toEqual([name, "pro", status.phase, status.progress, status.eta, ready?.reason]);
+    expect(row.cells.slice(0, 6)).toEqual([
+      name,
+      "pro",
+      status.phase,
+      status.progress,
+      status.remaining,
+      ready?.reason,
+    ]);
     expect(row.cells[6]).toMatch(/^\d+s$/);
-    expect(row.cells[7]).toBe(ready?.message);
+    expect(row.cells[7]).toBe(status.eta);
+    expect(row.cells[8]).toBe(ready?.message);
   });
 });
 

@@ -323,6 +323,7 @@ describe("a reconcile in flight when leadership ends", () => {
           segmentEnded: () => undefined,
           handedOff: () => undefined,
           filmsByPhase: () => undefined,
+          filmProgress: () => undefined,
         },
         log: {
           relisted: () => undefined,
