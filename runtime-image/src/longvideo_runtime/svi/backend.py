@@ -12,6 +12,7 @@ import torch
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.rendering import RenderInput, RenderOutput
 from longvideo_runtime.svi import models, protocol
+from longvideo_runtime.svi.guidance import TextGuidance
 from longvideo_runtime.svi.lora import merge_lora
 from longvideo_runtime.svi.sampler import ExpertSwitch, sample
 from longvideo_runtime.variants import VAE_SCALE, latent_frames
@@ -106,11 +107,8 @@ class SviBackend:
             experts,
             noise,
             condition,
-            text,
-            negative,
-            image,
+            TextGuidance(text, negative, image, spec.guidance_scale),
             spec.steps,
-            spec.guidance_scale,
             settings.shift,
             components.dtype,
             on_step=lambda i, ts: log.debug("step", step=i + 1, of=spec.steps, timestep=round(ts, 2)),
