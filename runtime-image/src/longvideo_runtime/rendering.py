@@ -6,7 +6,7 @@ Backends (animatic.py, svi/backend.py) import these types; backends.py, the regi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from longvideo_runtime.arrays import Array
 from longvideo_runtime.handoff import Handoff
@@ -32,6 +32,9 @@ class RenderOutput:
     handoff: dict[str, Array]
     #: Seconds spent in model compute, loading, etc. (backend-specific keys).
     timings: dict[str, float] = field(default_factory=dict)
+    #: What the segment consumed besides its handoff, recorded in result.json as it is: `audioWindow` (talk) and
+    #: `poseWindow` (dance), so that the plan's windows can be checked against what each segment was fed.
+    consumed: dict[str, Any] = field(default_factory=dict)
 
 
 class Backend(Protocol):

@@ -156,6 +156,7 @@ def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) 
         "fingerprint": spec.fingerprint(),
         "attempt": spec.attempt,
         "files": files,
+        **output.consumed,
         "timings": {k: round(v, 4) for k, v in timings.items()},
         "seconds": round(time.perf_counter() - started, 3),
     }
