@@ -85,7 +85,11 @@ export function concatJob(
       [operatorAnnotations.podTemplate]: podTemplateKey(intent),
     },
     args: ["concat"],
-    env: { ...intent.concat.env, LV_FINAL_DIGEST: action.inputDigest },
+    env: {
+      ...intent.concat.env,
+      LV_FINAL_DIGEST: action.inputDigest,
+      LV_FETCH_POLICY: referenceFetchPolicyJson(runtime.fetchPolicy),
+    },
     // Concatenation needs no GPU, but it runs where the film's pods may run: next to its workspace.
     placement: { ...intent.placement, count: 0 },
     ...concatResources,

@@ -197,7 +197,7 @@ describe("segmentPlan: properties", () => {
         expect(p.scenes.reduce((n, sc) => n + sc.clips, 0)).toBe(p.segments.length);
         expect(p.segments.reduce((n, sg) => n + sg.framesKept, 0)).toBe(p.totals.frames);
         expect(p.scenes.reduce((n, sc) => n + sc.frames, 0)).toBe(p.totals.frames);
-        expect(p.totals.seconds).toBeCloseTo(p.totals.frames / s.render.fps, 9);
+        expect(p.totals.seconds).toBeCloseTo(p.totals.frames / p.render.fps, 9);
         let start = 0;
         for (const sg of p.segments) {
           expect(sg.startFrame).toBe(start);
@@ -243,7 +243,7 @@ describe("segmentPlan: properties", () => {
         const perClip = p.render.framesPerClip - p.render.overlapFrames;
         for (const sc of p.scenes) {
           if (!("seconds" in sc.requested)) continue;
-          const asked = sc.requested.seconds * s.render.fps;
+          const asked = sc.requested.seconds * p.render.fps;
           expect(sc.frames).toBeGreaterThanOrEqual(asked - 1e-6);
           if (sc.clips > 1) expect(sc.frames - perClip).toBeLessThan(asked);
         }

@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { canonicalJson } from "./canonical-json.ts";
+import { resolvedResolution } from "../api/long-video-spec.ts";
 import type { Backend, LongVideoSpec, RenderSettings } from "../api/long-video-spec.ts";
 import { maxSegments } from "../api/long-video-status.ts";
 import { overlapFrames, variantProfiles } from "../api/variant-profiles.ts";
@@ -32,6 +33,8 @@ export interface ResolvedRender {
   readonly overlapFrames: number;
   readonly padding: Padding;
   readonly guidanceScale: number;
+  /** Talk's audio guidance; 1 (no audio pass) for the other variants. */
+  readonly audioGuidanceScale: number;
   readonly steps: number;
   readonly seedMultiplier: number;
   readonly backend: Backend;
@@ -113,17 +116,19 @@ export function resolvedRender(
 ): ResolvedRender {
   const profile = variantProfiles[variant];
   const motionFrames = render.motionFrames ?? profile.motionFrames;
+  const { width, height } = resolvedResolution({ variant, render });
   return {
     variant,
-    width: render.resolution.width,
-    height: render.resolution.height,
-    fps: render.fps,
+    width,
+    height,
+    fps: render.fps ?? profile.fps,
     framesPerClip: render.framesPerClip,
     motionFrames,
     motionUnit: profile.motionUnit,
     overlapFrames: overlapFrames(profile, motionFrames),
     padding: profile.padding,
     guidanceScale: render.guidanceScale ?? profile.guidanceScale,
+    audioGuidanceScale: render.audioGuidanceScale ?? profile.audioGuidanceScale,
     steps: render.steps,
     seedMultiplier: render.seed,
     backend: render.backend ?? defaultBackend,

@@ -122,6 +122,7 @@ function sharedEnv(spec: LongVideoSpec, plan: SegmentPlan): RuntimeEnv {
     LV_FPS: String(render.fps),
     LV_STEPS: String(render.steps),
     LV_GUIDANCE_SCALE: String(render.guidanceScale),
+    LV_AUDIO_GUIDANCE_SCALE: String(render.audioGuidanceScale),
     LV_MOTION_FRAMES: String(render.motionFrames),
     LV_PADDING: render.padding,
     LV_SEGMENT_COUNT: String(plan.segments.length),
