@@ -26,8 +26,6 @@ from longvideo_runtime.svi.multitalk import AudioConditioning, load_multitalk
 #: chinese-wav2vec2-base; MeiGen-AI/MeiGen-MultiTalk), beside the Wan directories.
 WAV2VEC_DIR = "chinese-wav2vec2-base"
 MULTITALK_FILE = "MeiGen-MultiTalk/multitalk.safetensors"
-#: SVI-Talk's audio CFG (test_svi_talk.py's default; its text CFG is 2.0).
-AUDIO_GUIDANCE_SCALE = 5.0
 
 
 def sha256_of(array: Array | torch.Tensor) -> str:

@@ -43,9 +43,8 @@ LAYOUTS: dict[str, dict[str, str]] = {
         "svi-film": PROFILES["film"].lora,
         "svi-pro-high": PROFILES["pro"].lora,
         "svi-pro-low": PROFILES["pro"].lora_2,
-        # The names SVI's scripts use (vita-video-gen/svi-model's version-1.0/).
-        "svi-talk": "svi/version-1.0/svi-talk.safetensors",
-        "svi-dance": "svi/version-1.0/svi-dance.safetensors",
+        "svi-talk": PROFILES["talk"].lora,
+        "svi-dance": PROFILES["dance"].lora,
         "wav2vec": WAV2VEC_DIR,
         "multitalk": MULTITALK_FILE,
     },
