@@ -65,6 +65,13 @@ export const ConditionReason = {
    */
   ContainerCannotStart: "ContainerCannotStart",
   NotDegraded: "NotDegraded",
+  /** The operator is reading the film's audio or skeleton video (a probe Job) to plan it. */
+  ProbingInputs: "ProbingInputs",
+  /**
+   * The film's audio (spec.audio) or skeleton video (spec.pose) cannot be read: missing, refused or undecodable;
+   * the message names the field. Nothing already rendered is lost; a corrected input is read again.
+   */
+  InputUnreadable: "InputUnreadable",
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];
 
@@ -157,6 +164,26 @@ export const segmentRecordSchema = z.strictObject({
   }),
 });
 
+/** What the probe Job read from a film's audio and skeleton video, before the film was planned. */
+export const probedInputsSchema = z
+  .strictObject({
+    key: digest.meta({ description: "Digest of the sources read (spec.audio and spec.pose, without the offset)." }),
+    audioSeconds: z.number().min(0).max(1e7).exactOptional().meta({ description: "The audio's duration, in seconds." }),
+    poseFrames: z.int().min(0).max(1e8).exactOptional().meta({ description: "Frames in the skeleton video." }),
+    poseFps: z.number().min(0).max(1000).exactOptional().meta({ description: "The skeleton video's own frame rate." }),
+    failures: z.int().min(0).max(100).exactOptional().meta({
+      description: "Probe attempts that failed for a reason a retry may fix (a fetch that timed out, say).",
+    }),
+    unreadable: z
+      .strictObject({
+        field: z.string().max(64).meta({ description: "The spec field whose input cannot be read." }),
+        message: z.string().max(1024).meta({ description: "Why, in the runtime's words." }),
+      })
+      .exactOptional()
+      .meta({ description: "Set when an input cannot be read: the film is not planned until it changes." }),
+  })
+  .meta({ description: "The film's audio and skeleton video as the operator read them before planning." });
+
 /** `status` of a LongVideo. */
 export const longVideoStatusSchema = z
   .strictObject({
@@ -215,6 +242,7 @@ export const longVideoStatusSchema = z
     startTime: timestamp.exactOptional().meta({ description: "When the first segment started." }),
     completionTime: timestamp.exactOptional().meta({ description: "When the film succeeded or failed." }),
     eta: timestamp.exactOptional().meta({ description: "When the film is expected to be finished, while rendering." }),
+    inputs: probedInputsSchema.exactOptional(),
     workspaceClaimUID: z.string().max(64).exactOptional().meta({
       description:
         "UID of the workspace claim the recorded segments were rendered into. A claim of another UID (deleted and made again, empty) invalidates them.",
@@ -225,3 +253,4 @@ export const longVideoStatusSchema = z
 export type LongVideoStatus = z.output<typeof longVideoStatusSchema>;
 export type Condition = z.output<typeof conditionSchema>;
 export type SegmentRecord = z.output<typeof segmentRecordSchema>;
+export type ProbedInputsStatus = z.output<typeof probedInputsSchema>;

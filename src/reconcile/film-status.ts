@@ -48,6 +48,8 @@ export function filmStatus(snapshot: FilmSnapshot, intent: FilmIntent, facts: St
     ...(started ? { startTime: started } : {}),
     ...(completionTime ? { completionTime } : {}),
     ...(eta ? { eta } : {}),
+    // What the probe read is what the plan was made from: kept while the film renders.
+    ...(film.status.inputs ? { inputs: film.status.inputs } : {}),
     ...workspaceClaimUid(snapshot),
   };
 }

@@ -53,7 +53,12 @@ export function podWait(snapshot: FilmSnapshot, wanted: ReadonlySet<string>): Fi
 }
 
 function jobWait(job: ObservedJob, pods: readonly ObservedPod[]): FilmWait | undefined {
-  const what = job.kind === "segment" ? `segment ${String(job.segment)}` : "the concatenation";
+  const what =
+    job.kind === "segment"
+      ? `segment ${String(job.segment)}`
+      : job.kind === "probe"
+        ? "the probe of the film's inputs"
+        : "the concatenation";
   const live = pods.filter((p) => p.phase !== "Succeeded" && p.phase !== "Failed");
   if (job.suspended !== undefined && live.length === 0) {
     return {

@@ -15,6 +15,7 @@ import type {
   CreateRefusal,
   FilmSnapshot,
   IntentResult,
+  JobKind,
   ObservedFilm,
   ObservedJob,
   ObservedPod,
@@ -28,7 +29,7 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
   const annotations = job.metadata.annotations ?? {};
   const name = job.metadata.name;
   const kind = labels[operatorLabels.kind];
-  if (!name || (kind !== "segment" && kind !== "concat")) return undefined;
+  if (!name || !isJobKind(kind)) return undefined;
   return {
     name,
     uid: job.metadata.uid ?? "",
@@ -42,6 +43,12 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
     ...jobState(job.status?.conditions ?? []),
     deleting: job.metadata.deletionTimestamp !== undefined,
   };
+}
+
+const jobKinds: readonly string[] = ["segment", "concat", "probe"] satisfies JobKind[];
+
+function isJobKind(kind: string | undefined): kind is JobKind {
+  return kind !== undefined && jobKinds.includes(kind);
 }
 
 type JobCondition = NonNullable<NonNullable<JobObject["status"]>["conditions"]>[number];
