@@ -144,6 +144,17 @@ def test_multitalk_refuses_a_missing_extra_or_misshapen_key_naming_it(
     assert "multitalk.safetensors" in str(info.value)
 
 
+def test_multitalk_takes_a_prefixed_file_but_not_one_naming_a_tensor_twice(
+    tmp_path: Path, transformer: torch.nn.Module
+) -> None:
+    state = multitalk_state()
+    prefixed = {f"diffusion_model.{k}": v for k, v in state.items()}
+    load_multitalk(write(tmp_path / "p.safetensors", prefixed), transformer, AUDIO_LAYERS, AUDIO_CHANNELS)
+    both = {**state, "diffusion_model.audio_proj.norm.bias": state["audio_proj.norm.bias"].clone()}
+    with pytest.raises(BadInput, match=r"diffusion_model\.audio_proj\.norm\.bias"):
+        load_multitalk(write(tmp_path / "b.safetensors", both), transformer, AUDIO_LAYERS, AUDIO_CHANNELS)
+
+
 def test_multitalk_refuses_a_projection_that_does_not_fit_the_audio_encoder(
     tmp_path: Path, transformer: torch.nn.Module
 ) -> None:

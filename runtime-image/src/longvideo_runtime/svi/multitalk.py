@@ -33,7 +33,7 @@ from torch.nn import functional
 
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.svi.audio_features import LATENT_WINDOW, WINDOW
-from longvideo_runtime.svi.weights_file import read_state, refuse_unmatched
+from longvideo_runtime.svi.weights_file import listed, read_state, refuse_unmatched
 
 #: The trained values (chinese-wav2vec2-base: 12 layers of 768; 32 tokens of 768; hidden 512).
 CONTEXT_TOKENS = 32
@@ -145,7 +145,11 @@ def _sizes(state: dict[str, torch.Tensor], path: Path, layers: int, channels: in
 
 def load_multitalk(path: Path, transformer: Any, layers: int, channels: int) -> MultiTalk:
     """multitalk.safetensors for this transformer: every key used, every parameter given, shapes equal."""
-    state = {_strip(k): v for k, v in read_state(path, "MultiTalk weights").items()}
+    raw = read_state(path, "MultiTalk weights")
+    state = {_strip(k): v for k, v in raw.items()}
+    if len(state) != len(raw):
+        twice = sorted(k for k in raw if k.startswith("diffusion_model.") and _strip(k) in raw)
+        raise BadInput(f"{path.name}: keys name one tensor with and without a prefix: {listed(twice)}")
     config = transformer.config
     dim = config.num_attention_heads * config.attention_head_dim
     module = MultiTalk(
