@@ -245,13 +245,18 @@ async function renderExample(file: string, audioKey: { map: string; key: string;
   const filmAudio = monoSamples(out.film);
   const original = monoSamples(source);
   const offset = Math.round(audioKey.offsetSeconds * plan.render.fps);
+  let matched = 0;
   for (const segment of plan.segments) {
     const at = Math.round((segment.startFrame / plan.render.fps) * audioRate) + 200;
     const expected = Math.round(((offset + segment.startFrame) / plan.render.fps) * audioRate) + 200;
-    if (expected + 4800 > original.length) continue; // past the source's end the film is silent
-    const piece = filmAudio.subarray(at, at + 4800);
+    if (expected + 9600 > original.length) continue; // past the source's end the film is silent
+    const piece = filmAudio.subarray(at, at + 9600);
+    // A pause in the voice matches anything: only a stretch with sound can say where it came from.
+    if (Math.sqrt(piece.reduce((sum, v) => sum + v * v, 0) / piece.length) < 0.01) continue;
     expect(Math.abs(lagOf(piece, original, expected)), `clip ${String(segment.index)}`).toBeLessThanOrEqual(2);
+    matched++;
   }
+  expect(matched).toBeGreaterThan(0);
 
   const workspace = workspaceDirectory(filmsNamespace, `${name}-workspace`);
   const results = [...(film.status?.segments ?? [])]
@@ -289,7 +294,7 @@ describe("talk and dance films on the real node (animatic)", () => {
       expect(results[segment.index]?.audioWindow).toMatchObject({ startFrame: window.startFrame, frames: 81 });
     }
     expect(plan.segments.map((s) => s.audioWindow?.startFrame)).toEqual([0, 80, 161]);
-  });
+  }, 900_000);
 
   it("renders the dance example: each segment follows its skeleton frames (looping), music muxed from its offset", async () => {
     const { name, plan, results } = await renderExample("manifests/examples/dance.yaml", {
@@ -304,5 +309,5 @@ describe("talk and dance films on the real node (animatic)", () => {
       expect(envs.get(segment.index)?.LV_AUDIO).toBeUndefined();
       expect(results[segment.index]?.poseWindow).toMatchObject({ startFrame: segment.startFrame, loop: true });
     }
-  });
+  }, 900_000);
 });

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from longvideo_runtime.arrays import Array
-from longvideo_runtime.conditioning_views import waveform
+from longvideo_runtime.conditioning_views import waveform, with_cursor
 from longvideo_runtime.rendering import Conditioning, RenderInput, RenderOutput
 from longvideo_runtime.spec import SegmentSpec
 from longvideo_runtime.variants import FRAMES_PER_LATENT
@@ -106,14 +106,20 @@ def caption(frame: Array, spec: SegmentSpec, number: int) -> Array:
     return np.asarray(pil)
 
 
-def conditioned(frame: Array, conditioning: Conditioning, index: int, frames: int) -> Array:
+def wave_band(conditioning: Conditioning, width: int, height: int) -> Array | None:
+    """The audio window's waveform as a band as wide as the frame, drawn once per clip; None without audio."""
+    if conditioning.audio is None:
+        return None
+    return waveform(conditioning.audio, width, max(8, height // 10))
+
+
+def conditioned(frame: Array, conditioning: Conditioning, band: Array | None, index: int, frames: int) -> Array:
     """The frame with what drives it drawn in: the audio window's waveform (cursor at this frame) or its skeleton."""
     h, w = frame.shape[:2]
     out = frame.copy()
-    if conditioning.audio is not None:
-        band = max(8, h // 10)
-        top = h - caption_height(h) - band
-        out[top : top + band] = waveform(conditioning.audio, w, band, cursor=(index + 0.5) / frames)
+    if band is not None:
+        top = h - caption_height(h) - len(band)
+        out[top : top + len(band)] = with_cursor(band, (index + 0.5) / frames)
     if conditioning.pose is not None and index < len(conditioning.pose):
         inset = Image.fromarray(conditioning.pose[index])
         inset.thumbnail((max(1, w // 3), max(1, h // 3)), Image.Resampling.BILINEAR)
@@ -150,8 +156,12 @@ class AnimaticBackend:
         clean[:lead] = carried[:lead]
         for t in range(lead, spec.frames):
             clean[t] = camera.view(base, t - lead + 1)
+        band = wave_band(request.conditioning, w, h)
         frames = np.stack(
-            [caption(conditioned(clean[i], request.conditioning, i, spec.frames), spec, i) for i in range(spec.frames)]
+            [
+                caption(conditioned(clean[i], request.conditioning, band, i, spec.frames), spec, i)
+                for i in range(spec.frames)
+            ]
         )
         count = spec.motion_frames if spec.protocol == "pixel" else FRAMES_PER_LATENT * spec.motion_frames
         return RenderOutput(

@@ -30,12 +30,18 @@ def waveform(samples: Array, width: int, height: int, cursor: float | None = Non
             half = round(peak / scale * (middle - 1))
             top, bottom = int(middle) - half, int(middle) + half + 1
             image[max(top, 0) : min(bottom, height), x] = WAVE_COLOUR
-    if cursor is not None:
-        # Wide enough to survive a video encoder's chroma subsampling.
-        half = max(1, width // 96)
-        x = min(width - 1, max(0, round(cursor * (width - 1))))
-        image[:, max(0, x - half) : x + half + 1] = CURSOR_COLOUR
-    return image
+    return image if cursor is None else with_cursor(image, cursor)
+
+
+def with_cursor(image: Array, cursor: float) -> Array:
+    """A copy of a waveform with a vertical cursor `cursor` (0..1) of the way across."""
+    out = image.copy()
+    width = out.shape[1]
+    # Wide enough to survive a video encoder's chroma subsampling.
+    half = max(1, width // 96)
+    x = min(width - 1, max(0, round(cursor * (width - 1))))
+    out[:, max(0, x - half) : x + half + 1] = CURSOR_COLOUR
+    return out
 
 
 def pose_strip(frames: Array, width: int, height: int, count: int = 4) -> Array:
