@@ -13,30 +13,33 @@ import { longVideoResource, longVideoVerdict } from "../api/long-video.ts";
 import { clipRenderSecondsEstimate, resolvedRender, segmentPlan } from "../plan/segment-plan.ts";
 import { planTable } from "./plan-table.ts";
 
-const usage = `usage: longvideo plan FILE [--clip-seconds SECONDS]
+const usage = `usage: longvideo plan FILE [--clip-seconds SECONDS] [--audio-seconds SECONDS]
 
 Validates every LongVideo in FILE (YAML, several documents allowed) as the API server would and prints its
 segment plan. --clip-seconds sets the render time per clip used for the GPU-seconds estimate (default: scaled
-from SVI's reported 12 minutes per 81-frame clip at 50 steps; 1 for the animatic backend).`;
+from SVI's reported 12 minutes per 81-frame clip at 50 steps; 1 for the animatic backend). --audio-seconds is the
+duration of a talk film's spec.audio (the operator probes it; ffprobe tells it), which a storyline without lengths
+follows.`;
 
-type Args = { readonly file: string; readonly clipSeconds?: number } | { readonly error: string };
+type Args =
+  { readonly file: string; readonly clipSeconds?: number; readonly audioSeconds?: number } | { readonly error: string };
 
 function parsedArgs(argv: readonly string[]): Args {
   const [command, ...rest] = argv;
   if (command !== "plan") return { error: command === undefined ? "no command" : `unknown command ${command}` };
   let file: string | undefined;
-  let clipSeconds: number | undefined;
+  const seconds: { clipSeconds?: number; audioSeconds?: number } = {};
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
-    if (arg === "--clip-seconds") {
+    if (arg === "--clip-seconds" || arg === "--audio-seconds") {
       const value = Number(rest[++i]);
-      if (!Number.isFinite(value) || value <= 0) return { error: "--clip-seconds takes a positive number" };
-      clipSeconds = value;
+      if (!Number.isFinite(value) || value <= 0) return { error: `${arg} takes a positive number` };
+      seconds[arg === "--clip-seconds" ? "clipSeconds" : "audioSeconds"] = value;
     } else if (arg !== undefined && !arg.startsWith("--") && file === undefined) file = arg;
     else return { error: `unexpected argument ${arg ?? ""}` };
   }
   if (file === undefined) return { error: "no FILE" };
-  return clipSeconds === undefined ? { file } : { file, clipSeconds };
+  return { file, ...seconds };
 }
 
 function objectName(manifest: unknown, position: number): string {
@@ -92,7 +95,10 @@ function main(argv: readonly string[]): number {
     }
     const { spec } = verdict.value;
     const clipRenderSeconds = args.clipSeconds ?? clipRenderSecondsEstimate(resolvedRender(spec.variant, spec.render));
-    const planned = segmentPlan(spec);
+    const planned = segmentPlan(
+      spec,
+      args.audioSeconds === undefined ? {} : { inputs: { audioSeconds: args.audioSeconds } },
+    );
     if (!planned.ok) {
       const error = { field: planned.error.field, type: "Invalid value", detail: planned.error.message } as const;
       process.stderr.write(`${invalidObjectMessage(longVideoResource.kind, name, [error])}\n`);

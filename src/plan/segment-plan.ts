@@ -86,7 +86,8 @@ export interface ScenePlan {
   readonly index: number;
   readonly prompt: string;
   /** What the spec asked for. */
-  readonly requested: { readonly clips: number } | { readonly seconds: number };
+  /** What the spec asked for; `audio` when a talk scene leaves its length to the audio's duration. */
+  readonly requested: { readonly clips: number } | { readonly seconds: number } | { readonly audio: true };
   readonly clips: number;
   readonly frames: number;
   readonly seconds: number;
@@ -370,13 +371,18 @@ function chainedSegments(
     scenes.push({
       index: sceneIndex,
       prompt: scene.prompt,
-      requested: scene.clips === undefined ? { seconds: scene.seconds ?? 0 } : { clips: scene.clips },
+      requested: requestedLength(scene),
       clips,
       frames,
       seconds: frames / render.fps,
     });
   }
   return { segments, scenes, frames: startFrame };
+}
+
+function requestedLength(scene: PlanInput["storyline"][number]): ScenePlan["requested"] {
+  if (scene.clips !== undefined) return { clips: scene.clips };
+  return scene.seconds === undefined ? { audio: true } : { seconds: scene.seconds };
 }
 
 /** A segment's windows with the sources they read, as its hash includes them. */

@@ -342,7 +342,6 @@ function probeIntent(spec: LongVideoSpec, key: string, defaults: IntentDefaults)
     },
     inputVolumes: { ...(audio ? { audio } : {}), ...(pose ? { pose } : {}) },
     fields: [...(spec.audio ? ["spec.audio"] : []), ...(spec.pose ? ["spec.pose"] : [])],
-    needsAudioSeconds: spec.audio !== undefined,
     // It needs no GPU, but it runs where the film's pods may run.
     placement: { ...gpuPlacement(spec.gpu, defaults), count: 0 },
     podLabels: spec.podMetadata?.labels ?? {},

@@ -109,8 +109,6 @@ export interface ProbeIntent {
   readonly inputVolumes: InputVolumes;
   /** The spec fields the probe reads, in order: what an unreadable result is blamed on when the runtime names none. */
   readonly fields: readonly string[];
-  /** Whether the plan needs the audio's duration (a talk storyline without lengths). */
-  readonly needsAudioSeconds: boolean;
   readonly placement: GpuPlacement;
   readonly podLabels: Readonly<Record<string, string>>;
   readonly podAnnotations: Readonly<Record<string, string>>;

@@ -13,7 +13,6 @@ const probe: ProbeIntent = {
   env: { LV_WORKSPACE: "/tmp", LV_AUDIO: '{"url":"https://example.com/v.wav"}' },
   inputVolumes: {},
   fields: ["spec.audio"],
-  needsAudioSeconds: true,
   placement: { resourceName: "nvidia.com/gpu", count: 0, nodeSelector: {}, tolerations: [] },
   podLabels: {},
   podAnnotations: {},

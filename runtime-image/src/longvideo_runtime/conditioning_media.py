@@ -26,6 +26,7 @@ from longvideo_runtime import workspace_layout
 from longvideo_runtime.arrays import Array
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.guarded_fetch import FetchedMedia, FetchPolicy, guarded_fetch
+from longvideo_runtime.rendering import AUDIO_SAMPLE_RATE, Conditioning
 from longvideo_runtime.spec import ConditioningWindow, SegmentSpec
 
 Kind = Literal["audio", "pose"]
@@ -241,7 +242,8 @@ def pose_indices(window: ConditioningWindow, video_frames: int) -> list[int | No
 
 def pose_window_frames(path: Path, window: ConditioningWindow, width: int, height: int) -> Array:
     """uint8 [frames, height, width, 3]: the window's skeleton frames, resized keeping their aspect and padded with
-    black (as SVI's `resize_and_pad_to_target`), looping when `window.loop`; black frames past a non-looping end.
+    black (as SVI's `resize_and_pad_to_target`: nearest neighbour, centred), looping when `window.loop`; black
+    frames past a non-looping end.
     """
     total = video_frame_count(path).frames
     indices = pose_indices(window, total)
@@ -262,7 +264,7 @@ def _decode_frames(path: Path, wanted: list[int], width: int, height: int) -> Ar
     ranges = _ranges(wanted)
     select = "+".join(f"between(n\\,{a}\\,{b})" for a, b in ranges)
     scale = (
-        f"select='{select}',scale={width}:{height}:force_original_aspect_ratio=decrease,"
+        f"select='{select}',scale={width}:{height}:force_original_aspect_ratio=decrease:flags=neighbor,"
         f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black,format=rgb24"
     )
     args = [
@@ -302,3 +304,36 @@ def _ranges(sorted_indices: list[int]) -> list[tuple[int, int]]:
         else:
             runs.append((index, index))
     return runs
+
+
+def load_conditioning(spec: SegmentSpec) -> Conditioning:
+    """The segment's audio and pose windows, decoded (the backend, the animatic drawing and result.json read them)."""
+    audio = pose = None
+    if spec.audio is not None:
+        path = locate_conditioning(spec, spec.audio, "audio")
+        audio = audio_window_samples(path, spec.audio, spec.fps, AUDIO_SAMPLE_RATE)
+    if spec.pose is not None:
+        path = locate_conditioning(spec, spec.pose, "pose")
+        pose = pose_window_frames(path, spec.pose, spec.width, spec.height)
+    return Conditioning(audio=audio, pose=pose)
+
+
+def consumed_windows(spec: SegmentSpec, conditioning: Conditioning) -> dict[str, dict[str, object]]:
+    """result.json's record of the windows consumed: where they start, how long, and a sha256 of what was decoded."""
+    out: dict[str, dict[str, object]] = {}
+    if spec.audio is not None and conditioning.audio is not None:
+        out["audioWindow"] = {
+            "startFrame": spec.audio.start_frame,
+            "frames": spec.audio.frames,
+            "sampleRate": AUDIO_SAMPLE_RATE,
+            "samples": len(conditioning.audio),
+            "sha256": hashlib.sha256(np.ascontiguousarray(conditioning.audio, dtype="<f4").tobytes()).hexdigest(),
+        }
+    if spec.pose is not None and conditioning.pose is not None:
+        out["poseWindow"] = {
+            "startFrame": spec.pose.start_frame,
+            "frames": spec.pose.frames,
+            "loop": spec.pose.loop,
+            "sha256": hashlib.sha256(np.ascontiguousarray(conditioning.pose).tobytes()).hexdigest(),
+        }
+    return out
