@@ -76,7 +76,7 @@ def main() -> None:
             )
             dance = load_dance(_transformer(image_dim=4).eval(), models["svi-dance"], 1.0, CPU)
             skeleton = np.random.default_rng(0).integers(0, 255, (frames, *size, 3), dtype=np.uint8)
-            stage = timed(args.repeat, partial(clip_pose, dance, skeleton, 0, True))
+            stage = timed(args.repeat, partial(clip_pose, dance, skeleton))
             figures.append(
                 f"dance pose stage, {frames} frames at {size[1]}x{size[0]}: load + LoRA merge {load * 1000:.0f} ms, "
                 f"encode {stage * 1000:.0f} ms"

@@ -71,7 +71,8 @@ def dance_window(index: int) -> tuple[int, int]:
 
 
 def sha256(array: np.ndarray) -> str:
-    return "sha256:" + hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    """In hex, as conditioning_media records a window's digest."""
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
 def render(
@@ -124,6 +125,7 @@ def talk_chain(
     for i, (result, (start, frames)) in enumerate(zip(results, windows, strict=True)):
         consumed = result["audioWindow"]
         assert (consumed["startFrame"], consumed["frames"], consumed["fps"]) == (start, frames, FPS), i
+        assert (consumed["sampleRate"], consumed["samples"]) == (SAMPLE_RATE, frames * SAMPLE_RATE // FPS)
         own = padded[start * per_frame : (start + frames) * per_frame]
         assert consumed["sha256"] == sha256(own), f"segment {i} was fed another window than the plan's"
         assert consumed["trackSha256"] == sha256(track), "wav2vec2 saw the whole track"
@@ -160,6 +162,7 @@ def dance_chain(
         assert (consumed["startFrame"], consumed["frames"], consumed["loop"]) == (start, frames, True), i
         expected = skeleton[[(start + j) % len(skeleton) for j in range(frames)]]
         assert consumed["sha256"] == sha256(expected), f"segment {i} followed other frames than the plan's"
+        assert consumed["featureShape"] == [1, 24, (frames - 1) // 4 + 1, H // 16, W // 16]
         trace = next(line for line in runs[i].logs if line["event"] == "svi-trace")
         assert trace["pose_additions"] == 3 * 2 and trace["audio_attentions"] == 0, "pose in both CFG passes"
     assert results[2]["poseWindow"]["startFrame"] + FRAMES > len(skeleton), "the third window wraps around"

@@ -327,7 +327,7 @@ def test_talk_models_from_the_model_cache_give_tokens_and_a_record(
     result = clip_tokens(models, track, start=12, frames=13, fps=25)
     assert result.tokens.shape == (1, 4, 4, 8) and result.silent.shape == (1, 4, 4, 8)
     assert not torch.allclose(result.tokens, result.silent)
-    assert result.record["startFrame"] == 12 and result.record["frames"] == 13
+    assert result.record["fps"] == 25 and result.record["trackSamples"] == len(track)
     assert result.record["trackFrames"] == 75 and result.record["featureIndices"] == [10, 26]
     assert result.record["loudnessLufs"] == pytest.approx(loudness.integrated_loudness(track, 16000), abs=1e-3)
     again = clip_tokens(models, track, start=12, frames=13, fps=25)
@@ -396,15 +396,13 @@ def test_dance_file_splits_into_lora_and_pose_encoder(
     state = load_file(str(tiny_models["svi-dance"]))
     assert torch.equal(models.encoder.state_dict()["12.weight"], state["dwpose_embedding.12.weight"])
     frames = np.random.default_rng(1).integers(0, 255, (13, 48, 64, 3), dtype=np.uint8)
-    result = clip_pose(models, frames, start=24, loop=True)
+    result = clip_pose(models, frames)
     assert result.features.shape == (1, 24, 4, 3, 4)
     assert result.record == {
-        "startFrame": 24,
-        "frames": 13,
-        "loop": True,
         "width": 64,
         "height": 48,
-        "sha256": "sha256:" + hashlib.sha256(frames.tobytes()).hexdigest(),
+        "sha256": hashlib.sha256(frames.tobytes()).hexdigest(),
+        "featureShape": [1, 24, 4, 3, 4],
     }
 
 

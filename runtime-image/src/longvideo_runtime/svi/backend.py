@@ -10,11 +10,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from longvideo_runtime import conditioning_media
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.rendering import RenderInput, RenderOutput
 from longvideo_runtime.svi import models, protocol
-from longvideo_runtime.svi.conditioning_inputs import dance_pose, talk_audio
-from longvideo_runtime.svi.dance import DanceModels, load_dance
+from longvideo_runtime.svi.conditioning_inputs import talk_audio
+from longvideo_runtime.svi.dance import DanceModels, clip_pose, load_dance
 from longvideo_runtime.svi.guidance import Guidance, TalkGuidance, TextGuidance
 from longvideo_runtime.svi.lora import merge_lora
 from longvideo_runtime.svi.sampler import ExpertSwitch, sample
@@ -119,13 +120,15 @@ class SviBackend:
         self.trace.condition_shape = tuple(condition.shape)
         timings["condition_seconds"] = time.perf_counter() - t
 
-        consumed: dict[str, Any] = {}
+        # conditioning_media's record of the windows (start, frames, sha256 of what it decoded), plus what the models
+        # were fed from them.
+        consumed: dict[str, Any] = conditioning_media.consumed_windows(spec, request.conditioning)
         guidance: Guidance = TextGuidance(text, negative, image, spec.guidance_scale)
         posed: AbstractContextManager[None] = nullcontext()
         if talk is not None:
             t = time.perf_counter()
             heard = talk_audio(spec, talk)
-            consumed["audioWindow"] = heard.record
+            consumed.setdefault("audioWindow", {}).update(heard.record)
             silent_text = negative if negative is not None else text
             guidance = TalkGuidance(
                 text,
@@ -141,8 +144,10 @@ class SviBackend:
             log.info("audio-window", **heard.record)
         if dance is not None:
             t = time.perf_counter()
-            pose = dance_pose(spec, dance)
-            consumed["poseWindow"] = pose.record
+            if request.conditioning.pose is None:
+                raise BadInput("a dance segment needs its skeleton frames (LV_POSE, LV_POSE_WINDOW)")
+            pose = clip_pose(dance, request.conditioning.pose)
+            consumed.setdefault("poseWindow", {}).update(pose.record)
             posed = dance.pose.active(pose.features)
             timings["pose_seconds"] = time.perf_counter() - t
             log.info("pose-window", **pose.record)

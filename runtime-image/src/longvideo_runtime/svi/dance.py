@@ -1,6 +1,6 @@
 """SVI-Dance's pose stage: svi-dance.safetensors split into its LoRA and its pose encoder, the clip's skeleton
-frames encoded and added to the patch embeddings. What the segment consumed is recorded in its result
-(`poseWindow`): the window and the sha256 of the uint8 frames fed to the encoder.
+frames encoded and added to the patch embeddings. The segment's result (`poseWindow`) records the window and the
+sha256 of the uint8 frames fed to the encoder.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from longvideo_runtime.svi.pose_encoder import (
     load_pose_encoder,
     split_pose_state,
 )
-from longvideo_runtime.svi.talk import sha256_of
+from longvideo_runtime.svi.talk import sha256_hex
 from longvideo_runtime.svi.weights_file import read_state
 
 
@@ -47,15 +47,13 @@ class PoseFeatures:
     record: dict[str, Any]
 
 
-def clip_pose(models: DanceModels, frames_uint8: Array, start: int, loop: bool) -> PoseFeatures:
+def clip_pose(models: DanceModels, frames_uint8: Array) -> PoseFeatures:
     """Pose features of the clip's skeleton frames (uint8 [F, H, W, 3], already at the render size)."""
     features = encode_pose(models.encoder, frames_uint8, next(models.encoder.parameters()).device)
     record = {
-        "startFrame": start,
-        "frames": int(frames_uint8.shape[0]),
-        "loop": loop,
         "width": int(frames_uint8.shape[2]),
         "height": int(frames_uint8.shape[1]),
-        "sha256": sha256_of(frames_uint8),
+        "sha256": sha256_hex(frames_uint8),
+        "featureShape": list(features.shape),
     }
     return PoseFeatures(features, record)

@@ -2,9 +2,9 @@
 
 SVI computes the features of the whole (loudness-normalised) track for every clip and slices the clip's frames
 out of them, so a frame's features depend on the audio around it, not on where the clip starts; the worker does the
-same, from the track decoded at 16 kHz mono. What it consumed is recorded in the segment's result (`audioWindow`):
-the window, the sha256 of the window's samples (as conditioning_media gives them), of the whole track fed to
-wav2vec2 and of the windowed features fed to the projection.
+same, from the track decoded at 16 kHz mono. Besides conditioning_media's record of the window (`audioWindow`: start,
+frames, sha256 of its samples), the segment's result gets the sha256 of the whole track fed to wav2vec2, its
+loudness, the feature frames the window's context reached (clamped) and the sha256 of the features fed.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ WAV2VEC_DIR = "chinese-wav2vec2-base"
 MULTITALK_FILE = "MeiGen-MultiTalk/multitalk.safetensors"
 
 
-def sha256_of(array: Array | torch.Tensor) -> str:
+def sha256_hex(array: Array | torch.Tensor) -> str:
+    """The sha256 of an array's bytes, in hex as conditioning_media records a window's."""
     data = array.detach().cpu().contiguous().numpy() if isinstance(array, torch.Tensor) else array
-    return "sha256:" + hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()
+    return hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()
 
 
 @dataclass
@@ -50,7 +51,7 @@ def load_talk(transformer: Any, models_dir: Path, device: torch.device) -> TalkM
 class AudioTokens:
     tokens: torch.Tensor
     silent: torch.Tensor
-    #: What the segment consumed, for result.json's `audioWindow`.
+    #: What the model was fed, added to result.json's `audioWindow` (conditioning_media's record of the window).
     record: dict[str, Any]
 
 
@@ -64,14 +65,12 @@ def clip_tokens(models: TalkModels, track: Array, start: int, frames: int, fps: 
     silent = models.audio.tokens_for(torch.zeros_like(first), torch.zeros_like(later))
     indices = audio_features.window_indices(start, frames, features.shape[0])
     record = {
-        "startFrame": start,
-        "frames": frames,
         "fps": fps,
         "trackSamples": len(track),
         "trackFrames": int(features.shape[0]),
-        "trackSha256": sha256_of(np.ascontiguousarray(track, dtype=np.float32)),
+        "trackSha256": sha256_hex(np.ascontiguousarray(track, dtype=np.float32)),
         "loudnessLufs": round(lufs, 3) if np.isfinite(lufs) else None,
         "featureIndices": [int(indices.min()), int(indices.max())],
-        "featuresSha256": sha256_of(window),
+        "featuresSha256": sha256_hex(window),
     }
     return AudioTokens(tokens, silent, record)
