@@ -99,8 +99,11 @@ export class FilmController {
   readonly #queue: WorkQueue;
   /** Per film, per segment: when the operator first heard the segment ended, since the film's last job was created. */
   readonly #endedAt = new Map<string, Map<string, number>>();
-  /** Per film: its intent, valid while the spec (generation) is the one it was derived from. */
-  readonly #intents = new Map<string, { uid: string; generation: number; intent: IntentResult }>();
+  /**
+   * Per film: its intent, valid while the spec (generation) and what the probe read of its inputs
+   * (`status.inputs`) are the ones it was derived from.
+   */
+  readonly #intents = new Map<string, { uid: string; generation: number; inputs: string; intent: IntentResult }>();
   /**
    * Per film: the version this operator last wrote, and the versions it superseded. Until the informer delivers
    * the write, the cache still holds one of those; reconciling from it would only conflict.
@@ -407,10 +410,11 @@ export class FilmController {
   #intent(key: string, film: LongVideoObject): IntentResult {
     const uid = film.metadata.uid ?? "";
     const generation = film.metadata.generation ?? 0;
+    const inputs = JSON.stringify(film.status?.inputs ?? null);
     const known = this.#intents.get(key);
-    if (known?.uid === uid && known.generation === generation) return known.intent;
+    if (known?.uid === uid && known.generation === generation && known.inputs === inputs) return known.intent;
     const intent = this.#options.intentOf(film);
-    this.#intents.set(key, { uid, generation, intent });
+    this.#intents.set(key, { uid, generation, inputs, intent });
     return intent;
   }
 

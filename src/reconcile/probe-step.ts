@@ -97,10 +97,13 @@ export function probeDecision(snapshot: FilmSnapshot, probe: ProbeIntent, setup:
     wait = refusalWait(snapshot) ?? podWait(snapshot, new Set([outcome.job.name]));
   }
   const status = probingStatus(snapshot, inputs, wait, probe);
+  const recorded = outcome.kind === "read" || outcome.kind === "unreadable";
   return {
     setup,
     ...(statusChanged(film.status, status) ? { status } : {}),
     then: [...waitEvent(film.status, wait), ...then],
+    // Once recorded, the film is planned (or reported) from status.inputs: at once, not at the next event.
+    ...(recorded ? { requeueAfterMs: 0 } : {}),
     facts: { segmentsEnded: [] },
   };
 }

@@ -92,6 +92,12 @@ async function jobsOf(name: string, kind: string) {
 }
 
 beforeAll(async () => {
+  // This tree's CRD (talk and dance are new in it) and runtime image (the probe command).
+  execFileSync(
+    "kubectl",
+    ["apply", "--server-side", "--force-conflicts", "-f", path.join(repoRoot, "crds/longvideo.dev_longvideos.yaml")],
+    { env: { ...process.env, KUBECONFIG: process.env.KUBECONFIG ?? localClusterKubeconfig } },
+  );
   execFileSync("bash", [path.join(repoRoot, "test/images/load-images.sh"), "runtime"], { stdio: "inherit" });
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: "inputs" }, binaryData: inputFiles() } });
