@@ -139,7 +139,12 @@ function filmController(config: OperatorConfig, client: KubeClient, metrics: Ope
       },
       intentOf: (film) =>
         filmIntent(
-          { name: film.metadata.name ?? "", namespace: film.metadata.namespace ?? "", spec: film.spec },
+          {
+            name: film.metadata.name ?? "",
+            namespace: film.metadata.namespace ?? "",
+            spec: film.spec,
+            ...(film.status?.inputs ? { inputs: film.status.inputs } : {}),
+          },
           {
             nodeSelector: config.defaultNodeSelector,
             tolerations: config.defaultTolerations,

@@ -3,4 +3,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv=$(bash "$here/install-dev.sh" | tail -n 1)
-PYTHONPATH="$here/src" PYTHONDONTWRITEBYTECODE=1 exec "$venv/bin/python" "$here/bench/segment_overhead.py" "$@"
+export PYTHONPATH="$here/src" PYTHONDONTWRITEBYTECODE=1
+"$venv/bin/python" "$here/bench/segment_overhead.py" "$@"
+# SVI-Talk's audio stage and SVI-Dance's pose stage on the tiny models.
+exec "$venv/bin/python" "$here/bench/talk_dance_overhead.py"

@@ -86,7 +86,7 @@ def test_a_contract_of_another_version_is_refused(tmp_path: Path) -> None:
             r"contract\.workspaceLayout\.clip is missing",
         ),
         ({"backends": ["svi", "comfy"]}, r"contract\.backends\[1\] must be one of svi, animatic"),
-        ({"variants": {**RAW["variants"], "talk": RAW["variants"]["film"]}}, r"variants\.talk \(name\) must be one"),
+        ({"variants": {**RAW["variants"], "sing": RAW["variants"]["film"]}}, r"variants\.sing \(name\) must be one"),
         ({"env": {**ENV, "XY": ENV["LV_FPS"]}}, "start with LV_"),
         ({"failureReasons": {**RAW["failureReasons"], "handoff": "internal"}}, "distinct"),
     ],
@@ -223,9 +223,16 @@ def test_variant_profiles_are_the_contracts(variant: str) -> None:
     )
     assert (profile.model, profile.lora, profile.lora_2) == tuple(raw["weights"][k] for k in ("model", "lora", "lora2"))
     assert profile.guidance_scale == raw["guidanceScale"] and profile.padding in PADDINGS
+    # A talk or dance segment needs its input's window; the window's place does not change the defaults.
+    inputs = {
+        "text": {},
+        "audio": {"LV_AUDIO": '{"url":"https://example.com/a.wav"}', "LV_AUDIO_WINDOW": "0:81"},
+        "pose": {"LV_POSE": '{"url":"https://example.com/p.mp4"}', "LV_POSE_WINDOW": "0:81:true"},
+    }[raw["conditioning"]]
     first = parse_segment(
-        {"LV_SEGMENT_INDEX": "0", "LV_SEGMENT_HASH": "h", "LV_VARIANT": variant, "LV_BACKEND": "animatic"}
+        {"LV_SEGMENT_INDEX": "0", "LV_SEGMENT_HASH": "h", "LV_VARIANT": variant, "LV_BACKEND": "animatic", **inputs}
     )
+    assert first.audio_guidance_scale == raw["audioGuidanceScale"]
     assert (first.motion_frames, first.padding, first.guidance_scale) == (
         raw["motionFrames"],
         raw["padding"],

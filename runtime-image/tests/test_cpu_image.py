@@ -31,6 +31,7 @@ from chain import (
 from conftest import run_cli, write_reference
 from longvideo_runtime import media, safetensors_io
 from test_animatic import BLOCK_TORCH
+from test_svi_talk_dance import dance_chain, talk_chain
 
 LAYERS = os.environ.get("LV_CPU_IMAGE_LAYERS", "")
 DEFINITION = Path(__file__).resolve().parents[1] / "cpu-image.json"
@@ -104,6 +105,20 @@ def test_three_chained_svi_segments_and_concat_in_the_image(
     film = run_cli(["concat"], concat_env(ws, runs, LV_EXPECTED_FRAMES="29"), shared, command=command())
     assert film.code == 0, film.stderr[-3000:]
     assert film.message["frames"] == 29 and media.probe(Path(film.message["path"])).frames == 29
+
+
+@pytest.mark.slow
+def test_three_chained_talk_and_dance_segments_in_the_image(
+    pod: tuple[Path, Command], tiny_models: dict[str, Path]
+) -> None:
+    """wav2vec2, MultiTalk and the pose encoder on the image's Debian torch, each window recorded as planned."""
+    shared, command = pod
+    models = readable(tiny_models)
+    reference = write_reference(shared / "reference.png")
+    image = command(read_only=(models,))
+    talk = talk_chain(shared, tiny_models, reference, command=image)
+    dance = dance_chain(shared, tiny_models, reference, command=image)
+    assert [r["keptFrames"] for r in talk] == [13, 13, 13] and len(dance) == 3
 
 
 def test_the_image_carries_torch_for_cpu_and_the_pinned_libraries(pod: tuple[Path, Command]) -> None:

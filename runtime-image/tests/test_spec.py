@@ -69,7 +69,7 @@ def test_planner_trims_are_taken_as_given() -> None:
         ({"LV_SEGMENT_INDEX": "3"}, "outside the film's 3 segments"),
         ({"LV_FRAMES": "80"}, r"4n\+1"),
         ({"LV_WIDTH": "830"}, "multiple of 16"),
-        ({"LV_VARIANT": "talk"}, "LV_VARIANT must be one of shot, film, pro"),
+        ({"LV_VARIANT": "sing"}, "LV_VARIANT must be one of shot, film, pro, talk, dance"),
         ({"LV_BACKEND": "gpu"}, "LV_BACKEND must be one of"),
         ({"LV_PADDING": "anchor"}, "does not fit variant 'film'"),
         ({"LV_INPUT_DIGEST": ""}, "LV_INPUT_DIGEST is required"),

@@ -3,6 +3,9 @@ import { fieldErrorLine, fieldPath, invalidObjectMessage } from "./field-errors.
 import { longVideoSpecVerdict, longVideoVerdict } from "./long-video.ts";
 import { longVideoSpecSchema } from "./long-video-spec.ts";
 
+const talkAudio = { url: "https://example.com/voice.wav" };
+const dancePose = { pvc: { claimName: "poses", path: "skeleton.mp4" } };
+
 const minimal = {
   referenceImage: { url: "https://example.com/still.png" },
   storyline: [{ prompt: "a lighthouse at dawn", clips: 2 }],
@@ -29,8 +32,7 @@ describe("LongVideo spec defaults", () => {
       referenceImage: { url: "https://example.com/still.png" },
       storyline: [{ prompt: "a lighthouse at dawn", clips: 2 }],
       render: {
-        resolution: { width: 832, height: 480 },
-        fps: 16,
+        resolution: {},
         framesPerClip: 81,
         steps: 50,
         seed: 42,
@@ -48,7 +50,7 @@ describe("LongVideo spec defaults", () => {
 
   it("fills nested defaults inside objects that are partly given", () => {
     const spec = longVideoSpecSchema.parse(with_({ render: { resolution: { width: 480 }, fps: 24 } }));
-    expect(spec.render).toMatchObject({ resolution: { width: 480, height: 480 }, fps: 24, framesPerClip: 81 });
+    expect(spec.render).toMatchObject({ resolution: { width: 480 }, fps: 24, framesPerClip: 81 });
   });
 });
 
@@ -57,6 +59,38 @@ describe("LongVideo spec validation", () => {
     ["the minimal spec", minimal],
     ["a pvc image", { ...minimal, referenceImage: { pvc: { claimName: "stills", path: "a/b.png" } } }],
     ["a shot", with_({ variant: "shot" })],
+    [
+      "talk with scenes whose length the audio decides",
+      with_({ variant: "talk", audio: talkAudio, storyline: [{ prompt: "x" }, { prompt: "y", clips: 2 }] }),
+    ],
+    [
+      "talk at 640x368 and 25 fps",
+      with_({
+        variant: "talk",
+        audio: { ...talkAudio, offsetSeconds: 1.5 },
+        render: { resolution: { width: 640, height: 368 }, fps: 25 },
+      }),
+    ],
+    [
+      "talk with a portrait frame up to 640 wide",
+      with_({
+        variant: "talk",
+        audio: { configMap: { name: "voice", key: "v.wav" } },
+        render: { resolution: { width: 480, height: 832 } },
+      }),
+    ],
+    [
+      "dance with a music track",
+      with_({ variant: "dance", pose: dancePose, audio: { pvc: { claimName: "music", path: "a/b.mp3" } } }),
+    ],
+    [
+      "dance at 24 fps",
+      with_({ variant: "dance", pose: { url: "https://example.com/pose.mp4" }, render: { fps: 24 } }),
+    ],
+    [
+      "a talk-sized height with the narrow default width",
+      with_({ variant: "talk", audio: talkAudio, render: { resolution: { height: 1280 } } }),
+    ],
     ["pro with 2 latent motion frames", with_({ variant: "pro", render: { motionFrames: 2 } })],
     ["an animatic without a model cache", { ...minimal, storage: {}, render: { backend: "animatic" } }],
     // The operator's model cache (a Helm value) may serve it; the operator says so when it does not.
@@ -135,10 +169,10 @@ describe("LongVideo spec validation", () => {
       /exactly one of clips or seconds/,
     ],
     [
-      "neither clips nor seconds",
+      "neither clips nor seconds outside talk",
       with_({ storyline: [{ prompt: "x" }] }),
-      "spec.storyline[0]",
-      /exactly one of clips or seconds/,
+      "spec.storyline",
+      /set clips or seconds for each scene: only a talk film/,
     ],
     [
       "a NoSchedule toleration with tolerationSeconds",
@@ -263,7 +297,54 @@ describe("LongVideo spec validation", () => {
       "spec.render.backend",
       /supported values: "svi", "animatic"/,
     ],
-    ["an unknown variant", with_({ variant: "talk" }), "spec.variant", /supported values/],
+    ["an unknown variant", with_({ variant: "sing" }), "spec.variant", /supported values/],
+    ["talk without audio", with_({ variant: "talk" }), "spec.audio", /talk films speak or sing an audio track/],
+    [
+      "talk wider than 640",
+      with_({ variant: "talk", audio: talkAudio, render: { resolution: { width: 832 } } }),
+      "spec.render.resolution.width",
+      /talk and dance render at most 640 pixels wide/,
+    ],
+    [
+      "dance wider than 640",
+      with_({ variant: "dance", pose: dancePose, render: { resolution: { width: 656, height: 368 } } }),
+      "spec.render.resolution.width",
+      /talk and dance render at most 640 pixels wide/,
+    ],
+    [
+      "talk at 16 fps",
+      with_({ variant: "talk", audio: talkAudio, render: { fps: 16 } }),
+      "spec.render.fps",
+      /talk renders at 25 fps/,
+    ],
+    ["dance without pose", with_({ variant: "dance" }), "spec.pose", /dance films follow a skeleton video/],
+    ["a pose on a film", with_({ pose: dancePose }), "spec.pose", /pose is read by the dance variant only/],
+    ["audio on a film", with_({ audio: talkAudio }), "spec.audio", /audio is read by talk .* and dance/],
+    [
+      "audio with two sources",
+      with_({ variant: "talk", audio: { url: "https://a.b/v.wav", pvc: { claimName: "a", path: "v.wav" } } }),
+      "spec.audio",
+      /exactly one audio source/,
+    ],
+    ["pose with no source", with_({ variant: "dance", pose: {} }), "spec.pose", /exactly one pose source/],
+    [
+      "a negative audio offset",
+      with_({ variant: "talk", audio: { ...talkAudio, offsetSeconds: -1 } }),
+      "spec.audio.offsetSeconds",
+      /greater than or equal to 0/,
+    ],
+    [
+      "a dance scene without a length",
+      with_({ variant: "dance", pose: dancePose, storyline: [{ prompt: "x" }] }),
+      "spec.storyline",
+      /only a talk film may leave scene lengths/,
+    ],
+    [
+      "a height that overflows the pixel budget with the default width",
+      with_({ render: { resolution: { height: 1280 } } }),
+      "spec.render.resolution",
+      /at most 921600 pixels/,
+    ],
     [
       "a label key with a space",
       with_({ podMetadata: { labels: { "bad key": "x" } } }),
@@ -405,14 +486,14 @@ describe("field errors", () => {
       apiVersion: "longvideo.dev/v1alpha1",
       kind: "LongVideo",
       metadata: { name: "x" },
-      spec: with_({ variant: "talk", render: { fps: 61 } }),
+      spec: with_({ variant: "sing", render: { fps: 61 } }),
     });
     expect(verdict.ok).toBe(false);
     if (verdict.ok) return;
     expect(invalidObjectMessage("LongVideo", "x", verdict.errors)).toBe(
       [
         'The LongVideo "x" is invalid: ',
-        '* spec.variant: Unsupported value: "talk": supported values: "shot", "film", "pro"',
+        '* spec.variant: Unsupported value: "sing": supported values: "shot", "film", "pro", "talk", "dance"',
         "* spec.render.fps: Invalid value: 61: spec.render.fps in body should be less than or equal to 60",
       ].join("\n"),
     );

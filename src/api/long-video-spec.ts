@@ -9,6 +9,7 @@
  */
 import * as z from "zod";
 import { celValidated } from "./cel-rules.ts";
+import type { CelRule } from "./cel-rules.ts";
 import {
   configMapKey,
   dnsSubdomain,
@@ -24,6 +25,7 @@ import { affinitySchema, tolerationSchema } from "./pod-scheduling.ts";
 import { reservedLabelPrefixes, reservedLabels } from "./operator-labels.ts";
 import { compareQuantities, cpuQuantity, storageSize } from "./quantity.ts";
 import { clipFrames, defaultSeedMultiplier, framesPerLatent, variantProfiles, variants } from "./variant-profiles.ts";
+import type { Variant } from "./variant-profiles.ts";
 
 /** Upper bounds shared by the schema, the planner and the tests. */
 export const specLimits = {
@@ -50,35 +52,78 @@ export type Backend = (typeof backends)[number];
  */
 export const defaultDeadlineSeconds: Readonly<Record<Backend, number>> = { svi: 7200, animatic: 600 };
 
+/** The three places a film's input file can come from, described for `what` ("the image", "the audio"). */
+function sourceFields(what: string, fetched: string) {
+  return {
+    configMap: z
+      .strictObject({
+        name: dnsSubdomain.meta({ description: "ConfigMap in the LongVideo's namespace." }),
+        key: configMapKey.meta({ description: `Key in the ConfigMap's binaryData (or data) holding ${what}.` }),
+      })
+      .exactOptional()
+      .meta({ description: `${capitalized(what)} stored in a ConfigMap (up to 1 MiB).` }),
+    pvc: z
+      .strictObject({
+        claimName: dnsSubdomain.meta({ description: "PersistentVolumeClaim in the LongVideo's namespace." }),
+        path: relativePath.meta({ description: `Path of ${what} inside the volume.` }),
+      })
+      .exactOptional()
+      .meta({ description: `${capitalized(what)} on a PersistentVolumeClaim.` }),
+    url: httpUrl.exactOptional().meta({
+      description: `An http(s) URL ${what} is fetched from once, ${fetched}, under the same rules as a reference image URL.`,
+    }),
+  };
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The rule every source carries: exactly one of its three places. */
+function exactlyOneSource(noun: string): CelRule<{ configMap?: unknown; pvc?: unknown; url?: unknown }> {
+  return {
+    rule: "(has(self.configMap) ? 1 : 0) + (has(self.pvc) ? 1 : 0) + (has(self.url) ? 1 : 0) == 1",
+    message: `set exactly one ${noun} source: configMap, pvc or url`,
+    holds: (r) => [r.configMap, r.pvc, r.url].filter((s) => s !== undefined).length === 1,
+  };
+}
+
 const referenceImageSchema = celValidated(
   z
-    .strictObject({
-      configMap: z
-        .strictObject({
-          name: dnsSubdomain.meta({ description: "ConfigMap in the LongVideo's namespace." }),
-          key: configMapKey.meta({ description: "Key in the ConfigMap's binaryData (or data) holding the image." }),
-        })
-        .exactOptional()
-        .meta({ description: "The image stored in a ConfigMap (up to 1 MiB)." }),
-      pvc: z
-        .strictObject({
-          claimName: dnsSubdomain.meta({ description: "PersistentVolumeClaim in the LongVideo's namespace." }),
-          path: relativePath.meta({ description: "Path of the image inside the volume." }),
-        })
-        .exactOptional()
-        .meta({ description: "The image on a PersistentVolumeClaim." }),
-      url: httpUrl
-        .exactOptional()
-        .meta({ description: "An http(s) URL the image is fetched from once, before rendering." }),
-    })
+    .strictObject(sourceFields("the image", "before rendering"))
     .meta({ description: "The first frame of the film. Exactly one of configMap, pvc or url." }),
-  [
-    {
-      rule: "(has(self.configMap) ? 1 : 0) + (has(self.pvc) ? 1 : 0) + (has(self.url) ? 1 : 0) == 1",
-      message: "set exactly one image source: configMap, pvc or url",
-      holds: (r) => [r.configMap, r.pvc, r.url].filter((s) => s !== undefined).length === 1,
-    },
-  ],
+  [exactlyOneSource("image")],
+);
+
+/** Upper bound of an audio offset: an hour into the track. */
+const maxOffsetSeconds = 3600;
+
+const audioSchema = celValidated(
+  z
+    .strictObject({
+      ...sourceFields("the audio", "before planning"),
+      offsetSeconds: z.number().min(0).max(maxOffsetSeconds).exactOptional().meta({
+        description:
+          "Where in the audio the film starts, in seconds; rounded to the nearest frame at the film's fps. Default 0.",
+      }),
+    })
+    .meta({
+      description:
+        "The film's audio track (wav, mp3, m4a, flac or any file ffmpeg decodes). Talk: the voice the person " +
+        "speaks or sings, required; the number of clips follows its length when the storyline gives none. Dance: " +
+        "an optional music track. Either way it is muxed into the film (AAC), trimmed to the film's length. " +
+        "Exactly one of configMap, pvc or url.",
+    }),
+  [exactlyOneSource("audio")],
+);
+
+const poseSchema = celValidated(
+  z.strictObject(sourceFields("the skeleton video", "before planning")).meta({
+    description:
+      "Dance: a rendered skeleton (pose) video, such as DWPose draws; frame i drives the film's frame i, and the " +
+      "video loops when it is shorter than the film. Exactly one of configMap, pvc or url.",
+  }),
+  [exactlyOneSource("pose")],
 );
 
 const sceneSchema = celValidated(
@@ -90,42 +135,46 @@ const sceneSchema = celValidated(
         .max(specLimits.promptLength)
         .regex(nonBlankPattern)
         .meta({ description: "What happens in the scene; every clip of the scene is rendered from this prompt." }),
-      clips: z
-        .int()
-        .min(1)
-        .max(specLimits.clipsPerScene)
-        .exactOptional()
-        .meta({ description: "Length of the scene in clips. Exactly one of clips or seconds." }),
-      seconds: z.number().gt(0).max(specLimits.secondsPerScene).exactOptional().meta({
+      clips: z.int().min(1).max(specLimits.clipsPerScene).exactOptional().meta({
         description:
-          "Length of the scene in seconds of film; rounded up to whole clips, never short. Exactly one of clips or seconds.",
+          "Length of the scene in clips. One of clips or seconds; a talk film may leave both out (the audio decides).",
       }),
+      seconds: z
+        .number()
+        .gt(0)
+        .max(specLimits.secondsPerScene)
+        .exactOptional()
+        .meta({
+          description:
+            "Length of the scene in seconds of film; rounded up to whole clips, never short. One of clips or seconds; " +
+            "a talk film may leave both out (the audio decides).",
+        }),
     })
     .meta({ description: "One scene of the storyline: a prompt and a length." }),
   [
     {
-      rule: "has(self.clips) != has(self.seconds)",
+      rule: "!(has(self.clips) && has(self.seconds))",
       message: "set exactly one of clips or seconds for each scene",
-      holds: (s) => (s.clips === undefined) !== (s.seconds === undefined),
+      holds: (s) => s.clips === undefined || s.seconds === undefined,
     },
   ],
 );
 
-const resolutionSchema = celValidated(
-  z
-    .strictObject({
-      width: z.int().min(256).max(1280).multipleOf(16).default(832).meta({ description: "Width in pixels." }),
-      height: z.int().min(256).max(1280).multipleOf(16).default(480).meta({ description: "Height in pixels." }),
-    })
-    .meta({ description: "Frame size; multiples of 16. SVI is trained at 480x832 (landscape) and 832x480." }),
-  [
-    {
-      rule: "self.width * self.height <= 921600",
-      message: "at most 921600 pixels per frame (1280x720): the base model renders 480p to 720p",
-      holds: (r) => r.width * r.height <= 921_600,
-    },
-  ],
-);
+const resolutionSchema = z
+  .strictObject({
+    width: z.int().min(256).max(1280).multipleOf(16).exactOptional().meta({
+      description:
+        "Width in pixels. Unset: 832, or 640 for talk and dance (at most 640 for those, as SVI renders them).",
+    }),
+    height: z
+      .int()
+      .min(256)
+      .max(1280)
+      .multipleOf(16)
+      .exactOptional()
+      .meta({ description: "Height in pixels. Unset: 480, or 368 for talk and dance." }),
+  })
+  .meta({ description: "Frame size; multiples of 16. SVI is trained at 480x832 (landscape) and 832x480." });
 
 const renderSchema = celValidated(
   z
@@ -135,8 +184,12 @@ const renderSchema = celValidated(
         .int()
         .min(1)
         .max(60)
-        .default(16)
-        .meta({ description: "Frames per second of the film; SVI's scripts use 16, 24 or 25." }),
+        .exactOptional()
+        .meta({
+          description:
+            "Frames per second of the film; SVI's scripts use 16, 24 or 25. Unset: 16, or 25 for talk and dance (talk " +
+            "renders at 25 only: its audio features come 25 per second, one per frame).",
+        }),
       framesPerClip: celValidated(
         z
           .int()
@@ -157,12 +210,12 @@ const renderSchema = celValidated(
           "Frames handed from one clip to the next: decoded frames for shot and film (defaults 1 and 5), latent frames for pro (default 1).",
       }),
       steps: z.int().min(1).max(200).default(50).meta({ description: "Sampler steps per clip." }),
-      guidanceScale: z
-        .number()
-        .min(1)
-        .max(20)
-        .exactOptional()
-        .meta({ description: "Text classifier-free guidance; defaults to the variant's (5.0)." }),
+      guidanceScale: z.number().min(1).max(20).exactOptional().meta({
+        description: "Text classifier-free guidance; defaults to the variant's (5.0, or 2.0 for talk and dance).",
+      }),
+      audioGuidanceScale: z.number().min(1).max(20).exactOptional().meta({
+        description: "Talk: audio classifier-free guidance (SVI's third pass per step); defaults to 5.0.",
+      }),
       seed: z
         .int()
         .min(1)
@@ -409,14 +462,121 @@ const retrySchema = z
   })
   .meta({ description: "How failed segments are retried." });
 
+/** What the spec-level rules read: the fields that decide a variant's inputs, size and lengths. */
+interface VariantInputs {
+  readonly variant: Variant;
+  readonly audio?: unknown;
+  readonly pose?: unknown;
+  readonly storyline: readonly { readonly clips?: number; readonly seconds?: number }[];
+  readonly render: {
+    readonly fps?: number;
+    readonly resolution: { readonly width?: number; readonly height?: number };
+  };
+}
+
+const talk = variantProfiles.talk;
+const dance = variantProfiles.dance;
+const maxPixels = 921_600;
+
+/** A CEL expression for a resolution field, falling back to the variant's default when unset. */
+function resolutionCel(field: "width" | "height"): string {
+  const narrow = `self.variant in ['talk', 'dance'] ? ${String(talk.resolution[field])} : ${String(variantProfiles.film.resolution[field])}`;
+  return `(has(self.render.resolution.${field}) ? self.render.resolution.${field} : (${narrow}))`;
+}
+
+/** The frame size a spec renders at, the variant's defaults filled in. */
+export function resolvedResolution(spec: Pick<VariantInputs, "variant" | "render">): {
+  width: number;
+  height: number;
+} {
+  const defaults = variantProfiles[spec.variant].resolution;
+  return {
+    width: spec.render.resolution.width ?? defaults.width,
+    height: spec.render.resolution.height ?? defaults.height,
+  };
+}
+
+/**
+ * Rules tying the variant to its inputs: talk needs spec.audio, dance spec.pose (and may take spec.audio as its
+ * music); talk and dance render at most 640 wide; talk renders at 25 fps; scene lengths may be left to the audio in
+ * talk films only.
+ */
+const variantInputRules: readonly CelRule<VariantInputs>[] = [
+  {
+    rule: "self.variant != 'talk' || has(self.audio)",
+    message: "talk films speak or sing an audio track: set spec.audio (configMap, pvc or url)",
+    fieldPath: ".audio",
+    reason: "FieldValueRequired",
+    holds: (s) => s.variant !== "talk" || s.audio !== undefined,
+  },
+  {
+    rule: "!has(self.audio) || self.variant in ['talk', 'dance']",
+    message: "audio is read by talk (the voice) and dance (a music track) only; remove it or change the variant",
+    fieldPath: ".audio",
+    reason: "FieldValueForbidden",
+    holds: (s) => s.audio === undefined || s.variant === "talk" || s.variant === "dance",
+  },
+  {
+    rule: "self.variant != 'dance' || has(self.pose)",
+    message: "dance films follow a skeleton video: set spec.pose (configMap, pvc or url)",
+    fieldPath: ".pose",
+    reason: "FieldValueRequired",
+    holds: (s) => s.variant !== "dance" || s.pose !== undefined,
+  },
+  {
+    rule: "!has(self.pose) || self.variant == 'dance'",
+    message: "pose is read by the dance variant only; remove it or set variant: dance",
+    fieldPath: ".pose",
+    reason: "FieldValueForbidden",
+    holds: (s) => s.pose === undefined || s.variant === "dance",
+  },
+  {
+    rule: `!(self.variant in ['talk', 'dance']) || !has(self.render.resolution.width) || self.render.resolution.width <= ${String(talk.maxWidth)}`,
+    message: `talk and dance render at most ${String(talk.maxWidth)} pixels wide (SVI caps their width at ${String(dance.maxWidth)})`,
+    fieldPath: ".render.resolution.width",
+    holds: (s) =>
+      (s.variant !== "talk" && s.variant !== "dance") ||
+      (s.render.resolution.width ?? 0) <= variantProfiles[s.variant].maxWidth,
+  },
+  {
+    rule: `${resolutionCel("width")} * ${resolutionCel("height")} <= ${String(maxPixels)}`,
+    message: `at most ${String(maxPixels)} pixels per frame (1280x720): the base model renders 480p to 720p`,
+    fieldPath: ".render.resolution",
+    holds: (s) => {
+      const { width, height } = resolvedResolution(s);
+      return width * height <= maxPixels;
+    },
+  },
+  {
+    rule: `self.variant != 'talk' || !has(self.render.fps) || self.render.fps == ${String(talk.fps)}`,
+    message: `talk renders at ${String(talk.fps)} fps: SVI's audio features come ${String(talk.fps)} per second, one per frame`,
+    fieldPath: ".render.fps",
+    holds: (s) => s.variant !== "talk" || s.render.fps === undefined || s.render.fps === talk.fps,
+  },
+  {
+    rule: "self.variant == 'talk' || self.storyline.all(s, has(s.clips) || has(s.seconds))",
+    message: "set clips or seconds for each scene: only a talk film may leave scene lengths to its audio's duration",
+    fieldPath: ".storyline",
+    holds: (s) =>
+      s.variant === "talk" || s.storyline.every((scene) => scene.clips !== undefined || scene.seconds !== undefined),
+  },
+];
+
 /** The `spec` of a LongVideo. */
 export const longVideoSpecSchema = celValidated(
   z
     .strictObject({
-      variant: z.enum(variants).default("film").meta({
-        description: "SVI variant: shot (one prompt), film (a prompt per scene) or pro (Wan 2.2, latent hand-off).",
-      }),
+      variant: z
+        .enum(variants)
+        .default("film")
+        .meta({
+          description:
+            "SVI variant: shot (one prompt), film (a prompt per scene), pro (Wan 2.2, latent hand-off), talk (a person " +
+            "speaks or sings spec.audio) or dance (a person follows the skeleton video spec.pose).",
+        }),
       referenceImage: referenceImageSchema,
+      audio: audioSchema.exactOptional(),
+      pose: poseSchema.exactOptional(),
       storyline: z
         .array(sceneSchema)
         .min(1)
@@ -452,6 +612,7 @@ export const longVideoSpecSchema = celValidated(
         s.render.motionFrames === undefined ||
         framesPerLatent * s.render.motionFrames + 1 < s.render.framesPerClip,
     },
+    ...variantInputRules,
   ],
 );
 
@@ -464,3 +625,9 @@ export type RenderSettings = LongVideoSpec["render"];
 export type GpuSettings = LongVideoSpec["gpu"];
 export type StorageSettings = LongVideoSpec["storage"];
 export type ReferenceImage = LongVideoSpec["referenceImage"];
+/** A film's audio track: where it is and where in it the film starts. */
+export type AudioSource = NonNullable<LongVideoSpec["audio"]>;
+/** A dance film's skeleton video. */
+export type PoseSource = NonNullable<LongVideoSpec["pose"]>;
+/** Where an input file comes from (the reference image's, the audio's or the pose video's place). */
+export type MediaSource = Pick<ReferenceImage, "configMap" | "pvc" | "url">;

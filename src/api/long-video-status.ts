@@ -68,6 +68,13 @@ export const ConditionReason = {
    */
   ContainerCannotStart: "ContainerCannotStart",
   NotDegraded: "NotDegraded",
+  /** The operator is reading the film's audio or skeleton video (a probe Job) to plan it. */
+  ProbingInputs: "ProbingInputs",
+  /**
+   * The film's audio (spec.audio) or skeleton video (spec.pose) cannot be read: missing, refused or undecodable;
+   * the message names the field. Nothing already rendered is lost; a corrected input is read again.
+   */
+  InputUnreadable: "InputUnreadable",
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];
 
@@ -167,6 +174,26 @@ export const segmentRecordSchema = z.strictObject({
   }),
 });
 
+/** What the probe Job read from a film's audio and skeleton video, before the film was planned. */
+export const probedInputsSchema = z
+  .strictObject({
+    key: digest.meta({ description: "Digest of the sources read (spec.audio and spec.pose, without the offset)." }),
+    audioSeconds: z.number().min(0).max(1e7).exactOptional().meta({ description: "The audio's duration, in seconds." }),
+    poseFrames: z.int().min(0).max(1e8).exactOptional().meta({ description: "Frames in the skeleton video." }),
+    poseFps: z.number().min(0).max(1000).exactOptional().meta({ description: "The skeleton video's own frame rate." }),
+    failures: z.int().min(0).max(100).exactOptional().meta({
+      description: "Probe attempts that failed for a reason a retry may fix (a fetch that timed out, say).",
+    }),
+    unreadable: z
+      .strictObject({
+        field: z.string().max(64).meta({ description: "The spec field whose input cannot be read." }),
+        message: z.string().max(1024).meta({ description: "Why, in the runtime's words." }),
+      })
+      .exactOptional()
+      .meta({ description: "Set when an input cannot be read: the film is not planned until it changes." }),
+  })
+  .meta({ description: "The film's audio and skeleton video as the operator read them before planning." });
+
 /** `status` of a LongVideo. */
 export const longVideoStatusSchema = z
   .strictObject({
@@ -232,6 +259,7 @@ export const longVideoStatusSchema = z
       description:
         "Time left until eta, rounded up (4m, 2h10m, 1d3h, or overdue), as kubectl's ETA column shows it; rewritten when the text changes: each minute in the last hour, each ten minutes up to a day, each hour beyond.",
     }),
+    inputs: probedInputsSchema.exactOptional(),
     workspaceClaimUID: z.string().max(64).exactOptional().meta({
       description:
         "UID of the workspace claim the recorded segments were rendered into. A claim of another UID (deleted and made again, empty) invalidates them.",
@@ -242,3 +270,4 @@ export const longVideoStatusSchema = z
 export type LongVideoStatus = z.output<typeof longVideoStatusSchema>;
 export type Condition = z.output<typeof conditionSchema>;
 export type SegmentRecord = z.output<typeof segmentRecordSchema>;
+export type ProbedInputsStatus = z.output<typeof probedInputsSchema>;

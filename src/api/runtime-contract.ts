@@ -9,6 +9,26 @@ import { createHash } from "node:crypto";
 import { backends } from "./long-video-spec.ts";
 import { clipFrames, defaultSeedMultiplier, framesPerLatent, variantProfiles, variants } from "./variant-profiles.ts";
 
+/**
+ * A conditioning window as LV_AUDIO_WINDOW / LV_POSE_WINDOW spell it: `start:frames` and, for a pose window,
+ * `:loop` (`true`/`false`). Frames are counted on the input's own timeline at the film's fps.
+ */
+export interface ConditioningWindow {
+  readonly startFrame: number;
+  readonly frames: number;
+  readonly loop: boolean;
+}
+
+/** LV_AUDIO_WINDOW's text: `start:frames`. */
+export function audioWindowText(window: ConditioningWindow): string {
+  return `${String(window.startFrame)}:${String(window.frames)}`;
+}
+
+/** LV_POSE_WINDOW's text: `start:frames:loop`. */
+export function poseWindowText(window: ConditioningWindow): string {
+  return `${String(window.startFrame)}:${String(window.frames)}:${String(window.loop)}`;
+}
+
 /** Identifies this shape of the contract; the worker refuses a contract file of another version. */
 export const runtimeContractVersion = "longvideo.dev/runtime-contract/v1";
 
@@ -20,16 +40,26 @@ export const mountPaths = {
   models: "/models",
   /** A configMap or pvc reference image source (read-only). */
   reference: "/reference",
+  /** A configMap or pvc audio source (`spec.audio`, read-only). */
+  audio: "/inputs/audio",
+  /** A configMap or pvc skeleton video source (`spec.pose`, read-only). */
+  pose: "/inputs/pose",
   /** Scratch space: the root filesystem is read-only, and PyTorch, ffmpeg and Python want a writable /tmp. */
   scratch: "/tmp",
 } as const;
 
-/** The worker's commands: the container's first argument. */
-export const runtimeCommands = ["segment", "concat"] as const;
+/**
+ * The worker's commands: the container's first argument. `probe` reads a film's audio and pose inputs before
+ * planning and reports their durations (termination message fields `terminationMessage.probe`).
+ */
+export const runtimeCommands = ["segment", "concat", "probe"] as const;
 export type RuntimeCommand = (typeof runtimeCommands)[number];
 
-/** Who sets a variable: the operator on every pod of that command, or a person tuning or debugging a pod. */
-type Setter = "operator" | "tuning";
+/**
+ * Who sets a variable: the operator on every pod of that command; the operator on the pods of that command of films
+ * that have the input the variable describes (`input`: spec.audio, spec.pose); or a person tuning or debugging a pod.
+ */
+type Setter = "operator" | "input" | "tuning";
 
 interface EnvFact {
   readonly commands: readonly RuntimeCommand[];
@@ -40,6 +70,8 @@ interface EnvFact {
 const both = ["segment", "concat"] as const;
 const segment = ["segment"] as const;
 const concat = ["concat"] as const;
+const segmentConcatProbe = ["segment", "concat", "probe"] as const;
+const segmentProbe = ["segment", "probe"] as const;
 
 /** Every `LV_*` variable the worker reads, keyed by its name. */
 export const runtimeEnv = {
@@ -53,17 +85,55 @@ export const runtimeEnv = {
   LV_MOTION_FRAMES: { commands: segment, setBy: "operator", description: "Motion frames handed from clip to clip." },
   LV_PADDING: { commands: segment, setBy: "operator", description: "What fills the conditioning after the motion." },
   LV_SEGMENT_COUNT: { commands: both, setBy: "operator", description: "Segments in the film." },
-  LV_WORKSPACE: { commands: both, setBy: "operator", description: "The workspace mount." },
+  LV_WORKSPACE: { commands: segmentConcatProbe, setBy: "operator", description: "The workspace mount." },
   LV_MODELS_DIR: { commands: segment, setBy: "operator", description: "The model cache mount." },
   LV_REFERENCE_IMAGE: { commands: segment, setBy: "operator", description: "The film's referenceImage source, JSON." },
   LV_REFERENCE_DIR: { commands: segment, setBy: "operator", description: "Where a volume reference image is mounted." },
   LV_FETCH_POLICY: {
-    commands: segment,
+    commands: segmentConcatProbe,
     setBy: "operator",
     description:
-      "How a url reference image may be fetched, JSON: allowCidrs (ranges opened despite the refused ones), " +
+      "How a url reference image, audio or pose video may be fetched, JSON: allowCidrs (ranges opened despite the refused ones), " +
       "refuseCidrs (the cluster's pod and service ranges, refused besides the built-in ones), maxBytes, " +
       "timeoutSeconds (for the whole fetch, redirects included); a field left out takes referenceFetch's default.",
+  },
+  LV_AUDIO_GUIDANCE_SCALE: {
+    commands: segment,
+    setBy: "operator",
+    description: "Audio classifier-free guidance (talk's audio pass); 1 means no audio pass.",
+  },
+  LV_AUDIO: {
+    commands: segmentConcatProbe,
+    setBy: "input",
+    description:
+      "The film's spec.audio source, JSON of the same shape as LV_REFERENCE_IMAGE (without offsetSeconds): on " +
+      "talk segments (the voice), and on the probe and concat of every film with audio (dance: its music track).",
+  },
+  LV_AUDIO_DIR: {
+    commands: segmentConcatProbe,
+    setBy: "input",
+    description: "Where a configMap or pvc audio source is mounted.",
+  },
+  LV_AUDIO_WINDOW: {
+    commands: both,
+    setBy: "input",
+    description:
+      "start:frames, frames of the audio at LV_FPS: a talk segment's window (SVI's i*frames - motionFrames, plus " +
+      "the offset), or for concat the film's whole track (the offset, and the film's frames). Past the audio's end " +
+      "is silence.",
+  },
+  LV_POSE: {
+    commands: segmentProbe,
+    setBy: "input",
+    description: "The film's spec.pose source (a skeleton video), JSON of the same shape as LV_REFERENCE_IMAGE.",
+  },
+  LV_POSE_DIR: { commands: segmentProbe, setBy: "input", description: "Where a configMap or pvc pose is mounted." },
+  LV_POSE_WINDOW: {
+    commands: segment,
+    setBy: "input",
+    description:
+      "start:frames:loop, the skeleton video's frames the segment follows (frame start+j drives the clip's frame " +
+      "j); loop is true when indices wrap around the video's length.",
   },
   LV_ATTEMPT: { commands: segment, setBy: "operator", description: "The operator's attempt number, from 0." },
   LV_SEGMENT_INDEX: { commands: segment, setBy: "operator", description: "Position of the segment, from 0." },
@@ -105,17 +175,33 @@ export const runtimeEnv = {
   LV_SHIFT: { commands: segment, setBy: "tuning", description: "Flow-matching scheduler shift." },
   LV_BOUNDARY_RATIO: { commands: segment, setBy: "tuning", description: "Wan 2.2 expert switch, in (0, 1)." },
   LV_NEGATIVE_PROMPT: { commands: segment, setBy: "tuning", description: "Negative prompt for guidance." },
-  LV_LOG_LEVEL: { commands: both, setBy: "tuning", description: "Worker log level." },
-  LV_TERMINATION_LOG: { commands: both, setBy: "tuning", description: "Where the result message is written." },
+  LV_LOG_LEVEL: { commands: segmentConcatProbe, setBy: "tuning", description: "Worker log level." },
+  LV_TERMINATION_LOG: {
+    commands: segmentConcatProbe,
+    setBy: "tuning",
+    description: "Where the result message is written.",
+  },
   LV_DEBUG_STALL_AT: { commands: segment, setBy: "tuning", description: "Fault injection: park at a stage." },
 } as const satisfies Record<`LV_${string}`, EnvFact>;
 export type RuntimeEnvName = keyof typeof runtimeEnv;
 
-/** The variables the operator sets on every pod of a command: exactly these, no others (each is read). */
+/**
+ * The variables the operator sets on every pod of a command: exactly these, no others (each is read), besides the
+ * `input` ones of films that have that input ({@link inputEnvNames}).
+ */
 export function operatorEnvNames(command: RuntimeCommand): RuntimeEnvName[] {
+  return envNamesSetBy("operator", command);
+}
+
+/** The variables the operator sets on a command's pods of films that have an audio or pose input. */
+export function inputEnvNames(command: RuntimeCommand): RuntimeEnvName[] {
+  return envNamesSetBy("input", command);
+}
+
+function envNamesSetBy(setBy: Setter, command: RuntimeCommand): RuntimeEnvName[] {
   return (Object.keys(runtimeEnv) as RuntimeEnvName[]).filter((name) => {
     const fact: EnvFact = runtimeEnv[name];
-    return fact.setBy === "operator" && fact.commands.includes(command);
+    return fact.setBy === setBy && fact.commands.includes(command);
   });
 }
 
@@ -229,8 +315,27 @@ export const terminationMessage = {
     "reused",
   ],
   concat: ["ok", "kind", "path", "frames", "seconds", "segments", "audio", "digest", "contactSheet", "elapsed"],
-  /** `missingSegment`: with reason handoff, the first segment whose hand-off or clip is missing or corrupt. */
-  failure: ["ok", "segment", "inputDigest", "backend", "kind", "exitCode", "reason", "error", "missingSegment"],
+  /**
+   * A probe's report: the audio's duration in seconds, the skeleton video's frame count and its own frame rate;
+   * a field is absent when the film has no such input.
+   */
+  probe: ["ok", "kind", "audioSeconds", "poseFrames", "poseFps", "elapsed"],
+  /**
+   * `missingSegment`: with reason handoff, the first segment whose hand-off or clip is missing or corrupt.
+   * `field`: with reason bad-input, the spec field whose input cannot be read (`spec.audio`, `spec.pose`).
+   */
+  failure: [
+    "ok",
+    "segment",
+    "inputDigest",
+    "backend",
+    "kind",
+    "exitCode",
+    "reason",
+    "error",
+    "missingSegment",
+    "field",
+  ],
 } as const;
 
 /** The contract as one plain JSON document: what `contract.json` holds. */

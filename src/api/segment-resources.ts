@@ -111,6 +111,11 @@ const sviWan22: SegmentResources = {
 };
 
 /**
+ * Talk and Dance load Wan 2.1 like Shot and Film, plus MultiTalk's audio layers and chinese-wav2vec2-base (Talk) or
+ * UniAnimate's pose encoder (Dance). Those are not in the footprint above (their sizes were not measured here); the
+ * Wan 2.1 limit's spare 15% is what they use (docs/adr/0020-talk-and-dance-inputs.md).
+ */
+/**
  * The per-backend, per-variant defaults. animatic draws with numpy and Pillow on one core and encodes with ffmpeg:
  * its peak resident memory, measured, is 0.33 GiB at 832x480 x 81 frames and 1.0 GiB at 1280x720 x 121 frames.
  */
@@ -118,7 +123,7 @@ export const segmentResourceDefaults: {
   readonly svi: Readonly<Record<Variant, SegmentResources>>;
   readonly animatic: SegmentResources;
 } = {
-  svi: { shot: sviWan21, film: sviWan21, pro: sviWan22 },
+  svi: { shot: sviWan21, film: sviWan21, pro: sviWan22, talk: sviWan21, dance: sviWan21 },
   animatic: {
     cpu: { request: "500m", limit: "2" },
     memory: { request: "512Mi", limit: "2Gi" },

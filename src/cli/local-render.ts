@@ -76,6 +76,13 @@ export function localRenderPlan(name: string, manifest: unknown, options: LocalR
       policy: defaultOperatorFilmPolicy,
     },
   );
+  if (!intent.ok && intent.reason === "Probing") {
+    // The operator plans these from a probe of spec.audio / spec.pose in the cluster; no local probe exists yet.
+    return {
+      ok: false,
+      error: `${name} is a ${spec.variant} film, whose plan follows its ${intent.probe.fields.join(" and ")}: render it on a cluster`,
+    };
+  }
   if (!intent.ok) {
     const errors = intent.errors.map((e) => ({ field: e.path, type: "Invalid value" as const, detail: e.message }));
     return { ok: false, error: invalidObjectMessage(longVideoResource.kind, name, errors) };

@@ -22,15 +22,31 @@ function run(...args: string[]): { status: number; stdout: string; stderr: strin
 
 describe("longvideo plan", () => {
   it("has the examples the issue asks for", () => {
-    expect(examples).toEqual(expect.arrayContaining(["shot.yaml", "film.yaml", "pro.yaml", "gpu-pool.yaml"]));
+    expect(examples).toEqual(
+      expect.arrayContaining(["shot.yaml", "film.yaml", "pro.yaml", "gpu-pool.yaml", "talk.yaml", "dance.yaml"]),
+    );
   });
 
   it.each(examples)("plans manifests/examples/%s", (file) => {
-    const result = run("plan", path.join(root, "manifests/examples", file));
+    // The talk example's clips follow its audio: 7.64 s is what scripts/example-inputs.sh's voice lasts.
+    const audio = file === "talk.yaml" ? ["--audio-seconds", "7.64"] : [];
+    const result = run("plan", path.join(root, "manifests/examples", file), ...audio);
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^LongVideo \S+: (shot|film|pro), \d+ scene/);
+    expect(result.stdout).toMatch(/^LongVideo \S+: (shot|film|pro|talk|dance), \d+ scene/);
     expect(result.stdout).toMatch(/^SEGMENT\s+SCENE\s+SEED/m);
+  });
+
+  it("plans a talk film from its audio's duration, and says when it needs one", () => {
+    const talk = path.join(root, "manifests/examples/talk.yaml");
+    const planned = run("plan", talk, "--audio-seconds", "7.64");
+    expect(planned.stdout).toMatch(
+      /^LongVideo talking-head: talk, 1 scene\(s\), 3 segment\(s\), 243 frames = 9\.72s at 25 fps/,
+    );
+    expect(planned.stdout).toMatch(/^0\s+audio\s+3\s+243\s/m);
+    const unplanned = run("plan", talk);
+    expect(unplanned.status).toBe(1);
+    expect(unplanned.stderr).toContain("spec.audio: Invalid value: not read yet");
   });
 
   it("rejects an invalid manifest the way the API server words it, with exit status 1", () => {

@@ -72,7 +72,13 @@ function program(setStatus: (status: number) => void): Command {
         positiveNumber,
       ),
     )
-    .action((file: string, options: { clipSeconds?: number }) => {
+    .addOption(
+      new Option(
+        "--audio-seconds <seconds>",
+        "duration of a talk film's spec.audio (ffprobe tells it), which a storyline without lengths follows",
+      ).argParser(positiveNumber),
+    )
+    .action((file: string, options: { clipSeconds?: number; audioSeconds?: number }) => {
       setStatus(planCommand(readText(file), file, options, output));
     });
 

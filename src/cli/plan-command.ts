@@ -14,7 +14,7 @@ import { planTable } from "./plan-table.ts";
 export function planCommand(
   text: string,
   file: string,
-  options: { readonly clipSeconds?: number },
+  options: { readonly clipSeconds?: number; readonly audioSeconds?: number },
   output: CliOutput,
 ): number {
   const found = filmManifests(text, file);
@@ -34,7 +34,11 @@ export function planCommand(
     const { spec } = verdict.value;
     const clipRenderSeconds =
       options.clipSeconds ?? clipRenderSecondsEstimate(resolvedRender(spec.variant, spec.render));
-    const planned = segmentPlan(spec);
+    // A talk film's storyline without lengths follows its audio, which the operator probes; here the user says it.
+    const planned = segmentPlan(
+      spec,
+      options.audioSeconds === undefined ? {} : { inputs: { audioSeconds: options.audioSeconds } },
+    );
     if (!planned.ok) {
       const error = { field: planned.error.field, type: "Invalid value", detail: planned.error.message } as const;
       output.err(`${invalidObjectMessage(longVideoResource.kind, name, [error])}\n`);

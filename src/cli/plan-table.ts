@@ -50,7 +50,9 @@ export function planTable(name: string, plan: SegmentPlan, clipRenderSeconds: nu
       String(scene.index),
       "clips" in scene.requested
         ? `${String(scene.requested.clips)} clip${scene.requested.clips === 1 ? "" : "s"}`
-        : secondsText(scene.requested.seconds),
+        : "seconds" in scene.requested
+          ? secondsText(scene.requested.seconds)
+          : "audio",
       String(scene.clips),
       String(scene.frames),
       secondsText(scene.seconds),

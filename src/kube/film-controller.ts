@@ -4,7 +4,7 @@
  * then what the status justifies) and reports what happened. What every object looks like is decided in
  * src/manifests; what to do, in src/reconcile.
  */
-import { longVideoStatusSchema, phases } from "../api/long-video-status.ts";
+import { longVideoStatusSchema, phases, probedInputsSchema } from "../api/long-video-status.ts";
 import { longVideoResource } from "../api/long-video.ts";
 import type {
   ClaimObject,
@@ -18,7 +18,7 @@ import type {
 } from "../api/kubernetes-objects.ts";
 import { fieldManager, filmFinalizer, managedSelector, operatorLabels } from "../api/operator-labels.ts";
 import { filmEvent } from "../manifests/film-event.ts";
-import { concatJob, segmentJob } from "../manifests/film-jobs.ts";
+import { concatJob, probeJob, segmentJob } from "../manifests/film-jobs.ts";
 import type { RuntimeImage } from "../manifests/film-jobs.ts";
 import { deleteOptions } from "../manifests/delete-options.ts";
 import { workspaceClaim } from "../manifests/workspace-claim.ts";
@@ -116,8 +116,11 @@ export class FilmController {
   readonly #queue: WorkQueue;
   /** Per film, per segment: when the operator first heard the segment ended, since the film's last job was created. */
   readonly #endedAt = new Map<string, Map<string, number>>();
-  /** Per film: its intent, valid while the spec (generation) is the one it was derived from. */
-  readonly #intents = new Map<string, { uid: string; generation: number; intent: IntentResult }>();
+  /**
+   * Per film: its intent, valid while the spec (generation) and what the probe read of its inputs
+   * (`status.inputs`) are the ones it was derived from.
+   */
+  readonly #intents = new Map<string, { uid: string; generation: number; inputs: string; intent: IntentResult }>();
   /**
    * Per film: the version this operator last wrote, and the versions it superseded. Until the informer delivers
    * the write, the cache still holds one of those; reconciling from it would only conflict.
@@ -459,10 +462,11 @@ export class FilmController {
   #intent(key: string, film: LongVideoObject): IntentResult {
     const uid = film.metadata.uid ?? "";
     const generation = film.metadata.generation ?? 0;
+    const inputs = JSON.stringify(film.status?.inputs ?? null);
     const known = this.#intents.get(key);
-    if (known?.uid === uid && known.generation === generation) return known.intent;
+    if (known?.uid === uid && known.generation === generation && known.inputs === inputs) return known.intent;
     const intent = this.#options.intentOf(film);
-    this.#intents.set(key, { uid, generation, intent });
+    this.#intents.set(key, { uid, generation, inputs, intent });
     return intent;
   }
 
@@ -577,20 +581,31 @@ export class FilmController {
           "NotFound",
         );
       }
+      case "createProbeJob":
       case "createSegmentJob":
-      case "createConcatJob": {
-        if (!snapshot.intent.ok) throw new Error("jobs are only created for a valid intent");
-        const intent = snapshot.intent.intent;
-        const manifest =
-          action.kind === "createSegmentJob"
-            ? segmentJob(snapshot.film, intent, action, this.#options.runtime)
-            : concatJob(snapshot.film, intent, action, this.#options.runtime);
+      case "createConcatJob":
         return tolerate(
-          await writes.create(`/apis/batch/v1/namespaces/${namespace}/jobs`, manifest, fieldManager),
+          await writes.create(
+            `/apis/batch/v1/namespaces/${namespace}/jobs`,
+            this.#jobManifest(snapshot, action),
+            fieldManager,
+          ),
           "AlreadyExists",
         );
-      }
     }
+  }
+
+  #jobManifest(
+    snapshot: FilmSnapshot,
+    action: Extract<Action, { kind: "createProbeJob" | "createSegmentJob" | "createConcatJob" }>,
+  ): Record<string, unknown> {
+    const runtime = this.#options.runtime;
+    if (action.kind === "createProbeJob") return probeJob(snapshot.film, action, runtime);
+    if (!snapshot.intent.ok) throw new Error("segment and concat jobs are only created for a valid intent");
+    const intent = snapshot.intent.intent;
+    return action.kind === "createSegmentJob"
+      ? segmentJob(snapshot.film, intent, action, runtime)
+      : concatJob(snapshot.film, intent, action, runtime);
   }
 }
 
@@ -610,6 +625,8 @@ function createdObject(effect: Effect): string | undefined {
       return `segment ${String(effect.segment.index)}'s job ${effect.name}`;
     case "createConcatJob":
       return `the concatenation job ${effect.name}`;
+    case "createProbeJob":
+      return `the probe job ${effect.name}`;
     default:
       return undefined;
   }
@@ -647,5 +664,11 @@ function tolerate<T>(result: KubeResult<T>, kind: KubeError["kind"]): KubeResult
 /** A merge patch replaces lists but merges maps; fields the decision dropped must be nulled explicitly. */
 function statusForWrite(status: FilmStatus): Record<string, unknown> {
   const fields = Object.keys(longVideoStatusSchema.shape) as (keyof FilmStatus)[];
-  return Object.fromEntries(fields.map((field) => [field, status[field] ?? null]));
+  const written: Record<string, unknown> = Object.fromEntries(fields.map((field) => [field, status[field] ?? null]));
+  // status.inputs is a map too: a new probe's result must not keep an old one's fields (an `unreadable` above all).
+  if (status.inputs) {
+    const inputFields = Object.keys(probedInputsSchema.shape) as (keyof typeof status.inputs)[];
+    written.inputs = Object.fromEntries(inputFields.map((field) => [field, status.inputs?.[field] ?? null]));
+  }
+  return written;
 }

@@ -2,10 +2,11 @@ import { describe, expect, it } from "vitest";
 import { operatorFilmPolicySchema } from "../api/film-policy.ts";
 import { podTemplateKey } from "../reconcile/pod-template-key.ts";
 import { referenceFetchPolicySchema } from "../api/reference-fetch-policy.ts";
-import { operatorEnvNames } from "../api/runtime-contract.ts";
-import { filmIntent } from "../reconcile/film-intent.ts";
+import { longVideoSpecSchema } from "../api/long-video-spec.ts";
+import { inputEnvNames, operatorEnvNames } from "../api/runtime-contract.ts";
+import { filmIntent, inputsKey } from "../reconcile/film-intent.ts";
 import type { FilmIntent } from "../reconcile/film-snapshot.ts";
-import { concatJob, segmentJob } from "./film-jobs.ts";
+import { concatJob, probeJob, segmentJob } from "./film-jobs.ts";
 
 const film = { name: "bay", namespace: "films", uid: "u1" };
 const runtime = {
@@ -40,7 +41,7 @@ function intentOf(spec: Record<string, unknown>): FilmIntent {
       policy: operatorFilmPolicySchema.parse({ podLabelPrefixes: [""] }),
     },
   );
-  if (!result.ok) throw new Error(JSON.stringify(result.errors));
+  if (!result.ok) throw new Error(JSON.stringify(result));
   return result.intent;
 }
 
@@ -198,3 +199,74 @@ function sharedMemory(job: Record<string, unknown>) {
   const mount = container(job).volumeMounts.find((m) => m.mountPath === "/dev/shm");
   return mount && pod.volumes.find((v) => v.name === mount.name)?.emptyDir;
 }
+
+describe("talk and dance jobs", () => {
+  const policy = {
+    nodeSelector: {},
+    tolerations: [],
+    modelCacheClaim: "",
+    backend: "svi" as const,
+    policy: operatorFilmPolicySchema.parse({ podLabelPrefixes: [""] }),
+  };
+  const talk = {
+    variant: "talk",
+    referenceImage: { configMap: { name: "refs", key: "face.png" } },
+    audio: { pvc: { claimName: "voices", path: "a/voice.flac" } },
+    storyline: [{ prompt: "she speaks", clips: 2 }],
+    storage: { models: { claimName: "models" } },
+  };
+  const volumes = (job: Record<string, unknown>) =>
+    (job as unknown as { spec: { template: { spec: { volumes: Record<string, unknown>[] } } } }).spec.template.spec
+      .volumes;
+
+  it("probes with the inputs' volumes and variables, no workspace, no GPU", () => {
+    const result = filmIntent({ name: "bay", namespace: "films", spec: talk }, policy);
+    if (result.ok || result.reason !== "Probing") throw new Error(JSON.stringify(result));
+    const job = probeJob(
+      film,
+      { kind: "createProbeJob", probe: result.probe, attempt: 0, name: "bay-probe-x-a0" },
+      runtime,
+    );
+    expect(container(job).args).toEqual(["probe"]);
+    expect(envNames(job)).toEqual(["LV_AUDIO", "LV_AUDIO_DIR", "LV_FETCH_POLICY", "LV_WORKSPACE"]);
+    expect(
+      container(job)
+        .volumeMounts.map((m) => m.mountPath)
+        .sort(),
+    ).toEqual(["/inputs/audio", "/tmp"]);
+    expect(volumes(job)).toContainEqual({
+      name: "audio",
+      persistentVolumeClaim: { claimName: "voices", readOnly: true },
+    });
+    expect((job as unknown as JobJson).metadata.labels["longvideo.dev/kind"]).toBe("probe");
+    expect(container(job).resources.limits).not.toHaveProperty("nvidia.com/gpu");
+  });
+
+  it("mounts a talk segment's audio read-only and gives it the contract's input variables", () => {
+    const spec = longVideoSpecSchema.parse(talk);
+    const result = filmIntent(
+      { name: "bay", namespace: "films", spec: talk, inputs: { key: inputsKey(spec), audioSeconds: 7 } },
+      policy,
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result));
+    const [segment] = result.intent.segments;
+    if (!segment) throw new Error("no segment");
+    const job = segmentJob(
+      film,
+      result.intent,
+      { kind: "createSegmentJob", segment, attempt: 0, inputDigest: "", name: "bay-s0-x-a0", workspaceUid: "w1" },
+      runtime,
+    );
+    const talkInputs = inputEnvNames("segment").filter((n) => n.startsWith("LV_AUDIO"));
+    expect(envNames(job)).toEqual([...operatorEnvNames("segment"), ...talkInputs].sort());
+    expect(container(job).volumeMounts).toContainEqual(expect.objectContaining({ mountPath: "/inputs/audio" }));
+    const concat = concatJob(
+      film,
+      result.intent,
+      { kind: "createConcatJob", attempt: 0, inputDigest: "d9", name: "bay-concat-x-a0", workspaceUid: "w1" },
+      runtime,
+    );
+    expect(envNames(concat)).toEqual([...operatorEnvNames("concat"), ...inputEnvNames("concat")].sort());
+    expect(container(concat).volumeMounts).toContainEqual(expect.objectContaining({ mountPath: "/inputs/audio" }));
+  });
+});

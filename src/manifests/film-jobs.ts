@@ -63,7 +63,40 @@ export function segmentJob(
     placement: intent.placement,
     ...(intent.modelsClaim ? { modelsClaim: intent.modelsClaim } : {}),
     ...(intent.reference ? { reference: intent.reference } : {}),
+    ...(intent.inputVolumes ? { inputVolumes: intent.inputVolumes } : {}),
     ...intent.segmentResources,
+  });
+}
+
+type CreateProbeJob = Extract<FollowUpAction, { kind: "createProbeJob" }>;
+
+/**
+ * The Job of one attempt at reading a film's audio and skeleton video before it is planned: a short CPU job beside
+ * the film's other pods, with the inputs' volumes and no workspace (a url is fetched into its scratch directory).
+ */
+export function probeJob(film: FilmRef, action: CreateProbeJob, runtime: RuntimeImage): Record<string, unknown> {
+  const { probe } = action;
+  return renderJob({
+    namespace: film.namespace,
+    owner: filmOwner(film),
+    name: action.name,
+    labels: {
+      ...probe.podLabels,
+      ...filmLabels(film),
+      [operatorLabels.kind]: "probe",
+      [operatorLabels.segment]: "probe",
+      [operatorLabels.attempt]: String(action.attempt),
+    },
+    jobAnnotations: { [operatorAnnotations.hash]: probe.key },
+    podAnnotations: probe.podAnnotations,
+    image: runtime.image,
+    imagePullPolicy: runtime.pullPolicy,
+    activeDeadlineSeconds: probe.deadlineSeconds,
+    args: ["probe"],
+    env: { ...probe.env, LV_FETCH_POLICY: referenceFetchPolicyJson(runtime.fetchPolicy) },
+    placement: probe.placement,
+    inputVolumes: probe.inputVolumes,
+    ...concatResources,
   });
 }
 
@@ -85,9 +118,14 @@ export function concatJob(
       [operatorAnnotations.podTemplate]: podTemplateKey(intent),
     },
     args: ["concat"],
-    env: { ...intent.concat.env, LV_FINAL_DIGEST: action.inputDigest },
+    env: {
+      ...intent.concat.env,
+      LV_FINAL_DIGEST: action.inputDigest,
+      LV_FETCH_POLICY: referenceFetchPolicyJson(runtime.fetchPolicy),
+    },
     // Concatenation needs no GPU, but it runs where the film's pods may run: next to its workspace.
     placement: { ...intent.placement, count: 0 },
+    ...(intent.concat.audioVolume ? { inputVolumes: { audio: intent.concat.audioVolume } } : {}),
     ...concatResources,
   });
 }

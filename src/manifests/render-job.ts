@@ -8,7 +8,7 @@ import { ApiObject, App, Chart, Duration, JsonPatch } from "cdk8s";
 import * as kplus from "cdk8s-plus-28";
 import { exitCodes, mountPaths } from "../api/runtime-contract.ts";
 import type { RequestAndLimit } from "../api/segment-resources.ts";
-import type { GpuPlacement, ReferenceVolume } from "../reconcile/film-snapshot.ts";
+import type { GpuPlacement, InputVolumes, ReferenceVolume } from "../reconcile/film-snapshot.ts";
 import type { OwnerReference } from "./film-owner.ts";
 
 export interface RenderJobInput {
@@ -24,10 +24,13 @@ export interface RenderJobInput {
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly placement?: GpuPlacement;
-  readonly workspaceClaim: string;
+  /** The film's workspace claim; the probe, which keeps nothing, mounts none. */
+  readonly workspaceClaim?: string;
   readonly modelsClaim?: string;
   /** The reference image's volume, mounted read-only at the contract's reference mount path. */
   readonly reference?: ReferenceVolume;
+  /** The audio's and the skeleton video's volumes, mounted read-only at their contract mount paths. */
+  readonly inputVolumes?: InputVolumes;
   readonly activeDeadlineSeconds?: number;
   /** CPU, as Kubernetes quantities (`500m`, `4`). */
   readonly cpu: RequestAndLimit;
@@ -74,11 +77,14 @@ export function renderJob(input: RenderJobInput): Record<string, unknown> {
 }
 
 function renderContainer(chart: Chart, job: kplus.Job, input: RenderJobInput): kplus.Container {
-  const workspace = kplus.Volume.fromPersistentVolumeClaim(
-    chart,
-    "workspace",
-    kplus.PersistentVolumeClaim.fromClaimName(chart, "workspace-claim", input.workspaceClaim),
-  );
+  const workspace =
+    input.workspaceClaim === undefined
+      ? undefined
+      : kplus.Volume.fromPersistentVolumeClaim(
+          chart,
+          "workspace",
+          kplus.PersistentVolumeClaim.fromClaimName(chart, "workspace-claim", input.workspaceClaim),
+        );
   return job.addContainer({
     name: "render",
     image: input.image,
@@ -95,7 +101,7 @@ function renderContainer(chart: Chart, job: kplus.Job, input: RenderJobInput): k
     },
     // Set by resourcePatches; an empty object keeps cdk8s-plus from writing its own defaults.
     resources: {},
-    volumeMounts: [{ path: mountPaths.workspace, volume: workspace }],
+    volumeMounts: workspace ? [{ path: mountPaths.workspace, volume: workspace }] : [],
   });
 }
 
@@ -109,17 +115,23 @@ function mountVolumes(chart: Chart, container: kplus.Container, input: RenderJob
   if (input.reference) {
     container.mount(mountPaths.reference, referenceVolume(chart, input.reference), { readOnly: true });
   }
+  // The same source may serve two inputs (one config map holding the audio and the pose): each gets its own volume.
+  for (const kind of ["audio", "pose"] as const) {
+    const volume = input.inputVolumes?.[kind];
+    if (volume) container.mount(mountPaths[kind], referenceVolume(chart, volume, kind), { readOnly: true });
+  }
   // The root filesystem is read-only and PyTorch, ffmpeg and Python want a writable /tmp.
   container.mount(mountPaths.scratch, kplus.Volume.fromEmptyDir(chart, "tmp", "tmp"));
 }
 
-function referenceVolume(chart: Chart, reference: ReferenceVolume): kplus.Volume {
-  if (reference.kind === "configMap") {
-    const map = kplus.ConfigMap.fromConfigMapName(chart, "reference-map", reference.name);
-    return kplus.Volume.fromConfigMap(chart, "reference", map, { name: "reference" });
+/** A read-only volume named `name` (the reference image's, the audio's or the skeleton video's). */
+function referenceVolume(chart: Chart, source: ReferenceVolume, name = "reference"): kplus.Volume {
+  if (source.kind === "configMap") {
+    const map = kplus.ConfigMap.fromConfigMapName(chart, `${name}-map`, source.name);
+    return kplus.Volume.fromConfigMap(chart, name, map, { name });
   }
-  const claim = kplus.PersistentVolumeClaim.fromClaimName(chart, "reference-claim", reference.claimName);
-  return kplus.Volume.fromPersistentVolumeClaim(chart, "reference", claim, { name: "reference", readOnly: true });
+  const claim = kplus.PersistentVolumeClaim.fromClaimName(chart, `${name}-claim`, source.claimName);
+  return kplus.Volume.fromPersistentVolumeClaim(chart, name, claim, { name, readOnly: true });
 }
 
 // Patched after synthesis: the generated KubeJob serializer drops fields it does not model, such as a quantity

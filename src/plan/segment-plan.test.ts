@@ -197,7 +197,7 @@ describe("segmentPlan: properties", () => {
         expect(p.scenes.reduce((n, sc) => n + sc.clips, 0)).toBe(p.segments.length);
         expect(p.segments.reduce((n, sg) => n + sg.framesKept, 0)).toBe(p.totals.frames);
         expect(p.scenes.reduce((n, sc) => n + sc.frames, 0)).toBe(p.totals.frames);
-        expect(p.totals.seconds).toBeCloseTo(p.totals.frames / s.render.fps, 9);
+        expect(p.totals.seconds).toBeCloseTo(p.totals.frames / p.render.fps, 9);
         let start = 0;
         for (const sg of p.segments) {
           expect(sg.startFrame).toBe(start);
@@ -243,7 +243,7 @@ describe("segmentPlan: properties", () => {
         const perClip = p.render.framesPerClip - p.render.overlapFrames;
         for (const sc of p.scenes) {
           if (!("seconds" in sc.requested)) continue;
-          const asked = sc.requested.seconds * s.render.fps;
+          const asked = sc.requested.seconds * p.render.fps;
           expect(sc.frames).toBeGreaterThanOrEqual(asked - 1e-6);
           if (sc.clips > 1) expect(sc.frames - perClip).toBeLessThan(asked);
         }
@@ -293,6 +293,125 @@ describe("segmentPlan: properties", () => {
         expect(frames).toBeGreaterThanOrEqual(seconds * render.fps - 1e-6);
         expect(clips).toBeGreaterThanOrEqual(1);
       }),
+    );
+  });
+});
+
+describe("segmentPlan: talk and dance", () => {
+  const voice = { url: "https://example.com/voice.wav" };
+  const skeleton = { pvc: { claimName: "poses", path: "dance.mp4" } };
+
+  function planned(s: LongVideoSpec, audioSeconds?: number): SegmentPlan {
+    const result = segmentPlan(s, audioSeconds === undefined ? {} : { inputs: { audioSeconds } });
+    if (!result.ok) throw new Error(`${result.error.field}: ${result.error.message}`);
+    return result.plan;
+  }
+
+  it("follows the audio's duration when the storyline gives no length: whole 81-frame clips at 25 fps", () => {
+    // 10 s at 25 fps = 250 frames: three clips cover 243, a fourth is needed.
+    const p = planned(spec({ variant: "talk", audio: voice, storyline: [{ prompt: "speak" }] }), 10);
+    expect(p.render).toMatchObject({ fps: 25, width: 640, height: 368, guidanceScale: 2, audioGuidanceScale: 5 });
+    expect(p.segments.map((s) => s.framesKept)).toEqual([81, 81, 81, 81]);
+    expect(p.segments.map((s) => [s.trimHead, s.trimTail])).toEqual([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ]);
+    expect(p.totals).toEqual({ segments: 4, frames: 324, seconds: 324 / 25 });
+    expect(p.audioTrack).toEqual({ startFrame: 0, frames: 324, loop: false });
+  });
+
+  it("slices each clip's audio exactly as SVI does: i * frames - motionFrames, clip 0 from 0", () => {
+    const p = planned(spec({ variant: "talk", audio: voice, storyline: [{ prompt: "speak", clips: 4 }] }));
+    expect(p.segments.map((s) => s.audioWindow)).toEqual([
+      { startFrame: 0, frames: 81, loop: false },
+      { startFrame: 80, frames: 81, loop: false },
+      { startFrame: 161, frames: 81, loop: false },
+      { startFrame: 242, frames: 81, loop: false },
+    ]);
+    expect(p.segments.every((s) => s.poseWindow === undefined)).toBe(true);
+  });
+
+  it("shifts every window and the muxed track by the offset, in whole frames", () => {
+    const s = spec({
+      variant: "talk",
+      audio: { ...voice, offsetSeconds: 1.02 },
+      render: { framesPerClip: 41, motionFrames: 2 },
+      storyline: [{ prompt: "speak" }],
+    });
+    // 1.02 s = 25.5 frames: the nearest frame is 26 (rounding half up); 4 s leave 100 - 26 = 74 frames, two clips.
+    const p = planned(s, 4);
+    expect(p.segments.map((x) => x.audioWindow?.startFrame)).toEqual([26, 26 + 41 - 2]);
+    expect(p.audioTrack).toEqual({ startFrame: 26, frames: 82, loop: false });
+  });
+
+  it("gives the scenes without a length an equal share of the audio, after those with one", () => {
+    const s = spec({
+      variant: "talk",
+      audio: voice,
+      storyline: [{ prompt: "a" }, { prompt: "b", clips: 2 }, { prompt: "c" }],
+    });
+    // 30 s = 750 frames = 10 clips of 81 (810 >= 750 > 729): b takes 2, a and c share 8.
+    expect(planned(s, 30).scenes.map((x) => x.clips)).toEqual([4, 2, 4]);
+    // 21 s = 525 frames = 7 clips: 5 left for two scenes, the earlier takes the remainder.
+    expect(planned(s, 21).scenes.map((x) => x.clips)).toEqual([3, 2, 2]);
+    // Audio shorter than the given scenes: each open scene still gets one clip.
+    expect(planned(s, 1).scenes.map((x) => x.clips)).toEqual([1, 2, 1]);
+  });
+
+  it("waits for the probe, and refuses an offset past the audio's end, naming the field", () => {
+    const s = spec({ variant: "talk", audio: { ...voice, offsetSeconds: 12 }, storyline: [{ prompt: "x" }] });
+    expect(segmentPlan(s)).toEqual({
+      ok: false,
+      error: { field: "spec.audio", message: "not read yet: the operator probes it before planning" },
+    });
+    const past = segmentPlan(s, { inputs: { audioSeconds: 11.9 } });
+    expect(past.ok).toBe(false);
+    if (!past.ok) expect(past.error.field).toBe("spec.audio.offsetSeconds");
+  });
+
+  it("gives each dance clip the film's own frames of the skeleton video, looping, and trims tails", () => {
+    const p = planned(spec({ variant: "dance", pose: skeleton, storyline: [{ prompt: "dance", clips: 3 }] }));
+    expect(p.render).toMatchObject({ fps: 25, width: 640, guidanceScale: 2, audioGuidanceScale: 1 });
+    expect(p.segments.map((s) => s.framesKept)).toEqual([80, 80, 81]);
+    expect(p.segments.map((s) => s.poseWindow)).toEqual([
+      { startFrame: 0, frames: 81, loop: true },
+      { startFrame: 80, frames: 81, loop: true },
+      { startFrame: 160, frames: 81, loop: true },
+    ]);
+    // The motion frame at the head of clip i is the frame clip i-1 rendered last, with the same skeleton frame.
+    for (const s of p.segments) expect(s.poseWindow?.startFrame).toBe(s.startFrame);
+    expect(p.audioTrack).toBeUndefined();
+  });
+
+  it("mixes a dance film's music track over the whole film from its offset", () => {
+    const s = spec({
+      variant: "dance",
+      pose: skeleton,
+      audio: { url: "https://example.com/music.mp3", offsetSeconds: 2 },
+      storyline: [{ prompt: "dance", seconds: 6 }],
+    });
+    const p = planned(s);
+    expect(p.audioTrack).toEqual({ startFrame: 50, frames: p.totals.frames, loop: false });
+    expect(p.segments.every((x) => x.audioWindow === undefined)).toBe(true);
+  });
+
+  it("hashes the windows and their sources, so a new audio or pose re-renders, and leaves text films' hashes alone", () => {
+    const base = spec({ variant: "talk", audio: voice, storyline: [{ prompt: "x", clips: 2 }] });
+    const other = spec({ ...base, audio: { url: "https://example.com/other.wav" } });
+    const shifted = spec({ ...base, audio: { ...voice, offsetSeconds: 1 } });
+    const hashes = (s: LongVideoSpec) => planned(s).segments.map((x) => x.hash);
+    expect(hashes(other)[0]).not.toBe(hashes(base)[0]);
+    expect(hashes(shifted)[0]).not.toBe(hashes(base)[0]);
+    const dance = spec({ variant: "dance", pose: skeleton, storyline: [{ prompt: "x", clips: 2 }] });
+    const otherPose = spec({ ...dance, pose: { url: "https://example.com/p.mp4" } });
+    expect(hashes(otherPose)[0]).not.toBe(hashes(dance)[0]);
+    // A film's first segment hash, computed without any conditioning keys, is unchanged by the new fields.
+    const film = spec({ variant: "film", storyline: [{ prompt: "x", clips: 1 }] });
+    const render = resolvedRender("film", film.render);
+    expect(planned(film).segments[0]?.hash).toBe(
+      segmentHash("", render, film.referenceImage, { index: 0, prompt: "x", seed: 0 }),
     );
   });
 });

@@ -10,13 +10,24 @@
  */
 import { createHash } from "node:crypto";
 import { canonicalJson } from "./canonical-json.ts";
-import type { Backend, LongVideoSpec, RenderSettings } from "../api/long-video-spec.ts";
+import { resolvedResolution } from "../api/long-video-spec.ts";
+import type { Backend, LongVideoSpec, MediaSource, RenderSettings } from "../api/long-video-spec.ts";
 import { maxSegments } from "../api/long-video-status.ts";
 import { overlapFrames, variantProfiles } from "../api/variant-profiles.ts";
 import type { Padding, Variant } from "../api/variant-profiles.ts";
+import type { ConditioningWindow } from "../api/runtime-contract.ts";
 
 /** What the planner reads from a spec (defaults applied). */
-export type PlanInput = Pick<LongVideoSpec, "variant" | "referenceImage" | "storyline" | "render">;
+export type PlanInput = Pick<LongVideoSpec, "variant" | "referenceImage" | "storyline" | "render" | "audio" | "pose">;
+
+/**
+ * What the operator learned about a film's inputs before planning (the probe Job, recorded in `status.inputs`): the
+ * audio's duration, which a talk storyline without lengths follows. (The skeleton video's frame count is recorded
+ * too, but windows loop over it in the runtime, so the plan does not depend on it.)
+ */
+export interface ProbedInputs {
+  readonly audioSeconds?: number;
+}
 
 /** The render settings of a film after per-variant defaults: what every segment of it is rendered with. */
 export interface ResolvedRender {
@@ -32,6 +43,8 @@ export interface ResolvedRender {
   readonly overlapFrames: number;
   readonly padding: Padding;
   readonly guidanceScale: number;
+  /** Talk's audio guidance; 1 (no audio pass) for the other variants. */
+  readonly audioGuidanceScale: number;
   readonly steps: number;
   readonly seedMultiplier: number;
   readonly backend: Backend;
@@ -57,6 +70,10 @@ export interface SegmentSpec {
   /** Index of its first kept frame in the film, and when that frame plays. */
   readonly startFrame: number;
   readonly startSeconds: number;
+  /** Talk: the audio this clip speaks, SVI's window (`i * frames - motionFrames`, 0 for clip 0) plus the offset. */
+  readonly audioWindow?: ConditioningWindow;
+  /** Dance: the skeleton frames this clip follows, the film's own frames (`startFrame`), looping over the video. */
+  readonly poseWindow?: ConditioningWindow;
   /**
    * sha256 of everything that decides what this segment renders, chained through the previous segment's hash:
    * equal hashes mean equal clips, and a change anywhere upstream changes every hash after it.
@@ -69,7 +86,8 @@ export interface ScenePlan {
   readonly index: number;
   readonly prompt: string;
   /** What the spec asked for. */
-  readonly requested: { readonly clips: number } | { readonly seconds: number };
+  /** What the spec asked for; `audio` when a talk scene leaves its length to the audio's duration. */
+  readonly requested: { readonly clips: number } | { readonly seconds: number } | { readonly audio: true };
   readonly clips: number;
   readonly frames: number;
   readonly seconds: number;
@@ -86,6 +104,8 @@ export interface SegmentPlan {
   readonly scenes: readonly ScenePlan[];
   readonly segments: readonly SegmentSpec[];
   readonly totals: PlanTotals;
+  /** The film's audio track as concat muxes it: from the offset, as many frames as the film has. */
+  readonly audioTrack?: ConditioningWindow;
 }
 
 /** A spec the schema accepts but that cannot be planned, reported like a field error. */
@@ -100,6 +120,8 @@ export type SegmentPlanResult =
 export interface PlanOptions {
   /** The backend of films that name none (the operator's configured default); svi when not given. */
   readonly defaultBackend?: Backend;
+  /** What the probe measured; required when a talk storyline leaves its length to the audio. */
+  readonly inputs?: ProbedInputs;
 }
 
 // Frames are counted from seconds * fps; a product like 1.1 * 10 = 11.000000000000002 must not ask for a 12th frame.
@@ -113,17 +135,19 @@ export function resolvedRender(
 ): ResolvedRender {
   const profile = variantProfiles[variant];
   const motionFrames = render.motionFrames ?? profile.motionFrames;
+  const { width, height } = resolvedResolution({ variant, render });
   return {
     variant,
-    width: render.resolution.width,
-    height: render.resolution.height,
-    fps: render.fps,
+    width,
+    height,
+    fps: render.fps ?? profile.fps,
     framesPerClip: render.framesPerClip,
     motionFrames,
     motionUnit: profile.motionUnit,
     overlapFrames: overlapFrames(profile, motionFrames),
     padding: profile.padding,
     guidanceScale: render.guidanceScale ?? profile.guidanceScale,
+    audioGuidanceScale: render.audioGuidanceScale ?? profile.audioGuidanceScale,
     steps: render.steps,
     seedMultiplier: render.seed,
     backend: render.backend ?? defaultBackend,
@@ -153,9 +177,22 @@ export function segmentHash(
   previous: string,
   render: ResolvedRender,
   referenceImage: LongVideoSpec["referenceImage"],
-  segment: { readonly index: number; readonly prompt: string; readonly seed: number },
+  segment: {
+    readonly index: number;
+    readonly prompt: string;
+    readonly seed: number;
+    readonly audio?: { readonly source: MediaSource; readonly window: ConditioningWindow };
+    readonly pose?: { readonly source: MediaSource; readonly window: ConditioningWindow };
+  },
 ): string {
+  // Absent for shot, film and pro (canonicalJson drops undefined), so their hashes are what they always were.
+  const conditioning = {
+    audio: segment.audio,
+    pose: segment.pose,
+    ...(render.audioGuidanceScale === 1 ? {} : { audioGuidanceScale: render.audioGuidanceScale }),
+  };
   const inputs = {
+    ...conditioning,
     scheme: hashScheme,
     previous,
     variant: render.variant,
@@ -180,7 +217,6 @@ export function segmentHash(
 /** The film's segment plan, or why it cannot be planned. */
 export function segmentPlan(input: PlanInput, options: PlanOptions = {}): SegmentPlanResult {
   const render = resolvedRender(input.variant, input.render, options.defaultBackend);
-  const profile = variantProfiles[input.variant];
   const perClip = render.framesPerClip - render.overlapFrames;
   if (perClip < 1) {
     return {
@@ -191,12 +227,9 @@ export function segmentPlan(input: PlanInput, options: PlanOptions = {}): Segmen
       },
     };
   }
-  const lastScene = input.storyline.length - 1;
-  const overlapScene = profile.trim === "tail" ? lastScene : 0;
-  const clipCounts = input.storyline.map(
-    (scene, i) => scene.clips ?? clipsForSeconds(scene.seconds ?? 0, render, i === overlapScene),
-  );
-  const total = clipCounts.reduce((sum, n) => sum + n, 0);
+  const counted = clipCounts(input, render, options.inputs);
+  if (!counted.ok) return counted;
+  const total = counted.clips.reduce((sum, n) => sum + n, 0);
   if (total > maxSegments) {
     return {
       ok: false,
@@ -206,8 +239,8 @@ export function segmentPlan(input: PlanInput, options: PlanOptions = {}): Segmen
       },
     };
   }
-
-  const { segments, scenes, frames } = chainedSegments(input, render, clipCounts);
+  const { segments, scenes, frames } = chainedSegments(input, render, counted.clips);
+  const audioTrack = input.audio ? { startFrame: offsetFrames(input, render), frames, loop: false } : undefined;
   return {
     ok: true,
     plan: {
@@ -215,7 +248,72 @@ export function segmentPlan(input: PlanInput, options: PlanOptions = {}): Segmen
       scenes,
       segments,
       totals: { segments: segments.length, frames, seconds: frames / render.fps },
+      ...(audioTrack ? { audioTrack } : {}),
     },
+  };
+}
+
+/** A film with an input the operator has not measured yet: planned once the probe has. */
+function notProbed(field: string): { readonly ok: false; readonly error: PlanError } {
+  return { ok: false, error: { field, message: "not read yet: the operator probes it before planning" } };
+}
+
+/** The audio offset in whole frames at the film's fps (the nearest frame). */
+export function offsetFrames(input: Pick<PlanInput, "audio">, render: ResolvedRender): number {
+  return Math.round((input.audio?.offsetSeconds ?? 0) * render.fps);
+}
+
+/**
+ * Clips per scene: a scene's own length, or, in a talk film, an equal share of what the audio still needs. The audio
+ * needs as many whole clips as cover it from the offset to its end (talk keeps whole clips, so `framesPerClip` film
+ * frames each); scenes that give a length take theirs first, the rest is shared (earlier scenes take the remainder),
+ * at least one clip each.
+ */
+function clipCounts(
+  input: PlanInput,
+  render: ResolvedRender,
+  inputs: ProbedInputs | undefined,
+): { readonly ok: true; readonly clips: number[] } | { readonly ok: false; readonly error: PlanError } {
+  const profile = variantProfiles[input.variant];
+  const lastScene = input.storyline.length - 1;
+  const overlapScene = profile.trim === "head" ? 0 : lastScene;
+  const given = input.storyline.map(
+    (scene, i) =>
+      scene.clips ??
+      (scene.seconds === undefined ? undefined : clipsForSeconds(scene.seconds, render, i === overlapScene)),
+  );
+  const open = given.filter((n) => n === undefined).length;
+  if (open === 0) return { ok: true, clips: given.map((n) => n ?? 0) };
+  const audioSeconds = inputs?.audioSeconds;
+  if (input.audio === undefined) {
+    return {
+      ok: false,
+      error: { field: "spec.storyline", message: "a scene without clips or seconds needs spec.audio" },
+    };
+  }
+  if (audioSeconds === undefined) return notProbed("spec.audio");
+  const audioFrames = Math.ceil(audioSeconds * render.fps - frameEpsilon) - offsetFrames(input, render);
+  if (audioFrames < 1) {
+    return {
+      ok: false,
+      error: {
+        field: "spec.audio.offsetSeconds",
+        message: `the offset is past the audio's end (${audioSeconds.toFixed(2)} s): nothing is left to speak`,
+      },
+    };
+  }
+  const needed = Math.max(1, Math.ceil(audioFrames / (render.framesPerClip - render.overlapFrames)));
+  const taken = given.reduce<number>((sum, n) => sum + (n ?? 0), 0);
+  const rest = Math.max(0, needed - taken);
+  let share = 0;
+  return {
+    ok: true,
+    clips: given.map((n) => {
+      if (n !== undefined) return n;
+      const clips = Math.max(1, Math.floor(rest / open) + (share < rest % open ? 1 : 0));
+      share++;
+      return clips;
+    }),
   };
 }
 
@@ -245,7 +343,13 @@ function chainedSegments(
       const framesKept = render.framesPerClip - trimHead - trimTail;
       const seed = index * render.seedMultiplier;
       const previous = segments.at(-1)?.hash ?? "";
-      const hash = segmentHash(previous, render, input.referenceImage, { index, prompt: scene.prompt, seed });
+      const windows = conditioningWindows(input, render, index, startFrame);
+      const hash = segmentHash(previous, render, input.referenceImage, {
+        index,
+        prompt: scene.prompt,
+        seed,
+        ...hashedWindows(input, windows),
+      });
       segments.push({
         index,
         scene: sceneIndex,
@@ -258,6 +362,7 @@ function chainedSegments(
         framesKept,
         startFrame,
         startSeconds: startFrame / render.fps,
+        ...windows,
         hash,
       });
       startFrame += framesKept;
@@ -266,13 +371,63 @@ function chainedSegments(
     scenes.push({
       index: sceneIndex,
       prompt: scene.prompt,
-      requested: scene.clips === undefined ? { seconds: scene.seconds ?? 0 } : { clips: scene.clips },
+      requested: requestedLength(scene),
       clips,
       frames,
       seconds: frames / render.fps,
     });
   }
   return { segments, scenes, frames: startFrame };
+}
+
+function requestedLength(scene: PlanInput["storyline"][number]): ScenePlan["requested"] {
+  if (scene.clips !== undefined) return { clips: scene.clips };
+  return scene.seconds === undefined ? { audio: true } : { seconds: scene.seconds };
+}
+
+/** A segment's windows with the sources they read, as its hash includes them. */
+function hashedWindows(
+  input: Pick<PlanInput, "audio" | "pose">,
+  windows: { readonly audioWindow?: ConditioningWindow; readonly poseWindow?: ConditioningWindow },
+): Pick<Parameters<typeof segmentHash>[3], "audio" | "pose"> {
+  const { audioWindow, poseWindow } = windows;
+  return {
+    ...(audioWindow && input.audio ? { audio: { source: mediaSource(input.audio), window: audioWindow } } : {}),
+    ...(poseWindow && input.pose ? { pose: { source: mediaSource(input.pose), window: poseWindow } } : {}),
+  };
+}
+
+/**
+ * Where an input comes from, without the offset (which the windows already count): what the hash and the
+ * runtime's LV_AUDIO / LV_POSE name.
+ */
+export function mediaSource(source: MediaSource): MediaSource {
+  if (source.configMap) return { configMap: source.configMap };
+  if (source.pvc) return { pvc: source.pvc };
+  return source.url === undefined ? {} : { url: source.url };
+}
+
+/**
+ * The windows clip `index` reads. Talk: SVI's `audio_start_idx = i * 81 - num_motion_frames` (0 for clip 0), with
+ * the film's framesPerClip for 81, shifted by the offset. Dance: the film's own frames from `startFrame` (the
+ * motion frames at the head of clip i are the tail clip i-1 rendered with the same skeleton frames), always
+ * looping: frame n of the film follows skeleton frame n modulo the video's length, as SVI loops a short pose video
+ * (docs/adr/0020-talk-and-dance-inputs.md says where this differs from SVI's script).
+ */
+export function conditioningWindows(
+  input: Pick<PlanInput, "variant" | "audio" | "pose">,
+  render: ResolvedRender,
+  index: number,
+  startFrame: number,
+): { audioWindow?: ConditioningWindow; poseWindow?: ConditioningWindow } {
+  const conditioning = variantProfiles[input.variant].conditioning;
+  const frames = render.framesPerClip;
+  if (conditioning === "audio" && input.audio) {
+    const svi = index === 0 ? 0 : index * frames - render.motionFrames;
+    return { audioWindow: { startFrame: svi + offsetFrames(input, render), frames, loop: false } };
+  }
+  if (conditioning === "pose" && input.pose) return { poseWindow: { startFrame, frames, loop: true } };
+  return {};
 }
 
 // The SVI notes report about 12 minutes per 81-frame 480x832 clip at 50 steps on an A800.

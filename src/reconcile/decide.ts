@@ -4,7 +4,8 @@
  * only repeat an action, and every action is idempotent (deterministic names, whole-status writes).
  *
  * A chain of small rules, in the order they apply:
- * - deletion ({@link deletionDecision}) and an unusable spec ({@link invalidSpecDecision}) end the chain;
+ * - deletion ({@link deletionDecision}), an unusable spec ({@link invalidSpecDecision}) and inputs still to be
+ *   read before planning ({@link probeDecision}) end the chain;
  * - setup: the finalizer and the workspace claim;
  * - progress ({@link segmentProgress}): records brought up to date, and how far the valid chain reaches;
  * - the next step: the next segment ({@link segmentStep}) or, after the last, the concatenation
@@ -24,6 +25,7 @@ import { filmStatus, remainingRefreshMs, statusChanged } from "./film-status.ts"
 import { podWait, refusalWait, waitEvent, workspaceWait } from "./film-wait.ts";
 import { idleStep } from "./film-step.ts";
 import { invalidSpecDecision } from "./invalid-spec.ts";
+import { probeDecision } from "./probe-step.ts";
 import { activeJobs, strandedJobs, withPodOutcomes } from "./owned-jobs.ts";
 import { segmentProgress } from "./segment-progress.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
@@ -35,7 +37,10 @@ export function decide(observed: FilmSnapshot): Decision {
   const snapshot = withPodOutcomes(observed);
   if (snapshot.film.deleting) return deletionDecision(snapshot);
   const finalizer: SetupAction[] = snapshot.film.finalizers.includes(filmFinalizer) ? [] : [{ kind: "addFinalizer" }];
-  if (!snapshot.intent.ok) return invalidSpecDecision(snapshot, snapshot.intent, finalizer);
+  if (!snapshot.intent.ok) {
+    if (snapshot.intent.reason === "Probing") return probeDecision(snapshot, snapshot.intent.probe, finalizer);
+    return invalidSpecDecision(snapshot, snapshot.intent, finalizer);
+  }
   const scope = workspaceScope(snapshot);
   const decision = renderDecision(scope.snapshot, snapshot.intent.intent, finalizer);
   const decided = new Set(decision.then.flatMap((a) => (a.kind === "deleteJob" ? [a.name] : [])));

@@ -11,6 +11,10 @@ export const EventReason = {
   InvalidSpec: "InvalidSpec",
   /** The film asks for more than its film policy allows; nothing is created until it (or the policy) changes. */
   PolicyRefused: "PolicyRefused",
+  /** The film's audio or skeleton video cannot be read (the message names the field); nothing is planned. */
+  InputUnreadable: "InputUnreadable",
+  /** The probe Job read the film's inputs: their durations are in status.inputs and the film is planned. */
+  InputsRead: "InputsRead",
   SegmentStarted: "SegmentStarted",
   /** An attempt's job disappeared before it ended; a new attempt replaces it without spending a retry. */
   SegmentLost: "SegmentLost",

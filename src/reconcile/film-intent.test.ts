@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { defaultOperatorFilmPolicy } from "../api/film-policy.ts";
-import { operatorEnvNames } from "../api/runtime-contract.ts";
-import { filmIntent } from "./film-intent.ts";
+import { longVideoSpecSchema } from "../api/long-video-spec.ts";
+import { inputEnvNames, operatorEnvNames } from "../api/runtime-contract.ts";
+import { filmIntent, inputsKey } from "./film-intent.ts";
 import type { IntentDefaults } from "./film-intent.ts";
 import { workspaceClaimName } from "./object-names.ts";
 
@@ -30,7 +31,7 @@ describe("filmIntent", () => {
         { name: "bay", namespace: "studio", spec: { ...spec, render } },
         { ...defaults, backend },
       );
-      if (!result.ok) throw new Error(JSON.stringify(result.errors));
+      if (!result.ok) throw new Error(JSON.stringify(result));
       return result.intent.deadlineSeconds;
     };
     expect(deadline({ backend: "animatic" })).toBe(600);
@@ -45,7 +46,7 @@ describe("filmIntent", () => {
         { name: "bay", namespace: "studio", spec: { ...spec, render: {}, ...film } },
         { ...defaults, backend },
       );
-      if (!result.ok) throw new Error(JSON.stringify(result.errors));
+      if (!result.ok) throw new Error(JSON.stringify(result));
       return result.intent.segmentResources;
     };
 
@@ -115,7 +116,7 @@ describe("filmIntent", () => {
         defaults,
       );
       expect(result.ok).toBe(false);
-      if (result.ok) return;
+      if (result.ok || result.reason === "Probing") throw new Error(JSON.stringify(result));
       expect(result.errors).toEqual([
         {
           path: "spec.resources.requests.memory",
@@ -127,7 +128,7 @@ describe("filmIntent", () => {
 
   it("sets exactly the runtime contract's operator variables, but those known only when a job is created", () => {
     const result = filmIntent({ name: "bay", namespace: "studio", spec }, defaults);
-    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    if (!result.ok) throw new Error(JSON.stringify(result));
     // Known only when a job is created: the digests handed over and the attempt; and the operator's fetch policy.
     const perJob = ["LV_INPUT_DIGEST", "LV_ATTEMPT", "LV_FINAL_DIGEST", "LV_FETCH_POLICY"];
     const expected = (command: "segment" | "concat") =>
@@ -140,7 +141,7 @@ describe("filmIntent", () => {
 
   it("plans one segment per clip with the segment contract in each environment", () => {
     const result = filmIntent({ name: "bay", namespace: "studio", spec }, defaults);
-    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    if (!result.ok) throw new Error(JSON.stringify(result));
     const { segments, concat } = result.intent;
     expect(segments.map((s) => s.index)).toEqual([0, 1, 2]);
     expect(segments[2]?.env).toMatchObject({
@@ -185,7 +186,7 @@ describe("filmIntent", () => {
       },
       defaults,
     );
-    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    if (!result.ok) throw new Error(JSON.stringify(result));
     expect(result.intent.placement).toMatchObject({
       nodeSelector: { "longvideo.dev/pool": "h100" },
       count: 2,
@@ -200,7 +201,7 @@ describe("filmIntent", () => {
     const unset = { variant: spec.variant, referenceImage: spec.referenceImage, storyline: spec.storyline };
     const backendOf = (film: unknown, backend: "svi" | "animatic") => {
       const result = filmIntent({ name: "bay", namespace: "studio", spec: film }, { ...defaults, backend });
-      if (!result.ok) throw new Error(JSON.stringify(result.errors));
+      if (!result.ok) throw new Error(JSON.stringify(result));
       return [result.intent.backend, result.intent.segments[0]?.env.LV_BACKEND, result.intent.modelsClaim];
     };
     expect(backendOf(unset, "animatic")).toEqual(["animatic", "animatic", undefined]);
@@ -212,7 +213,7 @@ describe("filmIntent", () => {
     const svi = { ...spec, render: { backend: "svi" } };
     const result = filmIntent({ name: "bay", namespace: "studio", spec: svi }, { ...defaults, modelCacheClaim: "" });
     expect(result.ok).toBe(false);
-    if (result.ok) return;
+    if (result.ok || result.reason === "Probing") throw new Error(JSON.stringify(result));
     expect(result.errors[0]?.message).toMatch(/modelCache/);
     expect(result.errors).toEqual([expect.objectContaining({ path: "spec.storage.models.claimName" })]);
     const withClaim = filmIntent(
@@ -228,7 +229,7 @@ describe("filmIntent", () => {
       defaults,
     );
     expect(result.ok).toBe(false);
-    if (result.ok) return;
+    if (result.ok || result.reason === "Probing") throw new Error(JSON.stringify(result));
     expect(result.errors).toContainEqual(expect.objectContaining({ path: "spec.render.framesPerClip" }));
     expect(result.errors.map((e) => e.message).join(" ")).toContain("4n+1");
   });
@@ -236,7 +237,7 @@ describe("filmIntent", () => {
   it("mounts a config map or claim reference image at the runtime's reference directory, and no volume for a url", () => {
     const intentOf = (referenceImage: unknown) => {
       const result = filmIntent({ name: "bay", namespace: "studio", spec: { ...spec, referenceImage } }, defaults);
-      if (!result.ok) throw new Error(JSON.stringify(result.errors));
+      if (!result.ok) throw new Error(JSON.stringify(result));
       return result.intent;
     };
     const fromMap = intentOf({ configMap: { name: "stills", key: "first.png" } });
@@ -255,4 +256,97 @@ describe("filmIntent", () => {
   it("keeps workspace claim names within 63 characters", () => {
     expect(workspaceClaimName("x".repeat(63)).length).toBeLessThanOrEqual(63);
   });
+});
+
+describe("filmIntent: talk and dance", () => {
+  const talk = {
+    variant: "talk",
+    referenceImage: { url: "https://images.example.com/a.png" },
+    audio: { configMap: { name: "voice", key: "voice.wav" }, offsetSeconds: 0.2 },
+    storyline: [{ prompt: "she speaks" }],
+    render: { backend: "animatic", framesPerClip: 21 },
+  };
+  const dance = {
+    variant: "dance",
+    referenceImage: { url: "https://images.example.com/a.png" },
+    pose: { pvc: { claimName: "poses", path: "dance.mp4" } },
+    audio: { url: "https://example.com/music.mp3" },
+    storyline: [{ prompt: "he dances", clips: 2 }],
+    render: { backend: "animatic", framesPerClip: 21 },
+  };
+
+  it("reads the inputs first: a probe of the audio, with its volume, beside the film's pods", () => {
+    const result = filmIntent({ name: "t", namespace: "studio", spec: talk }, defaults);
+    if (result.ok || result.reason !== "Probing") throw new Error(JSON.stringify(result));
+    expect(result.probe.env).toEqual({
+      LV_WORKSPACE: "/tmp",
+      LV_AUDIO: '{"configMap":{"name":"voice","key":"voice.wav"}}',
+      LV_AUDIO_DIR: "/inputs/audio",
+    });
+    expect(result.probe.inputVolumes).toEqual({ audio: { kind: "configMap", name: "voice" } });
+    expect(result.probe.placement).toMatchObject({ count: 0, nodeSelector: defaults.nodeSelector });
+    expect(result.probe.fields).toEqual(["spec.audio"]);
+  });
+
+  it("plans from what the probe read: clips from the audio, each segment's window in its environment", () => {
+    const key = inputsKey(talkSpec());
+    // 2 s at 25 fps = 50 frames, minus the 5-frame offset: 45 frames, three 21-frame clips.
+    const result = filmIntent(
+      { name: "t", namespace: "studio", spec: talk, inputs: { key, audioSeconds: 2 } },
+      defaults,
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result));
+    const { intent } = result;
+    expect(intent.segments.map((s) => s.env.LV_AUDIO_WINDOW)).toEqual(["5:21", "25:21", "46:21"]);
+    expect(intent.segments[0]?.env).toMatchObject({
+      LV_AUDIO: '{"configMap":{"name":"voice","key":"voice.wav"}}',
+      LV_AUDIO_DIR: "/inputs/audio",
+      LV_FPS: "25",
+      LV_AUDIO_GUIDANCE_SCALE: "5",
+    });
+    expect(intent.inputVolumes).toEqual({ audio: { kind: "configMap", name: "voice" } });
+    expect(intent.concat.env).toMatchObject({ LV_AUDIO_WINDOW: "5:63", LV_EXPECTED_FRAMES: "63" });
+    expect(intent.concat.audioVolume).toEqual({ kind: "configMap", name: "voice" });
+    const names = Object.keys(intent.segments[0]?.env ?? {});
+    expect(
+      inputEnvNames("segment")
+        .filter((n) => !n.startsWith("LV_POSE"))
+        .every((n) => names.includes(n)),
+    ).toBe(true);
+  });
+
+  it("reports an input the probe could not read like an invalid spec, naming the field", () => {
+    const key = inputsKey(talkSpec());
+    const unreadable = { field: "spec.audio", message: "the audio has no audio stream" };
+    const result = filmIntent({ name: "t", namespace: "studio", spec: talk, inputs: { key, unreadable } }, defaults);
+    expect(result).toEqual({
+      ok: false,
+      reason: "InputUnreadable",
+      errors: [{ path: "spec.audio", message: "the audio has no audio stream" }],
+    });
+    // Another audio is read again.
+    const other = { ...talk, audio: { url: "https://example.com/other.wav" } };
+    const again = filmIntent({ name: "t", namespace: "studio", spec: other, inputs: { key, unreadable } }, defaults);
+    expect(again.ok ? "planned" : again.reason).toBe("Probing");
+  });
+
+  it("gives dance segments their pose windows and the concat its music, mounting only what each reads", () => {
+    const spec = longVideoSpecSchema.parse(dance);
+    const inputs = { key: inputsKey(spec), audioSeconds: 30, poseFrames: 50 };
+    const result = filmIntent({ name: "d", namespace: "studio", spec: dance, inputs }, defaults);
+    if (!result.ok) throw new Error(JSON.stringify(result));
+    const { intent } = result;
+    expect(intent.segments.map((s) => s.env.LV_POSE_WINDOW)).toEqual(["0:21:true", "20:21:true"]);
+    expect(intent.segments[0]?.env.LV_AUDIO).toBeUndefined();
+    expect(intent.inputVolumes).toEqual({ pose: { kind: "pvc", claimName: "poses" } });
+    expect(intent.concat.env).toMatchObject({
+      LV_AUDIO: '{"url":"https://example.com/music.mp3"}',
+      LV_AUDIO_WINDOW: "0:41",
+    });
+    expect(intent.concat.audioVolume).toBeUndefined();
+  });
+
+  function talkSpec() {
+    return longVideoSpecSchema.parse(talk);
+  }
 });

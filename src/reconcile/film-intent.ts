@@ -7,20 +7,26 @@ import { fieldErrorLine } from "../api/field-errors.ts";
 import { longVideoSpecVerdict } from "../api/long-video.ts";
 import { segmentPlan } from "../plan/segment-plan.ts";
 import { defaultDeadlineSeconds } from "../api/long-video-spec.ts";
-import type { Backend, LongVideoSpec, ReferenceImage } from "../api/long-video-spec.ts";
+import type { Backend, LongVideoSpec, MediaSource, ReferenceImage } from "../api/long-video-spec.ts";
+import type { ProbedInputsStatus } from "../api/long-video-status.ts";
+import { variantProfiles } from "../api/variant-profiles.ts";
+import { canonicalJson } from "../plan/canonical-json.ts";
+import { mediaSource } from "../plan/segment-plan.ts";
 import { filmPolicyViolations, namespaceFilmPolicy } from "../api/film-policy.ts";
 import type { OperatorFilmPolicy } from "../api/film-policy.ts";
 import type { Toleration } from "../api/pod-scheduling.ts";
 import { largerQuantity, smallerQuantity } from "../api/quantity.ts";
-import { mountPaths } from "../api/runtime-contract.ts";
+import { audioWindowText, mountPaths, poseWindowText } from "../api/runtime-contract.ts";
 import { defaultSegmentResources } from "../api/segment-resources.ts";
 import type { RequestAndLimit, SegmentResources } from "../api/segment-resources.ts";
 import type { SegmentPlan, SegmentSpec } from "../plan/segment-plan.ts";
 import type {
   FilmIntent,
   GpuPlacement,
+  InputVolumes,
   IntentResult,
   PlannedSegment,
+  ProbeIntent,
   ReferenceVolume,
   RuntimeEnv,
   WorkspaceIntent,
@@ -38,16 +44,22 @@ export interface IntentDefaults {
   readonly policy: OperatorFilmPolicy;
 }
 
-export function filmIntent(
-  film: { readonly name: string; readonly namespace: string; readonly spec: unknown },
-  defaults: IntentDefaults,
-): IntentResult {
+/** A film as the intent reads it: its spec, and what the probe recorded about its inputs (`status.inputs`). */
+export interface IntentFilm {
+  readonly name: string;
+  readonly namespace: string;
+  readonly spec: unknown;
+  readonly inputs?: ProbedInputsStatus;
+}
+
+export function filmIntent(film: IntentFilm, defaults: IntentDefaults): IntentResult {
   const usable = usableSpec(film, defaults);
   if (!usable.ok) return usable;
   const { spec, plan, modelsClaim } = usable;
   const shared = sharedEnv(spec, plan);
+  const inputVolumes = segmentInputVolumes(spec);
   const intent: FilmIntent = {
-    segments: plan.segments.map((segment) => plannedSegment(segment, shared)),
+    segments: plan.segments.map((segment) => plannedSegment(segment, shared, spec)),
     suspend: spec.suspend,
     retry: {
       limit: spec.retry.limit,
@@ -60,6 +72,7 @@ export function filmIntent(
     workspace: workspaceIntent(film.name, spec.storage.workspace),
     ...(modelsClaim && plan.render.backend === "svi" ? { modelsClaim } : {}),
     ...referenceVolume(spec.referenceImage),
+    ...(inputVolumes.audio || inputVolumes.pose ? { inputVolumes } : {}),
     backend: plan.render.backend,
     deadlineSeconds: spec.render.deadlineSeconds ?? defaultDeadlineSeconds[plan.render.backend],
     segmentResources: segmentResources(spec, plan.render.backend),
@@ -70,7 +83,7 @@ export function filmIntent(
 
 /** The spec validated, allowed by its policy and planned, with its model claim; or why it cannot be used. */
 function usableSpec(
-  film: { readonly namespace: string; readonly spec: unknown },
+  film: IntentFilm,
   defaults: IntentDefaults,
 ):
   | { readonly ok: true; readonly spec: LongVideoSpec; readonly plan: SegmentPlan; readonly modelsClaim?: string }
@@ -87,7 +100,12 @@ function usableSpec(
   // Before anything is planned or created: a film asking for more than it may gets no pod at all.
   const violations = filmPolicyViolations(spec, namespaceFilmPolicy(defaults.policy, film.namespace, defaults));
   if (violations.length > 0) return { ok: false, reason: "PolicyRefused", errors: violations };
-  const planned = segmentPlan(spec, { defaultBackend: defaults.backend });
+  const read = probedInputs(spec, film, defaults);
+  if (!read.ok) return read;
+  const planned = segmentPlan(spec, {
+    defaultBackend: defaults.backend,
+    ...(read.audioSeconds === undefined ? {} : { inputs: { audioSeconds: read.audioSeconds } }),
+  });
   if (!planned.ok) {
     return {
       ok: false,
@@ -122,6 +140,7 @@ function sharedEnv(spec: LongVideoSpec, plan: SegmentPlan): RuntimeEnv {
     LV_FPS: String(render.fps),
     LV_STEPS: String(render.steps),
     LV_GUIDANCE_SCALE: String(render.guidanceScale),
+    LV_AUDIO_GUIDANCE_SCALE: String(render.audioGuidanceScale),
     LV_MOTION_FRAMES: String(render.motionFrames),
     LV_PADDING: render.padding,
     LV_SEGMENT_COUNT: String(plan.segments.length),
@@ -132,13 +151,27 @@ function sharedEnv(spec: LongVideoSpec, plan: SegmentPlan): RuntimeEnv {
   };
 }
 
-function plannedSegment(segment: SegmentSpec, shared: RuntimeEnv): PlannedSegment {
+function plannedSegment(segment: SegmentSpec, shared: RuntimeEnv, spec: LongVideoSpec): PlannedSegment {
   return {
     index: segment.index,
     hash: segment.hash,
     keptFrames: segment.framesKept,
     env: {
       ...shared,
+      ...(segment.audioWindow && spec.audio
+        ? {
+            LV_AUDIO: JSON.stringify(mediaSource(spec.audio)),
+            LV_AUDIO_DIR: mountPaths.audio,
+            LV_AUDIO_WINDOW: audioWindowText(segment.audioWindow),
+          }
+        : {}),
+      ...(segment.poseWindow && spec.pose
+        ? {
+            LV_POSE: JSON.stringify(mediaSource(spec.pose)),
+            LV_POSE_DIR: mountPaths.pose,
+            LV_POSE_WINDOW: poseWindowText(segment.poseWindow),
+          }
+        : {}),
       LV_SEGMENT_INDEX: String(segment.index),
       LV_SEGMENT_HASH: segment.hash,
       LV_SCENE_INDEX: String(segment.scene),
@@ -206,9 +239,12 @@ function concatIntent(spec: LongVideoSpec, plan: SegmentPlan): FilmIntent["conca
   const path = `${mountPaths.workspace}/${spec.output.path}`;
   const last = plan.segments.at(-1);
   // The film depends on every segment (the last hash chains them all) and on how it is written.
-  const hash = createHash("sha256")
-    .update(JSON.stringify([last?.hash ?? "", spec.output.path, plan.render.fps]))
-    .digest("hex");
+  const track =
+    plan.audioTrack && spec.audio ? { source: mediaSource(spec.audio), window: plan.audioTrack } : undefined;
+  // A film without audio hashes what it always did; one with audio adds the track it muxes.
+  const hashed = [last?.hash ?? "", spec.output.path, plan.render.fps, ...(track ? [canonicalJson(track)] : [])];
+  const hash = createHash("sha256").update(JSON.stringify(hashed)).digest("hex");
+  const audioVolume = spec.audio ? inputVolume(spec.audio) : undefined;
   return {
     hash,
     env: {
@@ -217,7 +253,15 @@ function concatIntent(spec: LongVideoSpec, plan: SegmentPlan): FilmIntent["conca
       LV_SEGMENT_COUNT: String(plan.segments.length),
       LV_OUTPUT_PATH: path,
       LV_EXPECTED_FRAMES: String(plan.totals.frames),
+      ...(track
+        ? {
+            LV_AUDIO: JSON.stringify(track.source),
+            LV_AUDIO_DIR: mountPaths.audio,
+            LV_AUDIO_WINDOW: audioWindowText(track.window),
+          }
+        : {}),
     },
+    ...(audioVolume ? { audioVolume } : {}),
     frames: plan.totals.frames,
     seconds: plan.totals.seconds,
     path,
@@ -226,7 +270,86 @@ function concatIntent(spec: LongVideoSpec, plan: SegmentPlan): FilmIntent["conca
 
 /** The volume render pods mount for the reference image; a url is fetched by the runtime into the workspace. */
 function referenceVolume(source: ReferenceImage): { reference?: ReferenceVolume } {
-  if (source.configMap) return { reference: { kind: "configMap", name: source.configMap.name } };
-  if (source.pvc) return { reference: { kind: "pvc", claimName: source.pvc.claimName } };
-  return {};
+  const volume = inputVolume(source);
+  return volume ? { reference: volume } : {};
 }
+
+/** The volume an input comes from: a config map or a claim; none for a url (fetched by the runtime). */
+function inputVolume(source: MediaSource): ReferenceVolume | undefined {
+  if (source.configMap) return { kind: "configMap", name: source.configMap.name };
+  if (source.pvc) return { kind: "pvc", claimName: source.pvc.claimName };
+  return undefined;
+}
+
+/** What a segment pod mounts besides the reference image: the audio for talk, the skeleton video for dance. */
+function segmentInputVolumes(spec: LongVideoSpec): InputVolumes {
+  const conditioning = variantProfiles[spec.variant].conditioning;
+  const audio = conditioning === "audio" && spec.audio ? inputVolume(spec.audio) : undefined;
+  const pose = conditioning === "pose" && spec.pose ? inputVolume(spec.pose) : undefined;
+  return { ...(audio ? { audio } : {}), ...(pose ? { pose } : {}) };
+}
+
+/**
+ * The digest of a film's audio and skeleton video sources (the offset left out: it moves windows, not what is
+ * read): a probe result recorded under another key is for other inputs and is read again.
+ */
+export function inputsKey(spec: Pick<LongVideoSpec, "audio" | "pose">): string {
+  const sources = {
+    audio: spec.audio ? mediaSource(spec.audio) : undefined,
+    pose: spec.pose ? mediaSource(spec.pose) : undefined,
+  };
+  return createHash("sha256").update(canonicalJson(sources)).digest("hex");
+}
+
+/**
+ * The probe's verdict on a film's inputs: nothing to read, what was read, the input that cannot be read, or the
+ * probe still to run (the film is planned only after it).
+ */
+function probedInputs(
+  spec: LongVideoSpec,
+  film: IntentFilm,
+  defaults: IntentDefaults,
+): { readonly ok: true; readonly audioSeconds?: number } | Extract<IntentResult, { ok: false }> {
+  if (!spec.audio && !spec.pose) return { ok: true };
+  const key = inputsKey(spec);
+  const recorded = film.inputs?.key === key ? film.inputs : undefined;
+  if (recorded?.unreadable) {
+    return {
+      ok: false,
+      reason: "InputUnreadable",
+      errors: [{ path: recorded.unreadable.field, message: recorded.unreadable.message }],
+    };
+  }
+  const read =
+    recorded !== undefined &&
+    (!spec.audio || recorded.audioSeconds !== undefined) &&
+    (!spec.pose || recorded.poseFrames !== undefined);
+  if (read)
+    return { ok: true, ...(recorded.audioSeconds === undefined ? {} : { audioSeconds: recorded.audioSeconds }) };
+  return { ok: false, reason: "Probing", probe: probeIntent(spec, key, defaults) };
+}
+
+function probeIntent(spec: LongVideoSpec, key: string, defaults: IntentDefaults): ProbeIntent {
+  const audio = spec.audio ? inputVolume(spec.audio) : undefined;
+  const pose = spec.pose ? inputVolume(spec.pose) : undefined;
+  return {
+    key,
+    env: {
+      // The probe keeps nothing: a url is fetched into its scratch directory and dropped with the pod.
+      LV_WORKSPACE: mountPaths.scratch,
+      ...(spec.audio ? { LV_AUDIO: JSON.stringify(mediaSource(spec.audio)), LV_AUDIO_DIR: mountPaths.audio } : {}),
+      ...(spec.pose ? { LV_POSE: JSON.stringify(mediaSource(spec.pose)), LV_POSE_DIR: mountPaths.pose } : {}),
+    },
+    inputVolumes: { ...(audio ? { audio } : {}), ...(pose ? { pose } : {}) },
+    fields: [...(spec.audio ? ["spec.audio"] : []), ...(spec.pose ? ["spec.pose"] : [])],
+    // It needs no GPU, but it runs where the film's pods may run.
+    placement: { ...gpuPlacement(spec.gpu, defaults), count: 0 },
+    podLabels: spec.podMetadata?.labels ?? {},
+    podAnnotations: spec.podMetadata?.annotations ?? {},
+    retryLimit: spec.retry.limit,
+    deadlineSeconds: probeDeadlineSeconds,
+  };
+}
+
+/** A probe fetches at most a url (bounded by the fetch policy's own deadline) and runs ffprobe: minutes at most. */
+const probeDeadlineSeconds = 600;

@@ -69,6 +69,8 @@ export interface FilmIntent {
   readonly modelsClaim?: string;
   /** The volume holding the reference image, mounted read-only at the runtime's reference directory; none for a url. */
   readonly reference?: ReferenceVolume;
+  /** The volumes holding the audio and the skeleton video (spec.audio, spec.pose), when those are volumes. */
+  readonly inputVolumes?: InputVolumes;
   readonly backend: string;
   /** How long one attempt may run, pending included (the Jobs' activeDeadlineSeconds). */
   readonly deadlineSeconds: number;
@@ -81,6 +83,8 @@ export interface FilmIntent {
     readonly frames: number;
     readonly seconds: number;
     readonly path: string;
+    /** The volume holding the film's audio track, when it is one (a url is fetched by the runtime). */
+    readonly audioVolume?: ReferenceVolume;
   };
 }
 
@@ -88,16 +92,50 @@ export interface FilmIntent {
 export type ReferenceVolume =
   { readonly kind: "configMap"; readonly name: string } | { readonly kind: "pvc"; readonly claimName: string };
 
+/** The audio's and the skeleton video's volumes, each mounted read-only at its contract mount path. */
+export interface InputVolumes {
+  readonly audio?: ReferenceVolume;
+  readonly pose?: ReferenceVolume;
+}
+
+/**
+ * What the operator must read before it can plan a film with an audio track or a skeleton video: the probe Job's
+ * environment, volumes and placement, and the key of the sources it reads (recorded with the result).
+ */
+export interface ProbeIntent {
+  /** Digest of the sources read; `status.inputs.key` records which sources a result belongs to. */
+  readonly key: string;
+  readonly env: RuntimeEnv;
+  readonly inputVolumes: InputVolumes;
+  /** The spec fields the probe reads, in order: what an unreadable result is blamed on when the runtime names none. */
+  readonly fields: readonly string[];
+  readonly placement: GpuPlacement;
+  readonly podLabels: Readonly<Record<string, string>>;
+  readonly podAnnotations: Readonly<Record<string, string>>;
+  /** Failed probes (of a kind a retry may fix) tolerated before the input is reported unreadable. */
+  readonly retryLimit: number;
+  readonly deadlineSeconds: number;
+}
+
 export type IntentResult =
   | { readonly ok: true; readonly intent: FilmIntent }
   | {
       readonly ok: false;
-      /** InvalidSpec: the spec cannot be used; PolicyRefused: it asks for more than its film policy allows. */
-      readonly reason: "InvalidSpec" | "PolicyRefused";
+      /**
+       * InvalidSpec: the spec cannot be used; PolicyRefused: it asks for more than its film policy allows;
+       * InputUnreadable: its audio or skeleton video cannot be read (the probe said so).
+       */
+      readonly reason: "InvalidSpec" | "PolicyRefused" | "InputUnreadable";
       readonly errors: readonly { readonly path: string; readonly message: string }[];
+    }
+  | {
+      readonly ok: false;
+      /** The film's inputs must be read before it can be planned. */
+      readonly reason: "Probing";
+      readonly probe: ProbeIntent;
     };
 
-export type JobKind = "segment" | "concat";
+export type JobKind = "segment" | "concat" | "probe";
 
 /** A Job the film owns, reduced to what decisions need. */
 export interface ObservedJob {
@@ -239,6 +277,12 @@ export type FollowUpAction =
       readonly inputDigest: string;
       readonly name: string;
       readonly workspaceUid: string;
+    }
+  | {
+      readonly kind: "createProbeJob";
+      readonly probe: ProbeIntent;
+      readonly attempt: number;
+      readonly name: string;
     }
   | {
       readonly kind: "deleteJob";

@@ -49,6 +49,8 @@ export function filmStatus(snapshot: FilmSnapshot, intent: FilmIntent, facts: St
     ...(started ? { startTime: started } : {}),
     ...(completionTime ? { completionTime } : {}),
     ...(eta ? { eta, remaining: remainingTime(Date.parse(eta), snapshot.now.getTime()).text } : {}),
+    // What the probe read is what the plan was made from: kept while the film renders.
+    ...(film.status.inputs ? { inputs: film.status.inputs } : {}),
     ...workspaceClaimUid(snapshot),
   };
 }

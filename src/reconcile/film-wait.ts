@@ -61,7 +61,12 @@ export function podWait(snapshot: FilmSnapshot, wanted: ReadonlySet<string>): Fi
 }
 
 function jobWait(job: ObservedJob, pods: readonly ObservedPod[]): FilmWait | undefined {
-  const what = job.kind === "segment" ? `segment ${String(job.segment)}` : "the concatenation";
+  const what =
+    job.kind === "segment"
+      ? `segment ${String(job.segment)}`
+      : job.kind === "probe"
+        ? "the probe of the film's inputs"
+        : "the concatenation";
   const live = pods.filter((p) => p.phase !== "Succeeded" && p.phase !== "Failed");
   if (inQueue(job, live)) return { reason: ConditionReason.Queued, message: queuedMessage(what, job.admission) };
   if (job.podRefused !== undefined && live.length === 0) {

@@ -2,7 +2,8 @@
  * A film whose spec the operator cannot use (the API server accepted it under a laxer schema, or a rule only the
  * operator can check failed) or may not use (it asks for more than its film policy allows): report the fields on
  * the film, once per generation, and create nothing. Everything already rendered stays recorded, so fixing the
- * spec (or the policy) resumes from it.
+ * spec (or the policy) resumes from it. An audio track or skeleton video the probe cannot read is reported the same
+ * way (InputUnreadable): a corrected source is read again, and the film resumes.
  */
 import { ConditionReason, ConditionType, EventReason, mergedConditions } from "./film-conditions.ts";
 import type { ConditionDraft } from "./film-conditions.ts";
@@ -12,7 +13,7 @@ import { statusChanged } from "./film-status.ts";
 export function invalidSpecDecision(
   snapshot: FilmSnapshot,
   refusal: {
-    readonly reason: "InvalidSpec" | "PolicyRefused";
+    readonly reason: "InvalidSpec" | "PolicyRefused" | "InputUnreadable";
     readonly errors: readonly { readonly path: string; readonly message: string }[];
   },
   setup: readonly SetupAction[],

@@ -39,6 +39,11 @@ export function concatJobName(
   return fitted(film.name, `-concat-${key}-a${String(attempt)}`);
 }
 
+/** The Job of one attempt at reading the film's inputs whose sources have the digest `key`. */
+export function probeJobName(film: NamedFilm, key: string, attempt: number): string {
+  return fitted(film.name, `-probe-${shortDigest(`${film.uid}|${key}`)}-a${String(attempt)}`);
+}
+
 /**
  * The film's workspace claim: one per film, named after it and not its UID, so a film re-created under the same
  * name finds a workspace that an earlier one retained.

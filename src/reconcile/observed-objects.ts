@@ -17,6 +17,7 @@ import type {
   FilmSnapshot,
   IntentResult,
   KueueAdmission,
+  JobKind,
   ObservedFilm,
   ObservedJob,
   ObservedPod,
@@ -30,7 +31,7 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
   const annotations = job.metadata.annotations ?? {};
   const name = job.metadata.name;
   const kind = labels[operatorLabels.kind];
-  if (!name || (kind !== "segment" && kind !== "concat")) return undefined;
+  if (!name || !isJobKind(kind)) return undefined;
   return {
     name,
     uid: job.metadata.uid ?? "",
@@ -44,6 +45,12 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
     ...jobState(job.status?.conditions ?? []),
     deleting: job.metadata.deletionTimestamp !== undefined,
   };
+}
+
+const jobKinds: readonly string[] = ["segment", "concat", "probe"] satisfies JobKind[];
+
+function isJobKind(kind: string | undefined): kind is JobKind {
+  return kind !== undefined && jobKinds.includes(kind);
 }
 
 type JobCondition = NonNullable<NonNullable<JobObject["status"]>["conditions"]>[number];

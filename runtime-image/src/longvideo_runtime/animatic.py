@@ -4,6 +4,10 @@ Each clip starts where the previous one left off, as SVI does: its first frames 
 handoff (the frames the real model regenerates and stitching drops), then a slow camera move (zoom and pan,
 chosen from the clip's seed) over the last carried frame. A caption bar names the clip and its prompt; the
 handoff keeps clean frames, so captions never pile up from clip to clip.
+
+Talk and Dance previews also draw what the model would be conditioned on, frame by frame: a waveform of the clip's
+audio window above the caption with a cursor at the frame's moment, or the skeleton frame that drives the frame,
+inset in the top right corner. So a dry run shows the timing (lip sync, the dance's beat) without a GPU.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from longvideo_runtime.arrays import Array
-from longvideo_runtime.rendering import RenderInput, RenderOutput
+from longvideo_runtime.conditioning_views import waveform, with_cursor
+from longvideo_runtime.rendering import Conditioning, RenderInput, RenderOutput
 from longvideo_runtime.spec import SegmentSpec
 from longvideo_runtime.variants import FRAMES_PER_LATENT
 
@@ -101,6 +106,28 @@ def caption(frame: Array, spec: SegmentSpec, number: int) -> Array:
     return np.asarray(pil)
 
 
+def wave_band(conditioning: Conditioning, width: int, height: int) -> Array | None:
+    """The audio window's waveform as a band as wide as the frame, drawn once per clip; None without audio."""
+    if conditioning.audio is None:
+        return None
+    return waveform(conditioning.audio, width, max(8, height // 10))
+
+
+def conditioned(frame: Array, conditioning: Conditioning, band: Array | None, index: int, frames: int) -> Array:
+    """The frame with what drives it drawn in: the audio window's waveform (cursor at this frame) or its skeleton."""
+    h, w = frame.shape[:2]
+    out = frame.copy()
+    if band is not None:
+        top = h - caption_height(h) - len(band)
+        out[top : top + len(band)] = with_cursor(band, (index + 0.5) / frames)
+    if conditioning.pose is not None and index < len(conditioning.pose):
+        inset = Image.fromarray(conditioning.pose[index])
+        inset.thumbnail((max(1, w // 3), max(1, h // 3)), Image.Resampling.BILINEAR)
+        x, y = w - inset.width - 2, 2
+        out[y : y + inset.height, x : x + inset.width] = np.asarray(inset)
+    return out
+
+
 class AnimaticBackend:
     def render(self, request: RenderInput) -> RenderOutput:
         started = time.perf_counter()
@@ -129,7 +156,13 @@ class AnimaticBackend:
         clean[:lead] = carried[:lead]
         for t in range(lead, spec.frames):
             clean[t] = camera.view(base, t - lead + 1)
-        frames = np.stack([caption(clean[i], spec, i) for i in range(spec.frames)])
+        band = wave_band(request.conditioning, w, h)
+        frames = np.stack(
+            [
+                caption(conditioned(clean[i], request.conditioning, band, i, spec.frames), spec, i)
+                for i in range(spec.frames)
+            ]
+        )
         count = spec.motion_frames if spec.protocol == "pixel" else FRAMES_PER_LATENT * spec.motion_frames
         return RenderOutput(
             frames=frames,

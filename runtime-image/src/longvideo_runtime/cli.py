@@ -1,4 +1,4 @@
-"""`python -m longvideo_runtime segment|concat`: the container's entry point.
+"""`python -m longvideo_runtime segment|concat|probe`: the container's entry point.
 
 Inputs come from LV_* environment variables (what the operator sets); an option given on the command line
 overrides its variable. Every run ends with a JSON line on stdout and, in a pod, the same compact JSON in the
@@ -64,6 +64,13 @@ SEGMENT_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--offload-encoders", "LV_OFFLOAD_ENCODERS"),
     ("--vae-tiling", "LV_VAE_TILING"),
     ("--attempt", "LV_ATTEMPT"),
+    ("--audio-source", "LV_AUDIO"),
+    ("--audio-window", "LV_AUDIO_WINDOW"),
+    ("--audio-dir", "LV_AUDIO_DIR"),
+    ("--pose-source", "LV_POSE"),
+    ("--pose-window", "LV_POSE_WINDOW"),
+    ("--pose-dir", "LV_POSE_DIR"),
+    ("--audio-guidance-scale", "LV_AUDIO_GUIDANCE_SCALE"),
 )
 CONCAT_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--workspace", "LV_WORKSPACE"),
@@ -73,6 +80,16 @@ CONCAT_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--expected-frames", "LV_EXPECTED_FRAMES"),
     ("--fps", "LV_FPS"),
     ("--audio", "LV_AUDIO_PATH"),
+    ("--audio-source", "LV_AUDIO"),
+    ("--audio-window", "LV_AUDIO_WINDOW"),
+    ("--audio-dir", "LV_AUDIO_DIR"),
+)
+PROBE_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("--workspace", "LV_WORKSPACE"),
+    ("--audio-source", "LV_AUDIO"),
+    ("--audio-dir", "LV_AUDIO_DIR"),
+    ("--pose-source", "LV_POSE"),
+    ("--pose-dir", "LV_POSE_DIR"),
 )
 
 
@@ -99,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     for option, variable in CONCAT_OPTIONS:
         concat.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")
+    probe = commands.add_parser("probe", help="report the duration of the film's audio and skeleton video")
+    for option, variable in PROBE_OPTIONS:
+        probe.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")
     return parser
 
 
@@ -169,6 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             spec = parse_segment(os.environ, overrides)
             _report(termination, summary(run_segment(spec, log)), log)
+        elif args.command == "probe":
+            from longvideo_runtime.probe import run_probe
+            from longvideo_runtime.spec import parse_probe
+
+            base = {"kind": "probe"}
+            _report(termination, run_probe(parse_probe(os.environ, overrides), log), log)
         else:
             from longvideo_runtime.concat import run_concat
             from longvideo_runtime.spec import parse_concat
@@ -191,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(error, HandoffError):
             # Where the operator renders again from: the first segment whose hand-off or clip is gone.
             message["missingSegment"] = error.missing_segment
+        field = getattr(error, "field", None)
+        if isinstance(field, str):
+            # An audio track or skeleton video that cannot be read: the spec field the film's condition names.
+            message["field"] = field
         _report(termination, message, log)
         return int(error.code)
 

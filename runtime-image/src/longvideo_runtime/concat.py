@@ -10,33 +10,120 @@ import shutil
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
 
-from longvideo_runtime import film_chain, fsio, media, output_claim
+from longvideo_runtime import conditioning_media, film_chain, fsio, media, output_claim
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.logs import Logger
 from longvideo_runtime.spec import ConcatSpec
+from longvideo_runtime.workspace_layout import CONDITIONING_FILE
 
 
-def contact_sheet(posters: list[Path], target: Path, claim: output_claim.OutputClaim, thumb_width: int = 240) -> None:
-    """One poster per segment in a grid, numbered. Written only while `claim` stands, like the film it goes with."""
+def contact_sheet(
+    posters: list[Path],
+    target: Path,
+    claim: output_claim.OutputClaim,
+    thumb_width: int = 240,
+    strips: list[Path] | None = None,
+) -> None:
+    """One poster per segment in a grid, numbered, each over its clip's conditioning strip when given (the waveform
+    of a talk clip's audio window, a dance clip's skeleton frames). Written only while `claim` stands, like the film
+    it goes with."""
     images = [Image.open(p).convert("RGB") for p in posters]
     w = min(thumb_width, images[0].width)
     h = max(1, round(images[0].height * w / images[0].width))
+    below = [Image.open(p).convert("RGB") for p in strips] if strips else []
+    sh = max(1, round(below[0].height * w / below[0].width)) if below else 0
     columns = min(len(images), 6)
     rows = math.ceil(len(images) / columns)
     pad = 4
-    sheet = Image.new("RGB", (columns * (w + pad) + pad, rows * (h + pad) + pad), (16, 16, 16))
+    cell = h + sh + (2 if below else 0)
+    sheet = Image.new("RGB", (columns * (w + pad) + pad, rows * (cell + pad) + pad), (16, 16, 16))
     draw = ImageDraw.Draw(sheet)
     for i, image in enumerate(images):
-        x, y = pad + (i % columns) * (w + pad), pad + (i // columns) * (h + pad)
+        x, y = pad + (i % columns) * (w + pad), pad + (i // columns) * (cell + pad)
         sheet.paste(image.resize((w, h), Image.Resampling.BILINEAR), (x, y))
+        if below:
+            sheet.paste(below[i].resize((w, sh), Image.Resampling.BILINEAR), (x, y + h + 2))
         draw.text((x + 3, y + 2), str(i + 1), fill=(255, 214, 90))
     with claim.atomic_target(target) as tmp, fsio.workspace_errors(target):
         sheet.save(tmp, format="PNG")
+
+
+#: The film's audio rate: AAC's usual 48 kHz, so a frame at 16, 24 or 25 fps is a whole number of samples.
+FILM_AUDIO_RATE = 48000
+
+
+@dataclass(frozen=True)
+class FilmAudio:
+    """The film's audio track (LV_AUDIO, LV_AUDIO_WINDOW): the source's samples from the window's start, exactly as
+    many as the film's frames last, silence after the source's end; AAC beside the copied video."""
+
+    path: Path
+    #: First sample and sample count at FILM_AUDIO_RATE.
+    start: int
+    samples: int
+
+    def ffmpeg_args(self) -> list[str]:
+        # atrim counts samples after resampling: sample-exact whatever the source's rate or container; apad fills
+        # a source that ends before the film, and whole_len makes the track exactly the film's length.
+        chain = (
+            f"aresample={FILM_AUDIO_RATE},atrim=start_sample={self.start}:end_sample={self.start + self.samples},"
+            f"asetpts=N/SR/TB,apad=whole_len={self.samples}"
+        )
+        return [
+            "-i",
+            str(self.path),
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a:0",
+            "-c:v",
+            "copy",
+            "-af",
+            chain,
+            "-c:a",
+            "aac",
+            "-b:a",
+            "160k",
+            "-ar",
+            str(FILM_AUDIO_RATE),
+        ]
+
+    def check(self, film: Path) -> None:
+        """The muxed track starts with the video and lasts as long, within one AAC frame (1024 samples)."""
+        streams = media.stream_timings(film)
+        audio, video = streams.get("audio"), streams.get("video")
+        if audio is None or video is None:
+            raise RuntimeError(f"the film has no {'audio' if audio is None else 'video'} stream after muxing")
+        tolerance = 1024 / FILM_AUDIO_RATE + 1e-3
+        if abs(audio.start - video.start) > tolerance or abs(audio.duration - video.duration) > tolerance:
+            raise RuntimeError(
+                f"the audio ({audio.start:.3f}+{audio.duration:.3f} s) is not in step with the video "
+                f"({video.start:.3f}+{video.duration:.3f} s)"
+            )
+
+
+def film_audio(spec: ConcatSpec, frames: int) -> FilmAudio | None:
+    """The film's audio track to mux, its source located (fetched once for a url), or None when the film has none."""
+    if spec.audio is None:
+        return None
+    if spec.audio.frames != frames:
+        raise BadInput(f"LV_AUDIO_WINDOW covers {spec.audio.frames} frames, but the film has {frames}")
+    if spec.audio.start_frame < 0:
+        raise BadInput(f"LV_AUDIO_WINDOW starts before the audio: {spec.audio.start_frame}")
+    path = conditioning_media.locate_source(
+        spec.audio.source, spec.audio_dir, spec.workspace, spec.fetch_policy, "audio"
+    )
+    return FilmAudio(
+        path=path,
+        start=round(spec.audio.start_frame * FILM_AUDIO_RATE / spec.fps),
+        samples=round(frames * FILM_AUDIO_RATE / spec.fps),
+    )
 
 
 def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
@@ -55,6 +142,7 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
         raise BadInput(f"segments were rendered at {sorted({r['fps'] for r in results})} fps, the film is {spec.fps}")
     if spec.audio_path is not None and not spec.audio_path.is_file():
         raise BadInput(f"audio track {spec.audio_path} does not exist")
+    track = film_audio(spec, planned)
     fsio.clean_stale_temps(spec.output_path.parent)
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
@@ -81,7 +169,9 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
             "-i",
             str(listing),
         ]
-        if spec.audio_path is not None:
+        if track is not None:
+            args += track.ffmpeg_args()
+        elif spec.audio_path is not None:
             # Video is copied; the audio is encoded, padded with silence and cut to the film's length.
             args += [
                 "-i",
@@ -115,14 +205,20 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
             raise RuntimeError(
                 f"the film lasts {probe.seconds:.3f}s, {planned} frames at {spec.fps} fps is {expected_seconds:.3f}s"
             )
+        if track is not None:
+            track.check(tmp)
         # Of the file this concatenation wrote: once renamed, the path may already hold a newer claimant's film.
         digest = fsio.sha256_file(tmp)
 
     sheet = spec.output_path.with_name(spec.output_path.stem + ".contact.png")
     posters = [link.poster for link in links]
+    strips = [link.directory / CONDITIONING_FILE for link in links]
     with contextlib.suppress(FileNotFoundError):
         if all(p.is_file() for p in posters):
-            contact_sheet(posters, sheet, claim)
+            if all(s.is_file() for s in strips):
+                contact_sheet(posters, sheet, claim, strips=strips)
+            else:
+                contact_sheet(posters, sheet, claim)
     result = {
         "kind": "concat",
         "ok": True,

@@ -30,13 +30,14 @@ VERSION = "longvideo.dev/runtime-contract/v1"
 #: The contract's file name in this package.
 FILE = "contract.json"
 
-Command = Literal["segment", "concat"]
-Setter = Literal["operator", "tuning"]
+Command = Literal["segment", "concat", "probe"]
+Setter = Literal["operator", "input", "tuning"]
 BackendName = Literal["svi", "animatic"]
-VariantName = Literal["shot", "film", "pro"]
+VariantName = Literal["shot", "film", "pro", "talk", "dance"]
 MotionUnit = Literal["pixel", "latent"]
 Padding = Literal["reference", "zeros", "anchor"]
-Trim = Literal["head", "tail"]
+Trim = Literal["head", "tail", "none"]
+Conditioning = Literal["text", "audio", "pose"]
 
 _D = TypeVar("_D", bound="DataclassInstance")
 _S = TypeVar("_S", bound=str)
@@ -51,7 +52,8 @@ class EnvVar:
     name: str
     #: The commands whose pods get the variable (operator) or whose worker reads it (tuning).
     commands: tuple[Command, ...]
-    #: operator: set on every pod of those commands; tuning: set by a person tuning or debugging a pod.
+    #: operator: set on every pod of those commands; input: set on those pods of films with the input (audio, pose);
+    #: tuning: set by a person tuning or debugging a pod.
     set_by: Setter
     description: str
 
@@ -61,6 +63,8 @@ class MountPaths:
     workspace: str
     models: str
     reference: str
+    audio: str
+    pose: str
     scratch: str
 
 
@@ -106,6 +110,7 @@ class TerminationMessage:
     #: The fields each outcome's message may carry.
     segment: tuple[str, ...]
     concat: tuple[str, ...]
+    probe: tuple[str, ...]
     failure: tuple[str, ...]
 
 
@@ -143,6 +148,9 @@ class VariantFacts:
     trim: Trim
     max_scenes: int
     weights: Weights
+    conditioning: Conditioning
+    audio_guidance_scale: float
+    fps: int
 
 
 @dataclass(frozen=True)
@@ -246,6 +254,7 @@ _VARIANTS: tuple[VariantName, ...] = get_args(VariantName)
 _MOTION_UNITS: tuple[MotionUnit, ...] = get_args(MotionUnit)
 _PADDINGS: tuple[Padding, ...] = get_args(Padding)
 _TRIMS: tuple[Trim, ...] = get_args(Trim)
+_CONDITIONINGS: tuple[Conditioning, ...] = get_args(Conditioning)
 #: The attempt key is cut from a sha256 in hex.
 _SHA256_HEX_CHARS = 64
 
@@ -270,6 +279,9 @@ def _variant(node: _Node) -> VariantFacts:
         trim=node.field("trim").choice(_TRIMS),
         max_scenes=node.field("maxScenes").integer(),
         weights=node.field("weights").record(Weights, _Node.text),
+        conditioning=node.field("conditioning").choice(_CONDITIONINGS),
+        audio_guidance_scale=node.field("audioGuidanceScale").number(),
+        fps=node.field("fps").integer(),
     )
 
 
@@ -320,6 +332,7 @@ def parse(data: object) -> Contract:
             max_bytes=message.field("maxBytes").integer(),
             segment=message.field("segment").texts(),
             concat=message.field("concat").texts(),
+            probe=message.field("probe").texts(),
             failure=message.field("failure").texts(),
         ),
         reference_fetch=ReferenceFetch(

@@ -11,7 +11,8 @@ node, the API server, a pod or a service. So (docs/adr/0015-guarded-reference-fe
   the TLS server name and the certificate check for the URL's host;
 - redirects are followed here, at most `MAX_REDIRECTS`, each checked as the first request;
 - one deadline bounds the whole fetch (lookups, connects, TLS, every read), and a size cap all the bytes;
-- the bytes must be a PNG, JPEG or WebP image before anything is written to the workspace.
+- the bytes must be what the fetch is for (for the reference image a PNG, JPEG or WebP image; audio and pose
+  videos are checked by conditioning_media.py) before anything is written to the workspace.
 
 Failures say what kind of problem it was, never an address learned from DNS or a redirect, a port, the OS's error
 text or what the server sent: the message becomes the film's status, and details there would make the operator a
@@ -31,6 +32,7 @@ import ssl
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,15 +177,18 @@ def _refusal_of(address: IPAddress, policy: FetchPolicy) -> str | None:
     return None if address.is_global else "reserved"
 
 
-def guarded_fetch(url: str, target: Path, policy: FetchPolicy) -> None:
-    """Fetches the image at `url` into `target` (atomically) under `policy`; nothing is written on any failure.
+def guarded_fetch(url: str, target: Path, policy: FetchPolicy, media: FetchedMedia | None = None) -> None:
+    """Fetches the file at `url` into `target` (atomically) under `policy`; nothing is written on any failure.
 
-    Raises BadInput when the URL, an address it resolves or redirects to, or what it serves is refused, and
-    WorkerError when the fetch fails in a way another attempt may not (connection, timeout, server error).
+    `media` says what the file is (its name in messages, the Accept header, the check of its bytes): the reference
+    image unless given. Raises BadInput when the URL, an address it resolves or redirects to, or what it serves is
+    refused, and WorkerError when the fetch fails in a way another attempt may not (connection, timeout, server
+    error).
     """
+    media = media or REFERENCE_IMAGE
     deadline = _Deadline(policy.timeout_seconds)
-    data = _download(url, policy, deadline)
-    _check_image(data)
+    data = _download(url, policy, deadline, media)
+    media.check(data)
     fsio.ensure_dir(target.parent)
     fsio.write_bytes(target, data)
 
@@ -218,45 +223,43 @@ class _Address:
     sockaddr: tuple[Any, ...]
 
 
-_CANNOT_FETCH = "the reference image could not be fetched"
-
-
-def _download(url: str, policy: FetchPolicy, deadline: _Deadline) -> bytes:
+def _download(url: str, policy: FetchPolicy, deadline: _Deadline, media: FetchedMedia) -> bytes:
     """The body the URL (after redirects) serves, under the policy; failures as WorkerErrors without details."""
+    subject = media.subject
     current = url
     try:
         for hop in range(MAX_REDIRECTS + 1):
             redirected = hop > 0
-            target = _target(current, redirected)
-            addresses = _vetted(target, policy, deadline, redirected)
-            location, body = _get(target, addresses, policy, deadline)
+            target = _target(current, redirected, subject)
+            addresses = _vetted(target, policy, deadline, redirected, subject)
+            location, body = _get(target, addresses, policy, deadline, media)
             if location is None:
                 return body
             current = urllib.parse.urljoin(current, location)
     except WorkerError:
         raise
     except TimeoutError:
-        raise WorkerError(f"{_CANNOT_FETCH} (timed out after {deadline.seconds:g} s)") from None
+        raise WorkerError(f"{subject} could not be fetched (timed out after {deadline.seconds:g} s)") from None
     except ssl.SSLCertVerificationError:
-        raise BadInput(f"{_CANNOT_FETCH} (TLS certificate verification failed)") from None
+        raise BadInput(f"{subject} could not be fetched (TLS certificate verification failed)") from None
     except ssl.SSLError:
-        raise WorkerError(f"{_CANNOT_FETCH} (TLS failed)") from None
+        raise WorkerError(f"{subject} could not be fetched (TLS failed)") from None
     except http.client.InvalidURL:
-        raise BadInput("the reference image URL is not a valid URL") from None
+        raise BadInput(f"{subject} URL is not a valid URL") from None
     except (http.client.IncompleteRead, ConnectionError):
-        raise WorkerError(f"{_CANNOT_FETCH} (connection failed)") from None
+        raise WorkerError(f"{subject} could not be fetched (connection failed)") from None
     except http.client.HTTPException:
-        raise BadInput(f"{_CANNOT_FETCH} (the server's answer is not valid HTTP)") from None
+        raise BadInput(f"{subject} could not be fetched (the server's answer is not valid HTTP)") from None
     except OSError:
-        raise WorkerError(f"{_CANNOT_FETCH} (connection failed)") from None
-    raise BadInput(f"the reference image URL redirected more than {MAX_REDIRECTS} times")
+        raise WorkerError(f"{subject} could not be fetched (connection failed)") from None
+    raise BadInput(f"{subject} URL redirected more than {MAX_REDIRECTS} times")
 
 
-def _target(url: str, redirected: bool) -> _Target:
+def _target(url: str, redirected: bool, subject: str) -> _Target:
     invalid = (
-        "the reference image URL redirects to something that is not a valid URL"
+        f"{subject} URL redirects to something that is not a valid URL"
         if redirected
-        else "the reference image URL is not a valid URL"
+        else f"{subject} URL is not a valid URL"
     )
     try:
         parts = urllib.parse.urlsplit(url)
@@ -266,9 +269,9 @@ def _target(url: str, redirected: bool) -> _Target:
         raise BadInput(invalid) from None
     if parts.scheme not in ("http", "https"):
         raise BadInput(
-            "the reference image URL redirects to a URL that is not http or https"
+            f"{subject} URL redirects to a URL that is not http or https"
             if redirected
-            else "the reference image URL must be http or https"
+            else f"{subject} URL must be http or https"
         )
     if not host:
         raise BadInput(invalid)
@@ -287,37 +290,39 @@ def _target(url: str, redirected: bool) -> _Target:
     )
 
 
-def _vetted(target: _Target, policy: FetchPolicy, deadline: _Deadline, redirected: bool) -> list[_Address]:
+def _vetted(
+    target: _Target, policy: FetchPolicy, deadline: _Deadline, redirected: bool, subject: str
+) -> list[_Address]:
     """The host's addresses, once all are found acceptable: one refused address refuses the host."""
     addresses: list[_Address] = []
-    for family, _, _, _, sockaddr in _resolve(target, deadline, redirected):
+    for family, _, _, _, sockaddr in _resolve(target, deadline, redirected, subject):
         if family not in (socket.AF_INET, socket.AF_INET6):
             continue
         reason = refusal(ipaddress.ip_address(sockaddr[0]), policy)
         if reason is not None:
             raise BadInput(
-                f"the reference image URL redirects to a refused address range ({reason})"
+                f"{subject} URL redirects to a refused address range ({reason})"
                 if redirected
-                else f"the reference image URL's host resolves to a refused address range ({reason})"
+                else f"{subject} URL's host resolves to a refused address range ({reason})"
             )
         address = _Address(family, tuple(sockaddr))
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise BadInput(_unresolved(redirected))
+        raise BadInput(_unresolved(redirected, subject))
     return addresses
 
 
-def _unresolved(redirected: bool) -> str:
+def _unresolved(redirected: bool, subject: str) -> str:
     if redirected:
-        return "the reference image URL redirects to a host that cannot be resolved"
-    return "the reference image URL's host cannot be resolved"
+        return f"{subject} URL redirects to a host that cannot be resolved"
+    return f"{subject} URL's host cannot be resolved"
 
 
 _AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]
 
 
-def _resolve(target: _Target, deadline: _Deadline, redirected: bool) -> list[_AddrInfo]:
+def _resolve(target: _Target, deadline: _Deadline, redirected: bool, subject: str) -> list[_AddrInfo]:
     """getaddrinfo within the deadline: the lookup has no timeout of its own, so it runs on a thread left behind."""
     found: list[_AddrInfo] = []
     failed: list[OSError] = []
@@ -336,15 +341,16 @@ def _resolve(target: _Target, deadline: _Deadline, redirected: bool) -> list[_Ad
     if failed:
         error = failed[0]
         if isinstance(error, socket.gaierror) and error.errno == socket.EAI_AGAIN:
-            raise WorkerError(f"{_CANNOT_FETCH} (the host name lookup failed for now)")
-        raise BadInput(_unresolved(redirected))
+            raise WorkerError(f"{subject} could not be fetched (the host name lookup failed for now)")
+        raise BadInput(_unresolved(redirected, subject))
     return found
 
 
 def _get(
-    target: _Target, addresses: list[_Address], policy: FetchPolicy, deadline: _Deadline
+    target: _Target, addresses: list[_Address], policy: FetchPolicy, deadline: _Deadline, media: FetchedMedia
 ) -> tuple[str | None, bytes]:
     """One GET over a connection pinned to a vetted address: a redirect's Location, or the body."""
+    subject = media.subject
     sock = _connect(addresses, deadline)
     connection: _PinnedConnection | None = None
     try:
@@ -354,18 +360,18 @@ def _get(
         connection.request(
             "GET",
             target.path,
-            headers={"User-Agent": USER_AGENT, "Accept": "image/png, image/jpeg, image/webp", "Connection": "close"},
+            headers={"User-Agent": USER_AGENT, "Accept": media.accept, "Connection": "close"},
         )
         response = connection.getresponse()
         location = response.getheader("Location")
         if response.status in _REDIRECTS and location:
             return location, b""
         if not 200 <= response.status < 300 or response.status in (204, 206):
-            failure = f"{_CANNOT_FETCH} (HTTP {response.status})"
+            failure = f"{subject} could not be fetched (HTTP {response.status})"
             if response.status in _TRANSIENT_STATUSES or response.status >= 500:
                 raise WorkerError(failure)
             raise BadInput(failure)
-        return None, _body(response, policy)
+        return None, _body(response, policy, subject)
     finally:
         if connection is not None:
             connection.close()
@@ -413,9 +419,9 @@ def _tls(sock: socket.socket, host: str, deadline: _Deadline) -> ssl.SSLSocket:
     return tls
 
 
-def _body(response: http.client.HTTPResponse, policy: FetchPolicy) -> bytes:
+def _body(response: http.client.HTTPResponse, policy: FetchPolicy, subject: str) -> bytes:
     """The response's body, refused as soon as it is known to exceed the size cap (declared or counted)."""
-    too_large = BadInput(f"the reference image is larger than {_size(policy.max_bytes)}")
+    too_large = BadInput(f"{subject} is larger than {_size(policy.max_bytes)}")
     declared = response.getheader("Content-Length")
     if declared is not None and declared.strip().isdigit() and int(declared.strip()) > policy.max_bytes:
         raise too_large
@@ -512,3 +518,20 @@ def _check_image(data: bytes) -> None:
     except Exception:
         # Truncated or corrupt data, an unsupported variant, or too many pixels (a decompression bomb).
         raise not_an_image from None
+
+
+@dataclass(frozen=True)
+class FetchedMedia:
+    """What a guarded fetch brings: its name in messages, the Accept header it sends, and the check of its bytes."""
+
+    #: "the reference image", "the audio": the film's status reads `<subject> URL ...`.
+    subject: str
+    accept: str
+    #: Raises BadInput when the bytes are not this kind of file; runs before anything is written.
+    check: Callable[[bytes], None]
+
+
+#: The reference image: PNG, JPEG or WebP, verified by Pillow.
+REFERENCE_IMAGE = FetchedMedia(
+    subject="the reference image", accept="image/png, image/jpeg, image/webp", check=_check_image
+)

@@ -117,6 +117,38 @@ def probe(path: Path) -> Probe:
     )
 
 
+@dataclass(frozen=True)
+class StreamTiming:
+    """Where a stream starts and how long it lasts, in seconds, as the container says."""
+
+    start: float
+    duration: float
+
+
+def stream_timings(path: Path) -> dict[str, StreamTiming]:
+    """The first video and audio streams' start times and durations (ffprobe), keyed by codec type."""
+    out = _run(
+        [
+            _tool("ffprobe"),
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,start_time,duration",
+            "-of",
+            "json",
+            str(path),
+        ]
+    )
+    timings: dict[str, StreamTiming] = {}
+    for stream in json.loads(out.stdout).get("streams", []):
+        kind = stream.get("codec_type")
+        if kind in ("audio", "video") and kind not in timings:
+            timings[kind] = StreamTiming(
+                start=float(stream.get("start_time", 0) or 0), duration=float(stream.get("duration", 0) or 0)
+            )
+    return timings
+
+
 def decode_frames(path: Path) -> Array:
     """All frames of a video as uint8 [N, H, W, 3] (tests and tools; the worker never decodes a previous clip)."""
     p = probe(path)

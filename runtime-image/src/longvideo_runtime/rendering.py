@@ -6,12 +6,25 @@ Backends (animatic.py, svi/backend.py) import these types; backends.py, the regi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from longvideo_runtime.arrays import Array
 from longvideo_runtime.handoff import Handoff
 from longvideo_runtime.logs import Logger
 from longvideo_runtime.spec import SegmentSpec
+
+#: The rate audio windows are decoded at: wav2vec2's (SVI's `audio_prepare_single(..., sample_rate=16000)`).
+AUDIO_SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """What a segment is conditioned on besides its prompt and motion frames, decoded once (conditioning_media.py)."""
+
+    #: Talk: float32 mono samples in [-1, 1] of the audio window at AUDIO_SAMPLE_RATE; None for the other variants.
+    audio: Array | None = None
+    #: Dance: uint8 [frames, H, W, 3] skeleton frames of the pose window at the render size; None otherwise.
+    pose: Array | None = None
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,8 @@ class RenderInput:
     #: The reference image at the render resolution, uint8 [H, W, 3]; None when the segment does not need it.
     reference: Array | None
     log: Logger
+    #: Talk's audio window and Dance's skeleton frames, as SegmentSpec.audio / .pose name them.
+    conditioning: Conditioning = field(default_factory=Conditioning)
 
 
 @dataclass
@@ -32,6 +47,9 @@ class RenderOutput:
     handoff: dict[str, Array]
     #: Seconds spent in model compute, loading, etc. (backend-specific keys).
     timings: dict[str, float] = field(default_factory=dict)
+    #: What the segment consumed besides its handoff, recorded in result.json as it is: `audioWindow` (talk) and
+    #: `poseWindow` (dance), so that the plan's windows can be checked against what each segment was fed.
+    consumed: dict[str, Any] = field(default_factory=dict)
 
 
 class Backend(Protocol):

@@ -10,15 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from longvideo_runtime import __version__, attempts, fsio, handoff, media, reference
+from longvideo_runtime import __version__, attempts, conditioning_media, fsio, handoff, media, reference
 from longvideo_runtime.arrays import Array
 from longvideo_runtime.backends import load_backend
+from longvideo_runtime.conditioning_views import pose_strip, waveform
 from longvideo_runtime.contract import CONTRACT
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.logs import Logger
-from longvideo_runtime.rendering import Backend, RenderInput, needs_reference
+from longvideo_runtime.rendering import Backend, Conditioning, RenderInput, needs_reference
 from longvideo_runtime.spec import SegmentSpec
-from longvideo_runtime.workspace_layout import CLIP_FILE, POSTER_FILE, RESULT_FILE, SEGMENT_FILES
+from longvideo_runtime.workspace_layout import CLIP_FILE, CONDITIONING_FILE, POSTER_FILE, RESULT_FILE, SEGMENT_FILES
 
 RESULT_SCHEMA = "longvideo.segment-result/v1"
 
@@ -76,6 +77,16 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     return short
 
 
+def conditioning_strip(conditioning: Conditioning, width: int) -> Array | None:
+    """A picture of what the clip was conditioned on, for the contact sheet: its audio's waveform or skeleton frames."""
+    height = max(16, width // 8)
+    if conditioning.audio is not None:
+        return waveform(conditioning.audio, width, height)
+    if conditioning.pose is not None:
+        return pose_strip(conditioning.pose, width, max(16, width // 4))
+    return None
+
+
 def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     log = log.bind(segment=spec.index, backend=spec.backend, variant=spec.variant)
@@ -110,11 +121,20 @@ def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) 
         timings["reference_seconds"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    conditioning = conditioning_media.load_conditioning(spec)
+    if spec.audio is not None or spec.pose is not None:
+        timings["conditioning_seconds"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     engine = backend or load_backend(spec.backend)
     timings["backend_import_seconds"] = time.perf_counter() - t
     log.info("render-start", frames=spec.frames, seed=spec.seed, steps=spec.steps)
-    output = engine.render(RenderInput(spec=spec, previous=previous, reference=image, log=log))
+    output = engine.render(
+        RenderInput(spec=spec, previous=previous, reference=image, log=log, conditioning=conditioning)
+    )
     timings.update(output.timings)
+    # The windows as decoded here, unless the backend reports what it fed its model itself.
+    output.consumed = {**conditioning_media.consumed_windows(spec, conditioning), **output.consumed}
     frames = output.frames
     if frames.shape != (spec.frames, spec.height, spec.width, 3) or frames.dtype != np.uint8:
         raise RuntimeError(f"backend returned frames {frames.dtype}{frames.shape}")
@@ -127,6 +147,9 @@ def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) 
     _stall_point("after-clip", log)
     t = time.perf_counter()
     media.write_png(kept[len(kept) // 2], out_dir / POSTER_FILE)
+    strip = conditioning_strip(conditioning, spec.width)
+    if strip is not None:
+        media.write_png(strip, out_dir / CONDITIONING_FILE)
     latents_path, latents_digest = handoff.write(spec, output.handoff)
     timings["handoff_write_seconds"] = time.perf_counter() - t
     _stall_point("before-result", log)
@@ -156,6 +179,7 @@ def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) 
         "fingerprint": spec.fingerprint(),
         "attempt": spec.attempt,
         "files": files,
+        **output.consumed,
         "timings": {k: round(v, 4) for k, v in timings.items()},
         "seconds": round(time.perf_counter() - started, 3),
     }

@@ -34,6 +34,8 @@ BACKENDS: tuple[Backend, ...] = CONTRACT.backends
 WORKSPACE_DIR = CONTRACT.mount_paths.workspace
 MODELS_DIR = CONTRACT.mount_paths.models
 REFERENCE_DIR = CONTRACT.mount_paths.reference
+AUDIO_DIR = CONTRACT.mount_paths.audio
+POSE_DIR = CONTRACT.mount_paths.pose
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 #: LV_SEGMENT_HASH (the operator's plan hash, 64 hex characters) names a directory: letters, digits, `_` and `-`,
 #: not starting with `-`, so it is one safe path component whatever its length.
@@ -61,8 +63,81 @@ class SviSettings:
 
 #: SegmentSpec fields left out of its fingerprint: where and how it runs, not what it renders.
 _NOT_FINGERPRINTED = frozenset(
-    {"workspace", "attempt", "svi", "reference_dir", "reference_image_path", "segment_count", "fetch_policy"}
+    {
+        "workspace",
+        "attempt",
+        "svi",
+        "reference_dir",
+        "reference_image_path",
+        "segment_count",
+        "fetch_policy",
+        "audio_dir",
+        "pose_dir",
+    }
 )
+
+
+@dataclass(frozen=True)
+class ConditioningWindow:
+    """The part of an audio track or skeleton video one segment is conditioned on (or concat muxes).
+
+    Frames are counted on the input's own timeline at the film's fps: frame n of an audio track starts at n / fps
+    seconds; frame n of a skeleton video is its n-th decoded frame.
+    """
+
+    #: The spec's JSON source, same shape as LV_REFERENCE_IMAGE ({"configMap": ..} | {"pvc": ..} | {"url": ..}).
+    source: str
+    #: First frame of the window: for Talk audio SVI's `i * frames - motion_frames` (0 for clip 0) plus the offset.
+    start_frame: int
+    #: Frames the window covers (the clip's generated frames; for concat the film's).
+    frames: int
+    #: Dance pose: indices wrap around the video's length. Audio: False (past the end is silence).
+    loop: bool
+
+
+def parse_window(name: str, raw: str, source: str, *, with_loop: bool) -> ConditioningWindow:
+    """`start:frames` (audio) or `start:frames:loop` (pose) from LV_AUDIO_WINDOW / LV_POSE_WINDOW."""
+    parts = raw.strip().split(":")
+    shape = "start:frames:loop" if with_loop else "start:frames"
+    if len(parts) != (3 if with_loop else 2):
+        raise BadInput(f"{name} must be {shape}, got {raw[:80]!r}")
+    try:
+        start, frames = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise BadInput(f"{name} must be {shape} with integers, got {raw[:80]!r}") from None
+    if frames < 1:
+        raise BadInput(f"{name} must cover at least one frame, got {raw[:80]!r}")
+    loop = False
+    if with_loop:
+        if parts[2] not in ("true", "false"):
+            raise BadInput(f"{name}'s loop must be true or false, got {parts[2][:20]!r}")
+        loop = parts[2] == "true"
+    if start < 0 and loop:
+        raise BadInput(f"{name} starts before the video's first frame: {start}")
+    return ConditioningWindow(source=source, start_frame=start, frames=frames, loop=loop)
+
+
+def _source_json(name: str, raw: str) -> str:
+    """The source as given, once it is known to be a JSON object naming exactly one of configMap, pvc, url."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{name} is not JSON: {e}") from None
+    if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in ("configMap", "pvc", "url"):
+        raise BadInput(f"{name} must name exactly one of configMap, pvc, url")
+    return raw
+
+
+def _window(src: _Source, source_name: str, window_name: str, *, with_loop: bool) -> ConditioningWindow | None:
+    raw_source = src.get(source_name)
+    raw_window = src.get(window_name)
+    if not raw_source:
+        if raw_window:
+            raise BadInput(f"{window_name} is set but {source_name} is not")
+        return None
+    if not raw_window:
+        raise BadInput(f"{source_name} is set but {window_name} is not")
+    return parse_window(window_name, raw_window, _source_json(source_name, raw_source), with_loop=with_loop)
 
 
 @dataclass(frozen=True)
@@ -96,6 +171,15 @@ class SegmentSpec:
     svi: SviSettings = field(compare=False)
     #: Where a url reference image may be fetched from (LV_FETCH_POLICY): how, not what, so not in the fingerprint.
     fetch_policy: FetchPolicy = field(compare=False)
+    #: Talk: the audio window this clip speaks (LV_AUDIO, LV_AUDIO_WINDOW); None for the other variants.
+    audio: ConditioningWindow | None = None
+    #: Dance: the skeleton frames this clip follows (LV_POSE, LV_POSE_WINDOW); None for the other variants.
+    pose: ConditioningWindow | None = None
+    #: Talk's audio guidance (LV_AUDIO_GUIDANCE_SCALE); 1.0 is no audio pass.
+    audio_guidance_scale: float = 1.0
+    #: Where a configMap or pvc audio / pose source is mounted.
+    audio_dir: Path = Path(AUDIO_DIR)
+    pose_dir: Path = Path(POSE_DIR)
 
     @property
     def kept_frames(self) -> int:
@@ -155,6 +239,23 @@ class ConcatSpec:
     expected_frames: int | None
     fps: int
     audio_path: Path | None
+    #: The film's audio track to mux (LV_AUDIO, LV_AUDIO_WINDOW: the offset and the film's frames); None without.
+    audio: ConditioningWindow | None = None
+    audio_dir: Path = Path(AUDIO_DIR)
+    fetch_policy: FetchPolicy = field(default_factory=lambda: parse_policy(None), compare=False)
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """What the probe command reads: a film's audio and pose sources, to report their durations before planning."""
+
+    workspace: Path
+    #: The spec's JSON sources; None when the film has no such input.
+    audio: str | None
+    pose: str | None
+    audio_dir: Path
+    pose_dir: Path
+    fetch_policy: FetchPolicy = field(compare=False)
 
 
 class _Source:
@@ -320,6 +421,20 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
     if fps > 120:
         raise BadInput(f"LV_FPS must be <= 120, got {fps}")
     ref_path = src.get("LV_REFERENCE_IMAGE_PATH")
+    audio = _window(src, "LV_AUDIO", "LV_AUDIO_WINDOW", with_loop=False)
+    pose = _window(src, "LV_POSE", "LV_POSE_WINDOW", with_loop=True)
+    conditioning = CONTRACT.variants[variant].conditioning
+    if conditioning == "audio" and audio is None:
+        raise BadInput(f"variant {variant} speaks an audio track: LV_AUDIO and LV_AUDIO_WINDOW are required")
+    if conditioning == "pose" and pose is None:
+        raise BadInput(f"variant {variant} follows a skeleton video: LV_POSE and LV_POSE_WINDOW are required")
+    if conditioning != "audio" and audio is not None:
+        raise BadInput(f"variant {variant} is not conditioned on audio: LV_AUDIO must not be set on its segments")
+    if conditioning != "pose" and pose is not None:
+        raise BadInput(f"variant {variant} is not conditioned on a pose: LV_POSE must not be set on its segments")
+    for window in (audio, pose):
+        if window is not None and window.frames != frames:
+            raise BadInput(f"a conditioning window covers {window.frames} frames, but the clip has LV_FRAMES {frames}")
     return SegmentSpec(
         index=index,
         segment_hash=segment_hash,
@@ -347,6 +462,11 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
         attempt=src.integer("LV_ATTEMPT", 0, minimum=0),
         svi=svi,
         fetch_policy=parse_policy(src.get("LV_FETCH_POLICY")),
+        audio=audio,
+        pose=pose,
+        audio_guidance_scale=src.number("LV_AUDIO_GUIDANCE_SCALE", CONTRACT.variants[variant].audio_guidance_scale),
+        audio_dir=Path(src.text("LV_AUDIO_DIR", AUDIO_DIR)),
+        pose_dir=Path(src.text("LV_POSE_DIR", POSE_DIR)),
     )
 
 
@@ -372,4 +492,23 @@ def parse_concat(env: Mapping[str, str], overrides: Mapping[str, str | None] | N
         expected_frames=src.integer("LV_EXPECTED_FRAMES", minimum=1) if expected_raw not in (None, "") else None,
         fps=src.integer("LV_FPS", 16, minimum=1),
         audio_path=audio_path,
+        audio=_window(src, "LV_AUDIO", "LV_AUDIO_WINDOW", with_loop=False),
+        audio_dir=Path(src.text("LV_AUDIO_DIR", AUDIO_DIR)),
+        fetch_policy=parse_policy(src.get("LV_FETCH_POLICY")),
+    )
+
+
+def parse_probe(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> ProbeSpec:
+    src = _Source(env, overrides or {})
+    audio = src.get("LV_AUDIO") or None
+    pose = src.get("LV_POSE") or None
+    if audio is None and pose is None:
+        raise BadInput("the probe reads LV_AUDIO or LV_POSE, and neither is set")
+    return ProbeSpec(
+        workspace=Path(src.text("LV_WORKSPACE", WORKSPACE_DIR)),
+        audio=_source_json("LV_AUDIO", audio) if audio else None,
+        pose=_source_json("LV_POSE", pose) if pose else None,
+        audio_dir=Path(src.text("LV_AUDIO_DIR", AUDIO_DIR)),
+        pose_dir=Path(src.text("LV_POSE_DIR", POSE_DIR)),
+        fetch_policy=parse_policy(src.get("LV_FETCH_POLICY")),
     )

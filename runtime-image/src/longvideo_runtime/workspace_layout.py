@@ -3,7 +3,9 @@
     <workspace>/segments/<i>/<key>-<attempt>/      one attempt at segment i (the attempt key, LV_ATTEMPT):
                                                    clip.mp4, poster.png, latents.safetensors,
                                                    result.json (written last: the directory is complete)
+                                                   and for talk and dance conditioning.png
     <workspace>/inputs/reference-<hash>            a url reference image, fetched once (the worker's own)
+    <workspace>/inputs/<audio|pose>-<hash>         a url audio track or skeleton video, fetched once
 
 The attempt key is the first 16 (attemptKeyChars) hex characters of the sha256 of the UTF-8 text
 `<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>` (the input digest is empty for segment 0): the operator numbers attempts per
@@ -38,8 +40,10 @@ TEMPORARY_MARK = _LAYOUT.temporary_mark
 #: The files a complete attempt directory holds beside result.json.
 SEGMENT_FILES = (CLIP_FILE, POSTER_FILE, HANDOFF_FILE)
 
-#: Not part of the contract (the operator never reads them): fetched inputs, and the film's default name.
+#: Not part of the contract (the operator never reads them): fetched inputs, the film's default name, and a talk or
+#: dance segment's picture of its audio window or skeleton frames (for the contact sheet).
 INPUTS_DIR = "inputs"
+CONDITIONING_FILE = "conditioning.png"
 FILM_FILE = "film.mp4"
 
 _ATTEMPT_NAME = re.compile(r"(?P<key>.+)-(?P<attempt>0|[1-9][0-9]*)")

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
+from longvideo_runtime import conditioning_media
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.rendering import RenderInput, RenderOutput
 from longvideo_runtime.svi import models, protocol
+from longvideo_runtime.svi.conditioning_inputs import talk_audio
+from longvideo_runtime.svi.dance import DanceModels, clip_pose, load_dance
+from longvideo_runtime.svi.guidance import Guidance, TalkGuidance, TextGuidance
 from longvideo_runtime.svi.lora import merge_lora
 from longvideo_runtime.svi.sampler import ExpertSwitch, sample
+from longvideo_runtime.svi.talk import TalkModels, load_talk
 from longvideo_runtime.variants import VAE_SCALE, latent_frames
 
 
@@ -25,6 +31,9 @@ class Trace:
     vae_decodes: int = 0
     experts: list[str] = field(default_factory=list)
     condition_shape: tuple[int, ...] = ()
+    #: Transformer blocks that attended to audio, and transformer passes that got pose features (Talk, Dance).
+    audio_attentions: int = 0
+    pose_additions: int = 0
 
 
 class SviBackend:
@@ -46,7 +55,16 @@ class SviBackend:
 
         t = time.perf_counter()
         merged = 0
-        if settings.lora is not None:
+        dance: DanceModels | None = None
+        talk: TalkModels | None = None
+        if spec.variant == "dance":
+            if settings.lora is None:
+                raise BadInput(
+                    "the dance variant needs svi-dance.safetensors (LoRA and pose encoder): LV_LORA is empty"
+                )
+            dance = load_dance(components.transformer, settings.lora, settings.lora_scale, components.device)
+            merged += dance.merged
+        elif settings.lora is not None:
             merged += merge_lora(components.transformer, settings.lora, settings.lora_scale)
         if settings.lora_2 is not None:
             if components.transformer_2 is None:
@@ -54,11 +72,17 @@ class SviBackend:
             merged += merge_lora(components.transformer_2, settings.lora_2, settings.lora_scale)
         timings["lora_seconds"] = time.perf_counter() - t
         log.info("lora-merged", modules=merged, lora=str(settings.lora), lora_2=str(settings.lora_2))
+        if spec.variant == "talk":
+            t = time.perf_counter()
+            talk = load_talk(components.transformer, settings.models_dir, components.device)
+            timings["audio_load_seconds"] = time.perf_counter() - t
 
         compute = time.perf_counter()
         t = compute
         text = models.encode_text(components, spec.prompt)
-        negative = models.encode_text(components, settings.negative_prompt) if spec.guidance_scale > 1 else None
+        # Talk runs its three passes whenever either scale differs from 1 (SVI's rule); text CFG only above 1.
+        guided = spec.guidance_scale > 1 if talk is None else (spec.guidance_scale, spec.audio_guidance_scale) != (1, 1)
+        negative = models.encode_text(components, settings.negative_prompt) if guided else None
         timings["text_seconds"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -96,26 +120,58 @@ class SviBackend:
         self.trace.condition_shape = tuple(condition.shape)
         timings["condition_seconds"] = time.perf_counter() - t
 
+        # conditioning_media's record of the windows (start, frames, sha256 of what it decoded), plus what the models
+        # were fed from them.
+        consumed: dict[str, Any] = conditioning_media.consumed_windows(spec, request.conditioning)
+        guidance: Guidance = TextGuidance(text, negative, image, spec.guidance_scale)
+        posed: AbstractContextManager[None] = nullcontext()
+        if talk is not None:
+            t = time.perf_counter()
+            heard = talk_audio(spec, talk)
+            consumed.setdefault("audioWindow", {}).update(heard.record)
+            silent_text = negative if negative is not None else text
+            guidance = TalkGuidance(
+                text,
+                silent_text,
+                image,
+                spec.guidance_scale,
+                spec.audio_guidance_scale,
+                talk.audio,
+                heard.tokens,
+                heard.silent,
+            )
+            timings["audio_seconds"] = time.perf_counter() - t
+            log.info("audio-window", **heard.record)
+        if dance is not None:
+            t = time.perf_counter()
+            if request.conditioning.pose is None:
+                raise BadInput("a dance segment needs its skeleton frames (LV_POSE, LV_POSE_WINDOW)")
+            pose = clip_pose(dance, request.conditioning.pose)
+            consumed.setdefault("poseWindow", {}).update(pose.record)
+            posed = dance.pose.active(pose.features)
+            timings["pose_seconds"] = time.perf_counter() - t
+            log.info("pose-window", **pose.record)
+
         t = time.perf_counter()
         shape = (1, components.vae.config.z_dim, latent_frames(spec.frames), h // VAE_SCALE, w // VAE_SCALE)
         noise = protocol.initial_noise(spec.seed, shape)
         experts = ExpertSwitch(
             components.transformer, components.transformer_2, settings.boundary_ratio, components.device
         )
-        latents = sample(
-            experts,
-            noise,
-            condition,
-            text,
-            negative,
-            image,
-            spec.steps,
-            spec.guidance_scale,
-            settings.shift,
-            components.dtype,
-            on_step=lambda i, ts: log.debug("step", step=i + 1, of=spec.steps, timestep=round(ts, 2)),
-        )
+        with posed:
+            latents = sample(
+                experts,
+                noise,
+                condition,
+                guidance,
+                spec.steps,
+                settings.shift,
+                components.dtype,
+                on_step=lambda i, ts: log.debug("step", step=i + 1, of=spec.steps, timestep=round(ts, 2)),
+            )
         self.trace.experts = experts.used
+        self.trace.audio_attentions = talk.audio.calls if talk is not None else 0
+        self.trace.pose_additions = dance.pose.calls if dance is not None else 0
         timings["denoise_seconds"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -140,5 +196,7 @@ class SviBackend:
             vae_decodes=self.trace.vae_decodes,
             experts="".join(e[0] for e in self.trace.experts),
             condition=list(self.trace.condition_shape),
+            audio_attentions=self.trace.audio_attentions,
+            pose_additions=self.trace.pose_additions,
         )
-        return RenderOutput(frames=frames, handoff=handoff, timings=timings)
+        return RenderOutput(frames=frames, handoff=handoff, timings=timings, consumed=consumed)

@@ -116,15 +116,15 @@ def _fail(path: Path, unknown: list[str], why: str) -> BadInput:
 
 def merge_lora(transformer: torch.nn.Module, path: Path, scale: float = 1.0) -> int:
     """Adds scale * B @ A (times alpha/rank for a kohya alpha key) to every targeted Linear; returns the count."""
-    import torch
-    from safetensors.torch import load_file
+    from longvideo_runtime.svi.weights_file import read_state
 
-    if not path.is_file():
-        raise BadInput(f"LoRA file {path} does not exist")
-    try:
-        state = load_file(str(path), device="cpu")
-    except Exception as e:  # safetensors raises its own error types
-        raise BadInput(f"LoRA file {path} is not a readable safetensors file: {e}") from e
+    return merge_lora_state(transformer, read_state(path, "LoRA"), path, scale)
+
+
+def merge_lora_state(transformer: torch.nn.Module, state: dict[str, torch.Tensor], path: Path, scale: float) -> int:
+    """merge_lora on tensors already read from `path` (e.g. svi-dance's, less its pose encoder)."""
+    import torch
+
     linears = {n: m for n, m in transformer.named_modules() if isinstance(m, torch.nn.Linear)}
     names = set(linears)
     pairs: dict[str, _Pair] = {}

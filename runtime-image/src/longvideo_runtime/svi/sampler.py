@@ -1,4 +1,4 @@
-"""Flow-matching sampling (Euler, shifted sigmas) with text CFG and Wan 2.2's two experts."""
+"""Flow-matching sampling (Euler, shifted sigmas) with a guidance (guidance.py) and Wan 2.2's two experts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from longvideo_runtime.svi.guidance import Guidance
 
 NUM_TRAIN_TIMESTEPS = 1000
 
@@ -39,11 +41,8 @@ def sample(
     experts: ExpertSwitch,
     noise: torch.Tensor,
     condition: torch.Tensor,
-    text: torch.Tensor,
-    negative_text: torch.Tensor | None,
-    image: torch.Tensor | None,
+    guidance: Guidance,
     steps: int,
-    guidance_scale: float,
     shift: float,
     dtype: torch.dtype,
     on_step: Callable[[int, float], None] | None = None,
@@ -55,27 +54,11 @@ def sample(
     scheduler.set_timesteps(steps, device=noise.device)
     latents = noise.to(experts.device, torch.float32)
     condition = condition.to(experts.device, dtype)
-    use_cfg = guidance_scale > 1.0 and negative_text is not None
     for i, t in enumerate(scheduler.timesteps):
         model = experts.pick(float(t))
         x = torch.cat([latents.to(dtype), condition], dim=1)
         timestep = t.expand(x.shape[0]).to(experts.device)
-        pred = model(
-            hidden_states=x,
-            timestep=timestep,
-            encoder_hidden_states=text,
-            encoder_hidden_states_image=image,
-            return_dict=False,
-        )[0].float()
-        if use_cfg:
-            uncond = model(
-                hidden_states=x,
-                timestep=timestep,
-                encoder_hidden_states=negative_text,
-                encoder_hidden_states_image=image,
-                return_dict=False,
-            )[0].float()
-            pred = uncond + guidance_scale * (pred - uncond)
+        pred = guidance.predict(model, x, timestep)
         latents = scheduler.step(pred, t, latents, return_dict=False)[0]
         if on_step is not None:
             on_step(i, float(t))

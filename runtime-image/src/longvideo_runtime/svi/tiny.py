@@ -2,7 +2,9 @@
 
 `python -m longvideo_runtime.svi.tiny DIR` writes DIR/wan21-i2v (Wan 2.1 image-to-video: CLIP image encoder, one
 expert) and DIR/wan22-i2v (Wan 2.2: two experts, no image encoder), each with a word-level tokenizer and a
-2-layer UMT5 text encoder, plus SVI-style LoRA files under DIR/svi/.
+2-layer UMT5 text encoder, plus SVI-style LoRA files under DIR/svi/ (svi-talk: a LoRA; svi-dance: a LoRA and the
+pose encoder), a 2-layer wav2vec2 (chinese-wav2vec2-base's layout) and MultiTalk's audio adapter under its real key
+names (MeiGen-MultiTalk/multitalk.safetensors).
 
 `python -m longvideo_runtime.svi.tiny --layout model-cache DIR` writes the same files under the names the worker
 uses when the operator sets no LV_MODEL or LV_LORA (variants.PROFILES): DIR is then a model cache to mount at
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from longvideo_runtime.svi.talk import MULTITALK_FILE, WAV2VEC_DIR
 from longvideo_runtime.variants import PROFILES
 
 #: Where each tiny file goes, relative to the output directory: the tests' short names, or the model cache's.
@@ -28,6 +31,10 @@ LAYOUTS: dict[str, dict[str, str]] = {
         "svi-film": "svi/svi-film.safetensors",
         "svi-pro-high": "svi/svi-pro-high.safetensors",
         "svi-pro-low": "svi/svi-pro-low.safetensors",
+        "svi-talk": "svi/svi-talk.safetensors",
+        "svi-dance": "svi/svi-dance.safetensors",
+        "wav2vec": WAV2VEC_DIR,
+        "multitalk": MULTITALK_FILE,
     },
     "model-cache": {
         "wan21": PROFILES["film"].model,
@@ -36,10 +43,17 @@ LAYOUTS: dict[str, dict[str, str]] = {
         "svi-film": PROFILES["film"].lora,
         "svi-pro-high": PROFILES["pro"].lora,
         "svi-pro-low": PROFILES["pro"].lora_2,
+        "svi-talk": PROFILES["talk"].lora,
+        "svi-dance": PROFILES["dance"].lora,
+        "wav2vec": WAV2VEC_DIR,
+        "multitalk": MULTITALK_FILE,
     },
 }
 
 TEXT_DIM = 32
+#: The tiny transformer: 2 blocks, 2 heads of 12 (width 24); the tiny wav2vec2: 2 layers of 8 channels.
+TINY_BLOCKS, TINY_HEADS, TINY_DIM = 2, 2, 24
+AUDIO_LAYERS, AUDIO_CHANNELS = 2, 8
 _VOCABULARY = (
     "a the of and in on at with to from over under sea lighthouse waves gulls sky night dusk dawn boat city street "
     "rain sun forest cat dog runs walks flies camera slowly light dark red blue"
@@ -169,7 +183,65 @@ def build(directory: Path, seed: int = 0, layout: str = "tests") -> dict[str, Pa
         path.parent.mkdir(parents=True, exist_ok=True)
         save_svi_lora(path, layers=2, seed=number)
         paths[name] = path
+    paths["svi-talk"] = _save(directory / names["svi-talk"], svi_lora_state(TINY_BLOCKS, seed=4, prefix="pipe.dit."))
+    dance = {**svi_lora_state(TINY_BLOCKS, seed=5, prefix="pipe.dit."), **pose_encoder_state(seed=6)}
+    paths["svi-dance"] = _save(directory / names["svi-dance"], dance)
+    paths["wav2vec"] = save_wav2vec(directory / names["wav2vec"])
+    paths["multitalk"] = _save(directory / names["multitalk"], multitalk_state(seed=7))
     return paths
+
+
+def _save(path: Path, state: dict[str, torch.Tensor]) -> Path:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return path
+
+
+def save_wav2vec(target: Path) -> Path:
+    """A 2-layer wav2vec2 with chinese-wav2vec2-base's options (group-norm conv stack at 320x downsampling)."""
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    config = Wav2Vec2Config(
+        vocab_size=8,
+        hidden_size=AUDIO_CHANNELS,
+        num_hidden_layers=AUDIO_LAYERS,
+        num_attention_heads=2,
+        intermediate_size=16,
+        conv_dim=(8,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        feat_extract_norm="group",
+        do_stable_layer_norm=False,
+    )
+    Wav2Vec2Model(config).save_pretrained(target)
+    Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=False
+    ).save_pretrained(target)
+    return target
+
+
+def _randomised(module: torch.nn.Module, seed: int, spread: float = 0.2) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(v.shape, generator=generator) * spread for k, v in module.state_dict().items()}
+
+
+def multitalk_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    """multitalk.safetensors for the tiny transformer and wav2vec2: the real keys, small random values."""
+    from longvideo_runtime.svi.multitalk import MultiTalk
+
+    module = MultiTalk(
+        TINY_BLOCKS, TINY_DIM, TINY_HEADS, AUDIO_LAYERS, AUDIO_CHANNELS, intermediate=16, tokens=4, token_channels=8
+    )
+    return _randomised(module, seed)
+
+
+def pose_encoder_state(seed: int = 0, prefix: str = "") -> dict[str, torch.Tensor]:
+    """The pose encoder's tensors as svi-dance.safetensors names them (`dwpose_embedding.<i>.*`), for the tiny DiT."""
+    from longvideo_runtime.svi.pose_encoder import MARKER, PoseEncoder
+
+    return {f"{prefix}{MARKER}{k}": v for k, v in _randomised(PoseEncoder(TINY_DIM, hidden=4), seed).items()}
 
 
 def svi_lora_state(
