@@ -194,7 +194,9 @@ describe("the LongVideo CRD on the API server", () => {
     expect(result.object.spec).toEqual(longVideoSpecSchema.parse(minimal));
     expect(result.object.spec).toMatchObject({
       variant: "film",
-      render: { fps: 16, framesPerClip: 81, steps: 50, seed: 42, resolution: { width: 832, height: 480 } },
+      // fps and the frame size default per variant (16 fps at 832x480, talk and dance 25 fps at 640x368): the plan
+      // resolves them, the API server stores none.
+      render: { framesPerClip: 81, steps: 50, seed: 42, resolution: {} },
       gpu: { count: 1, resourceName: "nvidia.com/gpu" },
       storage: { workspace: { size: "20Gi", accessMode: "ReadWriteOnce", whenDeleted: "Delete" } },
       retry: { limit: 3, backoff: { initialSeconds: 10, maxSeconds: 600 } },
@@ -316,6 +318,9 @@ describe("a film of the most segments the spec allows (64 scenes of 64 clips)", 
   });
 });
 
+const voice = { url: "https://a.example/voice.wav" };
+const skeleton = { pvc: { claimName: "poses", path: "dance.mp4" } };
+
 /**
  * Each manifest breaks one rule; the API server must refuse it with a cause at `field` whose message matches
  * `message`, and zod must refuse it at the same field.
@@ -365,10 +370,10 @@ const invalid: { name: string; spec: unknown; field: string; message: RegExp }[]
     message: /exactly one of clips or seconds/,
   },
   {
-    name: "neither clips nor seconds",
+    name: "neither clips nor seconds, outside talk",
     spec: with_({ storyline: [{ prompt: "x" }] }),
-    field: "spec.storyline[0]",
-    message: /exactly one of clips or seconds/,
+    field: "spec.storyline",
+    message: /set clips or seconds for each scene: only a talk film may leave scene lengths/,
   },
   {
     name: "zero seconds",
@@ -402,9 +407,81 @@ const invalid: { name: string; spec: unknown; field: string; message: RegExp }[]
   },
   {
     name: "an unknown variant",
-    spec: with_({ variant: "talk" }),
+    spec: with_({ variant: "sing" }),
     field: "spec.variant",
-    message: /Unsupported value: "talk"/,
+    message: /Unsupported value: "sing"/,
+  },
+  {
+    name: "talk without audio",
+    spec: with_({ variant: "talk" }),
+    field: "spec.audio",
+    message: /Required value: talk films speak or sing an audio track/,
+  },
+  {
+    name: "talk at 832 wide",
+    spec: with_({ variant: "talk", audio: voice, render: { resolution: { width: 832, height: 480 } } }),
+    field: "spec.render.resolution.width",
+    message: /talk and dance render at most 640 pixels wide/,
+  },
+  {
+    name: "dance at 656 wide",
+    spec: with_({ variant: "dance", pose: skeleton, render: { resolution: { width: 656 } } }),
+    field: "spec.render.resolution.width",
+    message: /talk and dance render at most 640 pixels wide/,
+  },
+  {
+    name: "talk at 24 fps",
+    spec: with_({ variant: "talk", audio: voice, render: { fps: 24 } }),
+    field: "spec.render.fps",
+    message: /talk renders at 25 fps/,
+  },
+  {
+    name: "dance without a pose",
+    spec: with_({ variant: "dance" }),
+    field: "spec.pose",
+    message: /Required value: dance films follow a skeleton video/,
+  },
+  {
+    name: "a pose on a film",
+    spec: with_({ pose: skeleton }),
+    field: "spec.pose",
+    message: /Forbidden: pose is read by the dance variant only/,
+  },
+  {
+    name: "audio on a shot",
+    spec: with_({ variant: "shot", audio: voice }),
+    field: "spec.audio",
+    message: /Forbidden: audio is read by talk/,
+  },
+  {
+    name: "audio from two places",
+    spec: with_({ variant: "talk", audio: { ...voice, configMap: { name: "v", key: "v.wav" } } }),
+    field: "spec.audio",
+    message: /exactly one audio source/,
+  },
+  {
+    name: "a pose with no place",
+    spec: with_({ variant: "dance", pose: {} }),
+    field: "spec.pose",
+    message: /exactly one pose source/,
+  },
+  {
+    name: "a negative audio offset",
+    spec: with_({ variant: "talk", audio: { ...voice, offsetSeconds: -0.5 } }),
+    field: "spec.audio.offsetSeconds",
+    message: /should be greater than or equal to 0/,
+  },
+  {
+    name: "a dance scene without a length",
+    spec: with_({ variant: "dance", pose: skeleton, storyline: [{ prompt: "x" }] }),
+    field: "spec.storyline",
+    message: /only a talk film may leave scene lengths/,
+  },
+  {
+    name: "a tall frame over the pixel budget with the default width",
+    spec: with_({ render: { resolution: { height: 1280 } } }),
+    field: "spec.render.resolution",
+    message: /at most 921600 pixels per frame/,
   },
   {
     name: "a shot of two scenes",
