@@ -386,7 +386,6 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
       // The pods: on the real node, told svi, the model cache mounted read-only, and reporting svi when done.
       const pods = segmentPods(name);
       expect(pods).toHaveLength(plan.totals.segments);
-      const messages: Record<string, unknown>[] = [];
       for (const pod of pods) {
         expect(pod.spec.nodeName).toBe(realNode);
         const container = pod.spec.containers[0];
@@ -400,15 +399,14 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
         });
         const terminated = pod.status.containerStatuses?.[0]?.state.terminated;
         expect(terminated?.exitCode).toBe(0);
-        const message = JSON.parse(terminated?.message ?? "{}") as Record<string, unknown>;
-        expect(message).toMatchObject({ backend: "svi", variant, ok: true });
-        messages.push(message);
+        expect(JSON.parse(terminated?.message ?? "{}")).toMatchObject({ backend: "svi", variant, ok: true });
         const logs = kubectl("logs", "-n", filmsNamespace, pod.metadata.name);
         expect(logs).toMatch(/"backend": ?"svi"/);
       }
 
-      // The window of audio (talk) or skeleton frames (dance) each segment consumed, as its result.json records it,
-      // is the plan's; the film's audio stream (talk's voice, dance's music) starts with the video and lasts as long.
+      // The window of audio (talk) or skeleton frames (dance) each segment consumed, as its result.json records it
+      // (the termination message carries only the contract's fields), is the plan's; the film's audio stream (talk's
+      // voice, dance's music) starts with the video and lasts as long, within one AAC frame.
       if (variant === "talk" || variant === "dance") {
         const key = variant === "talk" ? "audioWindow" : "poseWindow";
         for (const planned of plan.segments) {
@@ -416,9 +414,6 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
           if (!window) throw new Error(`segment ${String(planned.index)} has no ${key} in the plan`);
           const expected = { startFrame: window.startFrame, frames: window.frames };
           expect(results[planned.index]?.[key], `segment ${String(planned.index)} result.json`).toMatchObject(expected);
-          const reported = messages[planned.index]?.[key];
-          if (reported !== undefined)
-            expect(reported, `segment ${String(planned.index)} message`).toMatchObject(expected);
         }
         const timing = audioTiming(filmFile);
         expect(timing.audio?.codec).toBe("aac");
