@@ -3,7 +3,9 @@
  * svi backend on the real node (lv-local), in the CPU runtime image, from a model cache of tiny random-weight Wan
  * models (runtime-image's `longvideo_runtime.svi.tiny --layout model-cache`) on a read-only PersistentVolume.
  * Three segments per film, so the latents are handed from pod to pod twice; the variants film (Wan 2.1, pixel
- * motion frames) and pro (Wan 2.2's two experts, latent hand-off) both run.
+ * motion frames) and pro (Wan 2.2's two experts, latent hand-off) both run, then talk (MultiTalk listening to a
+ * wav2vec2 of a spoken sentence, the voice muxed into the film) and dance (the pose encoder following a looping
+ * skeleton video), their inputs made by scripts/example-inputs.sh as the animatic talk/dance e2e makes them.
  *
  * The operator watches every namespace, so this file's release must never run beside another one: the e2e
  * project runs files one at a time (vitest.config.ts), this file refuses to start while another release's
@@ -31,6 +33,7 @@ import {
 } from "./film-demo.ts";
 import { longVideoSpecVerdict } from "../../src/api/long-video.ts";
 import type { Variant } from "../../src/api/variant-profiles.ts";
+import type { FilmView } from "./film-demo.ts";
 import { segmentPlan } from "../../src/plan/segment-plan.ts";
 import type { SegmentPlan } from "../../src/plan/segment-plan.ts";
 
@@ -43,7 +46,7 @@ const modelsVolume = "lv-e2e-svi-models";
 const modelsClaim = "tiny-models";
 const reference = { name: "svi-still", key: "image.png" };
 const size = 256; // the API's smallest frame
-const fps = 16;
+const fpsOf = (variant: Variant) => (variant === "talk" || variant === "dance" ? 25 : 16);
 
 const say = (line: string) => {
   process.stdout.write(`[svi e2e ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -101,8 +104,18 @@ function modelCacheObjects(dir: string): string {
   return JSON.stringify({ apiVersion: "v1", kind: "List", items: [volume, claim] });
 }
 
+/** The inputs talk and dance films read besides the reference image (ConfigMaps of scripts/example-inputs.sh). */
+const conditioningInputs: Partial<Record<Variant, Record<string, unknown>>> = {
+  talk: { audio: { configMap: { name: "talk-inputs", key: "voice.wav" } } },
+  dance: {
+    pose: { configMap: { name: "dance-inputs", key: "skeleton.mp4" } },
+    audio: { configMap: { name: "dance-inputs", key: "music.wav" }, offsetSeconds: 0.5 },
+  },
+};
+
 /** A three-scene svi film, as small and short as the API allows, reading its weights from the model cache. */
 function sviFilm(variant: Variant) {
+  const fps = fpsOf(variant);
   return {
     apiVersion: "longvideo.dev/v1alpha1",
     kind: "LongVideo",
@@ -110,6 +123,7 @@ function sviFilm(variant: Variant) {
     spec: {
       variant,
       referenceImage: { configMap: reference },
+      ...conditioningInputs[variant],
       storyline: [
         { prompt: "A lighthouse on a rock at dawn, waves breaking below.", clips: 1 },
         { prompt: "A fishing boat rounds the rock, gulls following it.", clips: 1 },
@@ -132,10 +146,10 @@ function sviFilm(variant: Variant) {
   };
 }
 
-function planOf(spec: unknown): SegmentPlan {
+function planOf(spec: unknown, audioSeconds?: number): SegmentPlan {
   const verdict = longVideoSpecVerdict(spec);
   if (!verdict.ok) throw new Error(`the film is invalid: ${JSON.stringify(verdict.errors)}`);
-  const planned = segmentPlan(verdict.value);
+  const planned = segmentPlan(verdict.value, audioSeconds === undefined ? {} : { inputs: { audioSeconds } });
   if (!planned.ok) throw new Error(planned.error.message);
   return planned.plan;
 }
@@ -182,6 +196,31 @@ const segmentPods = (film: string): SegmentPod[] =>
     (a, b) => Number(a.metadata.labels["longvideo.dev/segment"]) - Number(b.metadata.labels["longvideo.dev/segment"]),
   );
 
+type Film = FilmView & {
+  readonly status?: FilmView["status"] & { readonly inputs?: { readonly audioSeconds?: number } };
+};
+
+/** Each stream's codec, start and duration in a film, by codec type (ffprobe). */
+function audioTiming(file: string): Record<string, { codec: string; start: number; duration: number }> {
+  const probed = JSON.parse(
+    run("ffprobe", [
+      "-v",
+      "error",
+      "-show_entries",
+      "stream=codec_type,codec_name,start_time,duration",
+      "-of",
+      "json",
+      file,
+    ]),
+  ) as { streams: { codec_type: string; codec_name: string; start_time: string; duration: string }[] };
+  return Object.fromEntries(
+    probed.streams.map((s) => [
+      s.codec_type,
+      { codec: s.codec_name, start: Number(s.start_time), duration: Number(s.duration) },
+    ]),
+  );
+}
+
 /** How long each film took, for the report at the end. */
 const timings: string[] = [];
 
@@ -191,6 +230,14 @@ beforeAll(() => {
     throw new Error(`another LongVideo operator is installed and would act on these films too: ${others.join(", ")}`);
   const started = Date.now();
   loadImages();
+  // Helm installs a chart's CRD only where none exists: this tree's (talk and dance are new in it) is applied.
+  kubectl(
+    "apply",
+    "--server-side",
+    "--force-conflicts",
+    "-f",
+    path.join(repoRoot, "crds/longvideo.dev_longvideos.yaml"),
+  );
   buildTinyModelCache(modelsDir);
   say(`images loaded and tiny models built in ${String(Math.round((Date.now() - started) / 1000))}s`);
 }, 900_000);
@@ -225,6 +272,14 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
   it("serves the model cache from a read-only volume on the real node, bound to the films' claim", async () => {
     expect(existsSync(path.join(modelsDir, "Wan2.1-I2V-14B-480P-Diffusers/model_index.json"))).toBe(true);
     expect(existsSync(path.join(modelsDir, "Wan2.2-I2V-A14B-Diffusers/transformer_2/config.json"))).toBe(true);
+    for (const file of [
+      "svi/version-1.0/svi-talk.safetensors",
+      "svi/version-1.0/svi-dance.safetensors",
+      "chinese-wav2vec2-base/config.json",
+      "chinese-wav2vec2-base/preprocessor_config.json",
+      "MeiGen-MultiTalk/multitalk.safetensors",
+    ])
+      expect(existsSync(path.join(modelsDir, file)), file).toBe(true);
     ensureRestrictedNamespace(filmsNamespace);
     run("kubectl", ["apply", "-f", "-"], modelCacheObjects(modelsDir));
     let phase = "";
@@ -237,14 +292,14 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
       modelsVolume,
     );
     createReferenceImage(filmsNamespace, reference.name, reference.key, `${String(size)}x${String(size)}`);
+    run("bash", [path.join(repoRoot, "scripts/example-inputs.sh"), filmsNamespace]);
   });
 
-  for (const variant of ["film", "pro"] as const) {
+  for (const variant of ["film", "pro", "talk", "dance"] as const) {
     it(`renders a three-segment svi film, variant ${variant}: latents handed from pod to pod, film as planned`, async () => {
       const manifest = sviFilm(variant);
-      const plan = planOf(manifest.spec);
-      expect(plan.totals.segments).toBe(3);
-      expect(plan.render.backend).toBe("svi");
+      const fps = fpsOf(variant);
+      expect(planOf(manifest.spec, variant === "talk" ? 1 : undefined).totals.segments).toBe(3);
       const started = Date.now();
       const name = applyFilmObject(filmsNamespace, manifest);
       const film = await watchFilm(
@@ -256,8 +311,12 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
         480_000,
       );
       const wall = (Date.now() - started) / 1000;
-      const status = film.status;
+      const status = (film as Film).status;
       expect(status?.phase, JSON.stringify(status?.conditions)).toBe("Succeeded");
+      // Talk and dance are planned with the audio's duration the probe measured, as the operator plans them.
+      const plan = planOf(manifest.spec, status?.inputs?.audioSeconds);
+      expect(plan.totals.segments).toBe(3);
+      expect(plan.render.backend).toBe("svi");
 
       // Every segment rendered once, on the real node; each consumed exactly what its predecessor produced.
       const segments = [...(status?.segments ?? [])].sort((a, b) => a.index - b.index);
@@ -285,6 +344,7 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
       // name the plan and the digest they consumed, and hold the svi protocol's tensors (an animatic handoff holds
       // only motion frames).
       const protocol = variant === "pro" ? "latent" : "pixel";
+      const results: Record<string, unknown>[] = [];
       const tensors = variant === "pro" ? ["anchor_latent", "motion_latents"] : ["motion_frames"];
       expect(segments.map((s) => s.hash)).toEqual(plan.segments.map((s) => s.hash));
       for (const [i, planned] of plan.segments.entries()) {
@@ -311,6 +371,7 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
         });
         expect(header.tensors).toEqual(tensors);
         const result = JSON.parse(readFileSync(path.join(dir, "result.json"), "utf8")) as Record<string, unknown>;
+        results.push(result);
         expect(result).toMatchObject({
           backend: "svi",
           variant,
@@ -341,6 +402,23 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
         expect(JSON.parse(terminated?.message ?? "{}")).toMatchObject({ backend: "svi", variant, ok: true });
         const logs = kubectl("logs", "-n", filmsNamespace, pod.metadata.name);
         expect(logs).toMatch(/"backend": ?"svi"/);
+      }
+
+      // The window of audio (talk) or skeleton frames (dance) each segment consumed, as its result.json records it
+      // (the termination message carries only the contract's fields), is the plan's; the film's audio stream (talk's
+      // voice, dance's music) starts with the video and lasts as long, within one AAC frame.
+      if (variant === "talk" || variant === "dance") {
+        const key = variant === "talk" ? "audioWindow" : "poseWindow";
+        for (const planned of plan.segments) {
+          const window = variant === "talk" ? planned.audioWindow : planned.poseWindow;
+          if (!window) throw new Error(`segment ${String(planned.index)} has no ${key} in the plan`);
+          const expected = { startFrame: window.startFrame, frames: window.frames };
+          expect(results[planned.index]?.[key], `segment ${String(planned.index)} result.json`).toMatchObject(expected);
+        }
+        const timing = audioTiming(filmFile);
+        expect(timing.audio?.codec).toBe("aac");
+        expect(timing.audio?.start).toBeCloseTo(timing.video?.start ?? -1, 3);
+        expect(Math.abs((timing.audio?.duration ?? 0) - plan.totals.seconds)).toBeLessThanOrEqual(1024 / 48_000 + 1e-3);
       }
 
       const render =
