@@ -54,6 +54,11 @@ async function main(): Promise<number> {
       return 2;
     }
     if (made.value === "created") log.info({ namespace: config.namespace }, "created the Lease's namespace");
+    if (made.value === "unverified")
+      log.warn(
+        { namespace: config.namespace },
+        "may neither read nor create namespaces: the Lease's namespace is assumed to exist",
+      );
   }
 
   const stop = new AbortController();

@@ -46,10 +46,22 @@ describe("ensureLeaseNamespace", () => {
     expect(await ensureLeaseNamespace(client, "lv-lease", "op")).toEqual({ ok: true, value: "exists" });
   });
 
-  it("reports a refusal to create it", async () => {
-    const { client } = answering(error("Forbidden", 403), error("Forbidden", 403));
+  it("reports a refusal to create a namespace it found missing", async () => {
+    const { client } = answering(error("NotFound", 404), error("Forbidden", 403));
     const result = await ensureLeaseNamespace(client, "lv-lease", "op");
     expect(result.ok).toBe(false);
     expect(!result.ok && result.error.kind).toBe("Forbidden");
+  });
+
+  it("goes on unverified when it may neither read nor create namespaces (a namespace-scoped account)", async () => {
+    const { client } = answering(error("Forbidden", 403), error("Forbidden", 403));
+    expect(await ensureLeaseNamespace(client, "films-a", "op")).toEqual({ ok: true, value: "unverified" });
+  });
+
+  it("reports any other refusal to create it", async () => {
+    const { client } = answering(error("Forbidden", 403), error("Invalid", 422));
+    const result = await ensureLeaseNamespace(client, "lv-lease", "op");
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.error.kind).toBe("Invalid");
   });
 });

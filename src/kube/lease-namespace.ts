@@ -5,8 +5,11 @@
  */
 import type { KubeClient, KubeResult } from "./kube-client.ts";
 
-/** Whether the namespace was there already or this call made it. */
-export type LeaseNamespaceOutcome = "exists" | "created";
+/**
+ * Whether the namespace was there already, this call made it, or neither can be told: credentials that may
+ * neither read nor create namespaces (a namespace-scoped service account) say nothing about its existence.
+ */
+export type LeaseNamespaceOutcome = "exists" | "created" | "unverified";
 
 /** Label on a namespace the operator made for its Lease, so whoever finds it knows where it came from. */
 export const leaseNamespaceLabel = "longvideo.dev/lease-namespace";
@@ -27,5 +30,8 @@ export async function ensureLeaseNamespace(
   };
   const created = await client.create("/api/v1/namespaces", body, fieldManager);
   if (created.ok) return { ok: true, value: "created" };
-  return created.error.kind === "AlreadyExists" ? { ok: true, value: "exists" } : created;
+  if (created.error.kind === "AlreadyExists") return { ok: true, value: "exists" };
+  // Refused both ways, it may well exist (a namespaced install's own namespace): leader election tells if not.
+  if (found.error.kind === "Forbidden" && created.error.kind === "Forbidden") return { ok: true, value: "unverified" };
+  return created;
 }
