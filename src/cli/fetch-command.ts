@@ -12,6 +12,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { CliError, ExitStatus } from "./cli-output.ts";
 import type { CliOutput } from "./cli-output.ts";
 import { clusterErrorMessage } from "./cluster-errors.ts";
+import { existingFilm } from "./existing-film.ts";
 import type { ClusterSession } from "./cluster-session.ts";
 import { fetchPlan, fetchPod } from "./film-fetch.ts";
 import type { FetchedFile } from "./film-fetch.ts";
@@ -62,13 +63,8 @@ export async function fetchCommand(
   options: FetchOptions,
   output: CliOutput,
 ): Promise<number> {
-  const found = await session.film(name);
-  if (!found.ok) {
-    if (found.error.kind === "NotFound")
-      throw new CliError(`no such film: LongVideo ${name} in namespace ${session.namespace}`);
-    throw new CliError(clusterErrorMessage(found.error, `read LongVideo ${session.namespace}/${name}`));
-  }
-  const plan = fetchPlan(found.value, Date.now());
+  const film = await existingFilm(session, name);
+  const plan = fetchPlan(film, Date.now());
   if (!plan.ok) throw new CliError(plan.error);
   const podName = `${name.slice(0, 40)}-fetch-${randomBytes(3).toString("hex")}`;
   const node = options.node ?? plan.node;

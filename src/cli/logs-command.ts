@@ -3,6 +3,7 @@ import { operatorLabels } from "../api/operator-labels.ts";
 import { CliError, ExitStatus } from "./cli-output.ts";
 import type { CliOutput } from "./cli-output.ts";
 import { clusterErrorMessage } from "./cluster-errors.ts";
+import { existingFilm } from "./existing-film.ts";
 import type { ClusterSession } from "./cluster-session.ts";
 import { segmentPod } from "./segment-logs.ts";
 
@@ -12,13 +13,8 @@ export async function logsCommand(
   segment: number,
   output: CliOutput,
 ): Promise<number> {
-  const found = await session.film(name);
-  if (!found.ok) {
-    if (found.error.kind === "NotFound")
-      throw new CliError(`no such film: LongVideo ${name} in namespace ${session.namespace}`);
-    throw new CliError(clusterErrorMessage(found.error, `read LongVideo ${session.namespace}/${name}`));
-  }
-  const status = found.value.status;
+  const film = await existingFilm(session, name);
+  const status = film.status;
   const planned = Number((status?.progress ?? "0/0").split("/")[1] ?? 0);
   const pods = await session.pods(`${operatorLabels.film}=${name},${operatorLabels.kind}=segment`);
   if (!pods.ok) throw new CliError(clusterErrorMessage(pods.error, `list the pods of ${name} in ${session.namespace}`));
