@@ -433,6 +433,11 @@ describe("films in Kueue queues", () => {
     );
     await films.until("low", (f) => f.status?.segments?.[0]?.state === "Running", 60_000);
     const lowJob = segmentJobs(await films.jobs("low"))[0]?.metadata?.name ?? "";
+    // The sampler polls: preempt only once it has seen the first pod run, or a slow sample could miss that pod.
+    for (let i = 0; sampler.podStarts(lowJob).length === 0; i++) {
+      if (i > 150) throw new Error(`the sampler never saw ${lowJob}'s pod running\n${logs()}`);
+      await sleep(100);
+    }
     const preemptedAt = Date.now();
     await films.create(
       film("high", {
