@@ -72,6 +72,7 @@ const segment = ["segment"] as const;
 const concat = ["concat"] as const;
 const segmentConcatProbe = ["segment", "concat", "probe"] as const;
 const segmentProbe = ["segment", "probe"] as const;
+const probe = ["probe"] as const;
 
 /** Every `LV_*` variable the worker reads, keyed by its name. */
 export const runtimeEnv = {
@@ -86,7 +87,20 @@ export const runtimeEnv = {
   LV_PADDING: { commands: segment, setBy: "operator", description: "What fills the conditioning after the motion." },
   LV_SEGMENT_COUNT: { commands: both, setBy: "operator", description: "Segments in the film." },
   LV_WORKSPACE: { commands: segmentConcatProbe, setBy: "operator", description: "The workspace mount." },
-  LV_MODELS_DIR: { commands: segment, setBy: "operator", description: "The model cache mount." },
+  LV_MODELS_DIR: {
+    commands: segmentProbe,
+    setBy: "operator",
+    description: "The model cache mount (on a probe, only with LV_CHECK_MODELS).",
+  },
+  LV_CHECK_MODELS: {
+    commands: probe,
+    setBy: "input",
+    description:
+      "On the probe of an svi film: the variant whose model files the cache at LV_MODELS_DIR must hold. The probe " +
+      "checks each file the variant's code reads (present, a readable safetensors header, the tensors the code " +
+      "uses with the shapes their config implies) and fails as bad input naming spec.storage.models.claimName " +
+      "and every problem (termination message `modelProblems`), before any GPU pod starts.",
+  },
   LV_REFERENCE_IMAGE: { commands: segment, setBy: "operator", description: "The film's referenceImage source, JSON." },
   LV_REFERENCE_DIR: { commands: segment, setBy: "operator", description: "Where a volume reference image is mounted." },
   LV_FETCH_POLICY: {
@@ -317,12 +331,16 @@ export const terminationMessage = {
   concat: ["ok", "kind", "path", "frames", "seconds", "segments", "audio", "digest", "contactSheet", "elapsed"],
   /**
    * A probe's report: the audio's duration in seconds, the skeleton video's frame count and its own frame rate;
-   * a field is absent when the film has no such input.
+   * a field is absent when the film has no such input. `modelFiles`: with LV_CHECK_MODELS, how many files of the
+   * model cache were checked and found right.
    */
-  probe: ["ok", "kind", "audioSeconds", "poseFrames", "poseFps", "elapsed"],
+  probe: ["ok", "kind", "audioSeconds", "poseFrames", "poseFps", "modelFiles", "elapsed"],
   /**
    * `missingSegment`: with reason handoff, the first segment whose hand-off or clip is missing or corrupt.
-   * `field`: with reason bad-input, the spec field whose input cannot be read (`spec.audio`, `spec.pose`).
+   * `field`: with reason bad-input, the spec field whose input cannot be read (`spec.audio`, `spec.pose`,
+   * `spec.storage.models.claimName`).
+   * `modelProblems`: with field `spec.storage.models.claimName`, the model cache's problems as `{file, problem}`
+   * (file relative to LV_MODELS_DIR), the first ones that fit the message; `error` says how many there are.
    */
   failure: [
     "ok",
@@ -335,6 +353,7 @@ export const terminationMessage = {
     "error",
     "missingSegment",
     "field",
+    "modelProblems",
   ],
 } as const;
 
