@@ -154,6 +154,7 @@ function filmController(config: OperatorConfig, client: KubeClient, metrics: Ope
             nodeSelector: config.defaultNodeSelector,
             tolerations: config.defaultTolerations,
             modelCacheClaim: config.modelCacheClaim,
+            checkModelCache: true,
             backend: config.defaultBackend,
             policy: config.filmPolicy,
           },

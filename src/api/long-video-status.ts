@@ -68,13 +68,19 @@ export const ConditionReason = {
    */
   ContainerCannotStart: "ContainerCannotStart",
   NotDegraded: "NotDegraded",
-  /** The operator is reading the film's audio or skeleton video (a probe Job) to plan it. */
+  /** The operator is reading the film's audio or skeleton video, or checking its model cache (a probe Job). */
   ProbingInputs: "ProbingInputs",
   /**
    * The film's audio (spec.audio) or skeleton video (spec.pose) cannot be read: missing, refused or undecodable;
    * the message names the field. Nothing already rendered is lost; a corrected input is read again.
    */
   InputUnreadable: "InputUnreadable",
+  /**
+   * An svi film's model cache (spec.storage.models.claimName or the operator's) lacks a file its variant needs, or
+   * holds one that is not right (not safetensors, a tensor missing or of the wrong shape); the message lists them.
+   * Found by the probe before any GPU pod starts, and checked again with backoff, so filling the cache resumes it.
+   */
+  ModelCacheIncomplete: "ModelCacheIncomplete",
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];
 
@@ -177,10 +183,21 @@ export const segmentRecordSchema = z.strictObject({
 /** What the probe Job read from a film's audio and skeleton video, before the film was planned. */
 export const probedInputsSchema = z
   .strictObject({
-    key: digest.meta({ description: "Digest of the sources read (spec.audio and spec.pose, without the offset)." }),
+    key: digest.meta({
+      description:
+        "Digest of what was read: spec.audio and spec.pose (without the offset) and, for an svi film, its model cache claim and variant.",
+    }),
     audioSeconds: z.number().min(0).max(1e7).exactOptional().meta({ description: "The audio's duration, in seconds." }),
     poseFrames: z.int().min(0).max(1e8).exactOptional().meta({ description: "Frames in the skeleton video." }),
     poseFps: z.number().min(0).max(1000).exactOptional().meta({ description: "The skeleton video's own frame rate." }),
+    modelFiles: z.int().min(0).max(100_000).exactOptional().meta({
+      description: "Files of the model cache the probe checked and found right (an svi film's variant needs them).",
+    }),
+    modelChecks: z.int().min(0).max(10_000).exactOptional().meta({
+      description:
+        "Times the model cache was found incomplete. It is checked again after 30 s, doubling with each check up to 10 minutes, so a cache filled later resumes the film.",
+    }),
+    checkedAt: timestamp.exactOptional().meta({ description: "When the probe last found the model cache incomplete." }),
     failures: z.int().min(0).max(100).exactOptional().meta({
       description: "Probe attempts that failed for a reason a retry may fix (a fetch that timed out, say).",
     }),
@@ -192,7 +209,9 @@ export const probedInputsSchema = z
       .exactOptional()
       .meta({ description: "Set when an input cannot be read: the film is not planned until it changes." }),
   })
-  .meta({ description: "The film's audio and skeleton video as the operator read them before planning." });
+  .meta({
+    description: "The film's audio, skeleton video and model cache as the operator's probe read them before planning.",
+  });
 
 /** `status` of a LongVideo. */
 export const longVideoStatusSchema = z

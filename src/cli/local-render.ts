@@ -72,6 +72,7 @@ export function localRenderPlan(name: string, manifest: unknown, options: LocalR
       nodeSelector: {},
       tolerations: [],
       modelCacheClaim: backend === "svi" ? "local" : "",
+      checkModelCache: false,
       backend,
       policy: defaultOperatorFilmPolicy,
     },

@@ -37,6 +37,7 @@ function intentOf(spec: Record<string, unknown>): FilmIntent {
       nodeSelector: {},
       tolerations: [],
       modelCacheClaim: "",
+      checkModelCache: false,
       backend: "svi",
       policy: operatorFilmPolicySchema.parse({ podLabelPrefixes: [""] }),
     },
@@ -55,7 +56,7 @@ interface JobJson {
           args: string[];
           env: { name: string; value: string }[];
           resources: { requests: Record<string, string>; limits: Record<string, string> };
-          volumeMounts: { name: string; mountPath: string }[];
+          volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
         }[];
       };
     };
@@ -205,6 +206,7 @@ describe("talk and dance jobs", () => {
     nodeSelector: {},
     tolerations: [],
     modelCacheClaim: "",
+    checkModelCache: false,
     backend: "svi" as const,
     policy: operatorFilmPolicySchema.parse({ podLabelPrefixes: [""] }),
   };
@@ -239,6 +241,31 @@ describe("talk and dance jobs", () => {
       persistentVolumeClaim: { claimName: "voices", readOnly: true },
     });
     expect((job as unknown as JobJson).metadata.labels["longvideo.dev/kind"]).toBe("probe");
+    expect(container(job).resources.limits).not.toHaveProperty("nvidia.com/gpu");
+  });
+
+  it("checks an svi talk film's model cache in the same probe, the claim mounted read-only", () => {
+    const result = filmIntent({ name: "bay", namespace: "films", spec: talk }, { ...policy, checkModelCache: true });
+    if (result.ok || result.reason !== "Probing") throw new Error(JSON.stringify(result));
+    const job = probeJob(
+      film,
+      { kind: "createProbeJob", probe: result.probe, attempt: 0, name: "bay-probe-x-a0" },
+      runtime,
+    );
+    expect(envNames(job)).toEqual([
+      "LV_AUDIO",
+      "LV_AUDIO_DIR",
+      "LV_CHECK_MODELS",
+      "LV_FETCH_POLICY",
+      "LV_MODELS_DIR",
+      "LV_WORKSPACE",
+    ]);
+    const mounts = container(job).volumeMounts;
+    expect(mounts.map((m) => m.mountPath).sort()).toEqual(["/inputs/audio", "/models", "/tmp"]);
+    expect(mounts.find((m) => m.mountPath === "/models")?.readOnly).toBe(true);
+    expect(volumes(job)).toContainEqual(
+      expect.objectContaining({ persistentVolumeClaim: { claimName: "models", readOnly: true } }),
+    );
     expect(container(job).resources.limits).not.toHaveProperty("nvidia.com/gpu");
   });
 

@@ -71,8 +71,9 @@ export function segmentJob(
 type CreateProbeJob = Extract<FollowUpAction, { kind: "createProbeJob" }>;
 
 /**
- * The Job of one attempt at reading a film's audio and skeleton video before it is planned: a short CPU job beside
- * the film's other pods, with the inputs' volumes and no workspace (a url is fetched into its scratch directory).
+ * The Job of one attempt at reading a film's audio and skeleton video and checking its model cache before it is
+ * planned: a short CPU job beside the film's other pods, with the inputs' volumes and the model cache (read-only)
+ * and no workspace (a url is fetched into its scratch directory).
  */
 export function probeJob(film: FilmRef, action: CreateProbeJob, runtime: RuntimeImage): Record<string, unknown> {
   const { probe } = action;
@@ -96,6 +97,7 @@ export function probeJob(film: FilmRef, action: CreateProbeJob, runtime: Runtime
     env: { ...probe.env, LV_FETCH_POLICY: referenceFetchPolicyJson(runtime.fetchPolicy) },
     placement: probe.placement,
     inputVolumes: probe.inputVolumes,
+    ...(probe.modelsClaim ? { modelsClaim: probe.modelsClaim } : {}),
     ...concatResources,
   });
 }

@@ -39,6 +39,12 @@ export function decide(observed: FilmSnapshot): Decision {
   const finalizer: SetupAction[] = snapshot.film.finalizers.includes(filmFinalizer) ? [] : [{ kind: "addFinalizer" }];
   if (!snapshot.intent.ok) {
     if (snapshot.intent.reason === "Probing") return probeDecision(snapshot, snapshot.intent.probe, finalizer);
+    if (snapshot.intent.reason === "ModelCacheIncomplete") {
+      const { probe, recheckAt } = snapshot.intent;
+      const waitMs = recheckAt - snapshot.now.getTime();
+      if (waitMs <= 0) return probeDecision(snapshot, probe, finalizer, { recheck: true });
+      return { ...invalidSpecDecision(snapshot, snapshot.intent, finalizer), requeueAfterMs: waitMs };
+    }
     return invalidSpecDecision(snapshot, snapshot.intent, finalizer);
   }
   const scope = workspaceScope(snapshot);

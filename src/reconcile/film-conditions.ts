@@ -13,6 +13,8 @@ export const EventReason = {
   PolicyRefused: "PolicyRefused",
   /** The film's audio or skeleton video cannot be read (the message names the field); nothing is planned. */
   InputUnreadable: "InputUnreadable",
+  /** The svi film's model cache lacks files its variant needs or holds wrong ones (listed); checked again later. */
+  ModelCacheIncomplete: "ModelCacheIncomplete",
   /** The probe Job read the film's inputs: their durations are in status.inputs and the film is planned. */
   InputsRead: "InputsRead",
   SegmentStarted: "SegmentStarted",

@@ -10,6 +10,7 @@ const defaults: IntentDefaults = {
   nodeSelector: { "longvideo.dev/pool": "a100" },
   tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
   modelCacheClaim: "shared-models",
+  checkModelCache: false,
   backend: "svi",
   policy: defaultOperatorFilmPolicy,
 };
@@ -221,6 +222,52 @@ describe("filmIntent", () => {
       { ...defaults, modelCacheClaim: "" },
     );
     expect(withClaim.ok && withClaim.intent.modelsClaim).toBe("weights");
+  });
+
+  describe("the model cache check", () => {
+    const checking = { ...defaults, checkModelCache: true };
+    const svi = { ...spec, variant: "pro", render: { backend: "svi" } };
+    const film = (inputs?: Parameters<typeof filmIntent>[0]["inputs"]) => ({
+      name: "bay",
+      namespace: "studio",
+      spec: svi,
+      ...(inputs ? { inputs } : {}),
+    });
+
+    it("probes an svi film's model cache before planning it, for its variant, with the claim mounted", () => {
+      const result = filmIntent(film(), checking);
+      if (result.ok || result.reason !== "Probing") throw new Error(JSON.stringify(result));
+      expect(result.probe.env).toMatchObject({ LV_CHECK_MODELS: "pro", LV_MODELS_DIR: "/models" });
+      expect(result.probe.modelsClaim).toBe("shared-models");
+      expect(result.probe.fields).toEqual(["spec.storage.models.claimName"]);
+      expect(result.probe.key).toBe(inputsKey({}, { claimName: "shared-models", variant: "pro" }));
+      // Another claim or variant is another cache to check; a film without one keeps its old key.
+      expect(inputsKey({}, { claimName: "other", variant: "pro" })).not.toBe(result.probe.key);
+      expect(inputsKey({}, { claimName: "shared-models", variant: "film" })).not.toBe(result.probe.key);
+      expect(inputsKey({})).not.toBe(result.probe.key);
+    });
+
+    it("plans the film once the probe found the files, and never probes an animatic film", () => {
+      const key = inputsKey({}, { claimName: "shared-models", variant: "pro" });
+      const result = filmIntent(film({ key, modelFiles: 21 }), checking);
+      expect(result.ok && result.intent.modelsClaim).toBe("shared-models");
+      expect(filmIntent(film({ key: "0".repeat(64), modelFiles: 21 }), checking).ok).toBe(false);
+      expect(filmIntent({ ...film(), spec: { ...svi, render: { backend: "animatic" } } }, checking).ok).toBe(true);
+    });
+
+    it("reports an incomplete cache naming the claim's field, with the time of its recheck backing off", () => {
+      const key = inputsKey({}, { claimName: "shared-models", variant: "pro" });
+      const checkedAt = "2026-12-02T03:00:00.000Z";
+      const unreadable = { field: "spec.storage.models.claimName", message: "2 problems: a: missing; b: missing" };
+      const recheck = (modelChecks: number) => {
+        const result = filmIntent(film({ key, unreadable, modelChecks, checkedAt }), checking);
+        if (result.ok || result.reason !== "ModelCacheIncomplete") throw new Error(JSON.stringify(result));
+        expect(result.errors).toEqual([{ path: unreadable.field, message: unreadable.message }]);
+        expect(result.probe.key).toBe(key);
+        return (result.recheckAt - Date.parse(checkedAt)) / 1000;
+      };
+      expect([1, 2, 3, 5, 6, 40].map(recheck)).toEqual([30, 60, 120, 480, 600, 600]);
+    });
   });
 
   it("reports what is wrong with a spec by field path, as the API server would", () => {

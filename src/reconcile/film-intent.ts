@@ -38,6 +38,12 @@ export interface IntentDefaults {
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly Toleration[];
   readonly modelCacheClaim: string;
+  /**
+   * Whether an svi film's model cache is checked by the probe before the film is planned: the operator does, so
+   * that a wrong cache fails the film in seconds instead of minutes into a GPU pod; `longvideo render` does not (its
+   * worker reads the local files as it loads them).
+   */
+  readonly checkModelCache: boolean;
   /** The backend of films that name none. */
   readonly backend: Backend;
   /** What films may ask for, by namespace. */
@@ -100,7 +106,11 @@ function usableSpec(
   // Before anything is planned or created: a film asking for more than it may gets no pod at all.
   const violations = filmPolicyViolations(spec, namespaceFilmPolicy(defaults.policy, film.namespace, defaults));
   if (violations.length > 0) return { ok: false, reason: "PolicyRefused", errors: violations };
-  const read = probedInputs(spec, film, defaults);
+  const modelsClaim = spec.storage.models?.claimName ?? (defaults.modelCacheClaim || undefined);
+  // Known only here, with the operator's defaults: the API server cannot see the chart's model cache claim.
+  const svi = (spec.render.backend ?? defaults.backend) === "svi";
+  if (svi && !modelsClaim) return { ok: false, reason: "InvalidSpec", errors: [missingModelCache] };
+  const read = probedInputs(spec, film, defaults, svi && defaults.checkModelCache ? modelsClaim : undefined);
   if (!read.ok) return read;
   const planned = segmentPlan(spec, {
     defaultBackend: defaults.backend,
@@ -113,13 +123,7 @@ function usableSpec(
       errors: [{ path: planned.error.field, message: planned.error.message }],
     };
   }
-  const { plan } = planned;
-  const modelsClaim = spec.storage.models?.claimName ?? (defaults.modelCacheClaim || undefined);
-  // Known only here, with the operator's defaults: the API server cannot see the chart's model cache claim.
-  if (plan.render.backend === "svi" && !modelsClaim) {
-    return { ok: false, reason: "InvalidSpec", errors: [missingModelCache] };
-  }
-  return { ok: true, spec, plan, ...(modelsClaim ? { modelsClaim } : {}) };
+  return { ok: true, spec, plan: planned.plan, ...(modelsClaim ? { modelsClaim } : {}) };
 }
 
 const missingModelCache = {
@@ -289,17 +293,42 @@ function segmentInputVolumes(spec: LongVideoSpec): InputVolumes {
   return { ...(audio ? { audio } : {}), ...(pose ? { pose } : {}) };
 }
 
+/** The spec field a model cache problem is blamed on: the claim the film names, or would name to override the default. */
+export const modelCacheField = "spec.storage.models.claimName";
+
+/** The model cache an svi film's probe checks: the claim, and the variant whose files it must hold. */
+export interface CheckedModels {
+  readonly claimName: string;
+  readonly variant: LongVideoSpec["variant"];
+}
+
 /**
- * The digest of a film's audio and skeleton video sources (the offset left out: it moves windows, not what is
- * read): a probe result recorded under another key is for other inputs and is read again.
+ * The digest of what a film's probe reads: its audio and skeleton video sources (the offset left out: it moves
+ * windows, not what is read) and, for an svi film, its model cache claim and variant. A probe result recorded
+ * under another key is for other inputs, and they are read again.
  */
-export function inputsKey(spec: Pick<LongVideoSpec, "audio" | "pose">): string {
+export function inputsKey(spec: Pick<LongVideoSpec, "audio" | "pose">, models?: CheckedModels): string {
   const sources = {
     audio: spec.audio ? mediaSource(spec.audio) : undefined,
     pose: spec.pose ? mediaSource(spec.pose) : undefined,
+    // Absent for a film without a model check, so such films keep the key they were probed under.
+    ...(models ? { models } : {}),
   };
   return createHash("sha256").update(canonicalJson(sources)).digest("hex");
 }
+
+/**
+ * When a model cache found incomplete is checked again: 30 s after the check, doubling with each one up to 10
+ * minutes, so that a cache being filled resumes the film soon, and one left wrong costs a short pod a few times an
+ * hour. Milliseconds since the epoch.
+ */
+export function modelRecheckAt(inputs: Pick<ProbedInputsStatus, "checkedAt" | "modelChecks">): number {
+  const checks = Math.max(1, inputs.modelChecks ?? 1);
+  const delayMs = Math.min(modelRecheck.maxMs, modelRecheck.firstMs * 2 ** Math.min(checks - 1, 16));
+  return (inputs.checkedAt === undefined ? 0 : Date.parse(inputs.checkedAt)) + delayMs;
+}
+
+const modelRecheck = { firstMs: 30_000, maxMs: 600_000 } as const;
 
 /**
  * The probe's verdict on a film's inputs: nothing to read, what was read, the input that cannot be read, or the
@@ -309,39 +338,52 @@ function probedInputs(
   spec: LongVideoSpec,
   film: IntentFilm,
   defaults: IntentDefaults,
+  modelsClaim: string | undefined,
 ): { readonly ok: true; readonly audioSeconds?: number } | Extract<IntentResult, { ok: false }> {
-  if (!spec.audio && !spec.pose) return { ok: true };
-  const key = inputsKey(spec);
+  const models = modelsClaim === undefined ? undefined : { claimName: modelsClaim, variant: spec.variant };
+  if (!spec.audio && !spec.pose && !models) return { ok: true };
+  const key = inputsKey(spec, models);
   const recorded = film.inputs?.key === key ? film.inputs : undefined;
+  const probe = probeIntent(spec, key, defaults, models);
   if (recorded?.unreadable) {
-    return {
-      ok: false,
-      reason: "InputUnreadable",
-      errors: [{ path: recorded.unreadable.field, message: recorded.unreadable.message }],
-    };
+    const errors = [{ path: recorded.unreadable.field, message: recorded.unreadable.message }];
+    if (recorded.unreadable.field === modelCacheField) {
+      return { ok: false, reason: "ModelCacheIncomplete", errors, probe, recheckAt: modelRecheckAt(recorded) };
+    }
+    return { ok: false, reason: "InputUnreadable", errors };
   }
-  const read =
-    recorded !== undefined &&
-    (!spec.audio || recorded.audioSeconds !== undefined) &&
-    (!spec.pose || recorded.poseFrames !== undefined);
-  if (read)
+  if (recorded !== undefined && readEverything(recorded, spec, models))
     return { ok: true, ...(recorded.audioSeconds === undefined ? {} : { audioSeconds: recorded.audioSeconds }) };
-  return { ok: false, reason: "Probing", probe: probeIntent(spec, key, defaults) };
+  return { ok: false, reason: "Probing", probe };
 }
 
-function probeIntent(spec: LongVideoSpec, key: string, defaults: IntentDefaults): ProbeIntent {
+/** Whether the probe recorded every measure the film needs: each input's length, the model cache checked. */
+function readEverything(recorded: ProbedInputsStatus, spec: LongVideoSpec, models: CheckedModels | undefined): boolean {
+  return (
+    (!spec.audio || recorded.audioSeconds !== undefined) &&
+    (!spec.pose || recorded.poseFrames !== undefined) &&
+    (!models || recorded.modelFiles !== undefined)
+  );
+}
+
+function probeIntent(
+  spec: LongVideoSpec,
+  key: string,
+  defaults: IntentDefaults,
+  models: CheckedModels | undefined,
+): ProbeIntent {
   const audio = spec.audio ? inputVolume(spec.audio) : undefined;
   const pose = spec.pose ? inputVolume(spec.pose) : undefined;
   return {
     key,
-    env: {
-      // The probe keeps nothing: a url is fetched into its scratch directory and dropped with the pod.
-      LV_WORKSPACE: mountPaths.scratch,
-      ...(spec.audio ? { LV_AUDIO: JSON.stringify(mediaSource(spec.audio)), LV_AUDIO_DIR: mountPaths.audio } : {}),
-      ...(spec.pose ? { LV_POSE: JSON.stringify(mediaSource(spec.pose)), LV_POSE_DIR: mountPaths.pose } : {}),
-    },
+    env: probeEnv(spec, models),
     inputVolumes: { ...(audio ? { audio } : {}), ...(pose ? { pose } : {}) },
-    fields: [...(spec.audio ? ["spec.audio"] : []), ...(spec.pose ? ["spec.pose"] : [])],
+    ...(models ? { modelsClaim: models.claimName } : {}),
+    fields: [
+      ...(spec.audio ? ["spec.audio"] : []),
+      ...(spec.pose ? ["spec.pose"] : []),
+      ...(models ? [modelCacheField] : []),
+    ],
     // It needs no GPU, but it runs where the film's pods may run.
     placement: { ...gpuPlacement(spec.gpu, defaults), count: 0 },
     podLabels: spec.podMetadata?.labels ?? {},
@@ -351,5 +393,18 @@ function probeIntent(spec: LongVideoSpec, key: string, defaults: IntentDefaults)
   };
 }
 
-/** A probe fetches at most a url (bounded by the fetch policy's own deadline) and runs ffprobe: minutes at most. */
+function probeEnv(spec: LongVideoSpec, models: CheckedModels | undefined): RuntimeEnv {
+  return {
+    // The probe keeps nothing: a url is fetched into its scratch directory and dropped with the pod.
+    LV_WORKSPACE: mountPaths.scratch,
+    ...(spec.audio ? { LV_AUDIO: JSON.stringify(mediaSource(spec.audio)), LV_AUDIO_DIR: mountPaths.audio } : {}),
+    ...(spec.pose ? { LV_POSE: JSON.stringify(mediaSource(spec.pose)), LV_POSE_DIR: mountPaths.pose } : {}),
+    ...(models ? { LV_CHECK_MODELS: models.variant, LV_MODELS_DIR: mountPaths.models } : {}),
+  };
+}
+
+/**
+ * A probe fetches at most a url (bounded by the fetch policy's own deadline), runs ffprobe and reads safetensors
+ * headers: minutes at most.
+ */
 const probeDeadlineSeconds = 600;

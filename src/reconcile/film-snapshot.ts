@@ -107,6 +107,8 @@ export interface ProbeIntent {
   readonly key: string;
   readonly env: RuntimeEnv;
   readonly inputVolumes: InputVolumes;
+  /** The model cache claim the probe checks (mounted read-only), for an svi film. */
+  readonly modelsClaim?: string;
   /** The spec fields the probe reads, in order: what an unreadable result is blamed on when the runtime names none. */
   readonly fields: readonly string[];
   readonly placement: GpuPlacement;
@@ -133,6 +135,17 @@ export type IntentResult =
       /** The film's inputs must be read before it can be planned. */
       readonly reason: "Probing";
       readonly probe: ProbeIntent;
+    }
+  | {
+      readonly ok: false;
+      /**
+       * The svi film's model cache lacks files or holds wrong ones (the probe said so): reported like an invalid
+       * spec, and probed again at `recheckAt` (ms since the epoch), so a cache filled later resumes the film.
+       */
+      readonly reason: "ModelCacheIncomplete";
+      readonly errors: readonly { readonly path: string; readonly message: string }[];
+      readonly probe: ProbeIntent;
+      readonly recheckAt: number;
     };
 
 export type JobKind = "segment" | "concat" | "probe";

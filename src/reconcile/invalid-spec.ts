@@ -3,7 +3,8 @@
  * operator can check failed) or may not use (it asks for more than its film policy allows): report the fields on
  * the film, once per generation, and create nothing. Everything already rendered stays recorded, so fixing the
  * spec (or the policy) resumes from it. An audio track or skeleton video the probe cannot read is reported the same
- * way (InputUnreadable): a corrected source is read again, and the film resumes.
+ * way (InputUnreadable): a corrected source is read again, and the film resumes; so is a model cache missing files
+ * (ModelCacheIncomplete), checked again with backoff.
  */
 import { ConditionReason, ConditionType, EventReason, mergedConditions } from "./film-conditions.ts";
 import type { ConditionDraft } from "./film-conditions.ts";
@@ -13,7 +14,7 @@ import { statusChanged } from "./film-status.ts";
 export function invalidSpecDecision(
   snapshot: FilmSnapshot,
   refusal: {
-    readonly reason: "InvalidSpec" | "PolicyRefused" | "InputUnreadable";
+    readonly reason: "InvalidSpec" | "PolicyRefused" | "InputUnreadable" | "ModelCacheIncomplete";
     readonly errors: readonly { readonly path: string; readonly message: string }[];
   },
   setup: readonly SetupAction[],

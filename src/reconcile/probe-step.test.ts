@@ -168,3 +168,124 @@ describe("probeReport", () => {
     expect(probeReport(undefined)).toEqual({});
   });
 });
+
+describe("probeDecision for a model cache", () => {
+  const field = "spec.storage.models.claimName";
+  const checking: ProbeIntent = {
+    ...probe,
+    key: "m1",
+    env: { LV_WORKSPACE: "/tmp", LV_CHECK_MODELS: "pro", LV_MODELS_DIR: "/models" },
+    fields: [field],
+    modelsClaim: "weights",
+  };
+  const problems = `${field}: the model cache at /models has 2 problems for variant pro: a: missing; b: missing`;
+  const checkJob = (attempt: number, finished?: "Succeeded" | "Failed", createdAt = now): ObservedJob => ({
+    ...probeJob(attempt, finished, "m1"),
+    createdAt: createdAt.toISOString(),
+  });
+  const incomplete = (inputs: NonNullable<FilmStatus["inputs"]>, recheckAt: number): FilmSnapshot["intent"] => ({
+    ok: false,
+    reason: "ModelCacheIncomplete",
+    errors: [{ path: field, message: inputs.unreadable?.message ?? "" }],
+    probe: checking,
+    recheckAt,
+  });
+  const at = (s: FilmSnapshot, intent: FilmSnapshot["intent"], when = now): FilmSnapshot => ({
+    ...s,
+    intent,
+    now: when,
+  });
+
+  it("says it checks the model cache, and records how many files it found right", () => {
+    const first = { ...snapshot(), intent: { ok: false as const, reason: "Probing" as const, probe: checking } };
+    expect(statusOf(first)?.conditions?.find((c) => c.type === "Ready")?.message).toBe(
+      "checking the model cache weights before planning the film",
+    );
+    const job = checkJob(0, "Succeeded");
+    const report = JSON.stringify({ ok: true, kind: "probe", modelFiles: 17, elapsed: 0.4 });
+    const read = { ...first, jobs: [job], pods: [podFor(job, report, 0)], film: { ...first.film, status: {} } };
+    expect(statusOf(read)?.inputs).toEqual({ key: "m1", modelFiles: 17 });
+    expect(effects(read)).toContainEqual({
+      kind: "event",
+      type: "Normal",
+      reason: "InputsRead",
+      message: "read the film's inputs: the model cache holds the 17 files it needs",
+    });
+  });
+
+  it("records the problems the runtime found as unreadable, counting the check and when it was made", () => {
+    const job = checkJob(0, "Failed");
+    const message = JSON.stringify({ ok: false, kind: "probe", exitCode: 2, field, error: problems });
+    const s = {
+      ...snapshot([job], [podFor(job, message, 2)]),
+      intent: { ok: false as const, reason: "Probing" as const, probe: checking },
+    };
+    expect(statusOf(s)?.inputs).toEqual({
+      key: "m1",
+      unreadable: {
+        field,
+        message: "the model cache at /models has 2 problems for variant pro: a: missing; b: missing",
+      },
+      modelChecks: 1,
+      checkedAt: now.toISOString(),
+    });
+    expect(effects(s).map((e) => e.kind)).not.toContain("createProbeJob");
+  });
+
+  it("blames the model cache when a probe that should have checked it reports no files", () => {
+    const job = checkJob(0, "Succeeded");
+    const s = {
+      ...snapshot([job], [podFor(job, JSON.stringify({ ok: true, kind: "probe" }), 0)]),
+      intent: { ok: false as const, reason: "Probing" as const, probe: checking },
+    };
+    expect(statusOf(s)?.inputs?.unreadable).toEqual({ field, message: "the probe did not check it" });
+  });
+
+  it("reports the problems and waits for the recheck, then starts a new attempt keeping the count", () => {
+    const job = checkJob(0, "Failed");
+    const inputs = {
+      key: "m1",
+      unreadable: { field, message: "2 problems" },
+      modelChecks: 1,
+      checkedAt: now.toISOString(),
+    };
+    const recheckAt = now.getTime() + 30_000;
+    const reported = at(snapshot([job], [podFor(job, "{}", 2)], { inputs }), incomplete(inputs, recheckAt));
+    const before = decide(reported);
+    expect(before.requeueAfterMs).toBe(30_000);
+    expect(before.then).toContainEqual({
+      kind: "event",
+      type: "Warning",
+      reason: "ModelCacheIncomplete",
+      message: `${field}: 2 problems`,
+    });
+    expect(before.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({
+      reason: "ModelCacheIncomplete",
+      message: `${field}: 2 problems`,
+    });
+    expect(decisionEffects(before).map((e) => e.kind)).not.toContain("createProbeJob");
+
+    const due = at(reported, incomplete(inputs, recheckAt), new Date(recheckAt));
+    const after = decide(due);
+    expect(decisionEffects(after)).toContainEqual(
+      expect.objectContaining({ kind: "createProbeJob", attempt: 1, name: probeJobName(film, "m1", 1) }),
+    );
+    expect(after.status?.inputs).toEqual({ key: "m1", modelChecks: 1, checkedAt: now.toISOString() });
+  });
+
+  it("does not take the recorded attempt's finding for the recheck's, while the new attempt is not yet seen", () => {
+    const recorded = checkJob(0, "Failed", new Date(now.getTime() - 60_000));
+    const checkedAt = new Date(now.getTime() - 50_000).toISOString();
+    const s = {
+      ...snapshot([recorded], [podFor(recorded, "{}", 2)], { inputs: { key: "m1", modelChecks: 1, checkedAt } }),
+      intent: { ok: false as const, reason: "Probing" as const, probe: checking },
+    };
+    const decision = decide(s);
+    expect(decisionEffects(decision).map((e) => e.kind)).not.toContain("createProbeJob");
+    expect(decision.status?.inputs ?? s.film.status.inputs).toEqual({ key: "m1", modelChecks: 1, checkedAt });
+    // Once the recheck's attempt has ended, its finding is recorded as the second check.
+    const again = checkJob(1, "Failed", now);
+    const ended = { ...s, jobs: [recorded, again], pods: [podFor(recorded, "{}", 2), podFor(again, "{}", 2)] };
+    expect(statusOf(ended)?.inputs).toMatchObject({ modelChecks: 2, checkedAt: now.toISOString() });
+  });
+});

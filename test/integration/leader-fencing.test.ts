@@ -304,6 +304,7 @@ describe("a reconcile in flight when leadership ends", () => {
               nodeSelector: {},
               tolerations: [],
               modelCacheClaim: "",
+              checkModelCache: true,
               backend: "svi",
               policy: operatorFilmPolicySchema.parse(testFilmPolicy),
             },
