@@ -50,7 +50,8 @@ const layerSource = z.union([
     wheels: z.string(),
     to: z.string().startsWith("/"),
     python: z.string().regex(/^3\.\d+$/, "python must be major.minor, such as 3.13"),
-    platform: z.string().default("manylinux2014_x86_64"),
+    /** pip's --platform: one tag, or several (PyPI's CUDA wheels are tagged manylinux_2_28, 2_27 and 2014). */
+    platform: z.union([z.string(), z.array(z.string()).min(1)]).default("manylinux2014_x86_64"),
     /**
      * Byte-compile the unpacked sources with the base's python<python> (chroot, as root; hash-checked .pyc files,
      * valid whatever the mtimes), so a read-only container does not recompile them at every start.
@@ -264,7 +265,8 @@ function downloadWheels(source: WheelsSource, file: string, wheels: readonly Pin
       [
         ...["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps", "--require-hashes"],
         ...["--only-binary=:all:", "--implementation=cp", `--python-version=${source.python}`, `--abi=cp${tag}`],
-        ...[`--platform=${source.platform}`, "--dest", dir, "--requirement", file],
+        ...[source.platform].flat().map((platform) => `--platform=${platform}`),
+        ...["--dest", dir, "--requirement", file],
       ],
       { stdio: ["ignore", "inherit", "inherit"] },
     );
