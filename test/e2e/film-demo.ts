@@ -123,7 +123,12 @@ export interface FilmView {
     readonly phase?: string;
     readonly progress?: string;
     readonly output?: { readonly path: string; readonly frames: number; readonly seconds: number };
-    readonly conditions?: readonly { readonly type: string; readonly status: string; readonly message?: string }[];
+    readonly conditions?: readonly {
+      readonly type: string;
+      readonly status: string;
+      readonly reason?: string;
+      readonly message?: string;
+    }[];
     readonly segments?: readonly {
       readonly index: number;
       readonly hash: string;

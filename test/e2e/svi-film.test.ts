@@ -13,7 +13,8 @@
  */
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -24,6 +25,7 @@ import {
   kubectl,
   loadImages,
   otherOperators,
+  readFilm,
   repoRoot,
   run,
   segmentFilesDirectory,
@@ -44,6 +46,10 @@ const realNode = "lv-local";
 const modelsDir = path.join(repoRoot, ".cache/e2e/svi-models");
 const modelsVolume = "lv-e2e-svi-models";
 const modelsClaim = "tiny-models";
+/** A copy of the model cache with a file missing and one corrupt, on its own volume and claim. */
+const brokenDir = `${modelsDir}-broken`;
+const brokenVolume = "lv-e2e-svi-models-broken";
+const brokenClaim = "broken-models";
 const reference = { name: "svi-still", key: "image.png" };
 const size = 256; // the API's smallest frame
 const fpsOf = (variant: Variant) => (variant === "talk" || variant === "dance" ? 25 : 16);
@@ -68,18 +74,18 @@ function buildTinyModelCache(dir: string): void {
 }
 
 /** A statically provisioned, read-only volume on the real node holding `dir`, and the claim bound to it. */
-function modelCacheObjects(dir: string): string {
+function modelCacheObjects(dir: string, volumeName = modelsVolume, claimName = modelsClaim): string {
   const volume = {
     apiVersion: "v1",
     kind: "PersistentVolume",
-    metadata: { name: modelsVolume },
+    metadata: { name: volumeName },
     spec: {
       capacity: { storage: "1Gi" },
       accessModes: ["ReadOnlyMany"],
       persistentVolumeReclaimPolicy: "Retain",
       storageClassName: "",
       volumeMode: "Filesystem",
-      claimRef: { namespace: filmsNamespace, name: modelsClaim },
+      claimRef: { namespace: filmsNamespace, name: claimName },
       local: { path: dir },
       nodeAffinity: {
         required: {
@@ -93,11 +99,11 @@ function modelCacheObjects(dir: string): string {
   const claim = {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
-    metadata: { name: modelsClaim, namespace: filmsNamespace },
+    metadata: { name: claimName, namespace: filmsNamespace },
     spec: {
       accessModes: ["ReadOnlyMany"],
       storageClassName: "",
-      volumeName: modelsVolume,
+      volumeName,
       resources: { requests: { storage: "1Gi" } },
     },
   };
@@ -197,7 +203,9 @@ const segmentPods = (film: string): SegmentPod[] =>
   );
 
 type Film = FilmView & {
-  readonly status?: FilmView["status"] & { readonly inputs?: { readonly audioSeconds?: number } };
+  readonly status?: FilmView["status"] & {
+    readonly inputs?: { readonly audioSeconds?: number; readonly modelFiles?: number; readonly modelChecks?: number };
+  };
 };
 
 /** Each stream's codec, start and duration in a film, by codec type (ffprobe). */
@@ -247,8 +255,9 @@ afterAll(() => {
   kubectl("delete", "namespace", filmsNamespace, "--ignore-not-found", "--timeout=120s");
   run("helm", ["uninstall", release.name, "-n", release.namespace, "--wait", "--ignore-not-found"]);
   kubectl("delete", "namespace", release.namespace, "--ignore-not-found", "--wait=false");
-  kubectl("delete", "persistentvolume", modelsVolume, "--ignore-not-found", "--timeout=60s");
+  kubectl("delete", "persistentvolume", modelsVolume, brokenVolume, "--ignore-not-found", "--timeout=60s");
   rmSync(modelsDir, { recursive: true, force: true });
+  rmSync(brokenDir, { recursive: true, force: true });
   for (const line of timings) say(line);
 }, 300_000);
 
@@ -434,4 +443,66 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
       );
     });
   }
+
+  it("fails a film whose model cache is wrong in seconds, naming each file, then resumes once the cache is fixed", async () => {
+    // The film variant reads the Wan 2.1 components and the svi-film LoRA: one missing, one not safetensors.
+    const missing = "svi/version-1.0/svi-film-opt-10212025.safetensors";
+    const corrupt = "Wan2.1-I2V-14B-480P-Diffusers/vae/diffusion_pytorch_model.safetensors";
+    rmSync(brokenDir, { recursive: true, force: true });
+    cpSync(modelsDir, brokenDir, { recursive: true });
+    rmSync(path.join(brokenDir, missing));
+    writeFileSync(path.join(brokenDir, corrupt), "these are not the weights you are looking for\n");
+    run("kubectl", ["apply", "-f", "-"], modelCacheObjects(brokenDir, brokenVolume, brokenClaim));
+    const manifest = sviFilm("film");
+    manifest.metadata.name = "wrong-models";
+    manifest.spec.storage.models.claimName = brokenClaim;
+    const applied = Date.now();
+    const name = applyFilmObject(filmsNamespace, manifest);
+
+    let film: Film = readFilm(filmsNamespace, name);
+    const ready = () => film.status?.conditions?.find((c) => c.type === "Ready");
+    while (ready()?.reason !== "ModelCacheIncomplete") {
+      if (Date.now() - applied > 90_000) throw new Error(`no ModelCacheIncomplete: ${JSON.stringify(film.status)}`);
+      await sleep(500);
+      film = readFilm(filmsNamespace, name);
+    }
+    const reportedAfter = (Date.now() - applied) / 1000;
+    const message = ready()?.message ?? "";
+    expect(message).toMatch(/^spec\.storage\.models\.claimName: /);
+    expect(message).toContain(missing);
+    expect(message).toContain(corrupt);
+    expect(film.status?.phase).toBe("Pending");
+    // Nothing but the probe ran: no segment pod was ever created, so no GPU was held for a wrong cache.
+    expect(segmentPods(name)).toEqual([]);
+    const events = kubectl(
+      "get",
+      "events",
+      "-n",
+      filmsNamespace,
+      "--field-selector",
+      `involvedObject.name=${name},reason=ModelCacheIncomplete`,
+      "-o",
+      "jsonpath={.items[*].message}",
+    );
+    expect(events).toContain(missing);
+
+    // Fixed in place (as filling a cache would): the recheck (30 s after the finding) finds it right, and the
+    // film is planned and starts rendering.
+    cpSync(path.join(modelsDir, missing), path.join(brokenDir, missing));
+    cpSync(path.join(modelsDir, corrupt), path.join(brokenDir, corrupt));
+    const fixed = Date.now();
+    while (!(film.status?.inputs?.modelFiles !== undefined && segmentPods(name).length > 0)) {
+      if (Date.now() - fixed > 120_000) throw new Error(`did not resume: ${JSON.stringify(film.status)}`);
+      await sleep(1000);
+      film = readFilm(filmsNamespace, name);
+    }
+    const resumedAfter = (Date.now() - fixed) / 1000;
+    expect(film.status.inputs.modelChecks).toBe(1);
+    expect(film.status.inputs.modelFiles).toBeGreaterThan(10);
+    kubectl("delete", "longvideo", name, "-n", filmsNamespace, "--timeout=120s");
+    timings.push(
+      `${name}: ModelCacheIncomplete ${reportedAfter.toFixed(1)}s after it was applied; ` +
+        `rendering again ${resumedAfter.toFixed(1)}s after the cache was fixed`,
+    );
+  }, 300_000);
 });
