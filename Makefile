@@ -45,6 +45,9 @@ test-integration: ## integration tests against the running local cluster (make c
 test-e2e: ## end-to-end tests against the running local cluster: helm install, films on the real node (animatic, svi on tiny models), Prometheus
 	. $(CLUSTER)/env.sh && KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project e2e
 
+test-gpu-image: deps ## the GPU runtime image (CUDA torch, 3.6 GB of wheels, cached) built and run in its own root filesystem: tiny svi films, animatic and concat on CPU
+	LV_GPU_IMAGE=1 LV_SKIP_CPU_IMAGE=1 bash runtime-image/run-tests.sh tests/test_image_rootfs.py
+
 demo: deps ## the main job: a film on the local cluster (helm install, apply the example, film copied to out/)
 	@bash $(CLUSTER)/cluster-up.sh
 	@. $(CLUSTER)/env.sh && KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/e2e/demo.ts

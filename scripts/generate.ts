@@ -3,7 +3,7 @@
  * a `crds/` directory, the chart's copy; the plain install YAML in `manifests/` and the chart's RBAC rules (from
  * the install facts in `src/install`); the chart's README.md with its values table (from `values.yaml` and
  * `values.schema.json`, as helm-docs writes one); the operator <-> runtime contract the Python worker reads (from
- * `src/api/runtime-contract.ts`). With `--check` it writes nothing and fails when a committed file differs
+ * `src/api/runtime-contract.ts`); the GPU runtime image's Dockerfile (from its image definition). With `--check` it writes nothing and fails when a committed file differs
  * from what it would write, naming the stale files.
  *
  *   node scripts/generate.ts          # write
@@ -17,6 +17,8 @@ import { runtimeContractJson } from "../src/api/runtime-contract.ts";
 import { parse } from "yaml";
 import { chartReadme } from "../src/install/chart-readme.ts";
 import { installYaml, rbacRulesYaml } from "../src/install/install-yaml.ts";
+import { runtimeDockerfile } from "./runtime-dockerfile.ts";
+import type { RuntimeImageDefinition } from "./runtime-dockerfile.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const crdFile = "crds/longvideo.dev_longvideos.yaml";
@@ -25,6 +27,7 @@ const installFile = "manifests/install.yaml";
 const chartRbacRulesFile = "charts/longvideo-operator/files/rbac-rules.yaml";
 const runtimeContractFile = "runtime-image/src/longvideo_runtime/contract.json";
 const chartDir = "charts/longvideo-operator";
+const gpuImageDefinition = "runtime-image/gpu-image.json";
 
 /** The chart's README.md from its template, Chart.yaml, values.yaml and values.schema.json (helm-docs' way). */
 function chartReadmeText(): string {
@@ -48,6 +51,13 @@ function generatedFiles(): { file: string; content: string }[] {
     { file: chartRbacRulesFile, content: rbacRulesYaml() },
     { file: runtimeContractFile, content: runtimeContractJson() },
     { file: `${chartDir}/README.md`, content: chartReadmeText() },
+    {
+      file: "runtime-image/Dockerfile",
+      content: runtimeDockerfile(
+        JSON.parse(readFileSync(path.join(root, gpuImageDefinition), "utf8")) as RuntimeImageDefinition,
+        gpuImageDefinition,
+      ),
+    },
   );
   return files;
 }

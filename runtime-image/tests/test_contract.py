@@ -123,7 +123,10 @@ def test_the_contract_ships_with_the_package_and_the_images() -> None:
     (app,) = [layer for layer in image["layers"] if "copy" in layer]
     assert Path(app["copy"]) == Path("runtime-image/src/longvideo_runtime")
     assert not [p for p in app.get("exclude", []) if fnmatch("contract.json", p)]
-    assert "COPY src/longvideo_runtime /opt/longvideo/longvideo_runtime" in (HERE / "Dockerfile").read_text()
+    gpu = json.loads((HERE / "gpu-image.json").read_text())
+    (gpu_app,) = [layer for layer in gpu["layers"] if "copy" in layer]
+    assert gpu_app["copy"] == app["copy"] and gpu_app["to"] == app["to"]
+    assert f"COPY {app['copy']} {app['to']}" in (HERE / "Dockerfile").read_text()
 
 
 # --- LV_* variables ----------------------------------------------------------------------------------------------
@@ -273,8 +276,9 @@ def test_mount_path_defaults_are_the_contracts() -> None:
     image = json.loads((HERE / "cpu-image.json").read_text())
     assert f"LV_WORKSPACE={mounts['workspace']}" in image["config"]["Env"]
     assert image["config"]["WorkingDir"] == mounts["scratch"]
-    dockerfile = (HERE / "Dockerfile").read_text()
-    assert f"LV_MODELS_DIR={mounts['models']}" in dockerfile and f"LV_WORKSPACE={mounts['workspace']}" in dockerfile
+    gpu = json.loads((HERE / "gpu-image.json").read_text())["config"]
+    assert {f"LV_MODELS_DIR={mounts['models']}", f"LV_WORKSPACE={mounts['workspace']}"} <= set(gpu["Env"])
+    assert gpu["WorkingDir"] == mounts["scratch"]
 
 
 def snake(name: str) -> str:

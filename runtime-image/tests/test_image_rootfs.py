@@ -1,9 +1,14 @@
-"""The CPU image (cpu-image.json) as the real node runs it: svi on tiny models, animatic and concat, in its rootfs.
+"""The runtime images as a node runs them: svi on tiny models, animatic and concat, each in its own root filesystem.
 
-runtime-image/run-tests.sh builds the image with the project's OCI script and sets LV_CPU_IMAGE_LAYERS to its
-unpacked layers (`node test/cluster/oci-image.ts runtime-image/cpu-image.json --unpack`); each command then runs
-in that root filesystem through image_chroot.py: read-only root, the image's user, Env and entrypoint, a tmpfs /tmp,
-the workspace bound read-write and the tiny models (made on the host by svi/tiny.py) bound read-only. Needs root.
+Two images, one set of tests. The CPU image (cpu-image.json: Debian's CPU torch) is what the local cluster's real
+node runs; the GPU image (gpu-image.json: PyPI's CUDA 12.8 torch and nvidia wheels) is what a GPU cluster runs, and
+here, with no GPU, it must import torch, find no CUDA device and fall back to the CPU as the worker documents
+(LV_DEVICE auto: cpu, float32). runtime-image/run-tests.sh builds each image with the project's OCI script and sets
+LV_CPU_IMAGE_LAYERS / LV_GPU_IMAGE_LAYERS to its unpacked layers (`node test/cluster/oci-image.ts <definition>
+--unpack`): the CPU image in every run of the tests, the GPU image with LV_GPU_IMAGE=1 (`make test-gpu-image`: its
+wheels are 3.6 GB). Each command runs in the image's root filesystem through image_chroot.py: read-only root, the
+image's user, Env and entrypoint, a tmpfs /tmp, the workspace bound read-write and the tiny models (made on the host
+by svi/tiny.py) bound read-only. Needs root.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,20 +39,63 @@ from longvideo_runtime import media, safetensors_io
 from test_animatic import BLOCK_TORCH
 from test_svi_talk_dance import dance_chain, talk_chain
 
-LAYERS = os.environ.get("LV_CPU_IMAGE_LAYERS", "")
-DEFINITION = Path(__file__).resolve().parents[1] / "cpu-image.json"
+HERE = Path(__file__).resolve().parents[1]
 LAUNCHER = Path(__file__).resolve().parent / "image_chroot.py"
 
-pytestmark = pytest.mark.skipif(
-    not LAYERS or os.geteuid() != 0,
-    reason="runs in the CPU image's root filesystem: run-tests.sh sets LV_CPU_IMAGE_LAYERS (as root)",
-)
+
+@dataclass(frozen=True)
+class RuntimeImage:
+    """An image definition, the wheel lists it pins, and its unpacked layers when run-tests.sh built it."""
+
+    name: str
+    definition: Path
+    wheels: tuple[Path, ...]
+    layers: str
+    cuda: str | None
+
+
+IMAGES = {
+    "cpu": RuntimeImage(
+        "cpu",
+        HERE / "cpu-image.json",
+        (HERE / "cpu-image-wheels.txt",),
+        os.environ.get("LV_CPU_IMAGE_LAYERS", ""),
+        None,
+    ),
+    "gpu": RuntimeImage(
+        "gpu",
+        HERE / "gpu-image.json",
+        (HERE / "gpu-image-cuda-wheels.txt", HERE / "gpu-image-wheels.txt"),
+        os.environ.get("LV_GPU_IMAGE_LAYERS", ""),
+        "12.8",
+    ),
+}
+
+
+@pytest.fixture(params=sorted(IMAGES))
+def image(request: pytest.FixtureRequest) -> RuntimeImage:
+    built = IMAGES[str(request.param)]
+    if not built.layers or os.geteuid() != 0:
+        variable = f"LV_{built.name.upper()}_IMAGE_LAYERS"
+        pytest.skip(f"runs in the {built.name} image's root filesystem: run-tests.sh sets {variable} (as root)")
+    return built
+
+
+def pins(image: RuntimeImage) -> dict[str, str]:
+    """name -> version of every wheel the image pins."""
+    return dict(
+        line.split(" ")[0].split("==")
+        for wheels in image.wheels
+        for line in wheels.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+
 
 Command = Callable[..., list[str]]
 
 
 @pytest.fixture
-def pod(tmp_path: Path) -> tuple[Path, Command]:
+def pod(tmp_path: Path, image: RuntimeImage) -> tuple[Path, Command]:
     """A directory the image's user may write (workspace, termination log) and a command factory for the image."""
     shared = tmp_path / "pod"
     shared.mkdir()
@@ -55,7 +104,8 @@ def pod(tmp_path: Path) -> tuple[Path, Command]:
     def command(*, read_only: tuple[Path, ...] = (), whole: bool = False, workspace: Path = shared) -> list[str]:
         scratch = tmp_path / f"chroot-{len(list(tmp_path.glob('chroot-*')))}"
         scratch.mkdir()
-        argv = ["unshare", "--mount", "--fork", "--", sys.executable, str(LAUNCHER), LAYERS, str(DEFINITION)]
+        argv = ["unshare", "--mount", "--fork", "--", sys.executable, str(LAUNCHER), image.layers]
+        argv.append(str(image.definition))
         argv += [str(scratch), "--bind", str(workspace)]
         for path in read_only:
             argv += ["--bind-ro", str(path)]
@@ -111,7 +161,7 @@ def test_three_chained_svi_segments_and_concat_in_the_image(
 def test_three_chained_talk_and_dance_segments_in_the_image(
     pod: tuple[Path, Command], tiny_models: dict[str, Path]
 ) -> None:
-    """wav2vec2, MultiTalk and the pose encoder on the image's Debian torch, each window recorded as planned."""
+    """wav2vec2, MultiTalk and the pose encoder on the image's torch, each window recorded as planned."""
     shared, command = pod
     models = readable(tiny_models)
     reference = write_reference(shared / "reference.png")
@@ -121,24 +171,27 @@ def test_three_chained_talk_and_dance_segments_in_the_image(
     assert [r["keptFrames"] for r in talk] == [13, 13, 13] and len(dance) == 3
 
 
-def test_the_image_carries_torch_for_cpu_and_the_pinned_libraries(pod: tuple[Path, Command]) -> None:
+def test_the_image_carries_its_torch_and_the_pinned_libraries(pod: tuple[Path, Command], image: RuntimeImage) -> None:
+    """The CPU image's torch is Debian's CPU build; the GPU image's is PyPI's CUDA build, which finds no device here."""
     shared, command = pod
     script = shared / "versions.py"
     script.write_text(
         "import json, torch, diffusers, transformers, accelerate, huggingface_hub, tokenizers, safetensors\n"
+        "from longvideo_runtime.svi.models import choose_device\n"
         "print(json.dumps({m.__name__: m.__version__ for m in (torch, diffusers, transformers, accelerate,"
-        " huggingface_hub, tokenizers, safetensors)} | {'cuda': torch.version.cuda}))\n"
+        " huggingface_hub, tokenizers, safetensors)} | {'cuda': torch.version.cuda,"
+        " 'available': torch.cuda.is_available(), 'device': str(choose_device('auto'))}))\n"
     )
     run = run_cli([str(script)], {}, shared, command=[*command(whole=True), "python3"])
     assert run.code == 0, run.stderr
-    pins = dict(
-        line.split(" ")[0].split("==")
-        for line in (DEFINITION.parent / "cpu-image-wheels.txt").read_text().splitlines()
-        if line and not line.startswith("#")
-    )
-    assert run.message["cuda"] is None, "Debian's CPU build of torch"
+    pinned = pins(image)
+    assert run.message["cuda"] == image.cuda
+    assert run.message["available"] is False, "no GPU on this machine"
+    assert run.message["device"] == "cpu", "LV_DEVICE auto falls back to the CPU"
     for name in ("diffusers", "transformers", "accelerate", "huggingface_hub", "tokenizers"):
-        assert run.message[name] == pins[name], name
+        assert run.message[name] == pinned[name], name
+    if image.name == "gpu":
+        assert run.message["torch"] == f"{pinned['torch']}+cu128"
 
 
 def test_animatic_and_concat_in_the_image_never_import_torch(pod: tuple[Path, Command]) -> None:
