@@ -93,7 +93,9 @@ class ModelCacheReport:
     def summary(self, limit: int = 700) -> str:
         """One line: how many problems, and as many of them as fit in about `limit` characters."""
         if self.ok:
-            return f"the model cache at {self.models_dir} holds the {len(self.files)} files variant {self.variant} reads"
+            return (
+                f"the model cache at {self.models_dir} holds the {len(self.files)} files variant {self.variant} reads"
+            )
         count = len(self.problems)
         head = (
             f"the model cache at {self.models_dir} has {count} problem{'s' if count > 1 else ''} "
@@ -358,7 +360,9 @@ class _Checker:
                     f"config's {count} (weights of another model size?)",
                 )
         self._listed(
-            weights.label, [f"no tensor {n} (the config ({expected[n].why}) needs {_shape(expected[n].shape)})" for n in missing], "tensors missing"
+            weights.label,
+            [f"no tensor {n} (the config ({expected[n].why}) needs {_shape(expected[n].shape)})" for n in missing],
+            "tensors missing",
         )
         wrong: dict[str, list[str]] = {}
         for name, want in expected.items():
@@ -419,7 +423,9 @@ class _Checker:
 
     def tokenizer(self, directory: str) -> None:
         self.json_object(f"{directory}/tokenizer_config.json")
-        if (self.root / directory / "spiece.model").is_file() and not (self.root / directory / "tokenizer.json").is_file():
+        if (self.root / directory / "spiece.model").is_file() and not (
+            self.root / directory / "tokenizer.json"
+        ).is_file():
             self.present(f"{directory}/spiece.model")
         else:
             self.present(f"{directory}/tokenizer.json")
@@ -657,7 +663,9 @@ class _Checker:
             self.problem(rel, f"{len(duplicates)} key(s) name one matrix twice: {_list(sorted(duplicates))}")
         incomplete = sorted(m for m, p in pairs.items() if "down" not in p or "up" not in p)
         if incomplete:
-            self.problem(rel, f"{len(incomplete)} module(s) have only one of their two LoRA matrices: {_list(incomplete)}")
+            self.problem(
+                rel, f"{len(incomplete)} module(s) have only one of their two LoRA matrices: {_list(incomplete)}"
+            )
         misfits: list[str] = []
         for module, parts in sorted(pairs.items()):
             down, up = parts.get("down"), parts.get("up")
@@ -691,7 +699,12 @@ class _Checker:
             return
         if dim is not None:
             expected = pose_encoder_shapes(dim, pose["0.weight"][0])
-            self.exact(rel, {POSE_MARKER + k: v for k, v in pose.items()}, {POSE_MARKER + k: v for k, v in expected.items()}, f"the pose encoder for a DiT of width {dim}")
+            self.exact(
+                rel,
+                {POSE_MARKER + k: v for k, v in pose.items()},
+                {POSE_MARKER + k: v for k, v in expected.items()},
+                f"the pose encoder for a DiT of width {dim}",
+            )
 
     def exact(self, rel: str, given: Mapping[str, Shape], expected: Mapping[str, Shape], target: str) -> None:
         """Every key used, every parameter given, shapes equal (weights_file.refuse_unmatched and the loaders)."""
@@ -716,7 +729,9 @@ class _Checker:
         raw = {k: v.shape for k, v in header.items()}
         state = {k.removeprefix("diffusion_model."): v for k, v in raw.items()}
         if len(state) != len(raw):
-            twice = sorted(k for k in raw if k.startswith("diffusion_model.") and k.removeprefix("diffusion_model.") in raw)
+            twice = sorted(
+                k for k in raw if k.startswith("diffusion_model.") and k.removeprefix("diffusion_model.") in raw
+            )
             self.problem(MULTITALK_FILE, f"keys name one tensor with and without a prefix: {_list(twice)}")
             return
         layers, channels = audio
@@ -801,4 +816,3 @@ def _list(items: list[str], shown: int = 6) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-

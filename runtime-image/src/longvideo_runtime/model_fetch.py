@@ -24,7 +24,11 @@ from longvideo_runtime.logs import Logger
 from longvideo_runtime.variants import MULTITALK_FILE, PROFILES, WAV2VEC_DIR, Variant
 
 _WAN21, _WAN22 = "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "Wan-AI/Wan2.2-I2V-A14B-Diffusers"
-_SVI, _WAV2VEC, _MULTITALK = "vita-video-gen/svi-model", "TencentGameMate/chinese-wav2vec2-base", "MeiGen-AI/MeiGen-MultiTalk"
+_SVI, _WAV2VEC, _MULTITALK = (
+    "vita-video-gen/svi-model",
+    "TencentGameMate/chinese-wav2vec2-base",
+    "MeiGen-AI/MeiGen-MultiTalk",
+)
 
 
 @dataclass(frozen=True)
