@@ -309,6 +309,11 @@ def test_the_tables_are_the_modules_the_loaders_build(tiny_cache: Path) -> None:
         model = WanTransformer3DModel.from_pretrained(tiny_cache / directory)
         linears = {n: tuple(m.weight.shape) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
         assert transformer_linears(json.loads((tiny_cache / directory / "config.json").read_text())) == linears
+    # Wan 2.1 I2V 14B's own config also sets added_kv_proj_dim (the image keys and values of every cross-attention).
+    config = {**json.loads((tiny_cache / WAN21 / "transformer" / "config.json").read_text()), "added_kv_proj_dim": 24}
+    model = WanTransformer3DModel.from_config(config)
+    linears = {n: tuple(m.weight.shape) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    assert "blocks.1.attn2.add_k_proj" in linears and transformer_linears(config) == linears
     assert check.POSE_MARKER == pose_encoder.MARKER
     assert (check.AUDIO_WINDOW, check.AUDIO_LATENT_WINDOW) == (audio_features.WINDOW, audio_features.LATENT_WINDOW)
     assert protocol.condition_mask(5, 16, 16).shape[1] == check.MASK_CHANNELS
@@ -436,6 +441,17 @@ def test_the_probe_of_a_right_cache_reports_its_files_beside_the_audio(tiny_cach
     checked = [e for e in run.logs if e.get("event") == "models-checked"]
     assert checked and checked[0]["problems"] == 0
     print(f"probe's model check of the tiny talk cache: {checked[0]['seconds']} s")
+
+
+def test_a_cache_that_is_not_there_is_one_problem(tmp_path: Path) -> None:
+    run = run_cli(["probe"], {"LV_CHECK_MODELS": "film", "LV_MODELS_DIR": str(tmp_path / "gone")}, tmp_path)
+    assert run.code == 2 and run.message["field"] == FIELD
+    problem = f"{tmp_path / 'gone'} is not a directory (is the model cache mounted there?)"
+    assert run.message["modelProblems"] == [{"file": ".", "problem": problem}]
+    assert (
+        run.message["error"]
+        == f"{FIELD}: the model cache at {tmp_path / 'gone'} has 1 problem for variant film: .: {problem}"
+    )
 
 
 def test_the_probe_refuses_an_unknown_variant(tmp_path: Path) -> None:

@@ -127,6 +127,9 @@ class ModelCacheError(BadInput):
 def check_model_cache(models_dir: Path, variant: Variant) -> ModelCacheReport:
     """Checks the files `variant` reads under `models_dir` (see the module's docstring); never raises for them."""
     started = time.perf_counter()
+    if not models_dir.is_dir():
+        missing = ModelProblem(".", f"{models_dir} is not a directory (is the model cache mounted there?)")
+        return ModelCacheReport(variant, models_dir, (), (missing,), time.perf_counter() - started)
     check = _Checker(models_dir)
     profile = PROFILES[variant]
     two_experts = profile.protocol == "latent"
