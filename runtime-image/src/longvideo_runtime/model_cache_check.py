@@ -138,9 +138,9 @@ def check_model_cache(models_dir: Path, variant: Variant) -> ModelCacheReport:
     for path, expert in loras:
         if not path:
             continue
-        linears = wan.linears.get(expert) if wan else None
+        linears = wan.linears.get(expert)
         if variant == "dance":
-            check.dance(path, linears, wan.dim if wan else None)
+            check.dance(path, linears, wan.dim)
         else:
             check.lora_file(path, linears, f"the Wan {expert}")
     if variant == "talk":
@@ -246,7 +246,6 @@ class _Wan:
     #: Linear modules by expert directory (transformer, transformer_2): what LoRAs are checked against.
     linears: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     blocks: int | None = None
-    heads: int | None = None
 
 
 class _Checker:
@@ -347,7 +346,8 @@ class _Checker:
                 match = blocks.match(name)
                 if match:
                     wanted.setdefault(int(match[1]), []).append(name)
-            gone = sorted(i for i, names in wanted.items() if all(n in missing for n in names))
+            absent = set(missing)
+            gone = sorted(i for i, names in wanted.items() if all(n in absent for n in names))
             if gone:
                 self.problem(
                     weights.label,
@@ -398,7 +398,7 @@ class _Checker:
 
     # --- components -------------------------------------------------------------------------------------------
 
-    def wan(self, model: str, two_experts: bool) -> _Wan | None:
+    def wan(self, model: str, two_experts: bool) -> _Wan:
         wan = _Wan()
         self.tokenizer(f"{model}/tokenizer")
         text_dim = self.text_encoder(f"{model}/text_encoder")
@@ -420,7 +420,6 @@ class _Checker:
         if first is not None:
             wan.dim = int(first["num_attention_heads"]) * int(first["attention_head_dim"])
             wan.blocks = int(first["num_layers"])
-            wan.heads = int(first["num_attention_heads"])
             self.image_encoder(model, first.get("image_dim"))
         return wan
 
@@ -724,10 +723,10 @@ class _Checker:
         ]
         self._listed(rel, wrong, "tensors with shapes that do not fit")
 
-    def talk(self, wan: _Wan | None) -> None:
+    def talk(self, wan: _Wan) -> None:
         audio = self.wav2vec2(WAV2VEC_DIR)
         header = self.header(MULTITALK_FILE)
-        if header is None or wan is None or wan.dim is None or wan.blocks is None or audio is None:
+        if header is None or wan.dim is None or wan.blocks is None or audio is None:
             return
         raw = {k: v.shape for k, v in header.items()}
         state = {k.removeprefix("diffusion_model."): v for k, v in raw.items()}
