@@ -271,7 +271,10 @@ class _Checker:
             return None
         try:
             value = json.loads((self.root / rel).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        except OSError as e:
+            self.problem(rel, f"not readable: {e.strerror or e}")
+            return None
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
             self.problem(rel, f"not readable JSON: {_cut(str(e), 160)}")
             return None
         if not isinstance(value, dict):
@@ -284,9 +287,12 @@ class _Checker:
             return None
         try:
             return read_header(self.root / rel)
-        except (OSError, FormatError) as e:
+        except FormatError as e:
             self.problem(rel, f"not a safetensors file: {_cut(str(e), 200)}")
-            return None
+        except OSError as e:
+            # e.g. written by another user without read permission for the worker's (uid 1000).
+            self.problem(rel, f"not readable: {e.strerror or e}")
+        return None
 
     def weights(self, directory: str, stem: str, index_first: bool) -> _Weights | None:
         """The tensors of a weights directory: `<stem>.safetensors`, or its index json and every shard it names.
