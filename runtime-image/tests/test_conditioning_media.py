@@ -227,7 +227,16 @@ def test_window_text_round_trips() -> None:
 
 
 def test_the_probe_spec_needs_an_input() -> None:
-    with pytest.raises(BadInput, match="neither is set"):
+    with pytest.raises(BadInput, match="LV_AUDIO, LV_POSE or LV_CHECK_MODELS, and none is set"):
         parse_probe({"LV_WORKSPACE": "/tmp/ws"})
     probe = parse_probe({"LV_WORKSPACE": "/tmp/ws", "LV_POSE": POSE})
-    assert probe.pose == POSE and probe.audio is None
+    assert probe.pose == POSE and probe.audio is None and probe.check_models is None
+    # An svi film's probe may check the model cache alone (a film without audio or pose).
+    models = parse_probe({"LV_CHECK_MODELS": "pro", "LV_MODELS_DIR": "/mnt/models"})
+    assert (models.check_models, models.models_dir, models.audio, models.pose) == (
+        "pro",
+        Path("/mnt/models"),
+        None,
+        None,
+    )
+    assert parse_probe({"LV_CHECK_MODELS": "talk", "LV_AUDIO": AUDIO}).models_dir == Path("/models")

@@ -53,3 +53,24 @@ def test_corrupt_files_raise_format_errors(mangle: object) -> None:
     data = safetensors_io.dumps(sample())
     with pytest.raises(safetensors_io.FormatError):
         safetensors_io.loads(mangle(data))  # type: ignore[operator]
+
+
+def test_the_header_alone_is_read_and_a_cut_file_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(safetensors_io.dumps(sample()))
+    header = safetensors_io.read_header(path)
+    assert {k: (v.dtype, v.shape) for k, v in header.items()} == {
+        "motion_frames": ("U8", (2, 4, 4, 3)),
+        "motion_latents": ("F32", (16, 1, 6, 8)),
+    }
+    # Dtypes numpy lacks (model files are mostly BF16) are read from the header like any other.
+    raw = b'{"w":{"dtype":"BF16","shape":[3,2],"data_offsets":[0,12]}}'
+    (tmp_path / "bf16.safetensors").write_bytes(len(raw).to_bytes(8, "little") + raw + bytes(12))
+    assert safetensors_io.read_header(tmp_path / "bf16.safetensors")["w"].shape == (3, 2)
+    (tmp_path / "cut.safetensors").write_bytes(len(raw).to_bytes(8, "little") + raw + bytes(11))
+    with pytest.raises(safetensors_io.FormatError, match=r"truncated: its tensors need 12 bytes .* holds 11"):
+        safetensors_io.read_header(tmp_path / "cut.safetensors")
+    wrong = raw.replace(b"[0,12]", b"[0,10]")
+    (tmp_path / "wrong.safetensors").write_bytes(len(wrong).to_bytes(8, "little") + wrong + bytes(12))
+    with pytest.raises(safetensors_io.FormatError, match=r"data offsets 0\.\.10 do not match its BF16 shape \[3, 2\]"):
+        safetensors_io.read_header(tmp_path / "wrong.safetensors")

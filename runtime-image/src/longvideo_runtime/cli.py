@@ -3,6 +3,11 @@
 Inputs come from LV_* environment variables (what the operator sets); an option given on the command line
 overrides its variable. Every run ends with a JSON line on stdout and, in a pod, the same compact JSON in the
 termination message; the exit code says what kind of failure it was (errors.ExitCode).
+
+Two commands are for people filling a model cache, not for the operator: `check-models --variant V
+[--models-dir DIR]` prints one line per problem the probe's model check finds (or `ok: N files`) and exits 0 or 2;
+`fetch-models --variant V --models-dir DIR` downloads the variant's files from the Hugging Face Hub
+(model_fetch.py), then checks them the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from typing import Any, NoReturn
 from longvideo_runtime.contract import CONTRACT
 from longvideo_runtime.errors import BadInput, ExitCode, HandoffError, OutOfMemory, Terminated, WorkerError
 from longvideo_runtime.logs import Logger
-from longvideo_runtime.spec import DEFAULT_TERMINATION_LOG
+from longvideo_runtime.spec import DEFAULT_TERMINATION_LOG, MODELS_DIR
+from longvideo_runtime.variants import VARIANTS, Variant
 
 MAX_TERMINATION_BYTES = CONTRACT.termination_message.max_bytes
 
@@ -86,6 +92,8 @@ CONCAT_OPTIONS: tuple[tuple[str, str], ...] = (
 )
 PROBE_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--workspace", "LV_WORKSPACE"),
+    ("--check-models", "LV_CHECK_MODELS"),
+    ("--models-dir", "LV_MODELS_DIR"),
     ("--audio-source", "LV_AUDIO"),
     ("--audio-dir", "LV_AUDIO_DIR"),
     ("--pose-source", "LV_POSE"),
@@ -116,10 +124,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     for option, variable in CONCAT_OPTIONS:
         concat.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")
-    probe = commands.add_parser("probe", help="report the duration of the film's audio and skeleton video")
+    probe = commands.add_parser(
+        "probe", help="report the duration of the film's audio and skeleton video; check the model cache"
+    )
     for option, variable in PROBE_OPTIONS:
         probe.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")
+    check = commands.add_parser(
+        "check-models", help="print each problem of a model cache for a variant (or `ok: N files`); exit 0 or 2"
+    )
+    fetch = commands.add_parser(
+        "fetch-models", help="download a variant's model files from the Hugging Face Hub into a model cache, then check"
+    )
+    for command in (check, fetch):
+        command.add_argument("--variant", required=True, choices=VARIANTS)
+        command.add_argument(
+            "--models-dir", default=None, help=f"the model cache (default: LV_MODELS_DIR or {MODELS_DIR})"
+        )
     return parser
+
+
+def _check_models(variant: Variant, models_dir: Path, log: Logger) -> int:
+    """Prints the check's problems, one a line, or `ok: N files`; the exit code (0, or 2 for bad input)."""
+    from longvideo_runtime.model_cache_check import check_model_cache
+
+    report = check_model_cache(models_dir, variant)
+    log.info("models-checked", variant=variant, files=len(report.files), seconds=round(report.seconds, 3))
+    for problem in report.problems:
+        sys.stdout.write(f"{problem.file}: {problem.problem}\n")
+    if report.ok:
+        sys.stdout.write(f"ok: {len(report.files)} files\n")
+    sys.stdout.flush()
+    return int(ExitCode.OK if report.ok else ExitCode.BAD_INPUT)
 
 
 def _termination_path(option: str | None) -> Path | None:
@@ -139,6 +174,22 @@ def compact(message: dict[str, Any]) -> str:
     trimmed = {k: (v[:300] + "…" if isinstance(v, str) and len(v) > 300 else v) for k, v in message.items()}
     text = json.dumps(trimmed, separators=(",", ":"), ensure_ascii=False)
     return text.encode()[:MAX_TERMINATION_BYTES].decode(errors="ignore")
+
+
+def fitting(message: dict[str, Any], problems: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The first of `problems` (each cut short) that `message` can carry within the termination message's limit."""
+    kept: list[dict[str, str]] = []
+    for problem in problems:
+        item = {"file": _cut(problem["file"], 200), "problem": _cut(problem["problem"], 300)}
+        trial = json.dumps({**message, "modelProblems": [*kept, item]}, separators=(",", ":"), ensure_ascii=False)
+        if len(trial.encode()) > MAX_TERMINATION_BYTES:
+            break
+        kept.append(item)
+    return kept
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _report(path: Path | None, message: dict[str, Any], log: Logger) -> None:
@@ -189,6 +240,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             spec = parse_segment(os.environ, overrides)
             _report(termination, summary(run_segment(spec, log)), log)
+        elif args.command in ("check-models", "fetch-models"):
+            models_dir = Path(args.models_dir or os.environ.get("LV_MODELS_DIR") or MODELS_DIR)
+            if args.command == "fetch-models":
+                from longvideo_runtime.model_fetch import fetch_models
+
+                fetch_models(args.variant, models_dir, log)
+            return _check_models(args.variant, models_dir, log)
         elif args.command == "probe":
             from longvideo_runtime.probe import run_probe
             from longvideo_runtime.spec import parse_probe
@@ -219,8 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             message["missingSegment"] = error.missing_segment
         field = getattr(error, "field", None)
         if isinstance(field, str):
-            # An audio track or skeleton video that cannot be read: the spec field the film's condition names.
+            # An audio track, skeleton video or model cache that cannot be read: the spec field the film names.
             message["field"] = field
+        problems = getattr(error, "model_problems", None)
+        if isinstance(problems, list):
+            message["modelProblems"] = fitting(message, problems)
         _report(termination, message, log)
         return int(error.code)
 

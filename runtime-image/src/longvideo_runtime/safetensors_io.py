@@ -8,8 +8,10 @@ deterministic, so that the same latents always have the same digest. Files are o
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +33,30 @@ _NAMES = {v: k for k, v in _DTYPES.items()}
 _MAX_HEADER = 100 * 1024 * 1024
 
 
+#: Bytes per element of every dtype the format names, those numpy lacks included (model files are mostly BF16).
+_ITEM_BYTES = {
+    **{code: dtype.itemsize for code, dtype in _DTYPES.items()},
+    "BF16": 2,
+    "U16": 2,
+    "U32": 4,
+    "U64": 8,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+}
+
+
 class FormatError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """One tensor as a file's header describes it (offsets into the data after the header)."""
+
+    dtype: str
+    shape: tuple[int, ...]
+    start: int
+    end: int
 
 
 def dumps(tensors: Mapping[str, Array], metadata: Mapping[str, str] | None = None) -> bytes:
@@ -89,3 +113,51 @@ def loads(data: bytes) -> tuple[dict[str, Array], dict[str, str]]:
 
 def load(path: Path) -> tuple[dict[str, Array], dict[str, str]]:
     return loads(path.read_bytes())
+
+
+def read_header(path: Path) -> dict[str, TensorEntry]:
+    """The tensors a safetensors file's header lists, reading the header only (model files are tens of GB).
+
+    FormatError says what is wrong: too short, a header that is not JSON or does not fit the file, an entry without
+    dtype, shape or offsets, or tensors whose data would end past the file's end (a truncated download).
+    """
+    with path.open("rb") as f:
+        file_bytes = os.fstat(f.fileno()).st_size
+        first = f.read(8)
+        if len(first) < 8:
+            raise FormatError(f"the file has {file_bytes} bytes, fewer than a safetensors header's 8")
+        (size,) = struct.unpack("<Q", first)
+        if size > _MAX_HEADER or 8 + size > file_bytes:
+            raise FormatError(f"its header length {size} does not fit a file of {file_bytes} bytes")
+        raw = f.read(size)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FormatError(f"its header is not JSON: {e}") from None
+    if not isinstance(header, dict):
+        raise FormatError("its header is not a JSON object")
+    header.pop("__metadata__", None)
+    data_bytes = file_bytes - 8 - size
+    entries: dict[str, TensorEntry] = {}
+    for name, info in header.items():
+        try:
+            dtype = str(info["dtype"])
+            shape = tuple(int(d) for d in info["shape"])
+            start, end = (int(x) for x in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise FormatError(f"tensor {name!r}: bad header entry {json.dumps(info)[:120]}") from None
+        count = 1
+        for d in shape:
+            count *= d
+        item = _ITEM_BYTES.get(dtype)
+        if not 0 <= start <= end or (item is not None and end - start != count * item):
+            raise FormatError(
+                f"tensor {name!r}: data offsets {start}..{end} do not match its {dtype} shape {list(shape)}"
+            )
+        entries[name] = TensorEntry(dtype, shape, start, end)
+    end_of_data = max((e.end for e in entries.values()), default=0)
+    if end_of_data > data_bytes:
+        raise FormatError(
+            f"truncated: its tensors need {end_of_data} bytes of data after the header, the file holds {data_bytes}"
+        )
+    return entries

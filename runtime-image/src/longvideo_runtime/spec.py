@@ -247,7 +247,8 @@ class ConcatSpec:
 
 @dataclass(frozen=True)
 class ProbeSpec:
-    """What the probe command reads: a film's audio and pose sources, to report their durations before planning."""
+    """What the probe command reads before the operator plans a film: its audio and pose sources (to report their
+    durations) and, for an svi film, the model cache (to check the variant's files)."""
 
     workspace: Path
     #: The spec's JSON sources; None when the film has no such input.
@@ -256,6 +257,9 @@ class ProbeSpec:
     audio_dir: Path
     pose_dir: Path
     fetch_policy: FetchPolicy = field(compare=False)
+    #: The variant whose model files the cache at models_dir must hold (LV_CHECK_MODELS); None: no check.
+    check_models: Variant | None = None
+    models_dir: Path = Path(MODELS_DIR)
 
 
 class _Source:
@@ -502,8 +506,11 @@ def parse_probe(env: Mapping[str, str], overrides: Mapping[str, str | None] | No
     src = _Source(env, overrides or {})
     audio = src.get("LV_AUDIO") or None
     pose = src.get("LV_POSE") or None
-    if audio is None and pose is None:
-        raise BadInput("the probe reads LV_AUDIO or LV_POSE, and neither is set")
+    check = src.get("LV_CHECK_MODELS") or None
+    if audio is None and pose is None and check is None:
+        raise BadInput("the probe reads LV_AUDIO, LV_POSE or LV_CHECK_MODELS, and none is set")
+    if check is not None and check not in VARIANTS:
+        raise BadInput(f"LV_CHECK_MODELS must be one of {', '.join(VARIANTS)}, got {check!r}")
     return ProbeSpec(
         workspace=Path(src.text("LV_WORKSPACE", WORKSPACE_DIR)),
         audio=_source_json("LV_AUDIO", audio) if audio else None,
@@ -511,4 +518,6 @@ def parse_probe(env: Mapping[str, str], overrides: Mapping[str, str | None] | No
         audio_dir=Path(src.text("LV_AUDIO_DIR", AUDIO_DIR)),
         pose_dir=Path(src.text("LV_POSE_DIR", POSE_DIR)),
         fetch_policy=parse_policy(src.get("LV_FETCH_POLICY")),
+        check_models=cast(Variant, check) if check is not None else None,
+        models_dir=Path(src.text("LV_MODELS_DIR", MODELS_DIR)),
     )

@@ -25,6 +25,11 @@ PADDINGS: tuple[Padding, ...] = get_args(Padding)
 FRAMES_PER_LATENT = CONTRACT.frames_per_latent
 #: Spatial downsampling of Wan's VAE.
 VAE_SCALE = 8
+#: Where the model cache holds talk's audio models, as their publishers lay them out (TencentGameMate/
+#: chinese-wav2vec2-base; MeiGen-AI/MeiGen-MultiTalk), beside the Wan directories. Here, not in svi/talk.py, so that
+#: the model cache check reads them without importing torch.
+WAV2VEC_DIR = "chinese-wav2vec2-base"
+MULTITALK_FILE = "MeiGen-MultiTalk/multitalk.safetensors"
 
 
 @dataclass(frozen=True)

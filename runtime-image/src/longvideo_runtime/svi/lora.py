@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from longvideo_runtime.errors import BadInput
 
@@ -85,6 +85,24 @@ _KEY = re.compile(
 _BLOCK = re.compile(r"^blocks\.(?P<index>\d+)\.(?P<rest>.+)$")
 
 
+@dataclass(frozen=True)
+class LoraKey:
+    """A LoRA file's key split into the module it names (before mapping) and which matrix it holds."""
+
+    module: str
+    part: Literal["down", "up", "alpha"]
+
+
+def parse_key(key: str) -> LoraKey | None:
+    """`blocks.3.self_attn.q.lora_A.default.weight` -> (blocks.3.self_attn.q, down); None for a key of no LoRA form."""
+    match = _KEY.match(key)
+    if match is None:
+        return None
+    if match["alpha"]:
+        return LoraKey(match["module"], "alpha")
+    return LoraKey(match["module"], "down" if match["part"] in ("lora_A", "lora_down") else "up")
+
+
 @dataclass
 class _Pair:
     down: torch.Tensor | None = None
@@ -132,12 +150,12 @@ def merge_lora_state(transformer: torch.nn.Module, state: dict[str, torch.Tensor
     seen: dict[tuple[str, str], str] = {}
     duplicates: list[str] = []
     for key, tensor in state.items():
-        match = _KEY.match(key)
-        target = diffusers_module(match["module"], names) if match else None
-        if match is None or target is None:
+        parsed = parse_key(key)
+        target = diffusers_module(parsed.module, names) if parsed else None
+        if parsed is None or target is None:
             unknown.append(key)
             continue
-        part = "alpha" if match["alpha"] else "down" if match["part"] in ("lora_A", "lora_down") else "up"
+        part = parsed.part
         if (target, part) in seen:
             duplicates.append(f"{seen[target, part]} / {key}")
             continue

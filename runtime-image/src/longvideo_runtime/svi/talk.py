@@ -21,11 +21,7 @@ from longvideo_runtime.arrays import Array
 from longvideo_runtime.svi import audio_features, loudness
 from longvideo_runtime.svi.audio_features import SAMPLE_RATE, AudioEncoder
 from longvideo_runtime.svi.multitalk import AudioConditioning, load_multitalk
-
-#: Where the model cache holds the audio models, as their publishers lay them out (TencentGameMate/
-#: chinese-wav2vec2-base; MeiGen-AI/MeiGen-MultiTalk), beside the Wan directories.
-WAV2VEC_DIR = "chinese-wav2vec2-base"
-MULTITALK_FILE = "MeiGen-MultiTalk/multitalk.safetensors"
+from longvideo_runtime.variants import MULTITALK_FILE, WAV2VEC_DIR
 
 
 def sha256_hex(array: Array | torch.Tensor) -> str:

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import torch
 
-from longvideo_runtime.svi.talk import MULTITALK_FILE, WAV2VEC_DIR
-from longvideo_runtime.variants import PROFILES
+from longvideo_runtime.variants import MULTITALK_FILE, PROFILES, WAV2VEC_DIR
 
 #: Where each tiny file goes, relative to the output directory: the tests' short names, or the model cache's.
 LAYOUTS: dict[str, dict[str, str]] = {
