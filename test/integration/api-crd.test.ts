@@ -26,6 +26,7 @@ import { longVideoSpecSchema } from "../../src/api/long-video-spec.ts";
 import { maxSegments } from "../../src/api/long-video-status.ts";
 import { compactedStatus, detailedSegments, expandedStatus } from "../../src/reconcile/status-compaction.ts";
 import { fieldErrors } from "../../src/api/field-errors.ts";
+import { run } from "../support/kubectl.ts";
 import { testKubeConfig } from "../support/test-kube-config.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -185,6 +186,35 @@ describe("the LongVideo CRD on the API server", () => {
       if (manifest?.kind !== kind) continue;
       const result = await create(manifest.metadata.name, manifest.spec, true);
       expect(result.ok ? "" : result.status.message).toBe("");
+    }
+  });
+
+  it("accepts the examples' other objects (the model cache fill Job) under the restricted Pod Security level", async () => {
+    const restricted = `${namespace}-restricted`;
+    await core.createNamespace({
+      body: { metadata: { name: restricted, labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
+    });
+    try {
+      const others = examples.flatMap((file) =>
+        parseAllDocuments(readFileSync(path.join(root, "manifests/examples", file), "utf8"))
+          .map((document) => document.toJS() as { kind?: string } | null)
+          .filter((manifest) => manifest?.kind !== undefined && manifest.kind !== kind),
+      );
+      expect(others.map((o) => o?.kind).sort()).toEqual(["Job", "PersistentVolumeClaim"]);
+      const list = JSON.stringify({ apiVersion: "v1", kind: "List", items: others });
+      // A server-side dry run goes through admission (Pod Security included) without creating anything.
+      const created = run("kubectl", ["create", "--dry-run=server", "-n", restricted, "-f", "-", "-o", "name"], list);
+      expect(created.trim().split("\n").sort()).toEqual([
+        "job.batch/svi-models-fill-pro",
+        "persistentvolumeclaim/svi-models",
+      ]);
+      // Pod Security only warns about a Job; it enforces on pods, so the Job's pod is tried as one.
+      const job = others.find((o) => o?.kind === "Job") as { spec: { template: { spec: unknown } } };
+      const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "fill" }, spec: job.spec.template.spec };
+      const args = ["create", "--dry-run=server", "-n", restricted, "-f", "-", "-o", "name"];
+      expect(run("kubectl", args, JSON.stringify(pod)).trim()).toBe("pod/fill");
+    } finally {
+      await core.deleteNamespace({ name: restricted }).catch(() => undefined);
     }
   });
 
