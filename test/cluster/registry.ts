@@ -8,8 +8,8 @@ const registry = await startRegistry();
 process.stdout.write(`registry on http://${registry.host} (storage ${registry.storage}); Ctrl-C stops it\n`);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    void registry.stop().then((code) => {
-      process.stdout.write(`registry stopped (${String(code)})\n`);
+    void registry.stop().then(() => {
+      process.stdout.write("registry stopped\n");
       process.exit(0);
     });
   });
