@@ -263,6 +263,13 @@ describe("images pushed to a registry and pulled from it by the real node", () =
   });
 
   it("leaves the images in the node's containerd under the registry's names, none from a localhost/ import", () => {
+    // How the node reaches the registry: plain HTTP, pull and resolve only (cluster-up.sh's hosts.toml).
+    const hosts = readFileSync(
+      path.join(repoRoot, ".cache/cluster/containerd/certs.d", registry.host, "hosts.toml"),
+      "utf8",
+    );
+    expect(hosts).toContain(`server = "http://${registry.host}"`);
+    expect(hosts).toContain(`capabilities = ["pull", "resolve"]`);
     const listed = ctr("images", "ls")
       .split("\n")
       .slice(1)
