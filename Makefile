@@ -56,7 +56,7 @@ images: ## build the operator and CPU runtime images and import them into the ru
 images-push: node-modules system-packages ## build the images and push them: REGISTRY=host[:port] [TLS_VERIFY=false] [GPU=0 skips the GPU runtime]
 	@bash test/images/push-images.sh "$(REGISTRY)"
 
-registry: ## run the local image registry (127.0.0.1:$$LV_REGISTRY_PORT, default 15000) in the foreground; Ctrl-C stops it
+registry: ## run the local image registry (127.0.0.1:LV_REGISTRY_PORT, default 15000) in the foreground; Ctrl-C stops it
 	@bash $(CLUSTER)/build-binaries.sh registry
 	@. $(CLUSTER)/env.sh && node test/cluster/registry.ts
 
