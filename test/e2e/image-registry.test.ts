@@ -7,7 +7,9 @@
  * the kubelet says it pulled them, and containerd lists them under the registry's names. Nothing comes from a
  * `localhost/` import.
  *
- * The registry-named images are removed from the node first, so the kubelet must pull them. The operator watches
+ * The registry-named images are removed from the node first, so the kubelet must pull them. (Layers the node holds
+ * from a `localhost/` import of the same definition are content-addressed and not fetched twice; the image itself,
+ * its manifest and its config with the push's revision label, can only come from the registry.) The operator watches
  * every namespace, so this file refuses to start while another release's operator exists, and uninstalls its own.
  */
 import { execFileSync } from "node:child_process";
@@ -50,12 +52,17 @@ interface PodView {
   status: { containerStatuses?: { image: string; imageID: string }[] };
 }
 
-let registry: RegistryProcess;
+let registry: RegistryProcess | undefined;
+/** host:port of the registry beforeAll started. */
+function registryHost(): string {
+  if (!registry) throw new Error("the registry did not start");
+  return registry.host;
+}
 let pushed: Map<string, Pushed>;
 const figures: string[] = [];
 
-const operatorRef = () => `${registry.host}/longvideo/operator:${version}`;
-const runtimeRef = () => `${registry.host}/longvideo/runtime-cpu:${version}`;
+const operatorRef = () => `${registryHost()}/longvideo/operator:${version}`;
+const runtimeRef = () => `${registryHost()}/longvideo/runtime-cpu:${version}`;
 const ctr = (...args: string[]) => run("ctr", ["--address", containerdSocket, "-n", "k8s.io", ...args]);
 
 /** The digest a reference was pushed with, or a failure naming what was pushed. */
@@ -107,9 +114,10 @@ beforeAll(async () => {
   if (others.length > 0)
     throw new Error(`another LongVideo operator is installed and would act on these films too: ${others.join(", ")}`);
   registry = await startRegistry({ empty: true });
+  say(`registry on ${registry.host}, storage ${registry.storage}`);
   // What an earlier run pulled would be "already present": the kubelet must pull this run's images.
   const names = ctr("images", "ls", "-q").split("\n");
-  const stale = names.filter((name) => name.startsWith(`${registry.host}/longvideo/`));
+  const stale = names.filter((name) => name.startsWith(`${registryHost()}/longvideo/`));
   if (stale.length > 0) ctr("images", "rm", "--sync", ...stale);
   kubectl(
     "apply",
@@ -124,15 +132,14 @@ afterAll(async () => {
   kubectl("delete", "namespace", filmsNamespace, "--ignore-not-found", "--timeout=120s");
   run("helm", ["uninstall", release.name, "-n", release.namespace, "--wait", "--ignore-not-found"]);
   kubectl("delete", "namespace", release.namespace, "--ignore-not-found", "--wait=false");
-  const code = await registry.stop();
-  say(`registry stopped (exit ${String(code)})`);
+  await registry?.stop();
   for (const line of figures) say(line);
 }, 300_000);
 
 describe("images pushed to a registry and pulled from it by the real node", () => {
   it("`make images-push` builds and pushes the operator and CPU runtime images, digests preserved", () => {
     const started = Date.now();
-    const output = execFileSync("make", ["-s", "images-push", `REGISTRY=${registry.host}`, "GPU=0"], {
+    const output = execFileSync("make", ["-s", "images-push", `REGISTRY=${registryHost()}`, "GPU=0"], {
       cwd: repoRoot,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
@@ -152,14 +159,14 @@ describe("images pushed to a registry and pulled from it by the real node", () =
       expect(image.bytes).toBeGreaterThan(1_000_000);
       figures.push(`pushed ${image.reference}: ${String(Math.round(image.bytes / 1e6))} MB compressed`);
       // The registry serves the manifest under the tag with the digest the archive had.
-      const [repository = "", tag = ""] = image.reference.slice(registry.host.length + 1).split(":");
+      const [repository = "", tag = ""] = image.reference.slice(registryHost().length + 1).split(":");
       const head = execFileSync(
         "curl",
         [
           "-fsSI",
           "-H",
           "Accept: application/vnd.oci.image.manifest.v1+json",
-          `http://${registry.host}/v2/${repository}/manifests/${tag}`,
+          `http://${registryHost()}/v2/${repository}/manifests/${tag}`,
         ],
         { encoding: "utf8" },
       );
@@ -205,7 +212,7 @@ describe("images pushed to a registry and pulled from it by the real node", () =
       "-f",
       path.join(chartDir, "values-registry-example.yaml"),
       "--set",
-      `image.repository=${registry.host}/longvideo/operator`,
+      `image.repository=${registryHost()}/longvideo/operator`,
       "--set",
       `runtime.image=${runtimeRef()}`,
       // The local cluster's one real node stands in for a GPU pool, and the CPU image renders animatics.
@@ -226,7 +233,7 @@ describe("images pushed to a registry and pulled from it by the real node", () =
     for (const pod of operatorPods) {
       expect(pod.spec.containers[0]?.image).toBe(operatorRef());
       expect(pod.status.containerStatuses?.[0]?.imageID).toBe(
-        `${registry.host}/longvideo/operator@${pushedDigest(operatorRef())}`,
+        `${registryHost()}/longvideo/operator@${pushedDigest(operatorRef())}`,
       );
     }
     const pulled = pulledEvents(release.namespace).filter((m) => m.includes(`"${operatorRef()}"`));
@@ -251,7 +258,7 @@ describe("images pushed to a registry and pulled from it by the real node", () =
     for (const pod of filmPods) {
       expect(pod.spec.containers[0]?.image, pod.metadata.name).toBe(runtimeRef());
       expect(pod.status.containerStatuses?.[0]?.imageID, pod.metadata.name).toBe(
-        `${registry.host}/longvideo/runtime-cpu@${pushedDigest(runtimeRef())}`,
+        `${registryHost()}/longvideo/runtime-cpu@${pushedDigest(runtimeRef())}`,
       );
     }
     const pulled = pulledEvents(filmsNamespace).filter((m) => m.includes(`"${runtimeRef()}"`));
@@ -265,10 +272,10 @@ describe("images pushed to a registry and pulled from it by the real node", () =
   it("leaves the images in the node's containerd under the registry's names, none from a localhost/ import", () => {
     // How the node reaches the registry: plain HTTP, pull and resolve only (cluster-up.sh's hosts.toml).
     const hosts = readFileSync(
-      path.join(repoRoot, ".cache/cluster/containerd/certs.d", registry.host, "hosts.toml"),
+      path.join(repoRoot, ".cache/cluster/containerd/certs.d", registryHost(), "hosts.toml"),
       "utf8",
     );
-    expect(hosts).toContain(`server = "http://${registry.host}"`);
+    expect(hosts).toContain(`server = "http://${registryHost()}"`);
     expect(hosts).toContain(`capabilities = ["pull", "resolve"]`);
     const listed = ctr("images", "ls")
       .split("\n")
