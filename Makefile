@@ -6,7 +6,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CLUSTER := test/cluster
 
 .PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-tools test-integration \
-        test-e2e demo cluster-up cluster-down run bench chaos generate
+        test-e2e demo cluster-up cluster-down run bench chaos generate \
+        images-push registry
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -20,7 +21,7 @@ node-modules: ## npm packages, including the Node 24 that runs every script
 	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 	  npm ci --no-audit --no-fund; fi
 
-binaries: ## Kubernetes, etcd, kwok, containerd, helm, provisioner, Kueue: built from Go modules once, cached by version
+binaries: ## Kubernetes, etcd, kwok, containerd, helm, provisioner, Kueue, the image registry: built from Go modules once, cached by version
 	@bash $(CLUSTER)/build-binaries.sh all
 
 test: deps ## every test: static checks, unit tests, then integration tests on a local cluster started and stopped here
@@ -54,6 +55,13 @@ demo: deps ## the main job: a film on the local cluster (helm install, apply the
 
 images: ## build the operator and CPU runtime images and import them into the running local cluster
 	@bash test/images/load-images.sh operator runtime
+
+images-push: node-modules system-packages ## build the images and push them: REGISTRY=host[:port] [TLS_VERIFY=false] [GPU=0 skips the GPU runtime]
+	@bash test/images/push-images.sh "$(REGISTRY)"
+
+registry: ## run the local image registry (127.0.0.1:LV_REGISTRY_PORT, default 15000) in the foreground; Ctrl-C stops it
+	@bash $(CLUSTER)/build-binaries.sh registry
+	@. $(CLUSTER)/env.sh && node test/cluster/registry.ts
 
 cluster-up: deps ## start the local cluster; kubeconfig at .cache/cluster/kubeconfig
 	@bash $(CLUSTER)/cluster-up.sh

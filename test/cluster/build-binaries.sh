@@ -157,6 +157,7 @@ case $what in
   kwok) install_tool "$KWOK_BIN" kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" ;;
   helm) install_tool "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ;;
   containerd) build_containerd ;;
+  registry) install_tool "$REGISTRY_BIN" registry "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION" ;;
   local-path-provisioner)
     install_tool "$LPP_BIN" local-path-provisioner "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION" ;;
   all)
@@ -167,6 +168,7 @@ case $what in
     install_tool "$LPP_BIN" local-path-provisioner "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION"
     install_tool "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
     build_kueue
+    install_tool "$REGISTRY_BIN" registry "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION"
     ;;
   *) die "unknown target $what" ;;
 esac

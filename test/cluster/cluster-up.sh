@@ -4,7 +4,9 @@
 # Every process runs on loopback with its log under .cache/cluster/ and its pid under .cache/cluster/pids/,
 # which is exactly what cluster-down stops. Running it again while the cluster is up only checks it.
 #
-# Environment: LV_KWOK_NODES_PER_POOL (default 4), LV_REAL_NODE (default 1; 0 skips the kubelet node).
+# Environment: LV_KWOK_NODES_PER_POOL (default 4), LV_REAL_NODE (default 1; 0 skips the kubelet node),
+# LV_PLAIN_HTTP_REGISTRIES (host:port ..., default 127.0.0.1:$LV_REGISTRY_PORT): registries the real node's
+# containerd pulls from over plain HTTP.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -223,9 +225,12 @@ state = "$LV_RUN/containerd/state"
   level = "warn"
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "overlayfs"
-  # Images are imported, never pulled: the sandbox image is the project's own pause image.
+  # The cluster's own images are imported (localhost/longvideo/...): the sandbox image is the project's pause image.
   [plugins."io.containerd.cri.v1.images".pinned_images]
     sandbox = "localhost/longvideo/pause:1"
+  # Anything else is pulled; how each registry host is reached is in its hosts.toml (write_registry_hosts).
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = "$LV_RUN/containerd/certs.d"
 [plugins."io.containerd.cri.v1.runtime"]
   enable_selinux = false
   # This machine withholds CAP_SYS_RESOURCE, so no process may lower its OOM score below its parent's; the kubelet
@@ -246,6 +251,7 @@ state = "$LV_RUN/containerd/state"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 EOF
+  write_registry_hosts
   # The bridge gives pods their own network namespaces on the host. Their default route is the bridge, so Service
   # IPs (kube-proxy's DNAT on the host) reach the API server; pods need no traffic beyond this machine, so nothing
   # is masqueraded.
@@ -261,6 +267,22 @@ EOF
   ]
 }
 EOF
+}
+
+# One directory per registry host, which containerd reads at each pull (adding one needs no restart): the local
+# registry speaks plain HTTP on loopback, and the node only pulls from it.
+write_registry_hosts() {
+  local host dir
+  for host in ${LV_PLAIN_HTTP_REGISTRIES:-127.0.0.1:$LV_REGISTRY_PORT}; do
+    dir=$LV_RUN/containerd/certs.d/$host
+    mkdir -p "$dir"
+    cat >"$dir/hosts.toml" <<EOF
+server = "http://$host"
+
+[host."http://$host"]
+  capabilities = ["pull", "resolve"]
+EOF
+  done
 }
 
 start_real_node() {

@@ -15,6 +15,10 @@ HELM_BIN=$LV_BIN/helm-$HELM_VERSION
 CONTAINERD_BIN=$LV_BIN/containerd-$CONTAINERD_VERSION
 LPP_BIN=$LV_BIN/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION
 KUEUE_BIN=$LV_BIN/kueue-$KUEUE_VERSION
+# Not on PATH (its name is too generic): scripts and tests start it by its full path.
+REGISTRY_BIN=$LV_BIN/registry-$DISTRIBUTION_VERSION
+# The local registry's loopback port (make registry, the end-to-end test); the real node pulls from it over plain HTTP.
+export LV_REGISTRY_PORT=${LV_REGISTRY_PORT:-15000}
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 # Node 24 from the `node` dev dependency runs every script; the pinned cluster binaries come before any on the host.
 export PATH="$LV_ROOT/node_modules/.bin:$K8S_BIN:$ETCD_BIN:$KWOK_BIN:$HELM_BIN:$CONTAINERD_BIN:$LPP_BIN:$PATH"

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   runc containernetworking-plugins iptables conntrack socat ethtool iproute2 kmod util-linux mount
-  mmdebstrap openssl ca-certificates ffmpeg prometheus
+  mmdebstrap openssl ca-certificates ffmpeg prometheus skopeo
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -2,12 +2,14 @@
  * Assembles OCI image archives without a Docker engine: a Debian root filesystem made by mmdebstrap (cached by
  * its inputs) plus application layers, written as an OCI layout in a tar that `ctr images import` accepts.
  *
- * Usage: node test/cluster/oci-image.ts <image-definition.json> [output.tar | --unpack]
+ * Usage: node test/cluster/oci-image.ts <image-definition.json> [output.tar | --unpack] [--label key=value]...
  * Prints the archive path and the manifest digest. Builds are reproducible (sorted tar entries, fixed mtimes,
  * gzip without timestamps), so unchanged inputs give the same digest and callers can skip a re-import.
  * With --unpack, no archive is written: it prints the manifest digest and the image's layers extracted into
  * directories (once per layer digest), top layer first and separated by colons: an overlayfs `lowerdir=` value, so a
  * test can chroot into the image's root filesystem without a container runtime.
+ * Each --label adds (or overrides) a label of the image's config: for what must not be in the definition because it
+ * changes with every commit (the revision a published image is built from), which would change every digest.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -385,8 +387,18 @@ function unpackLayers(layers: readonly Layer[]): string[] {
   return dirs.reverse();
 }
 
-async function build(definitionPath: string, output: string | undefined, unpack: boolean): Promise<void> {
-  const definition = imageDefinition.parse(JSON.parse(readFileSync(definitionPath, "utf8")));
+async function build(
+  definitionPath: string,
+  output: string | undefined,
+  unpack: boolean,
+  labels: Readonly<Record<string, string>>,
+): Promise<void> {
+  const parsed = imageDefinition.parse(JSON.parse(readFileSync(definitionPath, "utf8")));
+  // Without --label the config is the definition's as it is (no empty Labels added), so its digest is unchanged.
+  const definition =
+    Object.keys(labels).length === 0
+      ? parsed
+      : { ...parsed, config: { ...parsed.config, Labels: { ...parsed.config.Labels, ...labels } } };
   const work = mkdtempSync(path.join(os.tmpdir(), "oci-image-"));
   try {
     const layers: Layer[] = [];
@@ -461,11 +473,40 @@ async function build(definitionPath: string, output: string | undefined, unpack:
   }
 }
 
-const args = process.argv.slice(2);
-const unpackArg = args.includes("--unpack");
-const [definitionArg, outputArg] = args.filter((a) => a !== "--unpack");
-if (definitionArg === undefined || (unpackArg && outputArg !== undefined)) {
-  process.stderr.write("usage: node test/cluster/oci-image.ts <image-definition.json> [output.tar | --unpack]\n");
+const usage =
+  "usage: node test/cluster/oci-image.ts <image-definition.json> [output.tar | --unpack] [--label key=value]...\n";
+
+/** The command line: positional arguments, --unpack, and every --label key=value (later ones win). */
+function parseArgs(argv: readonly string[]): { positional: string[]; unpack: boolean; labels: Record<string, string> } {
+  const positional: string[] = [];
+  const labels: Record<string, string> = {};
+  let unpack = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (arg === "--unpack") {
+      unpack = true;
+    } else if (arg === "--label" || arg.startsWith("--label=")) {
+      const pair = arg === "--label" ? argv[++i] : arg.slice("--label=".length);
+      const match = /^([^=\s]+)=(.*)$/s.exec(pair ?? "");
+      if (!match?.[1] || match[2] === undefined) throw new Error(`--label wants key=value, got ${String(pair)}`);
+      labels[match[1]] = match[2];
+    } else {
+      positional.push(arg);
+    }
+  }
+  return { positional, unpack, labels };
+}
+
+let parsedArgs: ReturnType<typeof parseArgs>;
+try {
+  parsedArgs = parseArgs(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`oci-image: ${(error as Error).message}\n${usage}`);
   process.exit(2);
 }
-await build(definitionArg, outputArg, unpackArg);
+const [definitionArg, outputArg, ...extra] = parsedArgs.positional;
+if (definitionArg === undefined || extra.length > 0 || (parsedArgs.unpack && outputArg !== undefined)) {
+  process.stderr.write(usage);
+  process.exit(2);
+}
+await build(definitionArg, outputArg, parsedArgs.unpack, parsedArgs.labels);
