@@ -7,7 +7,7 @@ CLUSTER := test/cluster
 
 .PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-tools test-integration \
         test-e2e demo cluster-up cluster-down run bench chaos generate \
-        images-push registry
+        images-push registry test-gpu-image test-gpu-node
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -48,6 +48,10 @@ test-e2e: ## end-to-end tests against the running local cluster: helm install, f
 
 test-gpu-image: deps ## the GPU runtime image (CUDA torch, 3.6 GB of wheels, cached) built and run in its own root filesystem: tiny svi films, animatic and concat on CPU
 	LV_GPU_IMAGE=1 LV_SKIP_CPU_IMAGE=1 bash runtime-image/run-tests.sh tests/test_image_rootfs.py
+
+test-gpu-node: ## the GPU runtime image pushed to the local registry and pulled by the real node, which renders the svi films in it (make cluster-up first)
+	@bash $(CLUSTER)/build-binaries.sh registry
+	@bash test/images/gpu-image-on-node.sh
 
 demo: deps ## the main job: a film on the local cluster (helm install, apply the example, film copied to out/)
 	@bash $(CLUSTER)/cluster-up.sh

@@ -54,6 +54,14 @@ const reference = { name: "svi-still", key: "image.png" };
 const size = 256; // the API's smallest frame
 const fpsOf = (variant: Variant) => (variant === "talk" || variant === "dance" ? 25 : 16);
 
+/**
+ * The runtime image the films run in: the CPU image imported into the node, unless LV_E2E_RUNTIME_IMAGE names
+ * another for the node to pull (test/images/gpu-image-on-node.sh: the GPU image from the local registry).
+ */
+const runtimeImageOverride = process.env.LV_E2E_RUNTIME_IMAGE
+  ? ["--set", `runtime.image=${process.env.LV_E2E_RUNTIME_IMAGE}`, "--set", "runtime.pullPolicy=IfNotPresent"]
+  : [];
+
 const say = (line: string) => {
   process.stdout.write(`[svi e2e ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 };
@@ -263,7 +271,7 @@ afterAll(() => {
 
 describe("svi films on the real node, from a model cache of tiny models", () => {
   it("installs the chart (one replica) while no other release's operator runs", () => {
-    installOperator(release, ["--set", "replicaCount=1"]);
+    installOperator(release, ["--set", "replicaCount=1", ...runtimeImageOverride]);
     const ready = kubectl(
       "get",
       "deployment",
