@@ -13,6 +13,7 @@ by svi/tiny.py) bound read-only. Needs root.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -264,3 +265,37 @@ def test_a_model_cache_of_tiny_models_under_the_default_names(pod: tuple[Path, C
     # The pod's own attempt directory, under the workspace as mounted: /workspace/segments/0/<key>-0, the key of the
     # plan hash and no input digest (segment 0): sha256 of "<hash>|", its first 16 hex characters.
     assert complete_dirs(shared, 0) == [shared / LAYOUT["segmentsDir"] / "0" / "0c050f3d31a90f04-0"]
+
+
+@pytest.mark.slow
+def test_the_probe_checks_a_model_cache_in_the_image_without_torch(pod: tuple[Path, Command], tmp_path: Path) -> None:
+    """What the operator's probe does before an svi film's first segment, as the pod runs it: the cache read-only at
+    /models, torch blocked (the check reads headers only), a wrong cache named file by file."""
+    from longvideo_runtime.svi.tiny import build
+
+    shared, command = pod
+    models = tmp_path / "model-cache"
+    build(models, layout="model-cache")
+    models.chmod(0o755)
+    script = shared / "blocked.py"
+    script.write_text(BLOCK_TORCH)
+    image = command(read_only=(Path(f"{models}:/models"),), workspace=Path(f"{shared}:/workspace"), whole=True)
+    blocked = [*image, "python3", "/workspace/blocked.py"]
+    env = {
+        "LV_CHECK_MODELS": "pro",
+        "LV_MODELS_DIR": "/models",
+        "LV_WORKSPACE": "/tmp",
+        "LV_TERMINATION_LOG": "/workspace/termination",
+    }
+    passed = run_cli(["probe"], env, shared, command=blocked)
+    assert passed.code == 0, passed.stderr[-3000:]
+    assert passed.message["ok"] is True and passed.message["modelFiles"] >= 10
+
+    lora = "svi/version-2.0/SVI_Wan2.2-I2V-A14B_high_noise_lora_v2.0_pro.safetensors"
+    (models / lora).unlink()
+    failed = run_cli(["probe"], env, shared, command=blocked)
+    assert failed.code == 2, failed.stderr[-3000:]
+    report = json.loads((shared / "termination").read_text())
+    assert report["field"] == "spec.storage.models.claimName"
+    assert {"file": lora, "problem": "missing"} in report["modelProblems"]
+    assert report["error"].startswith("spec.storage.models.claimName: the model cache at /models has 1 problem")
