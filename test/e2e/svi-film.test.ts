@@ -475,6 +475,7 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
       film = readFilm(filmsNamespace, name);
     }
     const reportedAfter = (Date.now() - applied) / 1000;
+    say(`kubectl get lv ${name} -o wide:\n${kubectl("get", "longvideo", name, "-n", filmsNamespace, "-o", "wide")}`);
     const message = ready()?.message ?? "";
     expect(message).toMatch(/^spec\.storage\.models\.claimName: /);
     expect(message).toContain(missing);
