@@ -232,6 +232,17 @@ describe("probeDecision for a model cache", () => {
     expect(effects(s).map((e) => e.kind)).not.toContain("createProbeJob");
   });
 
+  it("keeps the count of checks that found the cache incomplete once a recheck finds it right", () => {
+    const job = checkJob(1, "Succeeded", now);
+    const report = JSON.stringify({ ok: true, kind: "probe", modelFiles: 12 });
+    const checkedAt = new Date(now.getTime() - 40_000).toISOString();
+    const s = {
+      ...snapshot([job], [podFor(job, report, 0)], { inputs: { key: "m1", modelChecks: 1, checkedAt } }),
+      intent: { ok: false as const, reason: "Probing" as const, probe: checking },
+    };
+    expect(statusOf(s)?.inputs).toEqual({ key: "m1", modelFiles: 12, modelChecks: 1 });
+  });
+
   it("blames the model cache when a probe that should have checked it reports no files", () => {
     const job = checkJob(0, "Succeeded");
     const s = {

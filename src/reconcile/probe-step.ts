@@ -193,7 +193,11 @@ function succeededOutcome(
   recorded: ProbedInputsStatus | undefined,
 ): ProbeOutcome {
   const missing = missingMeasure(probe, report);
-  if (missing === undefined) return { kind: "read", inputs: readInputs(probe.key, report) };
+  if (missing === undefined) {
+    // The model checks that found the cache incomplete stay on record: how the film came to wait.
+    const history = recorded?.modelChecks === undefined ? {} : { modelChecks: recorded.modelChecks };
+    return { kind: "read", inputs: { ...readInputs(probe.key, report), ...history } };
+  }
   const what = missing === modelCacheField ? "the probe did not check it" : "the probe reported no duration for it";
   return unreadable(probe.key, missing, what, now, recorded);
 }
