@@ -90,6 +90,13 @@ export const relativeMp4Path = z
   .max(1024)
   .regex(new RegExp(`^(${pathSegment}/)*${pathSegment}\\.mp4$`));
 
+/** A relative path to a safetensors file inside a volume (a LoRA in the model cache). */
+export const relativeSafetensorsPath = z
+  .string()
+  .min(13)
+  .max(1024)
+  .regex(new RegExp(`^(${pathSegment}/)*${pathSegment}\\.safetensors$`));
+
 // Whitespace spelled out: `\s` means more characters in JavaScript than in RE2.
 const notSpace = "[^\\t\\n\\f\\r ]";
 

@@ -145,6 +145,19 @@ describe("LongVideo spec validation", () => {
     ["a memory limit alone, below the default request", with_({ resources: { limits: { memory: "8Gi" } } })],
     ["/dev/shm alone", with_({ resources: { sharedMemory: "512Mi" } })],
     [
+      "pro with a distilled LoRA on one expert and per-scene settings",
+      with_({
+        variant: "pro",
+        render: {
+          guidanceScale: 1,
+          steps: 4,
+          negativePrompt: "blur",
+          loras: [{ path: "loras/lightx2v.safetensors", strength: 0.5, expert: "highNoise" }],
+        },
+        storyline: [{ prompt: "x", clips: 1, seed: 0, steps: 8, guidanceScale: 3.5, negativePrompt: "", loras: [] }],
+      }),
+    ],
+    [
       "a request in millicores below a limit in cores",
       with_({ resources: { requests: { cpu: "1500m" }, limits: { cpu: "2" } } }),
     ],
@@ -455,6 +468,54 @@ describe("LongVideo spec validation", () => {
       with_({ resources: { requests: { memory: "32Mi" } } }),
       "spec.resources.requests.memory",
       /from 64Mi to 4Ti/,
+    ],
+    [
+      "a LoRA that is no safetensors file",
+      with_({ render: { loras: [{ path: "loras/style.ckpt" }] } }),
+      "spec.render.loras[0].path",
+      /should match/,
+    ],
+    [
+      "a LoRA path out of the cache",
+      with_({ render: { loras: [{ path: "../style.safetensors" }] } }),
+      "spec.render.loras[0].path",
+      /should match/,
+    ],
+    [
+      "a LoRA at strength 5",
+      with_({ render: { loras: [{ path: "a.safetensors", strength: 5 }] } }),
+      "spec.render.loras[0].strength",
+      /less than or equal to 4/,
+    ],
+    [
+      "nine LoRAs",
+      with_({ render: { loras: Array.from({ length: 9 }, (_, i) => ({ path: `l${String(i)}.safetensors` })) } }),
+      "spec.render.loras",
+      /at most 8 items/,
+    ],
+    [
+      "an expert on a film",
+      with_({ render: { loras: [{ path: "a.safetensors", expert: "lowNoise" }] } }),
+      "spec.render.loras",
+      /which only the pro variant has/,
+    ],
+    [
+      "an expert on a film's scene",
+      with_({ storyline: [{ prompt: "x", clips: 1, loras: [{ path: "a.safetensors", expert: "highNoise" }] }] }),
+      "spec.storyline",
+      /which only the pro variant has/,
+    ],
+    [
+      "a scene with no steps",
+      with_({ storyline: [{ prompt: "x", clips: 1, steps: 0 }] }),
+      "spec.storyline[0].steps",
+      /greater than or equal to 1/,
+    ],
+    [
+      "a scene guided below 1",
+      with_({ storyline: [{ prompt: "x", clips: 1, guidanceScale: 0.5 }] }),
+      "spec.storyline[0].guidanceScale",
+      /greater than or equal to 1/,
     ],
     [
       "an unknown resource",

@@ -19,6 +19,7 @@ import {
   qualifiedName,
   relativeMp4Path,
   relativePath,
+  relativeSafetensorsPath,
   qualifiedNameMap,
 } from "./kubernetes-formats.ts";
 import { affinitySchema, tolerationSchema } from "./pod-scheduling.ts";
@@ -39,6 +40,7 @@ export const specLimits = {
   nodeSelector: 16,
   tolerations: 16,
   gpusPerSegment: 8,
+  loras: 8,
 } as const;
 
 /** The render backends: the model on a GPU, or a CPU storyboard preview with the same timing. */
@@ -126,6 +128,50 @@ const poseSchema = celValidated(
   [exactlyOneSource("pose")],
 );
 
+/** Wan 2.2's two experts (the pro variant), as a LoRA names the one it is merged into. */
+export const loraExperts = ["highNoise", "lowNoise"] as const;
+export type LoraExpert = (typeof loraExperts)[number];
+
+const loraSchema = z
+  .strictObject({
+    path: relativeSafetensorsPath.meta({
+      description: "The LoRA's .safetensors file inside the model cache (spec.storage.models).",
+    }),
+    strength: z.number().min(-4).max(4).default(1).meta({
+      description: "How strongly the LoRA is merged into the weights (its scale); 1 is as trained.",
+    }),
+    expert: z
+      .enum(loraExperts)
+      .exactOptional()
+      .meta({
+        description:
+          "Pro (Wan 2.2) only: merge into the high-noise or the low-noise expert alone. Unset: into every expert " +
+          "(the one transformer of Wan 2.1).",
+      }),
+  })
+  .meta({
+    description:
+      "An extra LoRA (a style, a character, a distilled few-step sampler) merged on top of the variant's SVI LoRA " +
+      "before rendering. Every key of the file must name a module of the model: a file that does not fit fails the " +
+      "segment as bad input.",
+  });
+
+const lorasSchema = (where: string) =>
+  z
+    .array(loraSchema)
+    .max(specLimits.loras)
+    .exactOptional()
+    .meta({ description: `Extra LoRAs ${where}.` });
+
+const negativePromptSchema = (where: string) =>
+  z
+    .string()
+    .max(specLimits.promptLength)
+    .exactOptional()
+    .meta({
+      description: `What guidance steers away from ${where} (the unconditional pass's text); unused at guidance 1.`,
+    });
+
 const sceneSchema = celValidated(
   z
     .strictObject({
@@ -149,8 +195,34 @@ const sceneSchema = celValidated(
             "Length of the scene in seconds of film; rounded up to whole clips, never short. One of clips or seconds; " +
             "a talk film may leave both out (the audio decides).",
         }),
+      seed: z
+        .int()
+        .min(0)
+        .max(4_294_967_295)
+        .exactOptional()
+        .meta({
+          description:
+            "Noise seed of the scene's first clip; each later clip of the scene adds one. Unset: clip i of the film is " +
+            "seeded i * spec.render.seed.",
+        }),
+      steps: z
+        .int()
+        .min(1)
+        .max(200)
+        .exactOptional()
+        .meta({ description: "Sampler steps for this scene's clips. Unset: spec.render.steps." }),
+      guidanceScale: z.number().min(1).max(20).exactOptional().meta({
+        description:
+          "Text classifier-free guidance for this scene's clips; 1 runs one pass per step. Unset: spec.render's.",
+      }),
+      negativePrompt: negativePromptSchema("in this scene; unset: spec.render.negativePrompt"),
+      loras: lorasSchema("for this scene's clips, merged after spec.render.loras"),
     })
-    .meta({ description: "One scene of the storyline: a prompt and a length." }),
+    .meta({
+      description:
+        "One scene of the storyline: a prompt and a length, and optionally its own seed, sampler settings and LoRAs. " +
+        "Every setting enters the content hash of the scene's clips, so an edit re-renders from the first clip it changes.",
+    }),
   [
     {
       rule: "!(has(self.clips) && has(self.seconds))",
@@ -210,9 +282,18 @@ const renderSchema = celValidated(
           "Frames handed from one clip to the next: decoded frames for shot and film (defaults 1 and 5), latent frames for pro (default 1).",
       }),
       steps: z.int().min(1).max(200).default(50).meta({ description: "Sampler steps per clip." }),
-      guidanceScale: z.number().min(1).max(20).exactOptional().meta({
-        description: "Text classifier-free guidance; defaults to the variant's (5.0, or 2.0 for talk and dance).",
-      }),
+      guidanceScale: z
+        .number()
+        .min(1)
+        .max(20)
+        .exactOptional()
+        .meta({
+          description:
+            "Text classifier-free guidance; defaults to the variant's (5.0, or 2.0 for talk and dance). 1 runs one " +
+            "transformer pass per step instead of two, the fast path of few-step distilled LoRAs.",
+        }),
+      negativePrompt: negativePromptSchema("in every clip; unset: none"),
+      loras: lorasSchema("for every clip of the film, merged after the variant's SVI LoRA"),
       audioGuidanceScale: z.number().min(1).max(20).exactOptional().meta({
         description: "Talk: audio classifier-free guidance (SVI's third pass per step); defaults to 5.0.",
       }),
@@ -612,6 +693,23 @@ export const longVideoSpecSchema = celValidated(
         s.render.motionFrames === undefined ||
         framesPerLatent * s.render.motionFrames + 1 < s.render.framesPerClip,
     },
+    {
+      rule: "self.variant == 'pro' || !has(self.render.loras) || self.render.loras.all(l, !has(l.expert))",
+      message:
+        "expert names one of Wan 2.2's two experts, which only the pro variant has: remove it, and the LoRA is merged into the one transformer",
+      fieldPath: ".render.loras",
+      reason: "FieldValueForbidden",
+      holds: (s) => s.variant === "pro" || (s.render.loras ?? []).every((l) => l.expert === undefined),
+    },
+    {
+      rule: "self.variant == 'pro' || self.storyline.all(s, !has(s.loras) || s.loras.all(l, !has(l.expert)))",
+      message:
+        "a scene's LoRA names an expert, one of Wan 2.2's two, which only the pro variant has: remove it, and the LoRA is merged into the one transformer",
+      fieldPath: ".storyline",
+      reason: "FieldValueForbidden",
+      holds: (s) =>
+        s.variant === "pro" || s.storyline.every((scene) => (scene.loras ?? []).every((l) => l.expert === undefined)),
+    },
     ...variantInputRules,
   ],
 );
@@ -622,6 +720,8 @@ export type LongVideoSpecInput = z.input<typeof longVideoSpecSchema>;
 export type LongVideoSpec = z.output<typeof longVideoSpecSchema>;
 export type Scene = LongVideoSpec["storyline"][number];
 export type RenderSettings = LongVideoSpec["render"];
+/** An extra LoRA of the film or of a scene, strength defaulted. */
+export type ExtraLora = NonNullable<RenderSettings["loras"]>[number];
 export type GpuSettings = LongVideoSpec["gpu"];
 export type StorageSettings = LongVideoSpec["storage"];
 export type ReferenceImage = LongVideoSpec["referenceImage"];

@@ -57,9 +57,11 @@ export type RuntimeCommand = (typeof runtimeCommands)[number];
 
 /**
  * Who sets a variable: the operator on every pod of that command; the operator on the pods of that command of films
- * that have the input the variable describes (`input`: spec.audio, spec.pose); or a person tuning or debugging a pod.
+ * that have the input the variable describes (`input`: spec.audio, spec.pose); the operator on the segment pods whose
+ * spec sets what the variable describes (`option`: a negative prompt, extra LoRAs); or a person tuning or debugging a
+ * pod.
  */
-type Setter = "operator" | "input" | "tuning";
+type Setter = "operator" | "input" | "option" | "tuning";
 
 interface EnvFact {
   readonly commands: readonly RuntimeCommand[];
@@ -188,7 +190,19 @@ export const runtimeEnv = {
   LV_VAE_TILING: { commands: segment, setBy: "tuning", description: "Tiled VAE decode: true, false or auto." },
   LV_SHIFT: { commands: segment, setBy: "tuning", description: "Flow-matching scheduler shift." },
   LV_BOUNDARY_RATIO: { commands: segment, setBy: "tuning", description: "Wan 2.2 expert switch, in (0, 1)." },
-  LV_NEGATIVE_PROMPT: { commands: segment, setBy: "tuning", description: "Negative prompt for guidance." },
+  LV_NEGATIVE_PROMPT: {
+    commands: segment,
+    setBy: "option",
+    description: "Negative prompt for guidance: the scene's negativePrompt, else spec.render's; unset means none.",
+  },
+  LV_LORAS: {
+    commands: segment,
+    setBy: "option",
+    description:
+      "Extra LoRAs merged after the variant's, JSON: a list of {path, strength, expert?}, path under LV_MODELS_DIR, " +
+      "expert highNoise (transformer) or lowNoise (transformer_2) of a two-expert model, absent for every expert. " +
+      "Every key of each file must map to a module of the model it is merged into. Unset means none.",
+  },
   LV_LOG_LEVEL: { commands: segmentConcatProbe, setBy: "tuning", description: "Worker log level." },
   LV_TERMINATION_LOG: {
     commands: segmentConcatProbe,
@@ -205,6 +219,11 @@ export type RuntimeEnvName = keyof typeof runtimeEnv;
  */
 export function operatorEnvNames(command: RuntimeCommand): RuntimeEnvName[] {
   return envNamesSetBy("operator", command);
+}
+
+/** The variables the operator sets on segment pods whose spec sets them (a negative prompt, extra LoRAs). */
+export function optionEnvNames(command: RuntimeCommand): RuntimeEnvName[] {
+  return envNamesSetBy("option", command);
 }
 
 /** The variables the operator sets on a command's pods of films that have an audio or pose input. */

@@ -411,7 +411,92 @@ describe("segmentPlan: talk and dance", () => {
     const film = spec({ variant: "film", storyline: [{ prompt: "x", clips: 1 }] });
     const render = resolvedRender("film", film.render);
     expect(planned(film).segments[0]?.hash).toBe(
-      segmentHash("", render, film.referenceImage, { index: 0, prompt: "x", seed: 0 }),
+      segmentHash("", render, film.referenceImage, {
+        index: 0,
+        prompt: "x",
+        seed: 0,
+        steps: render.steps,
+        guidanceScale: render.guidanceScale,
+        negativePrompt: "",
+        loras: [],
+      }),
     );
+  });
+});
+
+describe("segmentPlan: per-scene settings and extra LoRAs", () => {
+  const storyline = [
+    { prompt: "a fox runs", clips: 2 },
+    { prompt: "it rests", clips: 2 },
+    { prompt: "night falls", clips: 1 },
+  ];
+  const base = spec({ variant: "pro", storyline, render: { backend: "svi", steps: 8, guidanceScale: 3 } });
+  const hashes = (s: LongVideoSpec) => plan(s).segments.map((x) => x.hash);
+  type SceneExtra = Partial<LongVideoSpecInput["storyline"][number]>;
+  const scenesWith = (i: number, extra: SceneExtra) =>
+    storyline.map((scene, j) => (j === i ? { ...scene, ...extra } : scene));
+  const withScene = (i: number, extra: SceneExtra) => spec({ ...base, storyline: scenesWith(i, extra) });
+
+  it("keeps the hashes films had before these settings existed (pinned from the earlier planner)", () => {
+    // Computed by the planner before scenes could carry settings: an upgraded operator re-renders nothing.
+    expect(hashes(spec({ ...base, referenceImage: { url: "https://example.com/a.png" } })).slice(0, 2)).toEqual([
+      "fceb2e43b1bc771a05120497a0bfed8d01d08eed1af782e89aa126796e5ae26c",
+      "f74c1b60e04160882db465f567ef4de9856f278d7e840cc1ce5713f1319b739c",
+    ]);
+  });
+
+  it("gives each segment its scene's steps, guidance and negative prompt over the film's", () => {
+    const s = spec({
+      ...base,
+      render: { ...base.render, negativePrompt: "blurry" },
+      storyline: scenesWith(1, { steps: 4, guidanceScale: 1, negativePrompt: "" }),
+    });
+    expect(plan(s).segments.map((x) => [x.steps, x.guidanceScale, x.negativePrompt])).toEqual([
+      [8, 3, "blurry"],
+      [8, 3, "blurry"],
+      [4, 1, ""],
+      [4, 1, ""],
+      [8, 3, "blurry"],
+    ]);
+  });
+
+  it("merges the film's LoRAs, then the scene's, each with its strength and expert", () => {
+    const distilled = { path: "loras/lightx2v-4step.safetensors", strength: 0.5, expert: "highNoise" as const };
+    const style = { path: "loras/ink.safetensors" };
+    const s = spec({
+      ...base,
+      render: { ...base.render, loras: [distilled] },
+      storyline: scenesWith(1, { loras: [style] }),
+    });
+    const loras = plan(s).segments.map((x) => x.loras);
+    expect(loras[0]).toEqual([distilled]);
+    expect(loras[2]).toEqual([distilled, { ...style, strength: 1 }]);
+    expect(loras[4]).toEqual([distilled]);
+  });
+
+  it("seeds a scene with a seed from it, one more per clip, leaving other scenes' seeds alone", () => {
+    const seeds = plan(withScene(1, { seed: 1234 })).segments.map((x) => x.seed);
+    expect(seeds).toEqual([0, 42, 1234, 1235, 4 * 42]);
+    // Scene 0's first clip can be re-rolled too: index 0 times any multiplier is always 0.
+    expect(plan(withScene(0, { seed: 7 })).segments[0]?.seed).toBe(7);
+  });
+
+  it.each([
+    ["seed", { seed: 99 }],
+    ["steps", { steps: 4 }],
+    ["guidanceScale", { guidanceScale: 1 }],
+    ["negativePrompt", { negativePrompt: "text, watermark" }],
+    ["loras", { loras: [{ path: "loras/ink.safetensors" }] }],
+  ])("re-renders from the first clip of a scene whose %s is set, and nothing before it", (_, extra) => {
+    const before = hashes(base);
+    expect(hashes(withScene(1, extra)).map((h, i) => h !== before[i])).toEqual([false, false, true, true, true]);
+  });
+
+  it("re-renders when a LoRA's strength or expert changes", () => {
+    const at = (lora: { strength?: number; expert?: "highNoise" | "lowNoise" }) =>
+      hashes(withScene(2, { loras: [{ path: "loras/ink.safetensors", ...lora }] }))[4];
+    expect(new Set([at({}), at({ strength: 0.7 }), at({ expert: "lowNoise" })]).size).toBe(3);
+    // The default strength is the one written out: the same clip either way.
+    expect(at({ strength: 1 })).toBe(at({}));
   });
 });

@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { canonicalJson } from "./canonical-json.ts";
 import { resolvedResolution } from "../api/long-video-spec.ts";
-import type { Backend, LongVideoSpec, MediaSource, RenderSettings } from "../api/long-video-spec.ts";
+import type { Backend, ExtraLora, LongVideoSpec, MediaSource, RenderSettings } from "../api/long-video-spec.ts";
 import { maxSegments } from "../api/long-video-status.ts";
 import { overlapFrames, variantProfiles } from "../api/variant-profiles.ts";
 import type { Padding, Variant } from "../api/variant-profiles.ts";
@@ -48,17 +48,20 @@ export interface ResolvedRender {
   readonly steps: number;
   readonly seedMultiplier: number;
   readonly backend: Backend;
+  /** The film-wide negative prompt and extra LoRAs, which a scene's own add to or replace. */
+  readonly negativePrompt: string;
+  readonly loras: readonly ExtraLora[];
 }
 
 /** One segment: everything its render pod is told, where its frames land in the film, and its content hash. */
-export interface SegmentSpec {
+export interface SegmentSpec extends SegmentSampling {
   /** Position in the film, from 0. */
   readonly index: number;
   /** The scene the segment belongs to, and its position within that scene. */
   readonly scene: number;
   readonly clipInScene: number;
   readonly prompt: string;
-  /** `index * seed multiplier`, as SVI seeds its clips. */
+  /** `index * seed multiplier`, as SVI seeds its clips; or the scene's seed plus the clip's place in the scene. */
   readonly seed: number;
   /** Frames the model generates for this clip (`framesPerClip`). */
   readonly framesGenerated: number;
@@ -151,6 +154,8 @@ export function resolvedRender(
     steps: render.steps,
     seedMultiplier: render.seed,
     backend: render.backend ?? defaultBackend,
+    negativePrompt: render.negativePrompt ?? "",
+    loras: render.loras ?? [],
   };
 }
 
@@ -165,6 +170,26 @@ export function clipsForSeconds(seconds: number, render: ResolvedRender, carries
   return Math.max(1, Math.ceil((needed - extra) / perClip));
 }
 
+/** How one clip is sampled: the scene's settings over the film's. */
+export interface SegmentSampling {
+  /** Sampler steps, text guidance and negative prompt: the scene's, else the film's. */
+  readonly steps: number;
+  readonly guidanceScale: number;
+  readonly negativePrompt: string;
+  /** Extra LoRAs merged for this clip: the film's, then the scene's. */
+  readonly loras: readonly ExtraLora[];
+}
+
+/** A scene's sampling settings over the film's: each one the scene sets wins; its LoRAs add to the film's. */
+export function sceneSampling(render: ResolvedRender, scene: PlanInput["storyline"][number]): SegmentSampling {
+  return {
+    steps: scene.steps ?? render.steps,
+    guidanceScale: scene.guidanceScale ?? render.guidanceScale,
+    negativePrompt: scene.negativePrompt ?? render.negativePrompt,
+    loras: [...render.loras, ...(scene.loras ?? [])],
+  };
+}
+
 // Bumped when the meaning of the hashed inputs changes, so old records never match new plans by accident.
 const hashScheme = "longvideo.dev/segment/v1";
 
@@ -177,7 +202,7 @@ export function segmentHash(
   previous: string,
   render: ResolvedRender,
   referenceImage: LongVideoSpec["referenceImage"],
-  segment: {
+  segment: SegmentSampling & {
     readonly index: number;
     readonly prompt: string;
     readonly seed: number;
@@ -186,13 +211,21 @@ export function segmentHash(
   },
 ): string {
   // Absent for shot, film and pro (canonicalJson drops undefined), so their hashes are what they always were.
+  const sampling = segment;
   const conditioning = {
     audio: segment.audio,
     pose: segment.pose,
     ...(render.audioGuidanceScale === 1 ? {} : { audioGuidanceScale: render.audioGuidanceScale }),
   };
+  // Absent unless set, like the conditioning: films without them keep the hashes they always had. A LoRA is
+  // named by its path, as the model is by the cache: replacing a file in place is not an edit the plan can see.
+  const extras = {
+    ...(sampling.negativePrompt === "" ? {} : { negativePrompt: sampling.negativePrompt }),
+    ...(sampling.loras.length === 0 ? {} : { loras: sampling.loras }),
+  };
   const inputs = {
     ...conditioning,
+    ...extras,
     scheme: hashScheme,
     previous,
     variant: render.variant,
@@ -203,8 +236,8 @@ export function segmentHash(
       framesPerClip: render.framesPerClip,
       motionFrames: render.motionFrames,
       padding: render.padding,
-      guidanceScale: render.guidanceScale,
-      steps: render.steps,
+      guidanceScale: sampling.guidanceScale,
+      steps: sampling.steps,
       backend: render.backend,
     },
     index: segment.index,
@@ -336,18 +369,20 @@ function chainedSegments(
   for (const [sceneIndex, scene] of input.storyline.entries()) {
     const clips = clipCounts[sceneIndex] ?? 0;
     const sceneStart = startFrame;
+    const sampling = sceneSampling(render, scene);
     for (let clipInScene = 0; clipInScene < clips; clipInScene++) {
       const index = segments.length;
       const trimHead = trim === "head" && index > 0 ? render.overlapFrames : 0;
       const trimTail = trim === "tail" && index < total - 1 ? render.overlapFrames : 0;
       const framesKept = render.framesPerClip - trimHead - trimTail;
-      const seed = index * render.seedMultiplier;
+      const seed = scene.seed === undefined ? index * render.seedMultiplier : scene.seed + clipInScene;
       const previous = segments.at(-1)?.hash ?? "";
       const windows = conditioningWindows(input, render, index, startFrame);
       const hash = segmentHash(previous, render, input.referenceImage, {
         index,
         prompt: scene.prompt,
         seed,
+        ...sampling,
         ...hashedWindows(input, windows),
       });
       segments.push({
@@ -356,6 +391,7 @@ function chainedSegments(
         clipInScene,
         prompt: scene.prompt,
         seed,
+        ...sampling,
         framesGenerated: render.framesPerClip,
         trimHead,
         trimTail,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { defaultOperatorFilmPolicy } from "../api/film-policy.ts";
 import { longVideoSpecSchema } from "../api/long-video-spec.ts";
-import { inputEnvNames, operatorEnvNames } from "../api/runtime-contract.ts";
+import { inputEnvNames, operatorEnvNames, optionEnvNames } from "../api/runtime-contract.ts";
 import { filmIntent, inputsKey } from "./film-intent.ts";
 import type { IntentDefaults } from "./film-intent.ts";
 import { workspaceClaimName } from "./object-names.ts";
@@ -138,6 +138,29 @@ describe("filmIntent", () => {
         .sort();
     for (const segment of result.intent.segments) expect(Object.keys(segment.env).sort()).toEqual(expected("segment"));
     expect(Object.keys(result.intent.concat.env).sort()).toEqual(expected("concat"));
+  });
+
+  it("tells each segment its scene's sampling settings and LoRAs, and sets the option variables only when set", () => {
+    const distilled = { path: "loras/lightx2v.safetensors", strength: 0.5, expert: "highNoise" };
+    const film = {
+      ...spec,
+      variant: "pro",
+      render: { backend: "svi", steps: 20, loras: [distilled] },
+      storyline: [
+        { prompt: "dawn over the bay", clips: 1 },
+        { prompt: "gulls take off", clips: 1, steps: 4, guidanceScale: 1, negativePrompt: "fog", seed: 9 },
+        { prompt: "night", clips: 1, loras: [{ path: "loras/ink.safetensors" }] },
+      ],
+    };
+    const result = filmIntent({ name: "bay", namespace: "studio", spec: film }, defaults);
+    if (!result.ok) throw new Error(JSON.stringify(result));
+    const [first, second, third] = result.intent.segments.map((s) => s.env);
+    expect(first).toMatchObject({ LV_STEPS: "20", LV_GUIDANCE_SCALE: "5", LV_SEED: "0" });
+    expect(first?.LV_NEGATIVE_PROMPT).toBeUndefined();
+    expect(second).toMatchObject({ LV_STEPS: "4", LV_GUIDANCE_SCALE: "1", LV_SEED: "9", LV_NEGATIVE_PROMPT: "fog" });
+    expect(JSON.parse(first?.LV_LORAS ?? "null")).toEqual([distilled]);
+    expect(JSON.parse(third?.LV_LORAS ?? "null")).toEqual([distilled, { path: "loras/ink.safetensors", strength: 1 }]);
+    expect(optionEnvNames("segment").sort()).toEqual(["LV_LORAS", "LV_NEGATIVE_PROMPT"]);
   });
 
   it("plans one segment per clip with the segment contract in each environment", () => {

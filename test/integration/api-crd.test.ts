@@ -786,6 +786,36 @@ const invalid: { name: string; spec: unknown; field: string; message: RegExp }[]
     message: /must be less than or equal to resources.limits.memory/,
   },
   {
+    name: "a LoRA that is no safetensors file",
+    spec: with_({ render: { loras: [{ path: "loras/style.ckpt" }] } }),
+    field: "spec.render.loras[0].path",
+    message: /should match/,
+  },
+  {
+    name: "a LoRA at strength 5",
+    spec: with_({ render: { loras: [{ path: "a.safetensors", strength: 5 }] } }),
+    field: "spec.render.loras[0].strength",
+    message: /less than or equal to 4/,
+  },
+  {
+    name: "an expert LoRA on a film",
+    spec: with_({ render: { loras: [{ path: "a.safetensors", expert: "lowNoise" }] } }),
+    field: "spec.render.loras",
+    message: /which only the pro variant has/,
+  },
+  {
+    name: "an expert LoRA in a film's scene",
+    spec: with_({ storyline: [{ prompt: "x", clips: 1, loras: [{ path: "a.safetensors", expert: "highNoise" }] }] }),
+    field: "spec.storyline",
+    message: /which only the pro variant has/,
+  },
+  {
+    name: "a scene with no steps",
+    spec: with_({ storyline: [{ prompt: "x", clips: 1, steps: 0 }] }),
+    field: "spec.storyline[0].steps",
+    message: /greater than or equal to 1/,
+  },
+  {
     name: "eleven retries",
     spec: with_({ retry: { limit: 11 } }),
     field: "spec.retry.limit",

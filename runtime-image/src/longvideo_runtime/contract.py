@@ -31,7 +31,7 @@ VERSION = "longvideo.dev/runtime-contract/v1"
 FILE = "contract.json"
 
 Command = Literal["segment", "concat", "probe"]
-Setter = Literal["operator", "input", "tuning"]
+Setter = Literal["operator", "input", "option", "tuning"]
 BackendName = Literal["svi", "animatic"]
 VariantName = Literal["shot", "film", "pro", "talk", "dance"]
 MotionUnit = Literal["pixel", "latent"]
