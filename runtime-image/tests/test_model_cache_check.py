@@ -482,3 +482,50 @@ def test_check_models_prints_a_line_per_problem_or_ok(cache: Path, tmp_path: Pat
         f"{WAN21}/tokenizer/tokenizer_config.json: not a JSON object",
         f"{PROFILES['shot'].lora}: missing",
     ]
+
+
+# --- extra LoRAs (LV_LORAS) -------------------------------------------------------------------------------------
+
+
+def probe_loras(cache: Path, tmp_path: Path, variant: str, loras: list[dict[str, object]]) -> dict[str, object]:
+    env = {
+        "LV_CHECK_MODELS": variant,
+        "LV_MODELS_DIR": str(cache),
+        "LV_WORKSPACE": str(tmp_path),
+        "LV_LORAS": json.dumps(loras),
+    }
+    run = run_cli(["probe"], env, tmp_path)
+    assert run.code in (0, CONTRACT.exit_codes.bad_input), run.stderr[-2000:]
+    return run.message
+
+
+def test_the_probe_checks_each_extra_lora_against_the_experts_it_goes_into(cache: Path, tmp_path: Path) -> None:
+    from longvideo_runtime.svi.tiny import STYLE_LORA
+
+    fine = probe_loras(cache, tmp_path, "pro", [{"path": STYLE_LORA}, {"path": STYLE_LORA, "expert": "lowNoise"}])
+    assert fine["ok"] is True
+    assert fine["modelFiles"] == len(check_model_cache(cache, "pro").files) + 1  # type: ignore[arg-type]
+
+    wrong = probe_loras(
+        cache,
+        tmp_path,
+        "film",
+        [{"path": "loras/absent.safetensors"}, {"path": STYLE_LORA, "expert": "highNoise"}, {"path": STYLE_LORA}],
+    )
+    assert wrong["modelProblems"] == [
+        {"file": "loras/absent.safetensors", "problem": "missing"},
+        {"file": STYLE_LORA, "problem": "LV_LORAS[1] names the highNoise expert, but this model has one transformer"},
+    ]
+
+
+def test_an_extra_lora_for_another_model_is_named_per_expert(cache: Path, tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from longvideo_runtime.svi.tiny import svi_lora_state
+
+    save_file(svi_lora_state(2, dim=32, ffn=40), str(cache / "loras" / "wide.safetensors"))
+    wrong = probe_loras(cache, tmp_path, "pro", [{"path": "loras/wide.safetensors", "strength": 0.5}])
+    found = wrong["modelProblems"]
+    assert isinstance(found, list) and [p["file"] for p in found] == ["loras/wide.safetensors"] * 2
+    assert "do not fit the Wan transformer (dim 24" in found[0]["problem"]
+    assert "do not fit the Wan transformer_2 (dim 24" in found[1]["problem"]

@@ -196,12 +196,13 @@ export const runtimeEnv = {
     description: "Negative prompt for guidance: the scene's negativePrompt, else spec.render's; unset means none.",
   },
   LV_LORAS: {
-    commands: segment,
+    commands: segmentProbe,
     setBy: "option",
     description:
       "Extra LoRAs merged after the variant's, JSON: a list of {path, strength, expert?}, path under LV_MODELS_DIR, " +
       "expert highNoise (transformer) or lowNoise (transformer_2) of a two-expert model, absent for every expert. " +
-      "Every key of each file must map to a module of the model it is merged into. Unset means none.",
+      "Every key of each file must map to a module of the model it is merged into. Unset means none. On a probe " +
+      "with LV_CHECK_MODELS: every LoRA of the film and its scenes (strength left out), checked with the cache.",
   },
   LV_LOG_LEVEL: { commands: segmentConcatProbe, setBy: "tuning", description: "Worker log level." },
   LV_TERMINATION_LOG: {

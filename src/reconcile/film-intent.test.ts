@@ -270,6 +270,32 @@ describe("filmIntent", () => {
       expect(inputsKey({})).not.toBe(result.probe.key);
     });
 
+    it("checks every extra LoRA of the film and its scenes with the cache, once each, and re-probes when one is added", () => {
+      const ink = { path: "loras/ink.safetensors" };
+      const distilled = { path: "loras/lightx2v.safetensors", expert: "highNoise" as const };
+      const withLoras = {
+        ...svi,
+        render: { backend: "svi", loras: [{ ...distilled, strength: 0.5 }] },
+        storyline: [
+          { prompt: "dawn", clips: 1, loras: [ink, { ...distilled, strength: 1 }] },
+          { prompt: "dusk", clips: 1, loras: [{ ...ink, strength: 0.3 }] },
+        ],
+      };
+      const result = filmIntent({ name: "bay", namespace: "studio", spec: withLoras }, checking);
+      if (result.ok || result.reason !== "Probing") throw new Error(JSON.stringify(result));
+      expect(JSON.parse(result.probe.env.LV_LORAS ?? "null")).toEqual([distilled, ink]);
+      const loras = [distilled, ink] as const;
+      expect(result.probe.key).toBe(inputsKey({}, { claimName: "shared-models", variant: "pro", loras }));
+      expect(result.probe.key).not.toBe(inputsKey({}, { claimName: "shared-models", variant: "pro" }));
+      // A probe recorded before the LoRAs were added checked none of them: the film is probed again.
+      const before = inputsKey({}, { claimName: "shared-models", variant: "pro" });
+      const stale = filmIntent(
+        { name: "bay", namespace: "studio", spec: withLoras, inputs: { key: before, modelFiles: 21 } },
+        checking,
+      );
+      expect(stale.ok ? "planned" : stale.reason).toBe("Probing");
+    });
+
     it("plans the film once the probe found the files, and never probes an animatic film", () => {
       const key = inputsKey({}, { claimName: "shared-models", variant: "pro" });
       const result = filmIntent(film({ key, modelFiles: 21 }), checking);

@@ -7,7 +7,7 @@ import { fieldErrorLine } from "../api/field-errors.ts";
 import { longVideoSpecVerdict } from "../api/long-video.ts";
 import { segmentPlan } from "../plan/segment-plan.ts";
 import { defaultDeadlineSeconds } from "../api/long-video-spec.ts";
-import type { Backend, LongVideoSpec, MediaSource, ReferenceImage } from "../api/long-video-spec.ts";
+import type { Backend, LongVideoSpec, LoraExpert, MediaSource, ReferenceImage } from "../api/long-video-spec.ts";
 import type { ProbedInputsStatus } from "../api/long-video-status.ts";
 import { variantProfiles } from "../api/variant-profiles.ts";
 import { canonicalJson } from "../plan/canonical-json.ts";
@@ -298,10 +298,31 @@ function segmentInputVolumes(spec: LongVideoSpec): InputVolumes {
 /** The spec field a model cache problem is blamed on: the claim the film names, or would name to override the default. */
 export const modelCacheField = "spec.storage.models.claimName";
 
-/** The model cache an svi film's probe checks: the claim, and the variant whose files it must hold. */
+/**
+ * The model cache an svi film's probe checks: the claim, the variant whose files it must hold, and the extra LoRAs
+ * its film and scenes name (each path and expert once; strengths do not change whether a file fits).
+ */
 export interface CheckedModels {
   readonly claimName: string;
   readonly variant: LongVideoSpec["variant"];
+  readonly loras?: readonly CheckedLora[];
+}
+
+/** An extra LoRA as the probe checks it: does the file exist, and does every key fit the expert it goes into. */
+export interface CheckedLora {
+  readonly path: string;
+  readonly expert?: LoraExpert;
+}
+
+/** Every extra LoRA of the film and its scenes, each path and expert once, in the order they first appear. */
+function checkedLoras(spec: LongVideoSpec): CheckedLora[] {
+  const all = [...(spec.render.loras ?? []), ...spec.storyline.flatMap((scene) => scene.loras ?? [])];
+  const seen = new Map<string, CheckedLora>();
+  for (const { path, expert } of all) {
+    const lora = expert === undefined ? { path } : { path, expert };
+    seen.set(canonicalJson(lora), lora);
+  }
+  return [...seen.values()];
 }
 
 /**
@@ -342,7 +363,11 @@ function probedInputs(
   defaults: IntentDefaults,
   modelsClaim: string | undefined,
 ): { readonly ok: true; readonly audioSeconds?: number } | Extract<IntentResult, { ok: false }> {
-  const models = modelsClaim === undefined ? undefined : { claimName: modelsClaim, variant: spec.variant };
+  const loras = checkedLoras(spec);
+  const models =
+    modelsClaim === undefined
+      ? undefined
+      : { claimName: modelsClaim, variant: spec.variant, ...(loras.length > 0 ? { loras } : {}) };
   if (!spec.audio && !spec.pose && !models) return { ok: true };
   const key = inputsKey(spec, models);
   const recorded = film.inputs?.key === key ? film.inputs : undefined;
@@ -402,6 +427,7 @@ function probeEnv(spec: LongVideoSpec, models: CheckedModels | undefined): Runti
     ...(spec.audio ? { LV_AUDIO: JSON.stringify(mediaSource(spec.audio)), LV_AUDIO_DIR: mountPaths.audio } : {}),
     ...(spec.pose ? { LV_POSE: JSON.stringify(mediaSource(spec.pose)), LV_POSE_DIR: mountPaths.pose } : {}),
     ...(models ? { LV_CHECK_MODELS: models.variant, LV_MODELS_DIR: mountPaths.models } : {}),
+    ...(models?.loras ? { LV_LORAS: JSON.stringify(models.loras) } : {}),
   };
 }
 

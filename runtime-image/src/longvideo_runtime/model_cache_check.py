@@ -13,6 +13,7 @@ What a variant reads, under the names the worker uses when the operator sets no 
   and `image_encoder/` with `image_processor/` when the transformer takes image embeddings (`image_dim`). Each
   weights directory is its config.json plus a single safetensors file or an index json and every shard it names.
 - the variant's SVI LoRA(s) under `svi/` (pro: one per expert); for dance the file also holds the pose encoder.
+- the film's extra LoRAs (LV_LORAS, spec.render.loras and the scenes'), each against the expert(s) it goes into.
 - talk: `chinese-wav2vec2-base/` (config.json, preprocessor_config.json, model.safetensors) and
   `MeiGen-MultiTalk/multitalk.safetensors`.
 
@@ -42,15 +43,18 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.safetensors_io import FormatError, TensorEntry, read_header
 from longvideo_runtime.svi.lora import diffusers_module, parse_key
 from longvideo_runtime.variants import MULTITALK_FILE, PROFILES, WAV2VEC_DIR, Variant
+
+if TYPE_CHECKING:
+    from longvideo_runtime.spec import ExtraLora
 
 #: The spec field a wrong model cache is blamed on.
 FIELD = "spec.storage.models.claimName"
@@ -124,8 +128,9 @@ class ModelCacheError(BadInput):
         self.model_problems = [p.as_json() for p in report.problems]
 
 
-def check_model_cache(models_dir: Path, variant: Variant) -> ModelCacheReport:
-    """Checks the files `variant` reads under `models_dir` (see the module's docstring); never raises for them."""
+def check_model_cache(models_dir: Path, variant: Variant, extra_loras: Sequence[ExtraLora] = ()) -> ModelCacheReport:
+    """Checks the files `variant` reads under `models_dir` (see the module's docstring), and each extra LoRA against
+    the experts it is merged into; never raises for them."""
     started = time.perf_counter()
     if not models_dir.is_dir():
         missing = ModelProblem(".", f"{models_dir} is not a directory (is the model cache mounted there?)")
@@ -143,6 +148,20 @@ def check_model_cache(models_dir: Path, variant: Variant) -> ModelCacheReport:
             check.dance(path, linears, wan.dim)
         else:
             check.lora_file(path, linears, f"the Wan {expert}")
+    for i, extra in enumerate(extra_loras):
+        rel = str(extra.path.relative_to(models_dir)) if extra.path.is_relative_to(models_dir) else str(extra.path)
+        experts = [e for e in ("transformer", "transformer_2") if e in wan.linears]
+        if extra.expert is not None:
+            if not two_experts:
+                check.problem(rel, f"LV_LORAS[{i}] names the {extra.expert} expert, but this model has one transformer")
+                continue
+            experts = ["transformer" if extra.expert == "highNoise" else "transformer_2"]
+        header = check.header(rel)
+        shapes = {k: v.shape for k, v in header.items()} if header is not None else None
+        for expert in experts:
+            linears = wan.linears.get(expert)
+            if shapes is not None and linears is not None:
+                check.lora(rel, shapes, linears, f"the Wan {expert}")
     if variant == "talk":
         check.talk(wan)
     return ModelCacheReport(

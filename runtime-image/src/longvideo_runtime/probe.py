@@ -26,7 +26,7 @@ def run_probe(spec: ProbeSpec, log: Logger) -> dict[str, Any]:
     result: dict[str, Any] = {"ok": True, "kind": "probe"}
     if spec.check_models is not None:
         # First: it takes about a second and fetches nothing, and a wrong cache is the costlier surprise.
-        report = check_model_cache(spec.models_dir, spec.check_models)
+        report = check_model_cache(spec.models_dir, spec.check_models, spec.extra_loras)
         log.info(
             "models-checked",
             variant=report.variant,

@@ -43,6 +43,24 @@ SEGMENT_HASH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}")
 _T = TypeVar("_T", bound=str)
 
 
+#: Which of Wan 2.2's experts an extra LoRA is merged into: the high-noise `transformer` or the low-noise
+#: `transformer_2`; None merges it into every expert the model has.
+LoraExpert = Literal["highNoise", "lowNoise"]
+_LORA_EXPERTS: tuple[LoraExpert, ...] = ("highNoise", "lowNoise")
+#: As the CRD bounds them (spec.render.loras and each scene's).
+_MAX_LORAS = 16
+_MAX_STRENGTH = 4.0
+
+
+@dataclass(frozen=True)
+class ExtraLora:
+    """A LoRA of LV_LORAS: a style, character or distillation LoRA merged after the variant's own."""
+
+    path: Path
+    strength: float
+    expert: LoraExpert | None
+
+
 @dataclass(frozen=True)
 class SviSettings:
     """How the svi backend runs: model files and memory options (ignored by the animatic backend)."""
@@ -59,6 +77,7 @@ class SviSettings:
     shift: float
     boundary_ratio: float
     negative_prompt: str
+    extra_loras: tuple[ExtraLora, ...] = ()
 
 
 #: SegmentSpec fields left out of its fingerprint: where and how it runs, not what it renders.
@@ -221,6 +240,7 @@ class SegmentSpec:
                 "shift": self.svi.shift,
                 "boundary_ratio": self.svi.boundary_ratio,
                 "negative_prompt": self.svi.negative_prompt,
+                "extra_loras": [[str(x.path), x.strength, x.expert] for x in self.svi.extra_loras],
             }
             if self.backend == "svi"
             else None
@@ -260,6 +280,8 @@ class ProbeSpec:
     #: The variant whose model files the cache at models_dir must hold (LV_CHECK_MODELS); None: no check.
     check_models: Variant | None = None
     models_dir: Path = Path(MODELS_DIR)
+    #: The film's extra LoRAs (LV_LORAS), checked with the cache.
+    extra_loras: tuple[ExtraLora, ...] = ()
 
 
 class _Source:
@@ -331,6 +353,32 @@ class _Source:
 
 def _is_digest(value: str) -> bool:
     return value.startswith("sha256:") and len(value) == 71
+
+
+def _extra_loras(text: str, models_dir: Path) -> tuple[ExtraLora, ...]:
+    """LV_LORAS: a JSON list of {path, strength, expert?}; every problem named by its place in the list."""
+    if not text.strip():
+        return ()
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BadInput(f"LV_LORAS is not JSON: {e}") from None
+    if not isinstance(raw, list) or len(raw) > _MAX_LORAS:
+        raise BadInput(f"LV_LORAS must be a JSON list of at most {_MAX_LORAS} LoRAs")
+    loras: list[ExtraLora] = []
+    for i, item in enumerate(raw):
+        where = f"LV_LORAS[{i}]"
+        if not isinstance(item, dict) or set(item) - {"path", "strength", "expert"}:
+            raise BadInput(f"{where} must be an object with path, strength and optionally expert")
+        path, strength, expert = item.get("path"), item.get("strength", 1.0), item.get("expert")
+        if not isinstance(path, str) or not path.endswith(".safetensors") or ".." in Path(path).parts:
+            raise BadInput(f"{where}.path must be a .safetensors file inside the model cache, got {path!r}")
+        if isinstance(strength, bool) or not isinstance(strength, int | float) or abs(strength) > _MAX_STRENGTH:
+            raise BadInput(f"{where}.strength must be a number from -{_MAX_STRENGTH} to {_MAX_STRENGTH}")
+        if expert is not None and expert not in _LORA_EXPERTS:
+            raise BadInput(f"{where}.expert must be one of {', '.join(_LORA_EXPERTS)}, got {expert!r}")
+        loras.append(ExtraLora(_resolve_model_path(models_dir, path), float(strength), expert))
+    return tuple(loras)
 
 
 def _resolve_model_path(models_dir: Path, value: str) -> Path:
@@ -417,6 +465,7 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
         shift=src.number("LV_SHIFT", 5.0),
         boundary_ratio=src.number("LV_BOUNDARY_RATIO", 0.875),
         negative_prompt=src.text("LV_NEGATIVE_PROMPT", ""),
+        extra_loras=_extra_loras(src.text("LV_LORAS", ""), models_dir),
     )
     if not 0.0 < svi.boundary_ratio < 1.0:
         raise BadInput(f"LV_BOUNDARY_RATIO must be in (0, 1), got {svi.boundary_ratio}")
@@ -511,6 +560,7 @@ def parse_probe(env: Mapping[str, str], overrides: Mapping[str, str | None] | No
         raise BadInput("the probe reads LV_AUDIO, LV_POSE or LV_CHECK_MODELS, and none is set")
     if check is not None and check not in VARIANTS:
         raise BadInput(f"LV_CHECK_MODELS must be one of {', '.join(VARIANTS)}, got {check!r}")
+    models_dir = Path(src.text("LV_MODELS_DIR", MODELS_DIR))
     return ProbeSpec(
         workspace=Path(src.text("LV_WORKSPACE", WORKSPACE_DIR)),
         audio=_source_json("LV_AUDIO", audio) if audio else None,
@@ -519,5 +569,6 @@ def parse_probe(env: Mapping[str, str], overrides: Mapping[str, str | None] | No
         pose_dir=Path(src.text("LV_POSE_DIR", POSE_DIR)),
         fetch_policy=parse_policy(src.get("LV_FETCH_POLICY")),
         check_models=cast(Variant, check) if check is not None else None,
-        models_dir=Path(src.text("LV_MODELS_DIR", MODELS_DIR)),
+        models_dir=models_dir,
+        extra_loras=_extra_loras(src.text("LV_LORAS", ""), models_dir),
     )

@@ -17,7 +17,7 @@ from longvideo_runtime.svi import models, protocol
 from longvideo_runtime.svi.conditioning_inputs import talk_audio
 from longvideo_runtime.svi.dance import DanceModels, clip_pose, load_dance
 from longvideo_runtime.svi.guidance import Guidance, TalkGuidance, TextGuidance
-from longvideo_runtime.svi.lora import merge_lora
+from longvideo_runtime.svi.lora import merge_extra_loras, merge_lora
 from longvideo_runtime.svi.sampler import ExpertSwitch, sample
 from longvideo_runtime.svi.talk import TalkModels, load_talk
 from longvideo_runtime.variants import VAE_SCALE, latent_frames
@@ -70,6 +70,7 @@ class SviBackend:
             if components.transformer_2 is None:
                 raise BadInput("LV_LORA_2 is for Wan 2.2's low-noise expert; this model has one expert")
             merged += merge_lora(components.transformer_2, settings.lora_2, settings.lora_scale)
+        merged += merge_extra_loras(components, settings.extra_loras)
         timings["lora_seconds"] = time.perf_counter() - t
         log.info("lora-merged", modules=merged, lora=str(settings.lora), lora_2=str(settings.lora_2))
         if spec.variant == "talk":

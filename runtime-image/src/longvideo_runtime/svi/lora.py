@@ -28,6 +28,9 @@ from longvideo_runtime.errors import BadInput
 if TYPE_CHECKING:
     import torch
 
+    from longvideo_runtime.spec import ExtraLora
+    from longvideo_runtime.svi.models import WanComponents
+
 # "pipe.dit." is the prefix SVI's training wrapper gives its LoRA parameters; SVI's loader strips it too.
 _PREFIXES = (
     "pipe.dit.",
@@ -188,3 +191,22 @@ def merge_lora_state(transformer: torch.nn.Module, state: dict[str, torch.Tensor
             delta = pair.up.float() @ pair.down.float()
             weight.copy_((weight.float() + factor * delta.to(weight.device)).to(weight.dtype))
     return len(pairs)
+
+
+def merge_extra_loras(components: WanComponents, loras: tuple[ExtraLora, ...]) -> int:
+    """Merges LV_LORAS in order after the variant's LoRA: each into its expert, or into every expert the model has.
+
+    The experts are Wan 2.2's `transformer` (high noise) and `transformer_2` (low noise); a Wan 2.1 model has only
+    the first, so naming an expert there is bad input rather than a silent merge into the wrong weights.
+    """
+    merged = 0
+    for i, lora in enumerate(loras):
+        experts = {"highNoise": components.transformer, "lowNoise": components.transformer_2}
+        if lora.expert is not None and components.transformer_2 is None:
+            raise BadInput(
+                f"LV_LORAS[{i}] ({lora.path.name}) names the {lora.expert} expert, but this model has one transformer"
+            )
+        targets = [experts[lora.expert]] if lora.expert else [e for e in experts.values() if e is not None]
+        for transformer in targets:
+            merged += merge_lora(transformer, lora.path, lora.strength)
+    return merged

@@ -22,6 +22,9 @@ import torch
 from longvideo_runtime.variants import MULTITALK_FILE, PROFILES, WAV2VEC_DIR
 
 #: Where each tiny file goes, relative to the output directory: the tests' short names, or the model cache's.
+#: An extra LoRA a film or scene may name (spec.render.loras, a scene's loras), under the cache as users keep theirs.
+STYLE_LORA = "loras/tiny-style.safetensors"
+
 LAYOUTS: dict[str, dict[str, str]] = {
     "tests": {
         "wan21": "wan21-i2v",
@@ -34,6 +37,7 @@ LAYOUTS: dict[str, dict[str, str]] = {
         "svi-dance": "svi/svi-dance.safetensors",
         "wav2vec": WAV2VEC_DIR,
         "multitalk": MULTITALK_FILE,
+        "style": STYLE_LORA,
     },
     "model-cache": {
         "wan21": PROFILES["film"].model,
@@ -46,6 +50,7 @@ LAYOUTS: dict[str, dict[str, str]] = {
         "svi-dance": PROFILES["dance"].lora,
         "wav2vec": WAV2VEC_DIR,
         "multitalk": MULTITALK_FILE,
+        "style": STYLE_LORA,
     },
 }
 
@@ -187,6 +192,7 @@ def build(directory: Path, seed: int = 0, layout: str = "tests") -> dict[str, Pa
     paths["svi-dance"] = _save(directory / names["svi-dance"], dance)
     paths["wav2vec"] = save_wav2vec(directory / names["wav2vec"])
     paths["multitalk"] = _save(directory / names["multitalk"], multitalk_state(seed=7))
+    paths["style"] = _save(directory / names["style"], style_lora_state(seed=8))
     return paths
 
 
@@ -269,6 +275,23 @@ def svi_lora_state(
             base = f"{prefix}blocks.{i}.{module}"
             state[f"{base}.lora_A{adapter}.weight"] = torch.randn(rank, in_f, generator=generator) * 0.1
             state[f"{base}.lora_B{adapter}.weight"] = torch.randn(out_f, rank, generator=generator) * 0.1
+    return state
+
+
+def style_lora_state(seed: int = 8, rank: int = 4, alpha: float = 2.0) -> dict[str, torch.Tensor]:
+    """A style LoRA in the kohya form community LoRAs use: `diffusion_model.` keys, lora_down / lora_up, an alpha.
+
+    Larger values than SVI's tiny LoRAs, so merging it visibly changes a tiny clip.
+    """
+    peft = svi_lora_state(TINY_BLOCKS, rank=rank, seed=seed, prefix="diffusion_model.", peft_default=False)
+    state: dict[str, torch.Tensor] = {}
+    for key, tensor in peft.items():
+        module, _, part = key.rpartition(".lora_")
+        if part == "A.weight":
+            state[f"{module}.lora_down.weight"] = tensor * 5
+            state[f"{module}.alpha"] = torch.tensor(alpha)
+        else:
+            state[f"{module}.lora_up.weight"] = tensor * 5
     return state
 
 
