@@ -27,6 +27,19 @@ describe("longvideo plan", () => {
     );
   });
 
+  it("shows each segment's own steps, guidance and extra LoRAs (the fast-path example)", () => {
+    const result = run("plan", path.join(root, "manifests/examples/pro-fast.yaml"));
+    expect(result.status).toBe(0);
+    const rows = result.stdout
+      .split("\n")
+      .filter((line) => /^\d+\s+\d+\.\d+\s/.test(line))
+      .map((line) => line.split(/\s+/).slice(1, 6));
+    // scene.clip, seed, steps, guidance, LoRAs: the film's 4-step pair, scene 1's seed, scene 2's steps and style.
+    expect(rows[0]).toEqual(["0.0", "0", "4", "1", "2"]);
+    expect(rows[5]).toEqual(["1.0", "7", "4", "1", "2"]);
+    expect(rows.at(-1)).toEqual(["2.2", "462", "8", "1", "3"]);
+  });
+
   it.each(examples)("plans manifests/examples/%s", (file) => {
     // The talk example's clips follow its audio: 7.64 s is what scripts/example-inputs.sh's voice lasts.
     const audio = file === "talk.yaml" ? ["--audio-seconds", "7.64"] : [];

@@ -60,11 +60,14 @@ export function planTable(name: string, plan: SegmentPlan, clipRenderSeconds: nu
     ]),
   ]);
   const segments = textTable([
-    ["SEGMENT", "SCENE", "SEED", "FRAMES", "TRIM", "KEPT", "START", "HASH", "PROMPT"],
+    ["SEGMENT", "SCENE", "SEED", "STEPS", "CFG", "LORAS", "FRAMES", "TRIM", "KEPT", "START", "HASH", "PROMPT"],
     ...plan.segments.map((s) => [
       String(s.index),
       `${String(s.scene)}.${String(s.clipInScene)}`,
       String(s.seed),
+      String(s.steps),
+      String(s.guidanceScale),
+      String(s.loras.length),
       String(s.framesGenerated),
       `${String(s.trimHead)}/${String(s.trimTail)}`,
       String(s.framesKept),
