@@ -247,7 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             spec = parse_segment(os.environ, overrides)
             if launcher.wanted(spec):
                 outcome = launcher.launch(spec, overrides, args.log_level, log)
-                text = outcome.text if outcome.text is not None else compact(outcome.message or {})
+                # A failing rank's message has the fields every failure starts with; one made up for it has not.
+                known = {k: v for k, v in base.items() if v not in (None, "")}
+                text = outcome.text if outcome.text is not None else compact({**known, **(outcome.message or {})})
                 _report_text(termination, text, log)
                 return outcome.code
             rank = launcher.launched_rank() if spec.svi.gpu_count > 1 else None

@@ -65,7 +65,7 @@ def _cpu_threads(world: int) -> None:
 
 
 def join(spec: SegmentSpec, log: Logger) -> Ranks:
-    """Joins the launch's process group and makes the plan's subgroups (every rank makes every group, in order)."""
+    """Joins the launch's process group and makes the plan's subgroups."""
     found = launched_rank()
     if found is None:
         raise RuntimeError("LV_GPU_COUNT > 1 runs through the segment command's launcher (RANK, WORLD_SIZE unset)")
@@ -85,6 +85,22 @@ def join(spec: SegmentSpec, log: Logger) -> Ranks:
         world_size=world,
         timeout=COLLECTIVE_TIMEOUT,
     )
+    ranks = make_ranks(rank, plan, device)
+    log.info(
+        "ranks-joined",
+        rank=rank,
+        ranks=world,
+        device=str(device),
+        cfg_parallel=plan.cfg,
+        ulysses=plan.ulysses,
+        branch=ranks.branch,
+    )
+    return ranks
+
+
+def make_ranks(rank: int, plan: ParallelPlan, device: torch.device) -> Ranks:
+    """The plan's subgroups, in a joined process group: every rank makes every group, in the same order."""
+    world = plan.ranks
     halves = [range(world // 2), range(world // 2, world)] if plan.cfg else [range(world)]
     ulysses_group = None
     for members in halves:
@@ -98,17 +114,7 @@ def join(spec: SegmentSpec, log: Logger) -> Ranks:
             group = dist.new_group([first, first + half])
             if rank in (first, first + half):
                 pair_group = group
-    ranks = Ranks(rank, plan, device, ulysses_group, pair_group)
-    log.info(
-        "ranks-joined",
-        rank=rank,
-        ranks=world,
-        device=str(device),
-        cfg_parallel=plan.cfg,
-        ulysses=plan.ulysses,
-        branch=ranks.branch,
-    )
-    return ranks
+    return Ranks(rank, plan, device, ulysses_group, pair_group)
 
 
 def broadcast(ranks: Ranks, value: Any) -> Any:
