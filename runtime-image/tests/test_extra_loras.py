@@ -98,7 +98,9 @@ def test_an_extra_lora_merges_at_its_strength_into_its_experts_only(
     experts = {"transformer": components.transformer, "transformer_2": components.transformer_2}
     before = {name: _weights(e) for name, e in experts.items()}
     # 2 blocks x 10 targeted modules, once per expert merged into.
-    assert merge_extra_loras(components, spec.svi.extra_loras) == 20 * len(changed)
+    assert merge_extra_loras(components.transformer, components.transformer_2, spec.svi.extra_loras) == 20 * len(
+        changed
+    )
     expected = _style_delta(0.5)
     for name, transformer in experts.items():
         after = _weights(transformer)
@@ -119,7 +121,7 @@ def test_an_expert_on_a_one_transformer_model_is_bad_input(
     spec = parse_segment(env(tiny_models, "film", reference_png, tmp_path, LV_LORAS=loras(item)))
     components = models.load(spec.svi, two_experts=False, log=Logger(level="error"))
     with pytest.raises(BadInput, match=r"LV_LORAS\[0\] \(tiny-style.safetensors\) names the lowNoise expert"):
-        merge_extra_loras(components, spec.svi.extra_loras)
+        merge_extra_loras(components.transformer, components.transformer_2, spec.svi.extra_loras)
 
 
 def test_a_missing_lora_file_fails_the_segment_as_bad_input(
@@ -136,14 +138,14 @@ def _render(
 ) -> tuple[int, object]:
     """Renders segment 0 in process; returns the transformer passes it ran and its hand-off digest."""
     passes = 0
-    run = guidance._run
+    run = guidance.run_pass
 
     def counted(*args: object, **kwargs: object) -> torch.Tensor:
         nonlocal passes
         passes += 1
         return run(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(guidance, "_run", counted)
+    monkeypatch.setattr(guidance, "run_pass", counted)
     spec = parse_segment(env(models_, "pro", reference, tmp, **extra))
     result = run_segment(spec, Logger(level="error"), backend=SviBackend())
     return passes, result["latentsDigest"]

@@ -113,6 +113,13 @@ export const runtimeEnv = {
       "refuseCidrs (the cluster's pod and service ranges, refused besides the built-in ones), maxBytes, " +
       "timeoutSeconds (for the whole fetch, redirects included); a field left out takes referenceFetch's default.",
   },
+  LV_GPU_COUNT: {
+    commands: segment,
+    setBy: "operator",
+    description:
+      "spec.gpu.count: the ranks the worker launches for one segment, one per GPU (Ulysses sequence parallelism, " +
+      "CFG parallelism when even and guided); on CPU (LV_DEVICE=cpu) the same number of gloo processes. 1: one process.",
+  },
   LV_AUDIO_GUIDANCE_SCALE: {
     commands: segment,
     setBy: "operator",

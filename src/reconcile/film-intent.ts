@@ -146,6 +146,8 @@ function sharedEnv(spec: LongVideoSpec, plan: SegmentPlan): RuntimeEnv {
     LV_MOTION_FRAMES: String(render.motionFrames),
     LV_PADDING: render.padding,
     LV_SEGMENT_COUNT: String(plan.segments.length),
+    // The worker starts one rank per GPU the pod is given (sequence parallelism, ADR 0023).
+    LV_GPU_COUNT: String(spec.gpu.count),
     LV_WORKSPACE: mountPaths.workspace,
     LV_MODELS_DIR: mountPaths.models,
     LV_REFERENCE_IMAGE: JSON.stringify(spec.referenceImage),

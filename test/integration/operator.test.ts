@@ -274,6 +274,27 @@ describe("the operator on kwok GPU pools", () => {
     expect(pod?.volumes?.find((v) => v.name === shm?.name)?.emptyDir).toEqual({ medium: "Memory", sizeLimit: "1Gi" });
   });
 
+  it("gives each segment pod of a 4-GPU film four GPUs of one node and tells the worker to start four ranks", async () => {
+    const gpu = {
+      nodeSelector: { "longvideo.dev/pool": "h100" },
+      tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+      count: 4,
+    };
+    await createFilm(film("quad", { gpu, scenes: [{ prompt: "a lamp is lit", clips: 2 }] }));
+    await filmUntil("quad", (f) => f.status?.phase === "Succeeded");
+    const pods = (await podsOf("quad")).filter((p) => p.metadata?.labels?.["longvideo.dev/segment"] !== undefined);
+    expect(pods).toHaveLength(2);
+    for (const pod of pods) {
+      const container = pod.spec?.containers[0];
+      expect(container?.resources?.limits?.["nvidia.com/gpu"]).toBe("4");
+      expect(container?.env?.find((e) => e.name === "LV_GPU_COUNT")?.value).toBe("4");
+      const node = await core.readNode({ name: pod.spec?.nodeName ?? "" });
+      expect(Number(node.status?.allocatable?.["nvidia.com/gpu"])).toBeGreaterThanOrEqual(4);
+      const shm = container?.volumeMounts?.find((m) => m.mountPath === "/dev/shm");
+      expect(pod.spec?.volumes?.find((v) => v.name === shm?.name)?.emptyDir?.medium).toBe("Memory");
+    }
+  });
+
   it("starts nothing while suspended and finishes once resumed", async () => {
     await createFilm(film("paused", { suspend: true }));
     const suspended = await filmUntil("paused", (f) => f.status?.phase === "Suspended");

@@ -66,6 +66,7 @@ SEGMENT_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--lora-2", "LV_LORA_2"),
     ("--lora-scale", "LV_LORA_SCALE"),
     ("--device", "LV_DEVICE"),
+    ("--gpu-count", "LV_GPU_COUNT"),
     ("--dtype", "LV_DTYPE"),
     ("--offload-encoders", "LV_OFFLOAD_ENCODERS"),
     ("--vae-tiling", "LV_VAE_TILING"),
@@ -193,7 +194,10 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _report(path: Path | None, message: dict[str, Any], log: Logger) -> None:
-    text = compact(message)
+    _report_text(path, compact(message), log)
+
+
+def _report_text(path: Path | None, text: str, log: Logger) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
     if path is None:
@@ -238,7 +242,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "inputDigest": overrides.get("LV_INPUT_DIGEST") or os.environ.get("LV_INPUT_DIGEST", ""),
                 "backend": overrides.get("LV_BACKEND") or os.environ.get("LV_BACKEND", "svi"),
             }
+            from longvideo_runtime.svi import launcher
+
             spec = parse_segment(os.environ, overrides)
+            if launcher.wanted(spec):
+                outcome = launcher.launch(spec, overrides, args.log_level, log)
+                # A failing rank's message has the fields every failure starts with; one made up for it has not.
+                known = {k: v for k, v in base.items() if v not in (None, "")}
+                text = outcome.text if outcome.text is not None else compact({**known, **(outcome.message or {})})
+                _report_text(termination, text, log)
+                return outcome.code
+            rank = launcher.launched_rank() if spec.svi.gpu_count > 1 else None
+            if rank is not None:
+                log = log.bind(rank=rank[0])
+                if rank[0] > 0:
+                    from longvideo_runtime.svi.parallel_render import serve
+
+                    serve(spec, log)
+                    return ExitCode.OK
             _report(termination, summary(run_segment(spec, log)), log)
         elif args.command in ("check-models", "fetch-models"):
             models_dir = Path(args.models_dir or os.environ.get("LV_MODELS_DIR") or MODELS_DIR)

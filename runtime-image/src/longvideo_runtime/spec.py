@@ -78,6 +78,8 @@ class SviSettings:
     boundary_ratio: float
     negative_prompt: str
     extra_loras: tuple[ExtraLora, ...] = ()
+    #: Ranks one segment runs on, one per GPU (LV_GPU_COUNT): how it runs, not what it renders (svi/launcher.py).
+    gpu_count: int = 1
 
 
 #: SegmentSpec fields left out of its fingerprint: where and how it runs, not what it renders.
@@ -466,6 +468,7 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
         boundary_ratio=src.number("LV_BOUNDARY_RATIO", 0.875),
         negative_prompt=src.text("LV_NEGATIVE_PROMPT", ""),
         extra_loras=_extra_loras(src.text("LV_LORAS", ""), models_dir),
+        gpu_count=src.integer("LV_GPU_COUNT", 1, minimum=1),
     )
     if not 0.0 < svi.boundary_ratio < 1.0:
         raise BadInput(f"LV_BOUNDARY_RATIO must be in (0, 1), got {svi.boundary_ratio}")

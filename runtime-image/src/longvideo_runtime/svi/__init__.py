@@ -1,1 +1,1 @@
-"""The svi backend: SVI conditioning on diffusers Wan components (imports torch)."""
+"""The svi backend: SVI conditioning on diffusers Wan components (imports torch, but for launcher and parallel_plan)."""

@@ -13,11 +13,11 @@ import torch
 from longvideo_runtime import conditioning_media
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.rendering import RenderInput, RenderOutput
-from longvideo_runtime.svi import models, protocol
+from longvideo_runtime.svi import models, parallel_group, parallel_render, protocol
+from longvideo_runtime.svi.adapters import merge_adapters
 from longvideo_runtime.svi.conditioning_inputs import talk_audio
-from longvideo_runtime.svi.dance import DanceModels, clip_pose, load_dance
+from longvideo_runtime.svi.dance import clip_pose
 from longvideo_runtime.svi.guidance import Guidance, TalkGuidance, TextGuidance
-from longvideo_runtime.svi.lora import merge_extra_loras, merge_lora
 from longvideo_runtime.svi.sampler import ExpertSwitch, sample
 from longvideo_runtime.svi.talk import TalkModels, load_talk
 from longvideo_runtime.variants import VAE_SCALE, latent_frames
@@ -49,28 +49,17 @@ class SviBackend:
         spec, previous, log = request.spec, request.previous, request.log
         settings = spec.svi
         timings: dict[str, float] = {}
+        # Rank 0 of a sequence-parallel segment (svi/parallel_render.py); None in one process.
+        ranks = parallel_group.join(spec, log) if settings.gpu_count > 1 else None
         t = time.perf_counter()
-        components = models.load(settings, two_experts=spec.protocol == "latent", log=log)
+        components = models.load(
+            settings, two_experts=spec.protocol == "latent", log=log, device=ranks.device if ranks else None
+        )
         timings["load_seconds"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        merged = 0
-        dance: DanceModels | None = None
         talk: TalkModels | None = None
-        if spec.variant == "dance":
-            if settings.lora is None:
-                raise BadInput(
-                    "the dance variant needs svi-dance.safetensors (LoRA and pose encoder): LV_LORA is empty"
-                )
-            dance = load_dance(components.transformer, settings.lora, settings.lora_scale, components.device)
-            merged += dance.merged
-        elif settings.lora is not None:
-            merged += merge_lora(components.transformer, settings.lora, settings.lora_scale)
-        if settings.lora_2 is not None:
-            if components.transformer_2 is None:
-                raise BadInput("LV_LORA_2 is for Wan 2.2's low-noise expert; this model has one expert")
-            merged += merge_lora(components.transformer_2, settings.lora_2, settings.lora_scale)
-        merged += merge_extra_loras(components, settings.extra_loras)
+        merged, dance = merge_adapters(spec, components.transformer, components.transformer_2, components.device)
         timings["lora_seconds"] = time.perf_counter() - t
         log.info("lora-merged", modules=merged, lora=str(settings.lora), lora_2=str(settings.lora_2))
         if spec.variant == "talk":
@@ -126,6 +115,7 @@ class SviBackend:
         consumed: dict[str, Any] = conditioning_media.consumed_windows(spec, request.conditioning)
         guidance: Guidance = TextGuidance(text, negative, image, spec.guidance_scale)
         posed: AbstractContextManager[None] = nullcontext()
+        pose_features: torch.Tensor | None = None
         if talk is not None:
             t = time.perf_counter()
             heard = talk_audio(spec, talk)
@@ -149,7 +139,8 @@ class SviBackend:
                 raise BadInput("a dance segment needs its skeleton frames (LV_POSE, LV_POSE_WINDOW)")
             pose = clip_pose(dance, request.conditioning.pose)
             consumed.setdefault("poseWindow", {}).update(pose.record)
-            posed = dance.pose.active(pose.features)
+            pose_features = pose.features
+            posed = dance.pose.active(pose_features)
             timings["pose_seconds"] = time.perf_counter() - t
             log.info("pose-window", **pose.record)
 
@@ -159,17 +150,24 @@ class SviBackend:
         experts = ExpertSwitch(
             components.transformer, components.transformer_2, settings.boundary_ratio, components.device
         )
-        with posed:
-            latents = sample(
-                experts,
-                noise,
-                condition,
-                guidance,
-                spec.steps,
-                settings.shift,
-                components.dtype,
-                on_step=lambda i, ts: log.debug("step", step=i + 1, of=spec.steps, timestep=round(ts, 2)),
+        if ranks is not None:
+            shared = parallel_render.job(noise, condition, text, negative, image, pose_features)
+            latents = parallel_render.denoise(
+                ranks, spec, experts, parallel_group.broadcast(ranks, shared), components.dtype, dance, log
             )
+            parallel_group.leave()
+        else:
+            with posed:
+                latents = sample(
+                    experts,
+                    noise,
+                    condition,
+                    guidance,
+                    spec.steps,
+                    settings.shift,
+                    components.dtype,
+                    on_step=lambda i, ts: log.debug("step", step=i + 1, of=spec.steps, timestep=round(ts, 2)),
+                )
         self.trace.experts = experts.used
         self.trace.audio_attentions = talk.audio.calls if talk is not None else 0
         self.trace.pose_additions = dance.pose.calls if dance is not None else 0

@@ -21,7 +21,10 @@ class Guidance(Protocol):
     def predict(self, model: Any, x: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor: ...
 
 
-def _run(model: Any, x: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor, image: torch.Tensor | None) -> Any:
+def run_pass(
+    model: Any, x: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor, image: torch.Tensor | None
+) -> Any:
+    """One transformer pass: the predicted flow in float32."""
     return model(
         hidden_states=x,
         timestep=timestep,
@@ -39,9 +42,9 @@ class TextGuidance:
     scale: float
 
     def predict(self, model: Any, x: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
-        pred: torch.Tensor = _run(model, x, timestep, self.text, self.image)
+        pred: torch.Tensor = run_pass(model, x, timestep, self.text, self.image)
         if self.scale > 1.0 and self.negative_text is not None:
-            uncond = _run(model, x, timestep, self.negative_text, self.image)
+            uncond = run_pass(model, x, timestep, self.negative_text, self.image)
             pred = uncond + self.scale * (pred - uncond)
         return pred
 
@@ -59,11 +62,11 @@ class TalkGuidance:
 
     def predict(self, model: Any, x: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
         with self.audio.active(self.tokens):
-            cond: torch.Tensor = _run(model, x, timestep, self.text, self.image)
+            cond: torch.Tensor = run_pass(model, x, timestep, self.text, self.image)
         if self.text_scale == 1.0 and self.audio_scale == 1.0:
             return cond
         with self.audio.active(self.silent_tokens):
-            uncond: torch.Tensor = _run(model, x, timestep, self.negative_text, self.image)
+            uncond: torch.Tensor = run_pass(model, x, timestep, self.negative_text, self.image)
         with self.audio.active(self.tokens):
-            drop_text: torch.Tensor = _run(model, x, timestep, self.negative_text, self.image)
+            drop_text: torch.Tensor = run_pass(model, x, timestep, self.negative_text, self.image)
         return uncond + self.text_scale * (cond - drop_text) + self.audio_scale * (drop_text - uncond)

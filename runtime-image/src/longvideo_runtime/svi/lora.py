@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     import torch
 
     from longvideo_runtime.spec import ExtraLora
-    from longvideo_runtime.svi.models import WanComponents
 
 # "pipe.dit." is the prefix SVI's training wrapper gives its LoRA parameters; SVI's loader strips it too.
 _PREFIXES = (
@@ -193,7 +192,9 @@ def merge_lora_state(transformer: torch.nn.Module, state: dict[str, torch.Tensor
     return len(pairs)
 
 
-def merge_extra_loras(components: WanComponents, loras: tuple[ExtraLora, ...]) -> int:
+def merge_extra_loras(
+    transformer: torch.nn.Module, transformer_2: torch.nn.Module | None, loras: tuple[ExtraLora, ...]
+) -> int:
     """Merges LV_LORAS in order after the variant's LoRA: each into its expert, or into every expert the model has.
 
     The experts are Wan 2.2's `transformer` (high noise) and `transformer_2` (low noise); a Wan 2.1 model has only
@@ -201,12 +202,13 @@ def merge_extra_loras(components: WanComponents, loras: tuple[ExtraLora, ...]) -
     """
     merged = 0
     for i, lora in enumerate(loras):
-        experts = {"highNoise": components.transformer, "lowNoise": components.transformer_2}
-        if lora.expert is not None and components.transformer_2 is None:
+        experts = {"highNoise": transformer, "lowNoise": transformer_2}
+        if lora.expert is not None and transformer_2 is None:
             raise BadInput(
                 f"LV_LORAS[{i}] ({lora.path.name}) names the {lora.expert} expert, but this model has one transformer"
             )
-        targets = [experts[lora.expert]] if lora.expert else [e for e in experts.values() if e is not None]
-        for transformer in targets:
-            merged += merge_lora(transformer, lora.path, lora.strength)
+        targets = [experts[lora.expert]] if lora.expert else list(experts.values())
+        for target in targets:
+            if target is not None:
+                merged += merge_lora(target, lora.path, lora.strength)
     return merged

@@ -69,17 +69,62 @@ def _require(root: Path, name: str) -> Path:
     return path
 
 
-def load(settings: SviSettings, two_experts: bool, log: Logger) -> WanComponents:
-    _offline()
-    from diffusers import AutoencoderKLWan, WanTransformer3DModel
-    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPVisionModel, UMT5EncoderModel
+def _dtype(settings: SviSettings, device: torch.device) -> torch.dtype:
+    if settings.dtype != "auto":
+        return _DTYPES[settings.dtype]
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
 
+
+def _model_root(settings: SviSettings) -> Path:
     root = settings.model
     if not root.is_dir():
         raise BadInput(f"model directory {root} does not exist (is the model cache mounted at LV_MODELS_DIR?)")
-    device = choose_device(settings.device)
+    return root
+
+
+def _transformers(root: Path, two_experts: bool, dtype: torch.dtype) -> tuple[Any, Any | None]:
+    from diffusers import WanTransformer3DModel
+
+    common: dict[str, Any] = {"local_files_only": True}
+    transformer = WanTransformer3DModel.from_pretrained(_require(root, "transformer"), torch_dtype=dtype, **common)
+    transformer_2 = None
+    if two_experts:
+        transformer_2 = WanTransformer3DModel.from_pretrained(
+            _require(root, "transformer_2"), torch_dtype=dtype, **common
+        )
+    elif (root / "transformer_2").is_dir():
+        raise BadInput(f"model {root} has two experts (Wan 2.2): use it with the pro variant")
+    return transformer, transformer_2
+
+
+def _place(transformer: Any, transformer_2: Any | None, device: torch.device) -> None:
+    transformer.to(device).eval()
+    if transformer_2 is not None:
+        # The low-noise expert waits on the CPU while the high-noise one runs (see sampler.ExpertSwitch).
+        transformer_2.to("cpu" if device.type == "cuda" else device).eval()
+
+
+def load_transformers(
+    settings: SviSettings, two_experts: bool, device: torch.device
+) -> tuple[Any, Any | None, torch.dtype]:
+    """The expert(s) alone, for a rank that denoises but encodes nothing (svi/parallel_render.py)."""
+    _offline()
+    dtype = _dtype(settings, device)
+    transformer, transformer_2 = _transformers(_model_root(settings), two_experts, dtype)
+    _place(transformer, transformer_2, device)
+    return transformer, transformer_2, dtype
+
+
+def load(settings: SviSettings, two_experts: bool, log: Logger, device: torch.device | None = None) -> WanComponents:
+    """Every component; `device` replaces LV_DEVICE's (a rank's own GPU)."""
+    _offline()
+    from diffusers import AutoencoderKLWan
+    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPVisionModel, UMT5EncoderModel
+
+    root = _model_root(settings)
+    device = device if device is not None else choose_device(settings.device)
     on_gpu = device.type == "cuda"
-    dtype = _DTYPES[settings.dtype] if settings.dtype != "auto" else (torch.bfloat16 if on_gpu else torch.float32)
+    dtype = _dtype(settings, device)
     offload = settings.offload_encoders if settings.offload_encoders is not None else on_gpu
     encoder_device = torch.device("cpu") if offload else device
 
@@ -93,22 +138,12 @@ def load(settings: SviSettings, two_experts: bool, log: Logger) -> WanComponents
         image_encoder.to(encoder_device).eval()
     # The Wan VAE is kept in float32: it is small, and bf16 decoding shifts colours.
     vae = AutoencoderKLWan.from_pretrained(_require(root, "vae"), torch_dtype=torch.float32, **common)
-    transformer = WanTransformer3DModel.from_pretrained(_require(root, "transformer"), torch_dtype=dtype, **common)
-    transformer_2 = None
-    if two_experts:
-        transformer_2 = WanTransformer3DModel.from_pretrained(
-            _require(root, "transformer_2"), torch_dtype=dtype, **common
-        )
-    elif (root / "transformer_2").is_dir():
-        raise BadInput(f"model {root} has two experts (Wan 2.2): use it with the pro variant")
+    transformer, transformer_2 = _transformers(root, two_experts, dtype)
     if settings.vae_tiling if settings.vae_tiling is not None else on_gpu:
         vae.enable_tiling()
     text_encoder.to(encoder_device).eval()
     vae.to(device).eval()
-    transformer.to(device).eval()
-    if transformer_2 is not None:
-        # The low-noise expert waits on the CPU while the high-noise one runs (see sampler.ExpertSwitch).
-        transformer_2.to("cpu" if on_gpu else device).eval()
+    _place(transformer, transformer_2, device)
     log.info(
         "models-loaded",
         model=str(root),

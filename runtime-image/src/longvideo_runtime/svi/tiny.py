@@ -99,12 +99,18 @@ def _text_encoder() -> torch.nn.Module:
 
 
 def _transformer(image_dim: int | None) -> torch.nn.Module:
+    return transformer(image_dim, TINY_HEADS)
+
+
+def transformer(image_dim: int | None, heads: int) -> torch.nn.Module:
+    """The tiny Wan transformer with `heads` heads of 12 (the checkpoints' have TINY_HEADS; 4 lets 4 ranks split
+    attention, tests/test_sequence_parallel.py)."""
     from diffusers import WanTransformer3DModel
 
     model: torch.nn.Module = WanTransformer3DModel(
         patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
+        num_attention_heads=heads,
+        attention_head_dim=TINY_DIM // TINY_HEADS,
         in_channels=36,
         out_channels=16,
         text_dim=TEXT_DIM,
