@@ -127,9 +127,23 @@ const conditioningInputs: Partial<Record<Variant, Record<string, unknown>>> = {
   },
 };
 
+/**
+ * The extra LoRA the film and pro films' second scene merges (the tiny cache's `loras/tiny-style.safetensors`, in the
+ * kohya form), into pro's high-noise expert alone; their third scene samples at guidance 1 from a seed of its own.
+ */
+const styleLora = "loras/tiny-style.safetensors";
+const sceneSettings = (variant: Variant) =>
+  variant === "film" || variant === "pro"
+    ? [
+        { loras: [{ path: styleLora, strength: 0.8, ...(variant === "pro" ? { expert: "highNoise" } : {}) }] },
+        { guidanceScale: 1, seed: 5 },
+      ]
+    : [{}, {}];
+
 /** A three-scene svi film, as small and short as the API allows, reading its weights from the model cache. */
 function sviFilm(variant: Variant) {
   const fps = fpsOf(variant);
+  const [second, third] = sceneSettings(variant);
   return {
     apiVersion: "longvideo.dev/v1alpha1",
     kind: "LongVideo",
@@ -140,8 +154,8 @@ function sviFilm(variant: Variant) {
       ...conditioningInputs[variant],
       storyline: [
         { prompt: "A lighthouse on a rock at dawn, waves breaking below.", clips: 1 },
-        { prompt: "A fishing boat rounds the rock, gulls following it.", clips: 1 },
-        { prompt: "Night falls and the lighthouse beam sweeps the sea.", clips: 1 },
+        { prompt: "A fishing boat rounds the rock, gulls following it.", clips: 1, ...second },
+        { prompt: "Night falls and the lighthouse beam sweeps the sea.", clips: 1, ...third },
       ],
       render: {
         backend: "svi",
@@ -419,6 +433,28 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
         expect(JSON.parse(terminated?.message ?? "{}")).toMatchObject({ backend: "svi", variant, ok: true });
         const logs = kubectl("logs", "-n", filmsNamespace, pod.metadata.name);
         expect(logs).toMatch(/"backend": ?"svi"/);
+        // The scene's extra LoRA reached the worker and was merged: 2 tiny blocks x 10 modules per expert, on top
+        // of the variant's own SVI LoRA(s).
+        const segment = Number(env.LV_SEGMENT_INDEX);
+        const planned = plan.segments[segment];
+        if (variant === "film" || variant === "pro") {
+          expect(JSON.parse(env.LV_LORAS ?? "[]")).toEqual(planned?.loras);
+          expect(env.LV_GUIDANCE_SCALE).toBe(String(planned?.guidanceScale));
+          expect(env.LV_SEED).toBe(String(planned?.seed));
+          const merged = logs
+            .split("\n")
+            .flatMap((line) => (line.startsWith("{") ? [JSON.parse(line) as Record<string, unknown>] : []))
+            .find((line) => line.event === "lora-merged");
+          const own = variant === "pro" ? 40 : 20;
+          expect(merged?.modules, `segment ${String(segment)}`).toBe(own + (planned?.loras.length ?? 0) * 20);
+        }
+      }
+      if (variant === "film" || variant === "pro") {
+        expect(plan.segments.map((s) => [s.loras.length, s.guidanceScale, s.seed])).toEqual([
+          [0, plan.render.guidanceScale, 0],
+          [1, plan.render.guidanceScale, plan.render.seedMultiplier],
+          [0, 1, 5],
+        ]);
       }
 
       // The window of audio (talk) or skeleton frames (dance) each segment consumed, as its result.json records it
