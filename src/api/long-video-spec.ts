@@ -455,7 +455,8 @@ const resourcesSchema = celValidated(
       description:
         "CPU, memory and shared memory of each segment pod (GPUs are spec.gpu's). Each field left unset comes " +
         "from the defaults for the variant and backend: svi shot and film 4/16 CPU, 18Gi/72Gi, 2Gi /dev/shm; svi " +
-        "pro 4/16 CPU, 44Gi/96Gi, 2Gi; animatic 500m/2 CPU, 512Mi/2Gi, 64Mi. An unset limit is raised to a " +
+        "pro 4/16 CPU, 44Gi/96Gi, 2Gi; animatic 500m/2 CPU, 512Mi/2Gi, 64Mi; svi's grow with spec.gpu.count (a " +
+        "worker process per GPU, each loading its copy of the model). An unset limit is raised to a " +
         "larger request, an unset request lowered to a smaller limit. Changing them re-renders nothing.",
     }),
   [

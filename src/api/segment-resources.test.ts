@@ -103,3 +103,47 @@ describe("segment resource defaults", () => {
     expect(backends).toEqual(["svi", "animatic"]);
   });
 });
+
+describe("segment resource defaults for several GPUs (one rank each)", () => {
+  it("keep the one-GPU table at one GPU, and the animatic set whatever the count", () => {
+    for (const variant of variants) {
+      expect(defaultSegmentResources(variant, "svi", 1)).toEqual(segmentResourceDefaults.svi[variant]);
+      expect(defaultSegmentResources(variant, "animatic", 4)).toEqual(segmentResourceDefaults.animatic);
+    }
+  });
+
+  it("load a copy of the experts per rank and the encoders once", () => {
+    const film = footprintOf("film");
+    const one = hostMemoryNeeds(film, 1);
+    const four = hostMemoryNeeds(film, 4);
+    const perRank = film.transformerBytes + runtimeHostBytes.loadingShard + runtimeHostBytes.process;
+    expect(four.peak - one.peak).toBeCloseTo(3 * perRank, -3);
+    // Sampling adds a process per rank (Wan 2.1 parks no expert); Wan 2.2 parks an idle expert on every rank.
+    expect(four.steady - one.steady).toBeCloseTo(3 * runtimeHostBytes.process, -3);
+    const pro = footprintOf("pro");
+    const proSteady = hostMemoryNeeds(pro, 4).steady - hostMemoryNeeds(pro, 1).steady;
+    expect(proSteady).toBeCloseTo(3 * (pro.transformerBytes + runtimeHostBytes.process), -3);
+  });
+
+  it.each([2, 4, 8])(
+    "cover %i ranks' loading peak with a full /dev/shm and 20%% to spare, and reserve sampling",
+    (gpus) => {
+      for (const variant of ["film", "pro"] as const) {
+        const resources = defaultSegmentResources(variant, "svi", gpus);
+        const { peak, steady } = hostMemoryNeeds(footprintOf(variant), gpus);
+        expect(bytes(resources.memory.limit)).toBeGreaterThanOrEqual(1.2 * (peak + bytes(resources.sharedMemory)));
+        expect(bytes(resources.memory.limit)).toBeLessThan(1.2 * (peak + bytes(resources.sharedMemory)) + gib);
+        expect(bytes(resources.memory.request)).toBeGreaterThanOrEqual(steady);
+        expect(bytes(resources.memory.request)).toBeLessThan(steady + gib);
+        expect(resources.cpu).toEqual({ request: String(2 + 2 * gpus), limit: String(12 + 4 * gpus) });
+        expect(resources.sharedMemory).toBe(`${String(1 + gpus)}Gi`);
+      }
+    },
+  );
+
+  it("grow with the count: 8 ranks of Wan 2.1 need several times one rank's memory", () => {
+    const eight = defaultSegmentResources("film", "svi", 8);
+    expect(compareQuantities(eight.memory.limit, segmentResourceDefaults.svi.film.memory.limit)).toBe(1);
+    expect(bytes(eight.memory.limit) / bytes(segmentResourceDefaults.svi.film.memory.limit)).toBeGreaterThan(5);
+  });
+});

@@ -77,16 +77,18 @@ export const modelFootprints: Readonly<Record<string, ModelFootprint>> = {
 export const runtimeHostBytes = { loadingShard: 10 * gb, process: 3 * gib, clipBuffers: 2 * gib } as const;
 
 /** Host memory a segment needs, in bytes: at its peak (loading, or Wan 2.2's expert switch) and while sampling. */
-export function hostMemoryNeeds(model: ModelFootprint): { readonly peak: number; readonly steady: number } {
+export function hostMemoryNeeds(model: ModelFootprint, ranks = 1): { readonly peak: number; readonly steady: number } {
   const encoders = model.textEncoderBytes + model.imageEncoderBytes;
-  const allWeights = model.transformers * model.transformerBytes + encoders + model.vaeBytes;
-  const loading = allWeights + runtimeHostBytes.loadingShard + runtimeHostBytes.process;
+  const experts = model.transformers * model.transformerBytes;
+  // With several GPUs (ADR 0023) each rank is a process that loads its own copy of the experts, and only rank 0
+  // the encoders and the VAE; the ranks load at once.
+  const perRank = runtimeHostBytes.loadingShard + runtimeHostBytes.process;
+  const loading = ranks * (experts + perRank) + encoders + model.vaeBytes;
   // At Wan 2.2's switch the outgoing expert is copied to host memory before the incoming one leaves it.
-  const switching =
-    model.transformers * model.transformerBytes + encoders + runtimeHostBytes.process + runtimeHostBytes.clipBuffers;
-  // Sampling: the encoders on the CPU, and Wan 2.2's idle expert waiting there.
+  const switching = ranks * (experts + runtimeHostBytes.process) + encoders + runtimeHostBytes.clipBuffers;
+  // Sampling: the encoders on the CPU, and Wan 2.2's idle expert waiting there, one per rank.
   const parked = (model.transformers - 1) * model.transformerBytes;
-  const steady = parked + encoders + runtimeHostBytes.process + runtimeHostBytes.clipBuffers;
+  const steady = ranks * (parked + runtimeHostBytes.process) + encoders + runtimeHostBytes.clipBuffers;
   return { peak: Math.max(loading, model.transformers > 1 ? switching : 0), steady };
 }
 
@@ -131,7 +133,25 @@ export const segmentResourceDefaults: {
   },
 };
 
-/** The resources of a segment pod whose film sets none. */
-export function defaultSegmentResources(variant: Variant, backend: Backend): SegmentResources {
-  return backend === "svi" ? segmentResourceDefaults.svi[variant] : segmentResourceDefaults.animatic;
+/**
+ * The resources of a segment pod whose film sets none, for `gpus` GPUs per pod (spec.gpu.count). One GPU: the table
+ * above. Several: the svi worker runs one process per GPU (ADR 0023), so host memory follows {@link hostMemoryNeeds}
+ * for that many ranks (the request covers sampling, the limit the loading peak and a full `/dev/shm` with 20% to
+ * spare, both in whole GiB); each further GPU adds 2 cores to the request and 4 to the limit (a rank drives its GPU
+ * and loads its copy of the weights), and 1 GiB of `/dev/shm` (NCCL's buffers between the ranks).
+ */
+export function defaultSegmentResources(variant: Variant, backend: Backend, gpus = 1): SegmentResources {
+  if (backend !== "svi") return segmentResourceDefaults.animatic;
+  const single = segmentResourceDefaults.svi[variant];
+  const footprint = modelFootprints[variantProfiles[variant].weights.model];
+  if (gpus <= 1 || footprint === undefined) return single;
+  const more = gpus - 1;
+  const sharedMemoryGi = 2 + more;
+  const { peak, steady } = hostMemoryNeeds(footprint, gpus);
+  const wholeGi = (bytes: number) => `${String(Math.ceil(bytes / gib))}Gi`;
+  return {
+    cpu: { request: String(4 + 2 * more), limit: String(16 + 4 * more) },
+    memory: { request: wholeGi(steady), limit: wholeGi(1.2 * (peak + sharedMemoryGi * gib)) },
+    sharedMemory: `${String(sharedMemoryGi)}Gi`,
+  };
 }

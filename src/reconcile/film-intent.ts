@@ -211,7 +211,7 @@ function gpuPlacement(gpu: LongVideoSpec["gpu"], defaults: IntentDefaults): GpuP
  * larger request (and the memory limit to the /dev/shm size), so the pair Kubernetes receives is always valid.
  */
 function segmentResources(spec: LongVideoSpec, backend: Backend): SegmentResources {
-  const defaults = defaultSegmentResources(spec.variant, backend);
+  const defaults = defaultSegmentResources(spec.variant, backend, spec.gpu.count);
   const { requests, limits, sharedMemory } = spec.resources ?? {};
   const memory = requestAndLimit(defaults.memory, requests?.memory, limits?.memory, sharedMemory);
   return {
