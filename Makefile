@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CLUSTER := test/cluster
 
-.PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-tools test-integration \
+.PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-tools test-integration test-gpu \
         test-e2e demo cluster-up cluster-down run bench chaos generate \
         images-push registry test-gpu-image test-gpu-node
 
@@ -45,6 +45,9 @@ test-integration: ## integration tests against the running local cluster (make c
 
 test-e2e: ## end-to-end tests against the running local cluster: helm install, films on the real node (animatic, svi on tiny models), Prometheus
 	. $(CLUSTER)/env.sh && KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig vitest run --project e2e
+
+test-gpu: node-modules ## the runtime on CUDA when a GPU is present (bf16 tiny films, fused attention, NCCL between two ranks, an extra LoRA); skipped, and said so, without one
+	LV_SKIP_CPU_IMAGE=1 bash runtime-image/run-tests.sh -m gpu tests/test_gpu.py
 
 test-gpu-image: deps ## the GPU runtime image (CUDA torch, 3.6 GB of wheels, cached) built and run in its own root filesystem: tiny svi films, animatic and concat on CPU
 	LV_GPU_IMAGE=1 LV_SKIP_CPU_IMAGE=1 bash runtime-image/run-tests.sh tests/test_image_rootfs.py
