@@ -186,3 +186,48 @@ def test_half_pairs_shapes_and_missing_files(tmp_path: Path, transformer: torch.
         merge_lora(transformer, path)
     with pytest.raises(BadInput, match="does not exist"):
         merge_lora(transformer, tmp_path / "absent.safetensors")
+
+
+def test_whole_deltas_of_biases_and_norms_merge_at_the_scale(tmp_path: Path, transformer: torch.nn.Module) -> None:
+    # A distilled LoRA's forms: a low-rank pair, a `diff_b` for the same module's bias, `diff`s for norms that only
+    # a whole delta can change (Wan's names: norm3 is diffusers' norm2, the cross-attention norm).
+    g = torch.Generator().manual_seed(4)
+    state = {
+        "diffusion_model.blocks.0.self_attn.q.lora_down.weight": torch.randn(4, 24, generator=g),
+        "diffusion_model.blocks.0.self_attn.q.lora_up.weight": torch.randn(24, 4, generator=g),
+        "diffusion_model.blocks.0.self_attn.q.diff_b": torch.randn(24, generator=g),
+        "diffusion_model.blocks.1.norm3.diff": torch.randn(24, generator=g),
+        "diffusion_model.blocks.1.norm3.diff_b": torch.randn(24, generator=g),
+        "diffusion_model.blocks.1.cross_attn.norm_k.diff": torch.randn(24, generator=g),
+        "diffusion_model.img_emb.proj.0.diff": torch.randn(4, generator=g),
+        "diffusion_model.head.head.diff_b": torch.randn(64, generator=g),
+    }
+    path = tmp_path / "distilled.safetensors"
+    save_file(state, str(path))
+    before = {n: p.detach().clone() for n, p in transformer.named_parameters()}
+    # Modules changed: to_q (pair and bias), norm2, attn2.norm_k, the image embedder's norm1, proj_out.
+    assert merge_lora(transformer, path, scale=0.5) == 5
+    after = dict(transformer.named_parameters())
+    expected = {
+        "blocks.0.attn1.to_q.bias": "diffusion_model.blocks.0.self_attn.q.diff_b",
+        "blocks.1.norm2.weight": "diffusion_model.blocks.1.norm3.diff",
+        "blocks.1.norm2.bias": "diffusion_model.blocks.1.norm3.diff_b",
+        "blocks.1.attn2.norm_k.weight": "diffusion_model.blocks.1.cross_attn.norm_k.diff",
+        "condition_embedder.image_embedder.norm1.weight": "diffusion_model.img_emb.proj.0.diff",
+        "proj_out.bias": "diffusion_model.head.head.diff_b",
+    }
+    for name, key in expected.items():
+        torch.testing.assert_close(after[name], before[name] + 0.5 * state[key])
+    changed = {n for n, p in after.items() if not torch.equal(p, before[n])}
+    assert changed == set(expected) | {"blocks.0.attn1.to_q.weight"}
+
+
+def test_a_whole_delta_of_another_shape_or_module_is_an_error(tmp_path: Path, transformer: torch.nn.Module) -> None:
+    path = tmp_path / "bad.safetensors"
+    save_file({"blocks.0.norm3.diff": torch.zeros(32)}, str(path))
+    with pytest.raises(BadInput, match=r"blocks\.0\.norm2\.weight \(32,\)"):
+        merge_lora(transformer, path)
+    # norm1 has no weights in Wan (no affine): nothing there to change.
+    save_file({"blocks.0.norm1.diff": torch.zeros(24), "blocks.0.self_attn.q.diff_b": torch.zeros(24)}, str(path))
+    with pytest.raises(BadInput, match=r"1 key\(s\) match no module of the Wan transformer: blocks\.0\.norm1\.diff$"):
+        merge_lora(transformer, path)

@@ -30,6 +30,7 @@ from longvideo_runtime.model_cache_check import (
     multitalk_shapes,
     pose_encoder_shapes,
     transformer_linears,
+    transformer_parameters,
 )
 from longvideo_runtime.variants import MULTITALK_FILE, PROFILES, VARIANTS, WAV2VEC_DIR
 
@@ -314,6 +315,19 @@ def test_the_tables_are_the_modules_the_loaders_build(tiny_cache: Path) -> None:
     model = WanTransformer3DModel.from_config(config)
     linears = {n: tuple(m.weight.shape) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
     assert "blocks.1.attn2.add_k_proj" in linears and transformer_linears(config) == linears
+    # The parameters a whole delta may change: every parameter of the Linear and norm modules, no more.
+    for built, built_config in (
+        (model, config),
+        (
+            WanTransformer3DModel.from_pretrained(tiny_cache / WAN22 / "transformer"),
+            json.loads((tiny_cache / WAN22 / "transformer" / "config.json").read_text()),
+        ),
+    ):
+        kinds = (torch.nn.Linear, torch.nn.LayerNorm, torch.nn.RMSNorm)
+        owned = {n for n, m in built.named_modules() if isinstance(m, kinds)}
+        parameters = {n: tuple(p.shape) for n, p in built.named_parameters() if n.rpartition(".")[0] in owned}
+        assert "blocks.1.norm2.bias" in parameters and "blocks.0.attn1.norm_q.weight" in parameters
+        assert transformer_parameters(built_config) == parameters
     assert check.POSE_MARKER == pose_encoder.MARKER
     assert (check.AUDIO_WINDOW, check.AUDIO_LATENT_WINDOW) == (audio_features.WINDOW, audio_features.LATENT_WINDOW)
     assert protocol.condition_mask(5, 16, 16).shape[1] == check.MASK_CHANNELS
@@ -529,3 +543,32 @@ def test_an_extra_lora_for_another_model_is_named_per_expert(cache: Path, tmp_pa
     assert isinstance(found, list) and [p["file"] for p in found] == ["loras/wide.safetensors"] * 2
     assert "do not fit the Wan transformer (dim 24" in found[0]["problem"]
     assert "do not fit the Wan transformer_2 (dim 24" in found[1]["problem"]
+
+
+def test_a_distilled_loras_whole_deltas_are_checked_against_the_parameters(cache: Path, tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from longvideo_runtime.svi.tiny import svi_lora_state
+
+    state = {
+        **svi_lora_state(2, prefix="diffusion_model."),
+        "diffusion_model.blocks.0.self_attn.q.diff_b": torch_zeros(24),
+        "diffusion_model.blocks.1.norm3.diff": torch_zeros(24),
+        "diffusion_model.head.head.diff_b": torch_zeros(64),
+    }
+    save_file(state, str(cache / "loras" / "distilled.safetensors"))
+    assert probe_loras(cache, tmp_path, "pro", [{"path": "loras/distilled.safetensors"}])["ok"] is True
+    state["diffusion_model.blocks.1.norm3.diff"] = torch_zeros(32)
+    state["diffusion_model.blocks.0.norm1.diff"] = torch_zeros(24)
+    save_file(state, str(cache / "loras" / "distilled.safetensors"))
+    found = probe_loras(cache, tmp_path, "film", [{"path": "loras/distilled.safetensors"}])["modelProblems"]
+    assert isinstance(found, list) and len(found) == 2
+    assert found[0]["problem"].startswith("1 key(s) match no module of the Wan transformer (dim 24, 2 blocks): ")
+    assert found[0]["problem"].endswith("diffusion_model.blocks.0.norm1.diff")
+    assert "blocks.1.norm2.weight: a delta of [32] for a [24] parameter" in found[1]["problem"]
+
+
+def torch_zeros(*shape: int) -> object:
+    import torch
+
+    return torch.zeros(*shape)

@@ -31,8 +31,9 @@ makes loading fail, or leaves a module silently at random initial values):
   2 x z_dim + 4 (noise, mask, condition) and out_channels z_dim.
 - image encoder (CLIP vision): patch and position embeddings, per layer attention and MLP; its hidden_size must be
   the transformer's image_dim.
-- LoRA: every key in a LoRA form naming a Linear module of that transformer (lora.py's mapping), both matrices of
-  each module, down [rank, in] and up [out, rank] fitting its weight.
+- LoRA: every key in a LoRA form naming a Linear module of that transformer (lora.py's mapping, lora_layout: the
+  merge's own pairing), both matrices of each module, down [rank, in] and up [out, rank] fitting its weight; a
+  whole delta (`diff`, `diff_b`) naming a parameter of a Linear or norm (transformer_parameters) with its shape.
 - pose encoder (dance): exactly the encoder's parameters for a DiT of the transformer's width.
 - wav2vec2 (talk): conv layers, feature projection, per layer attention and FFN; MultiTalk: exactly its
   parameters for the transformer's width and blocks and the wav2vec2's layers x channels (multitalk.py's rules).
@@ -50,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.safetensors_io import FormatError, TensorEntry, read_header
-from longvideo_runtime.svi.lora import diffusers_module, parse_key
+from longvideo_runtime.svi.lora import lora_layout
 from longvideo_runtime.variants import MULTITALK_FILE, PROFILES, WAV2VEC_DIR, Variant
 
 if TYPE_CHECKING:
@@ -145,9 +146,9 @@ def check_model_cache(models_dir: Path, variant: Variant, extra_loras: Sequence[
             continue
         linears = wan.linears.get(expert)
         if variant == "dance":
-            check.dance(path, linears, wan.dim)
+            check.dance(path, linears, wan.dim, wan.parameters.get(expert, {}))
         else:
-            check.lora_file(path, linears, f"the Wan {expert}")
+            check.lora_file(path, linears, f"the Wan {expert}", wan.parameters.get(expert, {}))
     for i, extra in enumerate(extra_loras):
         rel = str(extra.path.relative_to(models_dir)) if extra.path.is_relative_to(models_dir) else str(extra.path)
         experts = [e for e in ("transformer", "transformer_2") if e in wan.linears]
@@ -161,7 +162,7 @@ def check_model_cache(models_dir: Path, variant: Variant, extra_loras: Sequence[
         for expert in experts:
             linears = wan.linears.get(expert)
             if shapes is not None and linears is not None:
-                check.lora(rel, shapes, linears, f"the Wan {expert}")
+                check.lora(rel, shapes, linears, f"the Wan {expert}", wan.parameters.get(expert, {}))
     if variant == "talk":
         check.talk(wan)
     return ModelCacheReport(
@@ -203,6 +204,32 @@ def transformer_linears(config: Mapping[str, Any]) -> dict[str, tuple[int, int]]
         linears[f"blocks.{i}.ffn.net.0.proj"] = (ffn, dim)
         linears[f"blocks.{i}.ffn.net.2"] = (dim, ffn)
     return linears
+
+
+def transformer_parameters(config: Mapping[str, Any]) -> dict[str, Shape]:
+    """The parameters a LoRA's whole deltas (`diff`, `diff_b`) may change, name -> shape: the weight and bias of every
+    Linear, and the weights and biases of the norms (q/k RMS norms, the cross-attention norm, the image embedder's)."""
+    heads, head_dim = int(config["num_attention_heads"]), int(config["attention_head_dim"])
+    dim = heads * head_dim
+    shapes: dict[str, Shape] = {}
+    for name, (out_f, in_f) in transformer_linears(config).items():
+        shapes[f"{name}.weight"] = (out_f, in_f)
+        shapes[f"{name}.bias"] = (out_f,)
+    image_dim = config.get("image_dim")
+    if image_dim:
+        for norm, width in (("norm1", int(image_dim)), ("norm2", dim)):
+            shapes[f"condition_embedder.image_embedder.{norm}.weight"] = (width,)
+            shapes[f"condition_embedder.image_embedder.{norm}.bias"] = (width,)
+    for i in range(int(config["num_layers"])):
+        if config.get("qk_norm"):
+            for norm in ("attn1.norm_q", "attn1.norm_k", "attn2.norm_q", "attn2.norm_k"):
+                shapes[f"blocks.{i}.{norm}.weight"] = (dim,)
+            if config.get("added_kv_proj_dim"):
+                shapes[f"blocks.{i}.attn2.norm_added_k.weight"] = (dim,)
+        if config.get("cross_attn_norm"):
+            shapes[f"blocks.{i}.norm2.weight"] = (dim,)
+            shapes[f"blocks.{i}.norm2.bias"] = (dim,)
+    return shapes
 
 
 def pose_encoder_shapes(dim: int, hidden: int) -> dict[str, Shape]:
@@ -264,6 +291,8 @@ class _Wan:
     dim: int | None = None
     #: Linear modules by expert directory (transformer, transformer_2): what LoRAs are checked against.
     linears: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    #: The parameters a LoRA's whole deltas may change, by expert directory.
+    parameters: dict[str, dict[str, Shape]] = field(default_factory=dict)
     blocks: int | None = None
 
 
@@ -435,6 +464,7 @@ class _Checker:
             if config is not None:
                 configs[expert] = config
                 wan.linears[expert] = transformer_linears(config)
+                wan.parameters[expert] = transformer_parameters(config)
         if not two_experts and (self.root / model / "transformer_2").is_dir():
             self.files[f"{model}/transformer_2"] = None
             self.problem(
@@ -655,59 +685,60 @@ class _Checker:
             weights, expected, re.compile(r"vision_model\.encoder\.layers\.(\d+)\."), sizes["num_hidden_layers"]
         )
 
-    def lora_file(self, rel: str, linears: dict[str, tuple[int, int]] | None, target: str) -> None:
+    def lora_file(
+        self, rel: str, linears: dict[str, tuple[int, int]] | None, target: str, parameters: Mapping[str, Shape]
+    ) -> None:
         header = self.header(rel)
         if header is not None and linears is not None:
-            self.lora(rel, {k: v.shape for k, v in header.items()}, linears, target)
+            self.lora(rel, {k: v.shape for k, v in header.items()}, linears, target, parameters)
 
-    def lora(self, rel: str, shapes: Mapping[str, Shape], linears: dict[str, tuple[int, int]], target: str) -> None:
-        """lora.merge_lora_state's rules on the keys' shapes alone."""
+    def lora(
+        self,
+        rel: str,
+        shapes: Mapping[str, Shape],
+        linears: dict[str, tuple[int, int]],
+        target: str,
+        parameters: Mapping[str, Shape],
+    ) -> None:
+        """lora.merge_lora_state's rules (the same pairing, lora_layout) on the keys' shapes alone."""
         if not shapes:
             self.problem(rel, "holds no LoRA tensors")
             return
-        names = set(linears)
-        blocks = len({n.split(".")[1] for n in names if n.startswith("blocks.")})
+        layout = lora_layout(shapes, set(linears), set(parameters))
+        blocks = len({n.split(".")[1] for n in linears if n.startswith("blocks.")})
         dim = linears["condition_embedder.time_embedder.linear_2"][0]
-        unknown: list[str] = []
-        pairs: dict[str, dict[str, Shape]] = {}
-        seen: dict[tuple[str, str], str] = {}
-        duplicates: list[str] = []
-        for key, shape in shapes.items():
-            parsed = parse_key(key)
-            module = diffusers_module(parsed.module, names) if parsed else None
-            if parsed is None or module is None:
-                unknown.append(key)
-                continue
-            if (module, parsed.part) in seen:
-                duplicates.append(f"{seen[module, parsed.part]} / {key}")
-                continue
-            seen[module, parsed.part] = key
-            pairs.setdefault(module, {})[parsed.part] = shape
         size = f"dim {dim}, {blocks} blocks"
-        if unknown:
-            self.problem(rel, f"{len(unknown)} key(s) match no module of {target} ({size}): {_list(sorted(unknown))}")
-        if duplicates:
-            self.problem(rel, f"{len(duplicates)} key(s) name one matrix twice: {_list(sorted(duplicates))}")
-        incomplete = sorted(m for m, p in pairs.items() if "down" not in p or "up" not in p)
+        if layout.unknown:
+            unknown = sorted(layout.unknown)
+            self.problem(rel, f"{len(unknown)} key(s) match no module of {target} ({size}): {_list(unknown)}")
+        if layout.duplicates:
+            duplicates = sorted(layout.duplicates)
+            self.problem(rel, f"{len(duplicates)} key(s) name one matrix twice: {_list(duplicates)}")
+        incomplete = layout.incomplete()
         if incomplete:
             self.problem(
                 rel, f"{len(incomplete)} module(s) have only one of their two LoRA matrices: {_list(incomplete)}"
             )
         misfits: list[str] = []
-        for module, parts in sorted(pairs.items()):
+        for module, parts in sorted(layout.pairs.items()):
             down, up = parts.get("down"), parts.get("up")
             if down is None or up is None:
                 continue
             out_f, in_f = linears[module]
             if len(down) != 2 or len(up) != 2 or down[1] != in_f or up != (out_f, down[0]):
                 misfits.append(f"{module}: down {_shape(down)}, up {_shape(up)} for a {_shape((out_f, in_f))} weight")
+        for name, shape in sorted(layout.diffs.items()):
+            if tuple(shape) != parameters[name]:
+                misfits.append(f"{name}: a delta of {_shape(shape)} for a {_shape(parameters[name])} parameter")
         if misfits:
             self.problem(
                 rel,
                 f"{len(misfits)} module(s)' LoRA matrices do not fit {target} ({size}): {_list(misfits, 3)}",
             )
 
-    def dance(self, rel: str, linears: dict[str, tuple[int, int]] | None, dim: int | None) -> None:
+    def dance(
+        self, rel: str, linears: dict[str, tuple[int, int]] | None, dim: int | None, parameters: Mapping[str, Shape]
+    ) -> None:
         """svi-dance.safetensors: the pose encoder (pose_encoder.py's rules) and the LoRA in the rest."""
         header = self.header(rel)
         if header is None:
@@ -720,7 +751,7 @@ class _Checker:
             else:
                 rest[key] = entry.shape
         if linears is not None:
-            self.lora(rel, rest, linears, "the Wan transformer")
+            self.lora(rel, rest, linears, "the Wan transformer", parameters)
         if "0.weight" not in pose:
             self.problem(rel, f"holds no pose encoder ({POSE_MARKER}0.weight): not an SVI-Dance file")
             return
