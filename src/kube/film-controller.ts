@@ -50,7 +50,7 @@ import type { FilmControllerObserver, ReconcileResult } from "./film-controller-
 import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog } from "./informer.ts";
 import { MultiNamespaceInformer } from "./multi-namespace-informer.ts";
-import type { FencedClient } from "./fenced-client.ts";
+import { FencedClient } from "./fenced-client.ts";
 import type { KubeClient, KubeError, KubeResult, KubeWriter } from "./kube-client.ts";
 import type { WorkOutcome, WorkQueueObserver } from "./work-queue.ts";
 import { WorkQueue } from "./work-queue.ts";
@@ -565,8 +565,12 @@ export class FilmController {
         );
       case "deleteJob": {
         if (action.unlessPodEnded !== undefined) {
+          // Under the leadership's signal, as the writes are: a read hung on a lost connection must not hold the
+          // reconcile, and with it the replica's exit, after the lease is gone.
           const pod = await this.#reads.get<{ status?: { phase?: string } }>(
             `/api/v1/namespaces/${namespace}/pods/${action.unlessPodEnded}`,
+            undefined,
+            writes instanceof FencedClient ? writes.leadership.signal : undefined,
           );
           // Its outcome reaches the pod informer next, and with it a reconcile that adopts the result.
           if (pod.ok && (pod.value.status?.phase === "Succeeded" || pod.value.status?.phase === "Failed")) {

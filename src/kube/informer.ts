@@ -181,12 +181,16 @@ export class Informer<T extends KubeObject> {
     let resourceVersion: string | undefined;
     do {
       if (signal.aborted) return undefined;
-      const page = await this.#client.get<ObjectList<T>>(this.#options.path, {
-        labelSelector: this.#options.labelSelector,
-        fieldSelector: this.#options.fieldSelector,
-        limit: 500,
-        continue: continueToken,
-      });
+      const page = await this.#client.get<ObjectList<T>>(
+        this.#options.path,
+        {
+          labelSelector: this.#options.labelSelector,
+          fieldSelector: this.#options.fieldSelector,
+          limit: 500,
+          continue: continueToken,
+        },
+        signal,
+      );
       if (!page.ok) {
         if (this.#options.mayBeAbsent && page.error.kind === "NotFound") {
           this.#notServed(page.error);

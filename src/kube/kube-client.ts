@@ -6,7 +6,7 @@ import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { HttpMethod, RequestContext } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { fetch } from "undici";
+import { Agent, fetch } from "undici";
 import type { Dispatcher } from "undici";
 
 /** The failure kinds the operator decides on; everything else is `Unexpected`. */
@@ -162,6 +162,8 @@ export class KubeClient implements KubeWriter {
    * that rotate) are still applied per request.
    */
   #dispatcher: Dispatcher | undefined;
+  /** Aborted when close() gives up waiting: every request and watch ends with it. */
+  readonly #dropped = new AbortController();
 
   constructor(config: KubeConfig, observer: RestClientObserver) {
     const cluster = config.getCurrentCluster();
@@ -184,13 +186,34 @@ export class KubeClient implements KubeWriter {
   }
 
   #pooled(context: RequestContext): Dispatcher | undefined {
-    this.#dispatcher ??= context.getDispatcher();
+    // A plain-http server (kubectl proxy) gets no dispatcher from client-node: one of our own, so that close() owns
+    // every connection this client opened.
+    this.#dispatcher ??= context.getDispatcher() ?? new Agent();
     return this.#dispatcher;
   }
 
-  /** Closes the pooled connections (after the last request). */
-  async close(): Promise<void> {
-    await this.#dispatcher?.close();
+  /**
+   * Closes the pooled connections once their requests are answered, or after `graceMs` drops them: a request still
+   * hanging on a frozen connection must not keep a replica that lost its lease from exiting.
+   */
+  async close(graceMs = 5_000): Promise<void> {
+    const dispatcher = this.#dispatcher;
+    if (!dispatcher) return;
+    // Aborting is what ends a request on a connection that never answers: destroying the dispatcher leaves such a
+    // fetch, and close() with it, pending for good (undici 8).
+    const drop = setTimeout(() => {
+      this.#dropped.abort(new Error("the client closed before the API server answered"));
+    }, graceMs);
+    try {
+      await dispatcher.close();
+    } finally {
+      clearTimeout(drop);
+    }
+  }
+
+  /** The caller's signal, or the client's own closing, whichever ends a request first. */
+  #until(signal: AbortSignal | undefined): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.#dropped.signal]) : this.#dropped.signal;
   }
 
   /** Performs one request; a non-2xx answer becomes a `KubeError`, never an exception. */
@@ -215,7 +238,7 @@ export class KubeClient implements KubeWriter {
         headers,
         ...(dispatcher ? { dispatcher } : {}),
         ...(body === undefined ? {} : { body }),
-        ...(options.signal ? { signal: options.signal } : {}),
+        signal: this.#until(options.signal),
       });
       const text = await response.text();
       this.#observer.requestDone(method, String(response.status), (performance.now() - sent) / 1000);
@@ -233,8 +256,9 @@ export class KubeClient implements KubeWriter {
     }
   }
 
-  get<T>(path: string, query?: RequestOptions["query"]): Promise<KubeResult<T>> {
-    return this.request<T>("GET", path, query ? { query } : {});
+  /** A GET; `signal` aborts it unanswered (a reader that must not outlive its caller's reason to ask). */
+  get<T>(path: string, query?: RequestOptions["query"], signal?: AbortSignal): Promise<KubeResult<T>> {
+    return this.request<T>("GET", path, { ...(query ? { query } : {}), ...(signal ? { signal } : {}) });
   }
 
   create<T>(path: string, body: unknown, fieldManager: string, signal?: AbortSignal): Promise<KubeResult<T>> {
@@ -285,7 +309,7 @@ export class KubeClient implements KubeWriter {
         method: "GET",
         headers: context.getHeaders(),
         ...(dispatcher ? { dispatcher } : {}),
-        signal,
+        signal: this.#until(signal),
       });
       this.#observer.requestDone("WATCH", String(response.status), (performance.now() - sent) / 1000);
       if (!response.ok || !response.body) {
