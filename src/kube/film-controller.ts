@@ -201,8 +201,10 @@ export class FilmController {
     const toFilm = (object: JobObject | PodObject | ClaimObject, event: string) => {
       const key = filmKeyOf(object);
       if (key === undefined) return;
-      if (event === "update") this.#startHandoffClock(key, object);
-      this.#queue.add(key);
+      const ended = event === "update" ? endedSegment(object) : undefined;
+      if (ended !== undefined) this.#startHandoffClock(key, ended);
+      // A segment that ended unblocks its successor: that film goes ahead of routine work.
+      this.#queue.add(key, ended === undefined ? "routine" : "handoff");
     };
     this.#jobs.onChange(toFilm);
     this.#pods.onChange(toFilm);
@@ -400,11 +402,7 @@ export class FilmController {
    * segment: the Job's own Complete condition often arrives after its pod's end was already handed off, and must
    * not start a clock for the next hand-off.
    */
-  #startHandoffClock(key: string, object: JobObject | PodObject | ClaimObject): void {
-    const labels = object.metadata?.labels ?? {};
-    const segment = labels[operatorLabels.segment];
-    if (segment === undefined || labels[operatorLabels.kind] !== "segment" || !("status" in object)) return;
-    if (!hasEnded(object)) return;
+  #startHandoffClock(key: string, segment: string): void {
     let clocks = this.#endedAt.get(key);
     if (!clocks) this.#endedAt.set(key, (clocks = new Map<string, number>()));
     if (!clocks.has(segment)) clocks.set(segment, performance.now());
@@ -650,6 +648,14 @@ function ownerJobKeyOf(workload: WorkloadObject): string | undefined {
 }
 
 /** `namespace/film` of an object the operator made for a film, from its film label. */
+/** The segment index label of a segment Job or pod that has ended; undefined for anything else. */
+function endedSegment(object: JobObject | PodObject | ClaimObject): string | undefined {
+  const labels = object.metadata?.labels ?? {};
+  const segment = labels[operatorLabels.segment];
+  if (segment === undefined || labels[operatorLabels.kind] !== "segment" || !("status" in object)) return undefined;
+  return hasEnded(object) ? segment : undefined;
+}
+
 function filmKeyOf(object: KubeObject): string | undefined {
   const film = object.metadata?.labels?.[operatorLabels.film];
   const namespace = object.metadata?.namespace;

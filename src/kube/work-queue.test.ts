@@ -178,3 +178,77 @@ describe("WorkQueue", () => {
     expect(finished).toBe(true);
   });
 });
+
+describe("WorkQueue lanes", () => {
+  /** Runs the queue until `count` keys were handled; returns them in order, with each one's lane and wait. */
+  async function drain(queue: WorkQueue, count: number): Promise<string[]> {
+    const seen: string[] = [];
+    const abort = new AbortController();
+    await queue.run(async (key) => {
+      seen.push(key);
+      if (seen.length === count) abort.abort();
+      return Promise.resolve(done);
+    }, abort.signal);
+    return seen;
+  }
+
+  it("takes hand-off work before routine work queued earlier, each lane first in first out", async () => {
+    const { clock } = manualClock();
+    const waits: [string, number][] = [];
+    const observer = {
+      added: () => undefined,
+      depth: () => undefined,
+      queued: (seconds: number, lane: string) => waits.push([lane, seconds]),
+      retried: () => undefined,
+      worked: () => undefined,
+    };
+    const queue = new WorkQueue({ concurrency: 1, baseRetryMs: 10, maxRetryMs: 1000 }, clock, observer);
+    for (const key of ["ns/r1", "ns/r2", "ns/r3"]) queue.add(key);
+    queue.add("ns/h1", "handoff");
+    queue.add("ns/h2", "handoff");
+    expect(queue.depth).toBe(5);
+    expect(await drain(queue, 5)).toEqual(["ns/h1", "ns/h2", "ns/r1", "ns/r2", "ns/r3"]);
+    expect(waits.map(([lane]) => lane)).toEqual(["handoff", "handoff", "routine", "routine", "routine"]);
+  });
+
+  it("moves a routine key added again as a hand-off to the front lane, once", async () => {
+    const { clock } = manualClock();
+    const queue = new WorkQueue({ concurrency: 1, baseRetryMs: 10, maxRetryMs: 1000 }, clock);
+    for (const key of ["ns/a", "ns/b", "ns/c"]) queue.add(key);
+    queue.add("ns/c", "handoff");
+    queue.add("ns/c", "routine");
+    expect(queue.depth).toBe(3);
+    expect(await drain(queue, 3)).toEqual(["ns/c", "ns/a", "ns/b"]);
+  });
+
+  it("runs a key added as a hand-off while it was processed again in the hand-off lane", async () => {
+    const { clock } = manualClock();
+    const queue = new WorkQueue({ concurrency: 1, baseRetryMs: 10, maxRetryMs: 1000 }, clock);
+    const seen: string[] = [];
+    const abort = new AbortController();
+    queue.add("ns/a");
+    const running = queue.run(async (key) => {
+      seen.push(key);
+      if (key === "ns/a" && seen.length === 1) {
+        // While ns/a runs: routine work piles up, and ns/a's segment ends.
+        queue.add("ns/b");
+        queue.add("ns/c");
+        queue.add("ns/a", "routine");
+        queue.add("ns/a", "handoff");
+      }
+      if (seen.length === 4) abort.abort();
+      return Promise.resolve(done);
+    }, abort.signal);
+    await running;
+    expect(seen).toEqual(["ns/a", "ns/a", "ns/b", "ns/c"]);
+  });
+
+  it("brings a key waiting out a delay forward when it is added as a hand-off", async () => {
+    const { clock } = manualClock();
+    const queue = new WorkQueue({ concurrency: 1, baseRetryMs: 10, maxRetryMs: 1000 }, clock);
+    queue.addAfter("ns/a", 5000);
+    queue.add("ns/b");
+    queue.add("ns/a", "handoff");
+    expect(await drain(queue, 2)).toEqual(["ns/a", "ns/b"]);
+  });
+});

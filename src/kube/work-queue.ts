@@ -2,7 +2,14 @@
  * A rate-limited work queue keyed by object, with client-go's guarantees: a key is queued at most once, never
  * processed by two workers at once (a key added while it is being processed runs again afterwards), retried
  * with exponential per-key backoff, and processed by a bounded number of workers across keys.
+ *
+ * Two lanes, as controller-runtime's priority queue has priorities: a key added to the `handoff` lane (a film whose
+ * segment just ended, so its successor waits) is taken before every key of the `routine` lane (resyncs, status
+ * echoes, retries), and a routine key added again as a hand-off moves up. Within a lane, first in, first out.
  */
+
+/** `handoff`: work that unblocks a waiting successor; `routine`: everything else. */
+export type QueueLane = "handoff" | "routine";
 
 /** Time source and timers, injected so tests control time. */
 export interface QueueClock {
@@ -26,8 +33,8 @@ export const systemQueueClock: QueueClock = {
 export interface WorkQueueObserver {
   added(): void;
   depth(depth: number): void;
-  /** Seconds a key waited between being queued and picked up. */
-  queued(seconds: number): void;
+  /** Seconds a key waited between being queued (in its lane) and picked up. */
+  queued(seconds: number, lane: QueueLane): void;
   retried(): void;
   /** Seconds a handler took. */
   worked(seconds: number): void;
@@ -57,12 +64,12 @@ export class WorkQueue {
   readonly #options: WorkQueueOptions;
   readonly #clock: QueueClock;
   readonly #observer: WorkQueueObserver;
-  /** Keys waiting for a worker, in order, with when they were queued. */
-  readonly #queue: string[] = [];
-  readonly #queuedAt = new Map<string, number>();
+  /** Keys waiting for a worker, per lane, in order; when each was queued and in which lane. */
+  readonly #lanes: Record<QueueLane, string[]> = { handoff: [], routine: [] };
+  readonly #queuedAt = new Map<string, { readonly at: number; readonly lane: QueueLane }>();
   /** Keys being processed now; a key added meanwhile is marked dirty and queued again when it finishes. */
   readonly #processing = new Set<string>();
-  readonly #dirty = new Set<string>();
+  readonly #dirty = new Map<string, QueueLane>();
   readonly #failures = new Map<string, number>();
   readonly #delayed = new Map<string, { at: number; cancel(): void }>();
   /** Idle workers, each woken by one added key. */
@@ -76,19 +83,31 @@ export class WorkQueue {
     this.#observer = observer;
   }
 
-  /** Queues a key now. Already queued: no-op. Being processed: it runs once more afterwards. */
-  add(key: string): void {
+  /**
+   * Queues a key now, in `lane`. Already queued: no-op, except that a routine key added as a hand-off moves to the
+   * hand-off lane. Being processed: it runs once more afterwards, in the higher of the lanes it was added in.
+   */
+  add(key: string, lane: QueueLane = "routine"): void {
     if (this.#shuttingDown) return;
     this.#cancelDelayed(key);
     if (this.#processing.has(key)) {
-      this.#dirty.add(key);
+      this.#dirty.set(key, higher(this.#dirty.get(key), lane));
       return;
     }
-    if (this.#queuedAt.has(key)) return;
-    this.#queue.push(key);
-    this.#queuedAt.set(key, this.#clock.now());
+    const queued = this.#queuedAt.get(key);
+    if (queued !== undefined) {
+      if (queued.lane === "routine" && lane === "handoff") {
+        const routine = this.#lanes.routine;
+        routine.splice(routine.indexOf(key), 1);
+        this.#lanes.handoff.push(key);
+        this.#queuedAt.set(key, { at: this.#clock.now(), lane });
+      }
+      return;
+    }
+    this.#lanes[lane].push(key);
+    this.#queuedAt.set(key, { at: this.#clock.now(), lane });
     this.#observer.added();
-    this.#observer.depth(this.#queue.length);
+    this.#observer.depth(this.depth);
     this.#idle.shift()?.();
   }
 
@@ -121,7 +140,7 @@ export class WorkQueue {
   }
 
   get depth(): number {
-    return this.#queue.length;
+    return this.#lanes.handoff.length + this.#lanes.routine.length;
   }
 
   /** Failures recorded for a key since its last success. */
@@ -137,12 +156,12 @@ export class WorkQueue {
   async #next(): Promise<string | undefined> {
     for (;;) {
       if (this.#shuttingDown) return undefined;
-      const key = this.#queue.shift();
+      const key = this.#lanes.handoff.shift() ?? this.#lanes.routine.shift();
       if (key !== undefined) {
-        const queuedAt = this.#queuedAt.get(key) ?? this.#clock.now();
+        const queued = this.#queuedAt.get(key) ?? { at: this.#clock.now(), lane: "routine" };
         this.#queuedAt.delete(key);
-        this.#observer.depth(this.#queue.length);
-        this.#observer.queued((this.#clock.now() - queuedAt) / 1000);
+        this.#observer.depth(this.depth);
+        this.#observer.queued((this.#clock.now() - queued.at) / 1000, queued.lane);
         this.#processing.add(key);
         return key;
       }
@@ -170,7 +189,11 @@ export class WorkQueue {
         break;
       }
     }
-    if (this.#dirty.delete(key)) this.add(key);
+    const dirty = this.#dirty.get(key);
+    if (dirty !== undefined) {
+      this.#dirty.delete(key);
+      this.add(key, dirty);
+    }
   }
 
   /**
@@ -202,4 +225,8 @@ export class WorkQueue {
     };
     await Promise.all(Array.from({ length: this.#options.concurrency }, worker));
   }
+}
+
+function higher(a: QueueLane | undefined, b: QueueLane): QueueLane {
+  return a === "handoff" || b === "handoff" ? "handoff" : "routine";
 }

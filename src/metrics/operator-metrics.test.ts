@@ -86,3 +86,17 @@ describe("the Grafana dashboard", () => {
     for (const [name] of names) expect(exported, name).toContain(name.replace(/_bucket$/, ""));
   });
 });
+
+describe("OperatorMetrics.workQueueObserver", () => {
+  it("measures the queue wait of hand-off and routine work apart, by a priority label", async () => {
+    const registry = new Registry();
+    const observer = new OperatorMetrics(registry, "api:6443").workQueueObserver("longvideo");
+    observer.queued(0.002, "handoff");
+    observer.queued(0.3, "routine");
+    observer.queued(0.4, "routine");
+    const count = (priority: string) =>
+      sample(registry, "workqueue_queue_duration_seconds_count", `name="longvideo",priority="${priority}"`);
+    expect(await count("handoff")).toBe(1);
+    expect(await count("routine")).toBe(2);
+  });
+});

@@ -16,7 +16,7 @@ export class OperatorMetrics {
   readonly reconcileTime: Histogram<"controller">;
   readonly workqueueDepth: Gauge<"name">;
   readonly workqueueAdds: Counter<"name">;
-  readonly workqueueQueueDuration: Histogram<"name">;
+  readonly workqueueQueueDuration: Histogram<"name" | "priority">;
   readonly workqueueWorkDuration: Histogram<"name">;
   readonly workqueueRetries: Counter<"name">;
   readonly leaderStatus: Gauge<"name">;
@@ -69,7 +69,8 @@ export class OperatorMetrics {
     this.workqueueQueueDuration = new Histogram({
       name: "workqueue_queue_duration_seconds",
       help: "How long in seconds an item stays in workqueue before being requested",
-      labelNames: ["name"],
+      // As controller-runtime's priority queue: hand-off work (a segment ended) apart from routine work.
+      labelNames: ["name", "priority"],
       buckets: [0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, 10, 60],
       registers,
     });
@@ -173,8 +174,8 @@ export class OperatorMetrics {
       depth: (depth) => {
         this.workqueueDepth.set({ name }, depth);
       },
-      queued: (seconds) => {
-        this.workqueueQueueDuration.observe({ name }, seconds);
+      queued: (seconds, lane) => {
+        this.workqueueQueueDuration.observe({ name, priority: lane }, seconds);
       },
       retried: () => {
         this.workqueueRetries.inc({ name });

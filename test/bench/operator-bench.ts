@@ -229,6 +229,10 @@ function report(title: string, phase: Phase, after: Scrape, before?: Scrape): vo
   console.log(`  segments per second         ${(total / phase.wall).toFixed(2)}`);
   console.log(`  hand-off latency p50 / p99  ${quantiles("longvideo_handoff_latency_seconds")}`);
   console.log(`  queue wait p50 / p99        ${quantiles("workqueue_queue_duration_seconds")}`);
+  console.log(
+    `    hand-off lane / routine    ${quantiles("workqueue_queue_duration_seconds", 'priority="handoff"')}; ` +
+      quantiles("workqueue_queue_duration_seconds", 'priority="routine"'),
+  );
   console.log(`  reconcile time p50 / p99    ${quantiles("controller_runtime_reconcile_time_seconds")}`);
   console.log(`  API POST p50 / p99          ${quantiles("rest_client_request_duration_seconds", 'verb="POST"')}`);
   console.log(`  API PATCH p50 / p99         ${quantiles("rest_client_request_duration_seconds", 'verb="PATCH"')}`);
