@@ -389,6 +389,13 @@ describe("LongVideo spec validation", () => {
       /without a key/,
     ],
     ["nine GPUs", with_({ gpu: { count: 9 } }), "spec.gpu.count", /less than or equal to 8/],
+    ["three GPUs", with_({ gpu: { count: 3 } }), "spec.gpu.count", /split Wan 14B's 40 attention heads/],
+    [
+      "talk on two GPUs",
+      with_({ variant: "talk", audio: talkAudio, gpu: { count: 2 } }),
+      "spec.gpu.count",
+      /talk renders on one GPU/,
+    ],
     [
       "a size that is no quantity",
       with_({ storage: { workspace: { size: "lots" } } }),

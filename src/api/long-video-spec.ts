@@ -128,6 +128,12 @@ const poseSchema = celValidated(
   [exactlyOneSource("pose")],
 );
 
+/**
+ * GPUs a segment may use: the worker splits each attention pass's 40 heads (Wan 2.1 14B and Wan 2.2 A14B) between
+ * them, two halves each taking one guidance pass when the count is even, so the count (or its half) must divide 40.
+ */
+export const sequenceParallelCounts: readonly number[] = [1, 2, 4, 5, 8];
+
 /** Wan 2.2's two experts (the pro variant), as a LoRA names the one it is merged into. */
 export const loraExperts = ["highNoise", "lowNoise"] as const;
 export type LoraExpert = (typeof loraExperts)[number];
@@ -693,6 +699,22 @@ export const longVideoSpecSchema = celValidated(
         s.variant !== "pro" ||
         s.render.motionFrames === undefined ||
         framesPerLatent * s.render.motionFrames + 1 < s.render.framesPerClip,
+    },
+    {
+      // Above the maximum is its own error; this one speaks of the counts within it.
+      rule: `self.gpu.count > ${String(specLimits.gpusPerSegment)} || self.gpu.count in [${sequenceParallelCounts.join(", ")}]`,
+      message:
+        "a segment's GPUs split Wan 14B's 40 attention heads between them (docs/adr/0023), so 1, 2, 4, 5 or 8 of them",
+      fieldPath: ".gpu.count",
+      holds: (s) => s.gpu.count > specLimits.gpusPerSegment || sequenceParallelCounts.includes(s.gpu.count),
+    },
+    {
+      rule: "self.variant != 'talk' || self.gpu.count == 1",
+      message:
+        "talk renders on one GPU: MultiTalk's audio attention pairs each token with its own frame's audio, which a " +
+        "split of the tokens between GPUs would cut",
+      fieldPath: ".gpu.count",
+      holds: (s) => s.variant !== "talk" || s.gpu.count === 1,
     },
     {
       rule: "self.variant == 'pro' || !has(self.render.loras) || self.render.loras.all(l, !has(l.expert))",

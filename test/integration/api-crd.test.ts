@@ -816,6 +816,12 @@ const invalid: { name: string; spec: unknown; field: string; message: RegExp }[]
     message: /greater than or equal to 1/,
   },
   {
+    name: "six GPUs, which do not split 40 heads",
+    spec: with_({ gpu: { count: 6 } }),
+    field: "spec.gpu.count",
+    message: /split Wan 14B's 40 attention heads/,
+  },
+  {
     name: "eleven retries",
     spec: with_({ retry: { limit: 11 } }),
     field: "spec.retry.limit",
