@@ -4,7 +4,8 @@
  */
 import { invalidObjectMessage } from "../api/field-errors.ts";
 import { longVideoResource, longVideoVerdict } from "../api/long-video.ts";
-import { clipRenderSecondsEstimate, resolvedRender, segmentPlan } from "../plan/segment-plan.ts";
+import { clipRenderSecondsEstimate, segmentPlan } from "../plan/segment-plan.ts";
+import type { SegmentSpec } from "../plan/segment-plan.ts";
 import { ExitStatus } from "./cli-output.ts";
 import type { CliOutput } from "./cli-output.ts";
 import { filmManifests } from "./film-manifests.ts";
@@ -32,8 +33,6 @@ export function planCommand(
       continue;
     }
     const { spec } = verdict.value;
-    const clipRenderSeconds =
-      options.clipSeconds ?? clipRenderSecondsEstimate(resolvedRender(spec.variant, spec.render));
     // A talk film's storyline without lengths follows its audio, which the operator probes; here the user says it.
     const planned = segmentPlan(
       spec,
@@ -47,6 +46,13 @@ export function planCommand(
     }
     const namespace = verdict.value.metadata.namespace;
     const qualified = namespace === undefined ? name : `${namespace}/${name}`;
+    // Unless the user gives one figure, each segment's own: a scene may sample with other steps or guidance.
+    const { clipSeconds } = options;
+    const render = planned.plan.render;
+    const clipRenderSeconds =
+      clipSeconds === undefined
+        ? (segment: SegmentSpec) => clipRenderSecondsEstimate(render, segment)
+        : () => clipSeconds;
     reports.push(planTable(qualified, planned.plan, clipRenderSeconds, spec.gpu.count));
   }
   if (reports.length > 0) output.out(reports.join("\n"));

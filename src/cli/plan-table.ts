@@ -1,6 +1,6 @@
 /** The segment plan as text for a terminal: a summary, then one row per segment. */
 import { gpuSecondsEstimate } from "../plan/segment-plan.ts";
-import type { SegmentPlan } from "../plan/segment-plan.ts";
+import type { SegmentPlan, SegmentSpec } from "../plan/segment-plan.ts";
 
 /** Columns padded to their widest cell, separated by two spaces, like `kubectl get`. */
 export function textTable(rows: readonly (readonly string[])[]): string {
@@ -35,14 +35,22 @@ export function durationText(seconds: number): string {
 }
 
 /** The whole report for one LongVideo. */
-export function planTable(name: string, plan: SegmentPlan, clipRenderSeconds: number, gpus: number): string {
+export function planTable(
+  name: string,
+  plan: SegmentPlan,
+  clipRenderSeconds: (segment: SegmentSpec) => number,
+  gpus: number,
+): string {
   const { render, totals } = plan;
   const gpuSeconds = gpuSecondsEstimate(plan, clipRenderSeconds, gpus);
+  const perClip = plan.segments.map(clipRenderSeconds);
+  const [fastest, slowest] = [Math.min(...perClip), Math.max(...perClip)];
+  const clipText = fastest === slowest ? `${String(fastest)}s` : `${String(fastest)}-${String(slowest)}s`;
   const unit = render.motionUnit === "latent" ? "latent" : "decoded";
   const summary = [
     `LongVideo ${name}: ${render.variant}, ${String(plan.scenes.length)} scene(s), ${String(totals.segments)} segment(s), ${String(totals.frames)} frames = ${secondsText(totals.seconds)} at ${String(render.fps)} fps`,
     `render: ${String(render.width)}x${String(render.height)}, ${String(render.framesPerClip)} frames per clip, ${String(render.motionFrames)} ${unit} motion frame(s) (${String(render.overlapFrames)} overlap), padding ${render.padding}, guidance ${String(render.guidanceScale)}, ${String(render.steps)} steps, backend ${render.backend}`,
-    `estimate: ${String(gpuSeconds)} GPU-seconds (${durationText(gpuSeconds)}): ${String(clipRenderSeconds)}s per clip x ${String(gpus)} GPU(s) x ${String(totals.segments)} segment(s)`,
+    `estimate: ${String(gpuSeconds)} GPU-seconds (${durationText(gpuSeconds)}): ${clipText} per clip x ${String(gpus)} GPU(s) x ${String(totals.segments)} segment(s)`,
   ];
   const scenes = textTable([
     ["SCENE", "ASKED", "CLIPS", "FRAMES", "SECONDS", "PROMPT"],

@@ -2,7 +2,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { longVideoSpecSchema } from "../api/long-video-spec.ts";
 import type { LongVideoSpec, LongVideoSpecInput } from "../api/long-video-spec.ts";
-import { clipsForSeconds, gpuSecondsEstimate, resolvedRender, segmentHash, segmentPlan } from "./segment-plan.ts";
+import {
+  clipRenderSecondsEstimate,
+  clipsForSeconds,
+  gpuSecondsEstimate,
+  resolvedRender,
+  segmentHash,
+  segmentPlan,
+} from "./segment-plan.ts";
 import type { SegmentPlan } from "./segment-plan.ts";
 
 const image = { configMap: { name: "still", key: "image.png" } };
@@ -115,6 +122,23 @@ describe("segmentPlan: tables", () => {
   it("estimates GPU-seconds from the clip time and the GPUs per segment", () => {
     const s = spec({ storyline: [{ prompt: "x", clips: 4 }], gpu: { count: 2 } });
     expect(gpuSecondsEstimate(plan(s), 600, s.gpu.count)).toBe(4 * 600 * 2);
+    expect(gpuSecondsEstimate(plan(s), (segment) => 100 * (segment.index + 1), s.gpu.count)).toBe(1000 * 2);
+  });
+
+  it("estimates a clip's render time from its own steps, and one pass a step at guidance 1", () => {
+    const s = spec({
+      storyline: [
+        { prompt: "x", clips: 1 },
+        { prompt: "y", clips: 1, steps: 4, guidanceScale: 1 },
+      ],
+      render: { backend: "svi", steps: 50, guidanceScale: 5 },
+    });
+    const p = plan(s);
+    const [guided, fast] = p.segments.map((segment) => clipRenderSecondsEstimate(p.render, segment));
+    // SVI's reported 720 s for 50 guided steps of an 81-frame 480x832 clip; 4 unguided steps are 4/50 x 1/2 of it.
+    expect(guided).toBe(720);
+    expect(fast).toBe(Math.round((720 * 4) / 50 / 2));
+    expect(clipRenderSecondsEstimate(p.render)).toBe(720);
   });
 
   it("refuses a storyline longer than a status can record", () => {

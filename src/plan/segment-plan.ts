@@ -350,9 +350,17 @@ function clipCounts(
   };
 }
 
-/** GPU time to render every segment once: segments x seconds per clip x GPUs per segment. */
-export function gpuSecondsEstimate(plan: SegmentPlan, clipRenderSeconds: number, gpus: number): number {
-  return plan.segments.length * clipRenderSeconds * gpus;
+/**
+ * GPU time to render every segment once: each segment's seconds (one figure for all, or one per segment) x GPUs
+ * per segment.
+ */
+export function gpuSecondsEstimate(
+  plan: SegmentPlan,
+  clipRenderSeconds: number | ((segment: SegmentSpec) => number),
+  gpus: number,
+): number {
+  const secondsOf = typeof clipRenderSeconds === "number" ? () => clipRenderSeconds : clipRenderSeconds;
+  return plan.segments.reduce((sum, segment) => sum + secondsOf(segment), 0) * gpus;
 }
 
 /** Every clip of every scene in order, each hash chained through its predecessor's, with the scenes' totals. */
@@ -470,14 +478,20 @@ export function conditioningWindows(
 const reportedClip = { seconds: 720, steps: 50, frames: 81, pixels: 480 * 832 };
 
 /**
- * A rough render time per clip for the GPU-seconds estimate when none is given: the reported SVI figure scaled
- * linearly by steps, frames and pixels (attention grows faster than that, so large frames are underestimated).
- * The animatic backend draws on a CPU in about a second per clip.
+ * A rough render time per clip for the GPU-seconds estimate when none is given: the reported SVI figure (guided, so
+ * two transformer passes a step) scaled linearly by steps, passes, frames and pixels (attention grows faster than
+ * that, so large frames are underestimated). `sampling` is a segment's own steps and guidance (a scene's), the
+ * film's by default. The animatic backend draws on a CPU in about a second per clip.
  */
-export function clipRenderSecondsEstimate(render: ResolvedRender): number {
+export function clipRenderSecondsEstimate(
+  render: ResolvedRender,
+  sampling: Pick<SegmentSampling, "steps" | "guidanceScale"> = render,
+): number {
   if (render.backend === "animatic") return 1;
+  const passes = sampling.guidanceScale > 1 ? 2 : 1;
   const scale =
-    (render.steps / reportedClip.steps) *
+    (sampling.steps / reportedClip.steps) *
+    (passes / 2) *
     (render.framesPerClip / reportedClip.frames) *
     ((render.width * render.height) / reportedClip.pixels);
   return Math.round(reportedClip.seconds * scale);
