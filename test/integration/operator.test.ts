@@ -281,17 +281,24 @@ describe("the operator on kwok GPU pools", () => {
       count: 4,
     };
     await createFilm(film("quad", { gpu, scenes: [{ prompt: "a lamp is lit", clips: 2 }] }));
-    await filmUntil("quad", (f) => f.status?.phase === "Succeeded");
-    const pods = (await podsOf("quad")).filter((p) => p.metadata?.labels?.["longvideo.dev/segment"] !== undefined);
-    expect(pods).toHaveLength(2);
-    for (const pod of pods) {
-      const container = pod.spec?.containers[0];
+    const done = await filmUntil("quad", (f) => f.status?.phase === "Succeeded");
+    const jobs = segmentJobs(await jobsOf("quad"));
+    expect(jobs).toHaveLength(2);
+    for (const job of jobs) {
+      const pod = job.spec?.template.spec;
+      const container = pod?.containers[0];
       expect(container?.resources?.limits?.["nvidia.com/gpu"]).toBe("4");
       expect(container?.env?.find((e) => e.name === "LV_GPU_COUNT")?.value).toBe("4");
-      const node = await core.readNode({ name: pod.spec?.nodeName ?? "" });
-      expect(Number(node.status?.allocatable?.["nvidia.com/gpu"])).toBeGreaterThanOrEqual(4);
       const shm = container?.volumeMounts?.find((m) => m.mountPath === "/dev/shm");
-      expect(pod.spec?.volumes?.find((v) => v.name === shm?.name)?.emptyDir?.medium).toBe("Memory");
+      expect(pod?.volumes?.find((v) => v.name === shm?.name)?.emptyDir?.medium).toBe("Memory");
+    }
+    // Each segment ran on a node of the pool that has the four GPUs to give.
+    const nodes = (done.status?.segments ?? []).map((r) => r.node ?? "");
+    expect(nodes).toHaveLength(2);
+    for (const name of nodes) {
+      expect(name).toMatch(/^kwok-h100-/);
+      const node = await core.readNode({ name });
+      expect(Number(node.status?.allocatable?.["nvidia.com/gpu"])).toBeGreaterThanOrEqual(4);
     }
   });
 
