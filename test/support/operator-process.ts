@@ -30,8 +30,11 @@ export interface OperatorProcess {
   logs(): string;
   /** Fetches one of its HTTP endpoints. */
   get(endpoint: string): Promise<{ status: number; text: string }>;
-  /** Signals the process and waits for it to exit. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /**
+   * Signals the process and waits for it to exit. A process that has not exited `graceMs` after the signal is
+   * killed, and stop() fails with its last log lines: a replica that does not shut down is a bug to see, not wait on.
+   */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
 
 export async function startOperator(options: {
@@ -76,9 +79,20 @@ export async function startOperator(options: {
       const response = await fetch(`http://127.0.0.1:${String(port)}${endpoint}`);
       return { status: response.status, text: await response.text() };
     },
-    stop: async (signal = "SIGTERM") => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+    stop: async (signal = "SIGTERM", graceMs = 30_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill(signal);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(resolve, graceMs, "late")));
+      const ended = await Promise.race([exited, late]);
+      clearTimeout(timer);
+      if (ended !== "late") return ended;
+      child.kill("SIGKILL");
+      await exited;
+      const tail = output.trimEnd().split("\n").slice(-40).join("\n");
+      throw new Error(
+        `operator ${options.identity} did not exit within ${String(graceMs)} ms of ${signal}; its last log lines:\n${tail}`,
+      );
     },
   };
   // Up means the HTTP endpoints answer; readiness is for the caller to wait on as it needs.
