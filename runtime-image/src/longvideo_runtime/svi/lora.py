@@ -13,8 +13,8 @@ docs/adr/0005-svi-protocol-verified.md; in short:
 
 Keys are accepted in that peft form, the kohya form (`lora_down` / `lora_up`), under the usual prefixes, and with
 diffusers' own module names; and, as distilled LoRAs (LightX2V's few-step ones) carry them, `diff` and `diff_b`:
-whole deltas of a module's weight and bias, norms included, added at the LoRA's strength. Any key that names no module of the transformer is an error that lists it: a
-silently ignored LoRA key renders a different film.
+whole deltas of a module's weight and bias, norms included, added at the LoRA's strength. Any key that names no
+module of the transformer is an error that lists it: a silently ignored LoRA key renders a different film.
 """
 
 from __future__ import annotations
