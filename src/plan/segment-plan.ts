@@ -211,7 +211,6 @@ export function segmentHash(
   },
 ): string {
   // Absent for shot, film and pro (canonicalJson drops undefined), so their hashes are what they always were.
-  const sampling = segment;
   const conditioning = {
     audio: segment.audio,
     pose: segment.pose,
@@ -220,8 +219,8 @@ export function segmentHash(
   // Absent unless set, like the conditioning: films without them keep the hashes they always had. A LoRA is
   // named by its path, as the model is by the cache: replacing a file in place is not an edit the plan can see.
   const extras = {
-    ...(sampling.negativePrompt === "" ? {} : { negativePrompt: sampling.negativePrompt }),
-    ...(sampling.loras.length === 0 ? {} : { loras: sampling.loras }),
+    ...(segment.negativePrompt === "" ? {} : { negativePrompt: segment.negativePrompt }),
+    ...(segment.loras.length === 0 ? {} : { loras: segment.loras }),
   };
   const inputs = {
     ...conditioning,
@@ -236,8 +235,8 @@ export function segmentHash(
       framesPerClip: render.framesPerClip,
       motionFrames: render.motionFrames,
       padding: render.padding,
-      guidanceScale: sampling.guidanceScale,
-      steps: sampling.steps,
+      guidanceScale: segment.guidanceScale,
+      steps: segment.steps,
       backend: render.backend,
     },
     index: segment.index,
