@@ -103,7 +103,11 @@ export const runtimeEnv = {
       "uses with the shapes their config implies) and fails as bad input naming spec.storage.models.claimName " +
       "and every problem (termination message `modelProblems`), before any GPU pod starts.",
   },
-  LV_REFERENCE_IMAGE: { commands: segment, setBy: "operator", description: "The film's referenceImage source, JSON." },
+  LV_REFERENCE_IMAGE: {
+    commands: segment,
+    setBy: "operator",
+    description: "The segment's chain's image source, JSON: the film's referenceImage, or its scene chain's keyframe.",
+  },
   LV_REFERENCE_DIR: { commands: segment, setBy: "operator", description: "Where a volume reference image is mounted." },
   LV_FETCH_POLICY: {
     commands: segmentConcatProbe,
@@ -176,12 +180,25 @@ export const runtimeEnv = {
   LV_INPUT_DIGEST: {
     commands: segment,
     setBy: "operator",
-    description: "Digest of the predecessor's hand-off the segment must consume; empty for segment 0.",
+    description:
+      "Digest of the predecessor's hand-off the segment must consume; empty for segment 0 and a chain's start.",
   },
   LV_FINAL_DIGEST: {
     commands: concat,
     setBy: "operator",
-    description: "The last segment's recorded latents digest: where the chain of hand-offs is walked back from.",
+    description:
+      "Where the chains of hand-offs are walked back from: the last segment's recorded latents digest (one chain), " +
+      "or for a film of several chains (keyframed scenes) a comma-separated list of `lastIndex:digest`, one per " +
+      "chain in storyline order, each chain's last segment and its recorded digest. Chain k runs from the segment " +
+      "after chain k-1's last to its own last; the last entry's index is LV_SEGMENT_COUNT - 1.",
+  },
+  LV_CHAIN_START: {
+    commands: segment,
+    setBy: "option",
+    description:
+      "true on the first segment of a chain after the first (a keyframed scene's first clip): it starts from " +
+      "LV_REFERENCE_IMAGE (the scene's keyframe) as segment 0 does, with an empty LV_INPUT_DIGEST, although its " +
+      "index is above 0. Unset means false.",
   },
   LV_OUTPUT_PATH: { commands: concat, setBy: "operator", description: "Where the film is written (.mp4)." },
   LV_EXPECTED_FRAMES: { commands: concat, setBy: "operator", description: "Frames the plan says the film has." },
