@@ -36,6 +36,7 @@ describe("LongVideo spec defaults", () => {
         framesPerClip: 81,
         steps: 50,
         seed: 42,
+        parallelism: 1,
       },
       gpu: { count: 1, resourceName: "nvidia.com/gpu" },
       storage: {
@@ -59,6 +60,17 @@ describe("LongVideo spec validation", () => {
     ["the minimal spec", minimal],
     ["a pvc image", { ...minimal, referenceImage: { pvc: { claimName: "stills", path: "a/b.png" } } }],
     ["a shot", with_({ variant: "shot" })],
+    [
+      "keyframed scenes rendered four at once",
+      with_({
+        render: { parallelism: 4 },
+        storyline: [
+          { prompt: "a", clips: 2 },
+          { prompt: "b", clips: 2, keyframe: { pvc: { claimName: "keys", path: "b.png" } } },
+          { prompt: "c", clips: 2, keyframe: { url: "https://example.com/c.png" } },
+        ],
+      }),
+    ],
     [
       "talk with scenes whose length the audio decides",
       with_({ variant: "talk", audio: talkAudio, storyline: [{ prompt: "x" }, { prompt: "y", clips: 2 }] }),
@@ -523,6 +535,39 @@ describe("LongVideo spec validation", () => {
       with_({ storyline: [{ prompt: "x", clips: 1, guidanceScale: 0.5 }] }),
       "spec.storyline[0].guidanceScale",
       /greater than or equal to 1/,
+    ],
+    [
+      "a keyframe on the first scene",
+      with_({ storyline: [{ prompt: "x", clips: 1, keyframe: { url: "https://example.com/k.png" } }] }),
+      "spec.storyline",
+      /the first scene starts from spec.referenceImage/,
+    ],
+    [
+      "a keyframe from two places",
+      with_({
+        storyline: [
+          { prompt: "x", clips: 1 },
+          {
+            prompt: "y",
+            clips: 1,
+            keyframe: { url: "https://example.com/k.png", configMap: { name: "keys", key: "k.png" } },
+          },
+        ],
+      }),
+      "spec.storyline[1].keyframe",
+      /set exactly one keyframe source/,
+    ],
+    [
+      "a parallelism of 0",
+      with_({ render: { parallelism: 0 } }),
+      "spec.render.parallelism",
+      /greater than or equal to 1/,
+    ],
+    [
+      "a parallelism of 17",
+      with_({ render: { parallelism: 17 } }),
+      "spec.render.parallelism",
+      /less than or equal to 16/,
     ],
     [
       "an unknown resource",

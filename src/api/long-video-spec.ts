@@ -41,6 +41,7 @@ export const specLimits = {
   tolerations: 16,
   gpusPerSegment: 8,
   loras: 8,
+  parallelism: 16,
 } as const;
 
 /** The render backends: the model on a GPU, or a CPU storyboard preview with the same timing. */
@@ -178,6 +179,16 @@ const negativePromptSchema = (where: string) =>
       description: `What guidance steers away from ${where} (the unconditional pass's text); unused at guidance 1.`,
     });
 
+const keyframeSchema = celValidated(
+  z.strictObject(sourceFields("the keyframe image", "before rendering")).meta({
+    description:
+      "The scene's own first frame: the scene starts a new chain of clips from this image instead of continuing " +
+      "the previous scene, so it renders in parallel with the chains before it (up to spec.render.parallelism), " +
+      "and every clip of its chain takes it as the reference image. Exactly one of configMap, pvc or url.",
+  }),
+  [exactlyOneSource("keyframe")],
+);
+
 const sceneSchema = celValidated(
   z
     .strictObject({
@@ -223,6 +234,7 @@ const sceneSchema = celValidated(
       }),
       negativePrompt: negativePromptSchema("in this scene; unset: spec.render.negativePrompt"),
       loras: lorasSchema("for this scene's clips, merged after spec.render.loras"),
+      keyframe: keyframeSchema.exactOptional(),
     })
     .meta({
       description:
@@ -300,6 +312,16 @@ const renderSchema = celValidated(
         }),
       negativePrompt: negativePromptSchema("in every clip; unset: none"),
       loras: lorasSchema("for every clip of the film, merged after the variant's SVI LoRA"),
+      parallelism: z
+        .int()
+        .min(1)
+        .max(specLimits.parallelism)
+        .default(1)
+        .meta({
+          description:
+            "Segment pods of this film that may render at once, each on its own spec.gpu.count GPUs: chains started " +
+            "by keyframed scenes render in parallel up to this many. 1: one segment at a time.",
+        }),
       audioGuidanceScale: z.number().min(1).max(20).exactOptional().meta({
         description: "Talk: audio classifier-free guidance (SVI's third pass per step); defaults to 5.0.",
       }),
@@ -732,6 +754,14 @@ export const longVideoSpecSchema = celValidated(
       reason: "FieldValueForbidden",
       holds: (s) =>
         s.variant === "pro" || s.storyline.every((scene) => (scene.loras ?? []).every((l) => l.expert === undefined)),
+    },
+    {
+      rule: "!has(self.storyline[0].keyframe)",
+      message:
+        "the first scene starts from spec.referenceImage: set its image there; a keyframe starts a later scene's chain",
+      fieldPath: ".storyline",
+      reason: "FieldValueForbidden",
+      holds: (s) => s.storyline[0]?.keyframe === undefined,
     },
     ...variantInputRules,
   ],

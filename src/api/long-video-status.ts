@@ -228,6 +228,27 @@ export const longVideoStatusSchema = z
       .regex(/^[0-9]+\/[0-9]+$/)
       .exactOptional()
       .meta({ description: "Segments rendered out of segments planned, such as 12/40." }),
+    chains: z
+      .array(
+        z.strictObject({
+          first: z.int().min(0).meta({ description: "The chain's first segment." }),
+          last: z.int().min(0).meta({ description: "The chain's last segment." }),
+          progress: z
+            .string()
+            .max(16)
+            .regex(/^[0-9]+\/[0-9]+$/)
+            .meta({ description: "The chain's segments rendered out of its segments, such as 3/5." }),
+        }),
+      )
+      // A chain starts at the first scene or a keyframed one: at most one per scene (64).
+      .max(64)
+      .exactOptional()
+      .meta({
+        description:
+          "Each chain's progress, in storyline order, for a film whose keyframed scenes start chains of their own " +
+          "(absent for a film of one chain). Chains render in parallel, up to spec.render.parallelism segments at once.",
+        "x-kubernetes-list-type": "atomic",
+      }),
     segments: z
       .array(segmentRecordSchema)
       .max(maxSegments)

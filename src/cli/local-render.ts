@@ -53,6 +53,14 @@ export function localRenderPlan(name: string, manifest: unknown, options: LocalR
   if (!verdict.ok) return { ok: false, error: invalidObjectMessage(longVideoResource.kind, name, verdict.errors) };
   const backend: Backend = options.modelsDir === undefined ? "animatic" : "svi";
   const { spec } = verdict.value;
+  const keyframed = spec.storyline.findIndex((scene) => scene.keyframe !== undefined);
+  if (keyframed >= 0) {
+    // One --reference file stands for one image; keyframes live in the cluster (or behind URLs the film fetches).
+    return {
+      ok: false,
+      error: `spec.storyline[${String(keyframed)}].keyframe of ${name} starts a chain of its own: render keyframed films on a cluster`,
+    };
+  }
   const reference = spec.referenceImage;
   if (options.referenceImage === undefined && reference.url === undefined) {
     const where = reference.configMap

@@ -47,7 +47,26 @@ describe("longvideo plan", () => {
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^LongVideo \S+: (shot|film|pro|talk|dance), \d+ scene/);
-    expect(result.stdout).toMatch(/^SEGMENT\s+SCENE\s+SEED/m);
+    expect(result.stdout).toMatch(/^SEGMENT\s+(CHAIN\s+)?SCENE\s+SEED/m);
+  });
+
+  it("shows a keyframed film's chains, its critical path and its render time at its parallelism", () => {
+    const result = run("plan", path.join(root, "manifests/examples/keyframes.yaml"), "--clip-seconds", "60");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(
+      "chains: 3, 3 segment(s) at once: about 3m00s of rendering (critical path: chain 0, 3m00s; one after another: 7m00s)",
+    );
+    const chains = result.stdout
+      .split("\n")
+      .filter((line) => /^\d+\s+\d+(-\d+)?\s+\d+-\d+\s/.test(line))
+      .map((line) => line.split(/\s+/));
+    expect(chains).toEqual([
+      ["0", "0-1", "0-2", "3", "3m00s", "critical"],
+      ["1", "2", "3-4", "2", "2m00s"],
+      ["2", "3", "5-6", "2", "2m00s"],
+    ]);
+    // Each chain keeps its last clip's tail: the film is three films of 3, 2 and 2 clips, cut together.
+    expect(result.stdout).toMatch(/^4\s+1\s+2\.1\s+.*\s0\/0\s+81\s/m);
   });
 
   it("plans a talk film from its audio's duration, and says when it needs one", () => {

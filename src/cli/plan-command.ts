@@ -53,7 +53,7 @@ export function planCommand(
       clipSeconds === undefined
         ? (segment: SegmentSpec) => clipRenderSecondsEstimate(render, segment)
         : () => clipSeconds;
-    reports.push(planTable(qualified, planned.plan, clipRenderSeconds, spec.gpu.count));
+    reports.push(planTable(qualified, planned.plan, clipRenderSeconds, spec.gpu.count, spec.render.parallelism));
   }
   if (reports.length > 0) output.out(reports.join("\n"));
   return status;

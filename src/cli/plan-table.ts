@@ -1,5 +1,5 @@
 /** The segment plan as text for a terminal: a summary, then one row per segment. */
-import { gpuSecondsEstimate } from "../plan/segment-plan.ts";
+import { criticalPath, gpuSecondsEstimate } from "../plan/segment-plan.ts";
 import type { SegmentPlan, SegmentSpec } from "../plan/segment-plan.ts";
 
 /** Columns padded to their widest cell, separated by two spaces, like `kubectl get`. */
@@ -34,12 +34,16 @@ export function durationText(seconds: number): string {
   return `${String(rest)}s`;
 }
 
-/** The whole report for one LongVideo. */
+/**
+ * The whole report for one LongVideo: a summary, the scenes, the chains when keyframes start more than one (with
+ * the critical path, and the wall time at `parallelism` segments at once), then the segments.
+ */
 export function planTable(
   name: string,
   plan: SegmentPlan,
   clipRenderSeconds: (segment: SegmentSpec) => number,
   gpus: number,
+  parallelism = 1,
 ): string {
   const { render, totals } = plan;
   const gpuSeconds = gpuSecondsEstimate(plan, clipRenderSeconds, gpus);
@@ -67,10 +71,26 @@ export function planTable(
       clipped(scene.prompt, 60),
     ]),
   ]);
+  const chained = plan.chains.length > 1;
   const segments = textTable([
-    ["SEGMENT", "SCENE", "SEED", "STEPS", "CFG", "LORAS", "FRAMES", "TRIM", "KEPT", "START", "HASH", "PROMPT"],
+    [
+      "SEGMENT",
+      ...(chained ? ["CHAIN"] : []),
+      "SCENE",
+      "SEED",
+      "STEPS",
+      "CFG",
+      "LORAS",
+      "FRAMES",
+      "TRIM",
+      "KEPT",
+      "START",
+      "HASH",
+      "PROMPT",
+    ],
     ...plan.segments.map((s) => [
       String(s.index),
+      ...(chained ? [String(s.chain)] : []),
       `${String(s.scene)}.${String(s.clipInScene)}`,
       String(s.seed),
       String(s.steps),
@@ -84,5 +104,35 @@ export function planTable(
       clipped(s.prompt, 48),
     ]),
   ]);
-  return `${summary.join("\n")}\n\n${scenes}\n\n${segments}\n`;
+  const chains = chained ? `${chainTable(plan, clipRenderSeconds, parallelism)}\n\n` : "";
+  return `${summary.join("\n")}\n\n${scenes}\n\n${chains}${segments}\n`;
+}
+
+/**
+ * The chains, each with its render time one clip after another; the critical path; and the film's render time at
+ * `parallelism` at once: at least the critical path, and at least all the clips shared between the slots.
+ */
+function chainTable(plan: SegmentPlan, clipRenderSeconds: (segment: SegmentSpec) => number, parallelism: number) {
+  const critical = criticalPath(plan, clipRenderSeconds);
+  const serial = plan.segments.reduce((sum, segment) => sum + clipRenderSeconds(segment), 0);
+  const wall = Math.max(critical.seconds, Math.ceil(serial / parallelism));
+  const rows = plan.chains.map((chain) => {
+    const seconds = plan.segments
+      .slice(chain.firstSegment, chain.lastSegment + 1)
+      .reduce((sum, segment) => sum + clipRenderSeconds(segment), 0);
+    const scenes =
+      chain.firstScene === chain.lastScene
+        ? String(chain.firstScene)
+        : `${String(chain.firstScene)}-${String(chain.lastScene)}`;
+    return [
+      String(chain.index),
+      scenes,
+      `${String(chain.firstSegment)}-${String(chain.lastSegment)}`,
+      String(chain.segments),
+      durationText(seconds),
+      chain.index === critical.chain ? "critical" : "",
+    ];
+  });
+  const summary = `chains: ${String(plan.chains.length)}, ${String(parallelism)} segment(s) at once: about ${durationText(wall)} of rendering (critical path: chain ${String(critical.chain)}, ${durationText(critical.seconds)}; one after another: ${durationText(serial)})`;
+  return `${summary}\n${textTable([["CHAIN", "SCENES", "SEGMENTS", "CLIPS", "RENDER", "PATH"], ...rows])}`;
 }

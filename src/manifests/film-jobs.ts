@@ -62,7 +62,7 @@ export function segmentJob(
     },
     placement: intent.placement,
     ...(intent.modelsClaim ? { modelsClaim: intent.modelsClaim } : {}),
-    ...(intent.reference ? { reference: intent.reference } : {}),
+    ...(segment.reference ? { reference: segment.reference } : {}),
     ...(intent.inputVolumes ? { inputVolumes: intent.inputVolumes } : {}),
     ...intent.segmentResources,
   });

@@ -5,6 +5,7 @@ import type { LongVideoSpec, LongVideoSpecInput } from "../api/long-video-spec.t
 import {
   clipRenderSecondsEstimate,
   clipsForSeconds,
+  criticalPath,
   gpuSecondsEstimate,
   resolvedRender,
   segmentHash,
@@ -522,5 +523,150 @@ describe("segmentPlan: per-scene settings and extra LoRAs", () => {
     expect(new Set([at({}), at({ strength: 0.7 }), at({ expert: "lowNoise" })]).size).toBe(3);
     // The default strength is the one written out: the same clip either way.
     expect(at({ strength: 1 })).toBe(at({}));
+  });
+});
+
+describe("segmentPlan: chains from keyframes", () => {
+  const still = (key: string) => ({ configMap: { name: "keys", key } });
+  const storyline = [
+    { prompt: "a fox runs", clips: 2 },
+    { prompt: "it rests", clips: 2 },
+    { prompt: "a city at night", clips: 3, keyframe: still("city.png") },
+    { prompt: "the lights go out", clips: 1 },
+    { prompt: "dawn at sea", clips: 2, keyframe: still("sea.png") },
+  ];
+  const film = (variant: "film" | "pro" | "shot" = "film", scenes: LongVideoSpecInput["storyline"] = storyline) =>
+    spec({ variant, storyline: scenes, render: { framesPerClip: 33 } });
+  const hashes = (s: LongVideoSpec) => plan(s).segments.map((x) => x.hash);
+
+  it("starts a chain at the first scene and at each keyframed scene, and tells the plan where each runs", () => {
+    const p = plan(film());
+    expect(p.chains).toEqual([
+      { index: 0, firstSegment: 0, lastSegment: 3, firstScene: 0, lastScene: 1, segments: 4 },
+      { index: 1, firstSegment: 4, lastSegment: 7, firstScene: 2, lastScene: 3, segments: 4 },
+      { index: 2, firstSegment: 8, lastSegment: 9, firstScene: 4, lastScene: 4, segments: 2 },
+    ]);
+    expect(p.segments.map((x) => [x.chain, x.chainStart])).toEqual([
+      [0, true],
+      [0, false],
+      [0, false],
+      [0, false],
+      [1, true],
+      [1, false],
+      [1, false],
+      [1, false],
+      [2, true],
+      [2, false],
+    ]);
+    expect(p.segments.map((x) => x.keyframe?.configMap?.key)).toEqual([
+      ...Array<undefined>(4),
+      ...Array<string>(4).fill("city.png"),
+      "sea.png",
+      "sea.png",
+    ]);
+  });
+
+  it("keeps each chain's overlap once: tails trimmed but at each chain's end (film), heads but at its start (pro)", () => {
+    const tails = plan(film()).segments.map((x) => x.trimTail);
+    expect(tails).toEqual([5, 5, 5, 0, 5, 5, 5, 0, 5, 0]);
+    expect(plan(film()).segments.every((x) => x.trimHead === 0)).toBe(true);
+    const heads = plan(film("pro")).segments.map((x) => x.trimHead);
+    expect(heads).toEqual([0, 5, 5, 5, 0, 5, 5, 5, 0, 5]);
+    // Each chain counts as a film of its own: its clips' new frames, plus its one overlap.
+    const p = plan(film());
+    expect(p.totals.frames).toBe(10 * (33 - 5) + 3 * 5);
+    expect(p.segments.reduce((sum, x) => sum + x.framesKept, 0)).toBe(p.totals.frames);
+  });
+
+  it("rounds a seconds scene up with its own chain's overlap in mind", () => {
+    // 33-frame clips with 5 overlapping: a scene ending a chain keeps 5 more frames from its last clip.
+    const scenes = [
+      { prompt: "a", seconds: 56 / 16 },
+      { prompt: "b", seconds: 61 / 16, keyframe: still("b.png") },
+    ];
+    expect(plan(film("film", scenes)).scenes.map((x) => x.clips)).toEqual([2, 2]);
+    expect(plan(film("film", scenes)).scenes.map((x) => x.frames)).toEqual([61, 61]);
+  });
+
+  it("restarts the hash chain at each chain's start", () => {
+    const p = plan(film());
+    const again = (i: number) => {
+      const x = p.segments[i];
+      if (!x) throw new Error(`no segment ${String(i)}`);
+      const render = p.render;
+      return segmentHash("", render, x.keyframe ?? image, x);
+    };
+    expect(again(4)).toBe(p.segments[4]?.hash);
+    expect(again(8)).toBe(p.segments[8]?.hash);
+  });
+
+  it("re-renders only the chain an edit touches", () => {
+    const before = hashes(film());
+    const edited = (i: number, extra: Record<string, unknown>) =>
+      hashes(
+        film(
+          "film",
+          storyline.map((scene, j) => (j === i ? { ...scene, ...extra } : scene)),
+        ),
+      );
+    const changed = (after: string[]) => after.map((h, i) => h !== before[i]);
+    // A prompt in the second chain: its later clips change, the first and third chains do not.
+    expect(changed(edited(3, { prompt: "the lights flicker" }))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+    ]);
+    // A new keyframe image: that chain only.
+    expect(changed(edited(2, { keyframe: still("harbour.png") }))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
+    // The film's reference image belongs to the first chain alone.
+    const other = hashes(spec({ ...film(), referenceImage: still("other.png") }));
+    expect(changed(other)).toEqual([true, true, true, true, false, false, false, false, false, false]);
+  });
+
+  it("keeps every hash of a film without keyframes", () => {
+    const plain = storyline.map(({ prompt, clips }) => ({ prompt, clips }));
+    const p = plan(film("film", plain));
+    expect(p.chains).toHaveLength(1);
+    expect(p.segments.slice(1).every((x, i) => !x.chainStart && x.chain === 0 && i >= 0)).toBe(true);
+    expect(p.segments.map((x) => x.trimTail)).toEqual([...Array<number>(9).fill(5), 0]);
+  });
+
+  it("finds the critical path: the chain that takes longest one clip after another", () => {
+    const p = plan(film());
+    expect(criticalPath(p, () => 60)).toEqual({ chain: 0, seconds: 240 });
+    // Slow clips in the third chain make it the critical one.
+    expect(criticalPath(p, (x) => (x.chain === 2 ? 200 : 60))).toEqual({ chain: 2, seconds: 400 });
+  });
+
+  it("starts a talk chain's audio where its first clip lands, without a predecessor's motion frames", () => {
+    const talk = spec({
+      variant: "talk",
+      audio: { configMap: { name: "voice", key: "a.wav" } },
+      storyline: [
+        { prompt: "she speaks", clips: 2 },
+        { prompt: "in the garden", clips: 2, keyframe: still("garden.png") },
+      ],
+    });
+    const p = plan(talk);
+    const m = p.render.motionFrames;
+    expect(p.segments.map((x) => x.audioWindow?.startFrame)).toEqual([0, 81 - m, 162, 3 * 81 - m]);
   });
 });

@@ -7,6 +7,10 @@
  * frames handed from one clip to the next), and stitching keeps each overlap once: Shot and Film drop the tail of
  * every clip but the last, Pro drops the head of every clip but the first. So every clip adds `framesPerClip -
  * overlap` frames to the film, and one clip (the last, or for Pro the first) adds the overlap on top.
+ *
+ * A scene with its own keyframe starts a new chain (docs/adr/0025): its first clip starts from the keyframe instead
+ * of continuing the clip before it, so nothing overlaps across the boundary. Each chain is stitched as a film of its
+ * own (its last clip keeps its tail, or for Pro its first clip its head), and its hashes restart from nothing.
  */
 import { createHash } from "node:crypto";
 import { canonicalJson } from "./canonical-json.ts";
@@ -57,6 +61,12 @@ export interface ResolvedRender {
 export interface SegmentSpec extends SegmentSampling {
   /** Position in the film, from 0. */
   readonly index: number;
+  /** The chain the segment belongs to, from 0 (scenes from one keyframe, or the reference image, to the next). */
+  readonly chain: number;
+  /** Whether the segment starts its chain from an image (segment 0, or a keyframed scene's first clip). */
+  readonly chainStart: boolean;
+  /** The image a keyframed chain starts from and takes as its reference; absent in the first chain. */
+  readonly keyframe?: MediaSource;
   /** The scene the segment belongs to, and its position within that scene. */
   readonly scene: number;
   readonly clipInScene: number;
@@ -78,8 +88,9 @@ export interface SegmentSpec extends SegmentSampling {
   /** Dance: the skeleton frames this clip follows, the film's own frames (`startFrame`), looping over the video. */
   readonly poseWindow?: ConditioningWindow;
   /**
-   * sha256 of everything that decides what this segment renders, chained through the previous segment's hash:
-   * equal hashes mean equal clips, and a change anywhere upstream changes every hash after it.
+   * sha256 of everything that decides what this segment renders, chained through the previous segment's hash
+   * within its chain: equal hashes mean equal clips, and a change anywhere upstream in the chain changes every
+   * hash after it, up to the chain's end.
    */
   readonly hash: string;
 }
@@ -96,6 +107,20 @@ export interface ScenePlan {
   readonly seconds: number;
 }
 
+/**
+ * One chain of the film: the segments from one image (the reference image, or a scene's keyframe) up to the next
+ * keyframed scene, rendered one after another; chains render in parallel with each other.
+ */
+export interface ChainPlan {
+  readonly index: number;
+  /** Its first and last segment, and its first and last scene. */
+  readonly firstSegment: number;
+  readonly lastSegment: number;
+  readonly firstScene: number;
+  readonly lastScene: number;
+  readonly segments: number;
+}
+
 export interface PlanTotals {
   readonly segments: number;
   readonly frames: number;
@@ -106,6 +131,8 @@ export interface SegmentPlan {
   readonly render: ResolvedRender;
   readonly scenes: readonly ScenePlan[];
   readonly segments: readonly SegmentSpec[];
+  /** The chains, in storyline order; one for a film without keyframes. */
+  readonly chains: readonly ChainPlan[];
   readonly totals: PlanTotals;
   /** The film's audio track as concat muxes it: from the offset, as many frames as the film has. */
   readonly audioTrack?: ConditioningWindow;
@@ -272,6 +299,7 @@ export function segmentPlan(input: PlanInput, options: PlanOptions = {}): Segmen
     };
   }
   const { segments, scenes, frames } = chainedSegments(input, render, counted.clips);
+  const chains = chainPlans(segments);
   const audioTrack = input.audio ? { startFrame: offsetFrames(input, render), frames, loop: false } : undefined;
   return {
     ok: true,
@@ -279,6 +307,7 @@ export function segmentPlan(input: PlanInput, options: PlanOptions = {}): Segmen
       render,
       scenes,
       segments,
+      chains,
       totals: { segments: segments.length, frames, seconds: frames / render.fps },
       ...(audioTrack ? { audioTrack } : {}),
     },
@@ -307,12 +336,12 @@ function clipCounts(
   inputs: ProbedInputs | undefined,
 ): { readonly ok: true; readonly clips: number[] } | { readonly ok: false; readonly error: PlanError } {
   const profile = variantProfiles[input.variant];
-  const lastScene = input.storyline.length - 1;
-  const overlapScene = profile.trim === "head" ? 0 : lastScene;
   const given = input.storyline.map(
     (scene, i) =>
       scene.clips ??
-      (scene.seconds === undefined ? undefined : clipsForSeconds(scene.seconds, render, i === overlapScene)),
+      (scene.seconds === undefined
+        ? undefined
+        : clipsForSeconds(scene.seconds, render, carriesOverlap(input.storyline, i, profile.trim === "head"))),
   );
   const open = given.filter((n) => n === undefined).length;
   if (open === 0) return { ok: true, clips: given.map((n) => n ?? 0) };
@@ -350,6 +379,15 @@ function clipCounts(
 }
 
 /**
+ * Whether scene `i` holds its chain's one clip that keeps its overlap frames: the chain's last scene, or its first
+ * for head-trimmed variants (Pro).
+ */
+function carriesOverlap(storyline: PlanInput["storyline"], i: number, headTrimmed: boolean): boolean {
+  if (headTrimmed) return i === 0 || storyline[i]?.keyframe !== undefined;
+  return i === storyline.length - 1 || storyline[i + 1]?.keyframe !== undefined;
+}
+
+/**
  * GPU time to render every segment once: each segment's seconds (one figure for all, or one per segment) x GPUs
  * per segment.
  */
@@ -362,53 +400,51 @@ export function gpuSecondsEstimate(
   return plan.segments.reduce((sum, segment) => sum + secondsOf(segment), 0) * gpus;
 }
 
-/** Every clip of every scene in order, each hash chained through its predecessor's, with the scenes' totals. */
+/** Where a clip sits: its scene, its chain, and whether it starts or ends that chain. */
+interface ClipPlace {
+  readonly index: number;
+  readonly scene: number;
+  readonly clipInScene: number;
+  readonly chain: number;
+  readonly chainStart: boolean;
+  readonly chainEnd: boolean;
+  readonly keyframe: MediaSource | undefined;
+  readonly startFrame: number;
+  /** The hash of the clip before it in its chain ("" at the chain's start). */
+  readonly previous: string;
+}
+
+/**
+ * Every clip of every scene in order, each hash chained through its predecessor's within its chain, with the
+ * scenes' totals.
+ */
 function chainedSegments(
   input: PlanInput,
   render: ResolvedRender,
   clipCounts: readonly number[],
 ): { segments: SegmentSpec[]; scenes: ScenePlan[]; frames: number } {
-  const total = clipCounts.reduce((sum, n) => sum + n, 0);
-  const trim = variantProfiles[input.variant].trim;
+  const chainEnds = chainLastSegments(input.storyline, clipCounts);
   const segments: SegmentSpec[] = [];
   const scenes: ScenePlan[] = [];
   let startFrame = 0;
+  let chain = -1;
+  let keyframe: MediaSource | undefined;
   for (const [sceneIndex, scene] of input.storyline.entries()) {
     const clips = clipCounts[sceneIndex] ?? 0;
     const sceneStart = startFrame;
-    const sampling = sceneSampling(render, scene);
+    const startsChain = sceneIndex === 0 || scene.keyframe !== undefined;
+    if (startsChain) {
+      chain++;
+      keyframe = scene.keyframe ? mediaSource(scene.keyframe) : undefined;
+    }
     for (let clipInScene = 0; clipInScene < clips; clipInScene++) {
       const index = segments.length;
-      const trimHead = trim === "head" && index > 0 ? render.overlapFrames : 0;
-      const trimTail = trim === "tail" && index < total - 1 ? render.overlapFrames : 0;
-      const framesKept = render.framesPerClip - trimHead - trimTail;
-      const seed = scene.seed === undefined ? index * render.seedMultiplier : scene.seed + clipInScene;
-      const previous = segments.at(-1)?.hash ?? "";
-      const windows = conditioningWindows(input, render, index, startFrame);
-      const hash = segmentHash(previous, render, input.referenceImage, {
-        index,
-        prompt: scene.prompt,
-        seed,
-        ...sampling,
-        ...hashedWindows(input, windows),
-      });
-      segments.push({
-        index,
-        scene: sceneIndex,
-        clipInScene,
-        prompt: scene.prompt,
-        seed,
-        ...sampling,
-        framesGenerated: render.framesPerClip,
-        trimHead,
-        trimTail,
-        framesKept,
-        startFrame,
-        startSeconds: startFrame / render.fps,
-        ...windows,
-        hash,
-      });
-      startFrame += framesKept;
+      const chainStart = startsChain && clipInScene === 0;
+      const place = { index, scene: sceneIndex, clipInScene, chain, chainStart, keyframe, startFrame };
+      const previous = chainStart ? "" : (segments.at(-1)?.hash ?? "");
+      const segment = plannedClip(input, render, scene, { ...place, chainEnd: chainEnds.has(index), previous });
+      segments.push(segment);
+      startFrame += segment.framesKept;
     }
     const frames = startFrame - sceneStart;
     scenes.push({
@@ -421,6 +457,106 @@ function chainedSegments(
     });
   }
   return { segments, scenes, frames: startFrame };
+}
+
+/** One clip as planned: its trims (none across a chain's ends), seed, windows, sampling and hash. */
+function plannedClip(
+  input: PlanInput,
+  render: ResolvedRender,
+  scene: PlanInput["storyline"][number],
+  place: ClipPlace,
+): SegmentSpec {
+  const { index, chainStart, keyframe, startFrame } = place;
+  const trim = variantProfiles[input.variant].trim;
+  const trimHead = trim === "head" && !chainStart ? render.overlapFrames : 0;
+  const trimTail = trim === "tail" && !place.chainEnd ? render.overlapFrames : 0;
+  const seed = scene.seed === undefined ? index * render.seedMultiplier : scene.seed + place.clipInScene;
+  const sampling = sceneSampling(render, scene);
+  const windows = conditioningWindows(input, render, index, startFrame, chainStart);
+  // A keyframed chain is a film of its own whose reference image is its keyframe: the film's reference image
+  // does not change its pixels, and an edit of it leaves the chain alone.
+  const hash = segmentHash(place.previous, render, keyframe ?? input.referenceImage, {
+    index,
+    prompt: scene.prompt,
+    seed,
+    ...sampling,
+    ...hashedWindows(input, windows),
+  });
+  return {
+    index,
+    chain: place.chain,
+    chainStart,
+    ...(keyframe ? { keyframe } : {}),
+    scene: place.scene,
+    clipInScene: place.clipInScene,
+    prompt: scene.prompt,
+    seed,
+    ...sampling,
+    framesGenerated: render.framesPerClip,
+    trimHead,
+    trimTail,
+    framesKept: render.framesPerClip - trimHead - trimTail,
+    startFrame,
+    startSeconds: startFrame / render.fps,
+    ...windows,
+    hash,
+  };
+}
+
+/** The last segment of each chain: the clip before a keyframed scene's first, and the film's last. */
+function chainLastSegments(storyline: PlanInput["storyline"], clipCounts: readonly number[]): Set<number> {
+  const ends = new Set<number>();
+  let next = 0;
+  for (const [i, scene] of storyline.entries()) {
+    if (i > 0 && scene.keyframe !== undefined) ends.add(next - 1);
+    next += clipCounts[i] ?? 0;
+  }
+  ends.add(next - 1);
+  return ends;
+}
+
+/** The chains of planned segments, in storyline order. */
+function chainPlans(segments: readonly SegmentSpec[]): ChainPlan[] {
+  const chains: ChainPlan[] = [];
+  for (const segment of segments) {
+    const last = chains.at(-1);
+    if (last?.index === segment.chain) {
+      chains[chains.length - 1] = {
+        ...last,
+        lastSegment: segment.index,
+        lastScene: segment.scene,
+        segments: last.segments + 1,
+      };
+    } else {
+      chains.push({
+        index: segment.chain,
+        firstSegment: segment.index,
+        lastSegment: segment.index,
+        firstScene: segment.scene,
+        lastScene: segment.scene,
+        segments: 1,
+      });
+    }
+  }
+  return chains;
+}
+
+/**
+ * The film's critical path: the chain whose clips take longest to render one after another, and how long, given
+ * each segment's render seconds. With enough GPUs, the film takes about that long (plus concatenation).
+ */
+export function criticalPath(
+  plan: Pick<SegmentPlan, "chains" | "segments">,
+  clipRenderSeconds: (segment: SegmentSpec) => number,
+): { readonly chain: number; readonly seconds: number } {
+  let longest = { chain: 0, seconds: 0 };
+  for (const chain of plan.chains) {
+    const seconds = plan.segments
+      .slice(chain.firstSegment, chain.lastSegment + 1)
+      .reduce((sum, segment) => sum + clipRenderSeconds(segment), 0);
+    if (seconds > longest.seconds) longest = { chain: chain.index, seconds };
+  }
+  return longest;
 }
 
 function requestedLength(scene: PlanInput["storyline"][number]): ScenePlan["requested"] {
@@ -462,11 +598,13 @@ export function conditioningWindows(
   render: ResolvedRender,
   index: number,
   startFrame: number,
+  chainStart = index === 0,
 ): { audioWindow?: ConditioningWindow; poseWindow?: ConditioningWindow } {
   const conditioning = variantProfiles[input.variant].conditioning;
   const frames = render.framesPerClip;
   if (conditioning === "audio" && input.audio) {
-    const svi = index === 0 ? 0 : index * frames - render.motionFrames;
+    // A chain's first clip carries no motion frames of a predecessor: it speaks from where it lands in the film.
+    const svi = chainStart ? startFrame : index * frames - render.motionFrames;
     return { audioWindow: { startFrame: svi + offsetFrames(input, render), frames, loop: false } };
   }
   if (conditioning === "pose" && input.pose) return { poseWindow: { startFrame, frames, loop: true } };

@@ -24,12 +24,16 @@ const at = (secondsAgo: number) => new Date(now.getTime() - secondsAgo * 1000).t
 const segments: PlannedSegment[] = [0, 1, 2].map((index) => ({
   index,
   hash: `h${String(index)}`,
+  chain: 0,
+  chainStart: index === 0,
   keptFrames: 76,
   env: { LV_SEGMENT_INDEX: String(index) },
 }));
 
 const intent = (overrides: Partial<FilmIntent> = {}): FilmIntent => ({
   segments,
+  chains: [{ first: 0, last: (overrides.segments ?? segments).length - 1 }],
+  parallelism: 1,
   suspend: false,
   retry: { limit: 2, baseDelayMs: 10_000, maxDelayMs: 60_000 },
   placement: { resourceName: "nvidia.com/gpu", count: 1, nodeSelector: {}, tolerations: [] },
@@ -1060,5 +1064,133 @@ describe("decide", () => {
     expect(name.length).toBeLessThanOrEqual(63);
     expect(segmentJobName({ name: long, uid: "uid" }, 12, "hash", "sha256:x", 3)).toBe(name);
     expect(segmentJobName({ name: long, uid: "uid" }, 12, "hash", "sha256:y", 3)).not.toBe(name);
+  });
+});
+
+describe("decide: chains from keyframes", () => {
+  // Three chains: segments 0-1 (the reference image), 2-3 and 4 (keyframed scenes).
+  const chainOf = (index: number) => (index < 2 ? 0 : index < 4 ? 1 : 2);
+  const chained: PlannedSegment[] = [0, 1, 2, 3, 4].map((index) => ({
+    index,
+    hash: `h${String(index)}`,
+    chain: chainOf(index),
+    chainStart: index === 0 || index === 2 || index === 4,
+    keptFrames: 76,
+    env: { LV_SEGMENT_INDEX: String(index) },
+  }));
+  const chains = [
+    { first: 0, last: 1 },
+    { first: 2, last: 3 },
+    { first: 4, last: 4 },
+  ];
+  const chainIntent = (parallelism: number) => intent({ segments: chained, chains, parallelism });
+  const running = (index: number, input: string) => {
+    const job = jobFor(index, input, 0);
+    return { job, pod: podFor(job) };
+  };
+
+  it("starts every chain's first segment at once, up to the parallelism, earlier chains first", () => {
+    const decision = decide(snapshot({ intent: chainIntent(2) }));
+    const effects = decisionEffects(decision);
+    expect(created(effects)).toEqual([
+      { index: 0, attempt: 0, input: "" },
+      { index: 2, attempt: 0, input: "" },
+    ]);
+    const status = statusOf(effects);
+    expect(status.phase).toBe("Rendering");
+    expect(status.chains).toEqual([
+      { first: 0, last: 1, progress: "0/2" },
+      { first: 2, last: 3, progress: "0/2" },
+      { first: 4, last: 4, progress: "0/1" },
+    ]);
+    // A chain's start follows nothing: no hand-off to time.
+    expect(decision.facts.handoffFrom).toBeUndefined();
+  });
+
+  it("hands each chain off within itself, and never runs more segments than the parallelism", () => {
+    const two = running(2, "");
+    const decision = decide(
+      snapshot({
+        intent: chainIntent(2),
+        status: { segments: [succeeded(0, "", "sha256:l0")] },
+        jobs: [jobFor(0, "", 0, "Succeeded"), two.job],
+        pods: [two.pod],
+      }),
+    );
+    // Segment 1 continues chain 0 from its own predecessor; chain 2 waits for a free slot.
+    expect(created(decisionEffects(decision))).toEqual([{ index: 1, attempt: 0, input: "sha256:l0" }]);
+    expect(decision.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
+    expect(decision.facts.handoffFrom).toBe(0);
+    expect(statusOf(decisionEffects(decision)).chains?.map((c) => c.progress)).toEqual(["1/2", "0/2", "0/1"]);
+  });
+
+  it("keeps running what runs when the parallelism is lowered, and starts nothing until a slot frees", () => {
+    const zero = running(0, "");
+    const two = running(2, "");
+    const decision = decide(snapshot({ intent: chainIntent(1), jobs: [zero.job, two.job], pods: [zero.pod, two.pod] }));
+    expect(created(decisionEffects(decision))).toEqual([]);
+    expect(decision.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
+  });
+
+  it("fails the film when one chain fails for good, starting nothing more and letting the other chains' pods finish", () => {
+    const two = running(2, "");
+    const failed = jobFor(4, "", 2, "Failed");
+    const decision = decide(
+      snapshot({
+        intent: chainIntent(3),
+        status: { segments: [succeeded(0, "", "sha256:l0")] },
+        jobs: [jobFor(4, "", 0, "Failed"), jobFor(4, "", 1, "Failed"), failed, two.job],
+        pods: [two.pod, podFor(failed, '{"error":"CUDA error"}', 1)],
+      }),
+    );
+    const effects = decisionEffects(decision);
+    const status = statusOf(effects);
+    expect(status.phase).toBe("Failed");
+    expect(condition(status, "Failed")?.message).toMatch(/^segment 4 failed 3 time\(s\)/);
+    expect(created(effects)).toEqual([]);
+    expect(decision.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
+  });
+
+  it("concatenates once every chain is complete, walking each back from its own last segment", () => {
+    const records = [
+      succeeded(0, "", "sha256:l0"),
+      succeeded(1, "sha256:l0", "sha256:l1"),
+      succeeded(2, "", "sha256:l2"),
+      succeeded(3, "sha256:l2", "sha256:l3"),
+      succeeded(4, "", "sha256:l4"),
+    ];
+    const decision = decide(snapshot({ intent: chainIntent(2), status: { segments: records } }));
+    expect(statusOf(decisionEffects(decision)).phase).toBe("Concatenating");
+    expect(decision.then).toContainEqual(
+      expect.objectContaining({ kind: "createConcatJob", inputDigest: "1:sha256:l1,3:sha256:l3,4:sha256:l4" }),
+    );
+  });
+
+  it("keeps the other chains' clips when one chain's record no longer links, re-rendering that chain alone", () => {
+    const records = [
+      succeeded(0, "", "sha256:l0"),
+      succeeded(1, "sha256:l0", "sha256:l1"),
+      // Made from another input than chain 1's start hands off now: no longer part of the film.
+      succeeded(3, "sha256:stale", "sha256:l3"),
+      succeeded(2, "", "sha256:l2"),
+      succeeded(4, "", "sha256:l4"),
+    ];
+    const decision = decide(snapshot({ intent: chainIntent(2), status: { segments: records } }));
+    expect(created(decisionEffects(decision))).toEqual([{ index: 3, attempt: 0, input: "sha256:l2" }]);
+    expect(statusOf(decisionEffects(decision)).progress).toBe("4/5");
+  });
+
+  it("never blames a chain's start's lost hand-off on the segment before it, which belongs to another chain", () => {
+    const start = jobFor(2, "", 0, "Failed");
+    const decision = decide(
+      snapshot({
+        intent: chainIntent(2),
+        status: { segments: [succeeded(0, "", "sha256:l0"), succeeded(1, "sha256:l0", "sha256:l1")] },
+        jobs: [start],
+        pods: [podFor(start, '{"error":"handoff"}', 3)],
+      }),
+    );
+    const status = statusOf(decisionEffects(decision));
+    expect(status.segments?.find((r) => r.index === 1)?.state).toBe("Succeeded");
   });
 });

@@ -7,9 +7,10 @@
  * - deletion ({@link deletionDecision}), an unusable spec ({@link invalidSpecDecision}) and inputs still to be
  *   read before planning ({@link probeDecision}) end the chain;
  * - setup: the finalizer and the workspace claim;
- * - progress ({@link segmentProgress}): records brought up to date, and how far the valid chain reaches;
- * - the next step: the next segment ({@link segmentStep}) or, after the last, the concatenation
- *   ({@link concatStep}), both under one attempt policy (retries with backoff, `suspend`);
+ * - progress ({@link segmentProgress}): records brought up to date, and how far each valid chain reaches;
+ * - the next step: each chain's next segment ({@link segmentStep}), at most `parallelism` at once, or, after every
+ *   chain's last, the concatenation ({@link concatStep}), both under one attempt policy (retries with backoff,
+ *   `suspend`);
  * - jobs nobody wants any more (an edit, a stale chain) are stopped;
  * - phase ({@link filmPhase}) and status ({@link filmStatus}).
  * The decision's shape says the order: setup, then the status, then what the status justifies.
@@ -27,7 +28,7 @@ import { idleStep } from "./film-step.ts";
 import { invalidSpecDecision } from "./invalid-spec.ts";
 import { probeDecision } from "./probe-step.ts";
 import { activeJobs, strandedJobs, withPodOutcomes } from "./owned-jobs.ts";
-import { segmentProgress } from "./segment-progress.ts";
+import { finalDigests, segmentProgress } from "./segment-progress.ts";
 import type { SegmentProgress } from "./segment-progress.ts";
 import { segmentStep } from "./segment-step.ts";
 import { workspaceScope } from "./workspace-scope.ts";
@@ -139,12 +140,41 @@ function held(snapshot: FilmSnapshot, blocked: unknown): boolean {
   return blocked !== undefined || snapshot.workspaceClaim === undefined;
 }
 
-/** The next segment while the chain is incomplete; then the concatenation, until the film is written. */
+/** Each incomplete chain's next segment; then the concatenation, until the film is written. */
 function nextStep(snapshot: FilmSnapshot, intent: FilmIntent, progress: SegmentProgress): ConcatStep {
-  const segment = intent.segments[progress.valid];
-  if (segment) return segmentStep(snapshot, intent, progress, segment);
+  const open = progress.chains.flatMap((chain) => {
+    const segment = chain.first + chain.valid <= chain.last ? intent.segments[chain.first + chain.valid] : undefined;
+    return segment ? [segmentStep(snapshot, intent, progress, segment, chain.nextInput)] : [];
+  });
+  if (open.length > 0) return chainSteps(open, intent.parallelism);
   if (snapshot.film.status.output?.hash === intent.concat.hash) return idleStep;
-  return concatStep(snapshot, intent, progress.nextInput);
+  return concatStep(snapshot, intent, finalDigests(progress.chains));
+}
+
+/**
+ * The chains' steps as one: what runs keeps running; a new attempt starts only while fewer than `parallelism`
+ * segments are in flight (chains earlier in the storyline first), and none once a chain has failed for good (the
+ * film has failed; what runs is let finish, as its clip is kept for when an edit mends the film). The earliest
+ * requeue, and the first failure, stand for all.
+ */
+function chainSteps(steps: readonly ConcatStep[], parallelism: number): ConcatStep {
+  const starts = (step: ConcatStep) => step.then.some((a) => a.kind === "createSegmentJob");
+  const failure = steps.find((step) => step.failure)?.failure;
+  let inFlight = steps.filter((step) => step.wanted.length > 0 && !starts(step)).length;
+  const taken = steps.filter((step) => {
+    if (!starts(step)) return true;
+    if (failure || inFlight >= parallelism) return false;
+    inFlight++;
+    return true;
+  });
+  let requeueAfterMs: number | undefined;
+  for (const step of taken) requeueAfterMs = earliest(requeueAfterMs, step.requeueAfterMs);
+  return {
+    wanted: taken.flatMap((step) => step.wanted),
+    then: taken.flatMap((step) => step.then),
+    ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
+    ...(failure ? { failure } : {}),
+  };
 }
 
 /** Segments recorded as rendered that the current chain no longer holds: their inputs changed. */
@@ -166,9 +196,15 @@ function invalidatedEvent(snapshot: FilmSnapshot, progress: SegmentProgress): Fo
   ];
 }
 
-/** A first attempt at segment i > 0 is a hand-off from segment i-1: the metric times it from i-1's end. */
+/**
+ * A first attempt at a segment that continues its chain is a hand-off from the segment before it: the metric times
+ * it from that one's end. A chain's start follows nothing.
+ */
 function handoffPredecessor(actions: readonly FollowUpAction[]): number | undefined {
-  const created = actions.find((a) => a.kind === "createSegmentJob");
-  if (created?.kind !== "createSegmentJob" || created.attempt !== 0 || created.segment.index === 0) return undefined;
-  return created.segment.index - 1;
+  for (const action of actions) {
+    if (action.kind === "createSegmentJob" && action.attempt === 0 && !action.segment.chainStart) {
+      return action.segment.index - 1;
+    }
+  }
+  return undefined;
 }

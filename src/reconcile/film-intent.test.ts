@@ -160,7 +160,7 @@ describe("filmIntent", () => {
     expect(second).toMatchObject({ LV_STEPS: "4", LV_GUIDANCE_SCALE: "1", LV_SEED: "9", LV_NEGATIVE_PROMPT: "fog" });
     expect(JSON.parse(first?.LV_LORAS ?? "null")).toEqual([distilled]);
     expect(JSON.parse(third?.LV_LORAS ?? "null")).toEqual([distilled, { path: "loras/ink.safetensors", strength: 1 }]);
-    expect(optionEnvNames("segment").sort()).toEqual(["LV_LORAS", "LV_NEGATIVE_PROMPT"]);
+    expect(optionEnvNames("segment").sort()).toEqual(["LV_CHAIN_START", "LV_LORAS", "LV_NEGATIVE_PROMPT"]);
   });
 
   it("plans one segment per clip with the segment contract in each environment", () => {
@@ -337,16 +337,59 @@ describe("filmIntent", () => {
       return result.intent;
     };
     const fromMap = intentOf({ configMap: { name: "stills", key: "first.png" } });
-    expect(fromMap.reference).toEqual({ kind: "configMap", name: "stills" });
+    expect(fromMap.segments[0]?.reference).toEqual({ kind: "configMap", name: "stills" });
     expect(fromMap.segments[0]?.env).toMatchObject({ LV_REFERENCE_DIR: "/reference" });
     expect(JSON.parse(fromMap.segments[0]?.env.LV_REFERENCE_IMAGE ?? "null")).toEqual({
       configMap: { name: "stills", key: "first.png" },
     });
-    expect(intentOf({ pvc: { claimName: "frames", path: "a/first.png" } }).reference).toEqual({
+    expect(intentOf({ pvc: { claimName: "frames", path: "a/first.png" } }).segments[0]?.reference).toEqual({
       kind: "pvc",
       claimName: "frames",
     });
-    expect(intentOf({ url: "https://images.example.com/a.png" }).reference).toBeUndefined();
+    expect(intentOf({ url: "https://images.example.com/a.png" }).segments[0]?.reference).toBeUndefined();
+  });
+
+  it("gives a keyframed chain its keyframe as the reference image, volume and all, and marks where chains start", () => {
+    const keyframe = { configMap: { name: "keys", key: "gulls.png" } };
+    const keyframed = {
+      ...spec,
+      render: { backend: "animatic", parallelism: 2 },
+      storyline: [spec.storyline[0], { ...spec.storyline[1], clips: 2, keyframe }],
+    };
+    const result = filmIntent({ name: "bay", namespace: "studio", spec: keyframed }, defaults);
+    if (!result.ok) throw new Error(JSON.stringify(result));
+    const { segments, chains, parallelism, concat } = result.intent;
+    expect(chains).toEqual([
+      { first: 0, last: 1 },
+      { first: 2, last: 3 },
+    ]);
+    expect(parallelism).toBe(2);
+    expect(segments.map((x) => JSON.parse(x.env.LV_REFERENCE_IMAGE ?? "null") as unknown)).toEqual([
+      spec.referenceImage,
+      spec.referenceImage,
+      keyframe,
+      keyframe,
+    ]);
+    expect(segments.map((x) => x.reference)).toEqual([
+      undefined,
+      undefined,
+      { kind: "configMap", name: "keys" },
+      { kind: "configMap", name: "keys" },
+    ]);
+    expect(segments.map((x) => x.env.LV_CHAIN_START)).toEqual([undefined, undefined, "true", undefined]);
+    expect(segments.map((x) => x.chainStart)).toEqual([true, false, true, false]);
+    // The film depends on both chains' ends: a change in either is a new film.
+    const plain = filmIntent(
+      {
+        name: "bay",
+        namespace: "studio",
+        spec: { ...keyframed, storyline: [spec.storyline[0], { ...spec.storyline[1], clips: 2 }] },
+      },
+      defaults,
+    );
+    if (!plain.ok) throw new Error(JSON.stringify(plain));
+    expect(plain.intent.chains).toEqual([{ first: 0, last: 3 }]);
+    expect(plain.intent.concat.hash).not.toBe(concat.hash);
   });
 
   it("keeps workspace claim names within 63 characters", () => {

@@ -66,6 +66,8 @@ export function filmIntent(film: IntentFilm, defaults: IntentDefaults): IntentRe
   const inputVolumes = segmentInputVolumes(spec);
   const intent: FilmIntent = {
     segments: plan.segments.map((segment) => plannedSegment(segment, shared, spec)),
+    chains: plan.chains.map((chain) => ({ first: chain.firstSegment, last: chain.lastSegment })),
+    parallelism: spec.render.parallelism,
     suspend: spec.suspend,
     retry: {
       limit: spec.retry.limit,
@@ -77,7 +79,6 @@ export function filmIntent(film: IntentFilm, defaults: IntentDefaults): IntentRe
     podAnnotations: spec.podMetadata?.annotations ?? {},
     workspace: workspaceIntent(film.name, spec.storage.workspace),
     ...(modelsClaim && plan.render.backend === "svi" ? { modelsClaim } : {}),
-    ...referenceVolume(spec.referenceImage),
     ...(inputVolumes.audio || inputVolumes.pose ? { inputVolumes } : {}),
     backend: plan.render.backend,
     deadlineSeconds: spec.render.deadlineSeconds ?? defaultDeadlineSeconds[plan.render.backend],
@@ -150,18 +151,24 @@ function sharedEnv(spec: LongVideoSpec, plan: SegmentPlan): RuntimeEnv {
     LV_GPU_COUNT: String(spec.gpu.count),
     LV_WORKSPACE: mountPaths.workspace,
     LV_MODELS_DIR: mountPaths.models,
-    LV_REFERENCE_IMAGE: JSON.stringify(spec.referenceImage),
     LV_REFERENCE_DIR: mountPaths.reference,
   };
 }
 
 function plannedSegment(segment: SegmentSpec, shared: RuntimeEnv, spec: LongVideoSpec): PlannedSegment {
+  // A keyframed chain's segments take its keyframe as their reference image, volume and all (docs/adr/0025).
+  const image = segment.keyframe ?? spec.referenceImage;
   return {
     index: segment.index,
     hash: segment.hash,
+    chain: segment.chain,
+    chainStart: segment.chainStart,
     keptFrames: segment.framesKept,
+    ...referenceVolume(image),
     env: {
       ...shared,
+      LV_REFERENCE_IMAGE: JSON.stringify(image),
+      ...(segment.chainStart && segment.index > 0 ? { LV_CHAIN_START: "true" } : {}),
       ...(segment.audioWindow && spec.audio
         ? {
             LV_AUDIO: JSON.stringify(mediaSource(spec.audio)),
@@ -245,12 +252,14 @@ function workspaceIntent(film: string, workspace: LongVideoSpec["storage"]["work
 
 function concatIntent(spec: LongVideoSpec, plan: SegmentPlan): FilmIntent["concat"] {
   const path = `${mountPaths.workspace}/${spec.output.path}`;
-  const last = plan.segments.at(-1);
-  // The film depends on every segment (the last hash chains them all) and on how it is written.
+  // The film depends on every segment (each chain's last hash chains the whole chain) and on how it is written.
+  // One chain's hash is its last hash alone, as it was before chains, so such films keep their concat hash.
+  const lastHashes = plan.chains.map((chain) => plan.segments[chain.lastSegment]?.hash ?? "");
+  const chained = lastHashes.length === 1 ? (lastHashes[0] ?? "") : lastHashes.join(",");
   const track =
     plan.audioTrack && spec.audio ? { source: mediaSource(spec.audio), window: plan.audioTrack } : undefined;
   // A film without audio hashes what it always did; one with audio adds the track it muxes.
-  const hashed = [last?.hash ?? "", spec.output.path, plan.render.fps, ...(track ? [canonicalJson(track)] : [])];
+  const hashed = [chained, spec.output.path, plan.render.fps, ...(track ? [canonicalJson(track)] : [])];
   const hash = createHash("sha256").update(JSON.stringify(hashed)).digest("hex");
   const audioVolume = spec.audio ? inputVolume(spec.audio) : undefined;
   return {

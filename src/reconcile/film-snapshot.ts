@@ -33,8 +33,13 @@ export type RuntimeEnv = Readonly<Partial<Record<RuntimeEnvName, string>>>;
 /** One segment as planned: its place in the chain, its content hash and the environment its pod receives. */
 export interface PlannedSegment {
   readonly index: number;
-  /** Content hash of the segment's inputs, chained through the previous segment's hash. */
+  /** Content hash of the segment's inputs, chained through the previous segment's hash within its chain. */
   readonly hash: string;
+  /** Its chain (docs/adr/0025), and whether it starts it from an image rather than a predecessor's hand-off. */
+  readonly chain: number;
+  readonly chainStart: boolean;
+  /** The volume holding its chain's image (the reference image or a keyframe), mounted read-only; none for a url. */
+  readonly reference?: ReferenceVolume;
   /** Frames this segment adds to the film after trimming. */
   readonly keptFrames: number;
   /** The segment contract's environment, except the input digest, which is known only at hand-off. */
@@ -60,6 +65,10 @@ export interface WorkspaceIntent {
 /** The film's spec, validated and planned. */
 export interface FilmIntent {
   readonly segments: readonly PlannedSegment[];
+  /** Each chain's first and last segment, in storyline order; one chain for a film without keyframes. */
+  readonly chains: readonly { readonly first: number; readonly last: number }[];
+  /** Segment Jobs of the film that may run at once (spec.render.parallelism). */
+  readonly parallelism: number;
   readonly suspend: boolean;
   readonly retry: RetryPolicy;
   readonly placement: GpuPlacement;
@@ -67,8 +76,6 @@ export interface FilmIntent {
   readonly podAnnotations: Readonly<Record<string, string>>;
   readonly workspace: WorkspaceIntent;
   readonly modelsClaim?: string;
-  /** The volume holding the reference image, mounted read-only at the runtime's reference directory; none for a url. */
-  readonly reference?: ReferenceVolume;
   /** The volumes holding the audio and the skeleton video (spec.audio, spec.pose), when those are volumes. */
   readonly inputVolumes?: InputVolumes;
   readonly backend: string;

@@ -31,7 +31,13 @@ const record = (state: SegmentRecord["state"], attempt: number, message?: string
 });
 const facts = (records: SegmentRecord[], overrides: Partial<StatusFacts> = {}): StatusFacts => ({
   phase: "Rendering",
-  progress: { records, valid: 1, nextInput: "sha256:l0", ended: [], events: [] },
+  progress: {
+    records,
+    valid: 1,
+    chains: [{ first: 0, last: 2, valid: 1, nextInput: "sha256:l0" }],
+    ended: [],
+    events: [],
+  },
   output: undefined,
   failure: undefined,
   running: false,

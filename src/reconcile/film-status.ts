@@ -32,12 +32,21 @@ export function filmStatus(snapshot: FilmSnapshot, intent: FilmIntent, facts: St
     r.state === "Failed" && willRetry(intent.retry, r) ? { ...r, state: "Retrying" as const } : r,
   );
   const started = film.status.startTime ?? (running || progress.valid > 0 ? now : undefined);
-  const eta = phase === "Rendering" ? estimatedCompletion(records, intent.segments.length - progress.valid) : undefined;
+  const eta = phase === "Rendering" ? estimatedCompletion(records, remainingRounds(progress, intent)) : undefined;
   const completionTime = phase === "Succeeded" || phase === "Failed" ? (film.status.completionTime ?? now) : undefined;
   return {
     observedGeneration: film.generation,
     phase,
     progress: `${String(progress.valid)}/${String(intent.segments.length)}`,
+    ...(progress.chains.length > 1
+      ? {
+          chains: progress.chains.map((chain) => ({
+            first: chain.first,
+            last: chain.last,
+            progress: `${String(chain.valid)}/${String(chain.last - chain.first + 1)}`,
+          })),
+        }
+      : {}),
     segments: records,
     conditions: mergedConditions(
       film.status.conditions ?? [],
@@ -73,6 +82,17 @@ export function remainingRefreshMs(status: FilmStatus, now: Date): number | unde
 /** Whether a status differs from the one already written (in content, whatever the order of its fields). */
 export function statusChanged(previous: FilmStatus, next: FilmStatus): boolean {
   return canonicalJson(previous) !== canonicalJson(next);
+}
+
+/**
+ * Segment render times left one after another: each chain renders its segments in turn, and at most `parallelism`
+ * render at once, so the longest chain's rest, or the whole rest shared between the parallel slots, whichever is
+ * more. One chain: the segments left.
+ */
+function remainingRounds(progress: SegmentProgress, intent: FilmIntent): number {
+  const left = progress.chains.map((chain) => chain.last - chain.first + 1 - chain.valid);
+  const total = left.reduce((sum, n) => sum + n, 0);
+  return Math.max(0, ...left, Math.ceil(total / Math.max(1, intent.parallelism)));
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * How far a film's chain of segments has come: each segment's record brought up to date with its latest job, and
- * the length of the chain whose results link from the first segment on. A record counts only while its plan hash
- * and consumed digest still chain, so an edit invalidates exactly the segments from the first changed one onward.
+ * How far a film's chains of segments have come: each segment's record brought up to date with its latest job, and
+ * for each chain (docs/adr/0025) the length of the run whose results link from its first segment on. A record
+ * counts only while its plan hash and consumed digest still chain, so an edit invalidates exactly the segments from
+ * the first changed one to the end of its chain.
  */
 import { SegmentFailureReason } from "../api/long-video-status.ts";
 import { exitCodes } from "../api/runtime-contract.ts";
@@ -22,13 +23,27 @@ import type {
   SegmentRecord,
 } from "./film-snapshot.ts";
 
-export interface SegmentProgress {
-  /** Records in plan order, each still valid or in flight for the current chain. */
-  readonly records: readonly SegmentRecord[];
-  /** Segments whose results chain all the way from the first: the film's progress. */
+/** One chain's progress. */
+export interface ChainProgress {
+  /** Its first and last segment. */
+  readonly first: number;
+  readonly last: number;
+  /** Its segments whose results link all the way from its first. */
   readonly valid: number;
-  /** Digest the next segment must consume. */
+  /**
+   * The digest its next segment must consume ("" at the chain's start); once every segment is valid, the last
+   * one's output, which the concatenation walks the chain back from.
+   */
   readonly nextInput: string;
+}
+
+export interface SegmentProgress {
+  /** Records in plan order, each still valid or in flight for its chain. */
+  readonly records: readonly SegmentRecord[];
+  /** Segments whose results link from their chain's first: the film's progress. */
+  readonly valid: number;
+  /** Each chain's progress, in storyline order. */
+  readonly chains: readonly ChainProgress[];
   /** Attempts whose end this snapshot shows for the first time, for metrics. */
   readonly ended: readonly { readonly result: SegmentOutcome; readonly seconds: number }[];
   /** An event for each of those ends. */
@@ -41,26 +56,40 @@ export function segmentProgress(snapshot: FilmSnapshot, intent: FilmIntent): Seg
   const records: SegmentRecord[] = [];
   const ended: { result: SegmentOutcome; seconds: number }[] = [];
   const events: FollowUpAction[] = [];
-  let nextInput = "";
-  for (const segment of intent.segments) {
-    const found = currentRecord(snapshot, segment, nextInput, previous.get(segment.index));
-    const invalidated = found.record && handoffLost(found.record, lost.get(segment.index), intent);
-    if (invalidated) {
-      records.push(invalidated.record);
-      if (previous.get(segment.index)?.state === "Succeeded") events.push(invalidated.event);
-      break;
+  const chains: ChainProgress[] = [];
+  for (const { first, last } of intent.chains) {
+    let nextInput = "";
+    let valid = 0;
+    for (const segment of intent.segments.slice(first, last + 1)) {
+      const found = currentRecord(snapshot, segment, nextInput, previous.get(segment.index));
+      const invalidated = found.record && handoffLost(found.record, lost.get(segment.index), intent);
+      if (invalidated) {
+        records.push(invalidated.record);
+        if (previous.get(segment.index)?.state === "Succeeded") events.push(invalidated.event);
+        break;
+      }
+      if (found.newlyEnded) {
+        ended.push(outcomeOf(found.newlyEnded, intent));
+        events.push(endEvent(found.newlyEnded, intent));
+      }
+      if (found.record) records.push(found.record);
+      if (found.record?.state !== "Succeeded" || !found.record.outputDigest) break;
+      nextInput = found.record.outputDigest;
+      valid++;
     }
-    const record = found;
-    if (record.newlyEnded) {
-      ended.push(outcomeOf(record.newlyEnded, intent));
-      events.push(endEvent(record.newlyEnded, intent));
-    }
-    if (record.record) records.push(record.record);
-    if (record.record?.state !== "Succeeded" || !record.record.outputDigest) break;
-    nextInput = record.record.outputDigest;
+    chains.push({ first, last, valid, nextInput });
   }
-  const valid = records.filter((r) => r.state === "Succeeded" && r.outputDigest).length;
-  return { records, valid, nextInput, ended, events };
+  const valid = chains.reduce((sum, chain) => sum + chain.valid, 0);
+  return { records, valid, chains, ended, events };
+}
+
+/**
+ * What the concatenation walks back from (LV_FINAL_DIGEST): the last segment's output for a film of one chain, as
+ * it always was; else each chain's last segment and output, `last:digest`, comma-separated in storyline order.
+ */
+export function finalDigests(chains: readonly ChainProgress[]): string {
+  if (chains.length === 1) return chains[0]?.nextInput ?? "";
+  return chains.map((chain) => `${String(chain.last)}:${chain.nextInput}`).join(",");
 }
 
 /** The segment's record for these inputs, updated from its latest job; and the record if it just ended. */
@@ -115,7 +144,9 @@ function lostReport(
 ): { index: number; lost: Omit<LostHandoff, "at"> } | undefined {
   if (job.kind === "segment") {
     const by = `segment ${String(job.segment)}`;
-    return job.segment > 0 ? { index: job.segment - 1, lost: { digest: job.inputDigest, by } } : undefined;
+    // A chain's start consumes nothing (its input digest is empty): it has no predecessor to blame.
+    const consumed = job.segment > 0 && job.inputDigest !== "";
+    return consumed ? { index: job.segment - 1, lost: { digest: job.inputDigest, by } } : undefined;
   }
   const missing = segmentResult(pod.terminationMessage)?.missingSegment;
   const valid = job.hash === intent.concat.hash && missing !== undefined && missing >= 0;

@@ -1,4 +1,7 @@
-/** The next segment of the chain: let its attempt run, start one, wait out a backoff, or give up. */
+/**
+ * The next segment of a chain, which must consume `inputDigest` ("" at the chain's start): let its attempt run,
+ * start one, wait out a backoff, or give up.
+ */
 import { nextAttempt } from "./attempt-policy.ts";
 import type { LatestAttempt } from "./attempt-policy.ts";
 import { ConditionReason, EventReason } from "./film-conditions.ts";
@@ -15,8 +18,9 @@ export function segmentStep(
   intent: FilmIntent,
   progress: SegmentProgress,
   segment: PlannedSegment,
+  inputDigest: string,
 ): FilmStep {
-  const job = latestSegmentJob(snapshot.jobs, segment, progress.nextInput);
+  const job = latestSegmentJob(snapshot.jobs, segment, inputDigest);
   const record = progress.records.find((r) => r.index === segment.index);
   const nowMs = snapshot.now.getTime();
   const latest = latestSegmentAttempt(job, record, nowMs);
@@ -54,7 +58,7 @@ export function segmentStep(
         snapshot,
         intent,
         segment,
-        progress.nextInput,
+        inputDigest,
         next.attempt,
         latest?.state === "lost" ? lostNotice(latest.attempt, record) : undefined,
       );

@@ -69,6 +69,21 @@ describe("status compaction", () => {
     expect(compactedStatus(expanded)).toEqual(compactedStatus(status));
   });
 
+  it("reads back a keyframed chain's start as consuming nothing, and its hash as the plan's", () => {
+    const status = film(200);
+    const starts = new Set([50, 120]);
+    const segments = (status.segments ?? []).map((r) => (starts.has(r.index) ? { ...r, inputDigest: "" } : r));
+    const compact = compactedStatus({ ...status, segments });
+    expect(compact.renderedSegments?.[50]).toMatch(/^\d+\/\d+\/-[0-9a-f]{16}\//);
+    expect(longVideoStatusSchema.safeParse(compact).success).toBe(true);
+    const expanded = expandedStatus(compact);
+    for (const index of [49, 50, 51, 120, 121]) {
+      expect(expanded.segments?.[index]?.inputDigest).toBe(segments[index]?.inputDigest);
+      expect(samePlanHash(expanded.segments?.[index]?.hash ?? "", segments[index]?.hash ?? "")).toBe(true);
+    }
+    expect(compactedStatus(expanded)).toEqual(compact);
+  });
+
   it("ends the chain at an entry it cannot read, and tells an edited plan hash from a cut-short one", () => {
     const compact = compactedStatus(film(100));
     const broken = {

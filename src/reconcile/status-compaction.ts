@@ -3,7 +3,9 @@
  * and hashes, about 450 bytes each) would pass etcd's 1.5 MiB limit on one object. So the settled head of the
  * chain is written compactly: `status.renderedSegments[i]` is `attempt/handoffLosses/hash16/outputDigest` of
  * segment i, and whole records stay in `status.segments` only for the last {@link detailedSegments} rendered
- * segments and whatever follows them (the one in flight). The reconciler always works on whole records: what the
+ * segments and whatever follows them (the one in flight). A segment that consumed nothing though it is not the
+ * first (a keyframed chain's start, docs/adr/0025) has its hash marked with a leading `-`: the others consumed the
+ * output of the entry before them. The reconciler always works on whole records: what the
  * compact form leaves out (times, node, frames, failures) no decision needs for a settled segment.
  */
 import type { FilmStatus, SegmentRecord } from "./film-snapshot.ts";
@@ -38,7 +40,7 @@ export function expandedStatus(status: FilmStatus): FilmStatus {
   const expanded: SegmentRecord[] = [];
   let inputDigest = "";
   for (const [index, entry] of entries.entries()) {
-    const record = expandedEntry(entry, index, inputDigest);
+    const record = expandedEntry(entry, index, chainStartMark.test(entry) ? "" : inputDigest);
     // An entry that does not read is a segment not rendered: the chain ends before it.
     if (!record) break;
     expanded.push(record);
@@ -62,9 +64,13 @@ function settledHead(records: readonly SegmentRecord[]): number {
   return head;
 }
 
+/** An entry whose hash is marked: its segment starts a chain and consumed nothing. */
+const chainStartMark = /^\d+\/\d+\/-/;
+
 function compactEntry(record: SegmentRecord): string {
   const losses = String(record.handoffLosses ?? 0);
-  return `${String(record.attempt)}/${losses}/${record.hash.slice(0, hashPrefix)}/${record.outputDigest ?? ""}`;
+  const mark = record.index > 0 && (record.inputDigest ?? "") === "" ? "-" : "";
+  return `${String(record.attempt)}/${losses}/${mark}${record.hash.slice(0, hashPrefix)}/${record.outputDigest ?? ""}`;
 }
 
 function expandedEntry(entry: string, index: number, inputDigest: string): SegmentRecord | undefined {
@@ -76,7 +82,7 @@ function expandedEntry(entry: string, index: number, inputDigest: string): Segme
     attempt: Number(attempt),
     ...(Number(losses) > 0 ? { handoffLosses: Number(losses) } : {}),
     state: "Succeeded",
-    hash,
+    hash: hash.replace(/^-/, ""),
     inputDigest,
     outputDigest,
   };

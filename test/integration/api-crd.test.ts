@@ -816,6 +816,33 @@ const invalid: { name: string; spec: unknown; field: string; message: RegExp }[]
     message: /greater than or equal to 1/,
   },
   {
+    name: "a keyframe on the first scene",
+    spec: with_({ storyline: [{ prompt: "x", clips: 1, keyframe: { url: "https://example.com/k.png" } }] }),
+    field: "spec.storyline",
+    message: /the first scene starts from spec.referenceImage/,
+  },
+  {
+    name: "a keyframe from two places",
+    spec: with_({
+      storyline: [
+        { prompt: "x", clips: 1 },
+        {
+          prompt: "y",
+          clips: 1,
+          keyframe: { url: "https://example.com/k.png", configMap: { name: "k", key: "k.png" } },
+        },
+      ],
+    }),
+    field: "spec.storyline[1].keyframe",
+    message: /set exactly one keyframe source/,
+  },
+  {
+    name: "seventeen segments at once",
+    spec: with_({ render: { parallelism: 17 } }),
+    field: "spec.render.parallelism",
+    message: /less than or equal to 16/,
+  },
+  {
     name: "six GPUs, which do not split 40 heads",
     spec: with_({ gpu: { count: 6 } }),
     field: "spec.gpu.count",

@@ -302,6 +302,80 @@ describe("the operator on kwok GPU pools", () => {
     }
   });
 
+  it("renders keyframed chains side by side, never more at once than the parallelism, and joins them in order", async () => {
+    const keyframe = (key: string) => ({ url: `https://images.example.com/${key}.png` });
+    const scenes = [
+      { prompt: "a harbour at dawn", clips: 2 },
+      { prompt: "seen from the lighthouse", clips: 2, keyframe: keyframe("lighthouse") },
+      { prompt: "evening on the quay", clips: 2, keyframe: keyframe("quay") },
+    ];
+    await createFilm(
+      film("views", {
+        scenes,
+        render: { backend: "animatic", parallelism: 2 },
+        annotations: { "sim.longvideo.dev/run-for": "2s" },
+      }),
+    );
+    // Sampled while it renders: segment pods running at once.
+    let most = 0;
+    let done: Film | undefined;
+    while (!done) {
+      const pods = await podsOf("views");
+      const running = pods.filter(
+        (p) => p.metadata?.labels?.["longvideo.dev/kind"] === "segment" && p.status?.phase === "Running",
+      );
+      most = Math.max(most, running.length);
+      const current = await films.read("views");
+      if (current.status?.phase === "Succeeded") done = current;
+      else if (current.status?.phase === "Failed") throw new Error(JSON.stringify(current.status.conditions));
+      else await sleep(200);
+    }
+    expect(most).toBe(2);
+    expect(done.status?.progress).toBe("6/6");
+    expect(done.status?.chains).toEqual([
+      { first: 0, last: 1, progress: "2/2" },
+      { first: 2, last: 3, progress: "2/2" },
+      { first: 4, last: 5, progress: "2/2" },
+    ]);
+    // Each chain starts from its own image, consuming nothing, and hands off within itself.
+    const records = [...(done.status?.segments ?? [])].sort((a, b) => a.index - b.index);
+    expect(
+      records.map((r) =>
+        r.inputDigest === "" ? "start" : r.inputDigest === records[r.index - 1]?.outputDigest ? "link" : "?",
+      ),
+    ).toEqual(["start", "link", "start", "link", "start", "link"]);
+    const jobs = segmentJobs(await jobsOf("views")).sort((a, b) => segmentOf(a) - segmentOf(b));
+    const env = (index: number, name: string) =>
+      jobs.find((j) => segmentOf(j) === index)?.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === name)
+        ?.value;
+    expect(JSON.parse(env(2, "LV_REFERENCE_IMAGE") ?? "null")).toEqual(keyframe("lighthouse"));
+    expect(JSON.parse(env(5, "LV_REFERENCE_IMAGE") ?? "null")).toEqual(keyframe("quay"));
+    expect([0, 1, 2, 3, 4, 5].map((i) => env(i, "LV_CHAIN_START") ?? "")).toEqual(["", "", "true", "", "true", ""]);
+    // The concatenation walks each chain back from its own last segment.
+    const concat = (await jobsOf("views")).find((j) => j.metadata?.labels?.["longvideo.dev/kind"] === "concat");
+    const final = concat?.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === "LV_FINAL_DIGEST")?.value;
+    expect(final).toBe([1, 3, 5].map((i) => `${String(i)}:${records[i]?.outputDigest ?? ""}`).join(","));
+
+    // An edit inside the second chain re-renders that chain alone.
+    const edited = scenes.map((scene, i) => (i === 1 ? { ...scene, prompt: "seen from the breakwater" } : scene));
+    kubectl(
+      "-n",
+      namespace,
+      "patch",
+      "lv",
+      "views",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { storyline: edited } }),
+    );
+    const again = await filmUntil("views", (f) => f.status?.phase === "Succeeded" && f.status.observedGeneration === 2);
+    const after = [...(again.status?.segments ?? [])].sort((a, b) => a.index - b.index);
+    const digests = (rs: typeof records) => rs.map((r) => r.outputDigest);
+    expect(digests(after).map((d, i) => d === digests(records)[i])).toEqual([true, true, false, false, true, true]);
+    const rendered = segmentJobs(await jobsOf("views")).map(segmentOf);
+    expect([0, 1, 2, 3, 4, 5].map((i) => rendered.filter((x) => x === i).length)).toEqual([1, 1, 2, 2, 1, 1]);
+  });
+
   it("starts nothing while suspended and finishes once resumed", async () => {
     await createFilm(film("paused", { suspend: true }));
     const suspended = await filmUntil("paused", (f) => f.status?.phase === "Suspended");
