@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CLUSTER := test/cluster
 
 .PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-tools test-integration test-gpu \
-        test-e2e demo cluster-up cluster-down run bench chaos generate \
+        test-e2e demo cluster-up cluster-down run bench bench-chains chaos generate \
         images-push registry test-gpu-image test-gpu-node
 
 help:
@@ -85,7 +85,13 @@ bench: deps ## benchmarks: the runtime's per-segment overhead, then the operator
 	@bash $(CLUSTER)/cluster-down.sh
 	@LV_KWOK_NODES_PER_POOL=$$(( $${LV_BENCH_NODES:-100} / 2 )) bash $(CLUSTER)/cluster-up.sh
 	@trap 'bash $(CLUSTER)/cluster-down.sh || exit 1' EXIT; . $(CLUSTER)/env.sh; \
-	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/operator-bench.ts
+	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/operator-bench.ts && \
+	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/chains-bench.ts
+
+bench-chains: deps ## one keyframed film rendered serially and then chain-parallel on kwok, wall times and their ratio
+	@bash $(CLUSTER)/cluster-up.sh
+	@trap 'bash $(CLUSTER)/cluster-down.sh || exit 1' EXIT; . $(CLUSTER)/env.sh; \
+	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/chains-bench.ts
 
 run: node-modules ## the operator, out of cluster, against $$KUBECONFIG (default: the local cluster)
 	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.cache/cluster/kubeconfig} node src/main.ts

@@ -46,6 +46,22 @@ describe("filmView", () => {
     expect(filmLine(view)).toBe("demo/harbour Rendering 2/4 ETA 4m: 2/4 segments rendered");
   });
 
+  it("shows each chain's progress on the film's line when keyframes start more than one", () => {
+    const chained: WatchedFilm = {
+      ...rendering,
+      status: {
+        ...rendering.status,
+        chains: [
+          { first: 0, last: 1, progress: "2/2" },
+          { first: 2, last: 3, progress: "0/2" },
+        ],
+      },
+    };
+    expect(filmLine(filmView(chained, now))).toBe(
+      "demo/harbour Rendering 2/4 (chains 2/2 0/2) ETA 4m: 2/4 segments rendered",
+    );
+  });
+
   it("says why a segment waits for a retry", () => {
     const retrying: WatchedFilm = {
       ...rendering,

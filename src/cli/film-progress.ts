@@ -28,6 +28,8 @@ export interface FilmView {
   readonly phase: string;
   readonly rendered: number;
   readonly planned: number;
+  /** Each chain's "rendered/planned" when keyframes start more than one, in storyline order. */
+  readonly chains: readonly string[];
   /** Time left ("4m"), "overdue", or "" without an estimate. */
   readonly eta: string;
   readonly finished: boolean;
@@ -80,6 +82,7 @@ export function filmView(film: WatchedFilm, nowMs: number): FilmView {
     phase,
     rendered: rendered ?? 0,
     planned: planned ?? 0,
+    chains: (status.chains ?? []).map((chain) => chain.progress),
     eta: status.eta === undefined || phase !== "Rendering" ? "" : remainingTime(Date.parse(status.eta), nowMs).text,
     finished: phase === "Succeeded" || phase === "Failed",
     failed: phase === "Failed",
@@ -92,5 +95,6 @@ export function filmView(film: WatchedFilm, nowMs: number): FilmView {
 export function filmLine(view: FilmView): string {
   const eta = view.eta === "" ? "" : ` ETA ${view.eta}`;
   const message = view.message === "" ? "" : `: ${view.message}`;
-  return `${view.key} ${view.phase} ${String(view.rendered)}/${String(view.planned)}${eta}${message}`;
+  const chains = view.chains.length === 0 ? "" : ` (chains ${view.chains.join(" ")})`;
+  return `${view.key} ${view.phase} ${String(view.rendered)}/${String(view.planned)}${chains}${eta}${message}`;
 }

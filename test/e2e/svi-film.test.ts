@@ -129,14 +129,18 @@ const conditioningInputs: Partial<Record<Variant, Record<string, unknown>>> = {
 
 /**
  * The extra LoRA the film and pro films' second scene merges (the tiny cache's `loras/tiny-style.safetensors`, in the
- * kohya form), into pro's high-noise expert alone; their third scene samples at guidance 1 from a seed of its own.
+ * kohya form), into pro's high-noise expert alone; their third scene starts a chain of its own from a keyframe
+ * (scripts/example-inputs.sh's `harbour-keyframes`), sampled at guidance 1 from a seed of its own, and renders
+ * beside the first chain (parallelism 2).
  */
 const styleLora = "loras/tiny-style.safetensors";
+const keyframe = { configMap: { name: "harbour-keyframes", key: "lighthouse.png" } };
+const chained = (variant: Variant) => variant === "film" || variant === "pro";
 const sceneSettings = (variant: Variant) =>
-  variant === "film" || variant === "pro"
+  chained(variant)
     ? [
         { loras: [{ path: styleLora, strength: 0.8, ...(variant === "pro" ? { expert: "highNoise" } : {}) }] },
-        { guidanceScale: 1, seed: 5 },
+        { guidanceScale: 1, seed: 5, keyframe },
       ]
     : [{}, {}];
 
@@ -163,11 +167,16 @@ function sviFilm(variant: Variant) {
         fps,
         framesPerClip: 17,
         steps: 2,
+        ...(chained(variant) ? { parallelism: 2 } : {}),
       },
       storage: { workspace: { size: "1Gi" }, models: { claimName: modelsClaim } },
       // The svi defaults are sized for the real 14B weights (18Gi and more, 4 CPUs); the real node has 2 cores and
-      // tiny models peak near 0.7 GiB.
-      resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "2", memory: "4Gi" }, sharedMemory: "256Mi" },
+      // tiny models peak near 0.7 GiB. Half a core requested each, so that two chains' pods fit at once.
+      resources: {
+        requests: { cpu: "500m", memory: "1Gi" },
+        limits: { cpu: "2", memory: "4Gi" },
+        sharedMemory: "256Mi",
+      },
       // A failure here is a bug, not bad luck: fail at once, with the worker's message in the film's conditions.
       retry: { limit: 0 },
     },
@@ -227,6 +236,7 @@ const segmentPods = (film: string): SegmentPod[] =>
 type Film = FilmView & {
   readonly status?: FilmView["status"] & {
     readonly inputs?: { readonly audioSeconds?: number; readonly modelFiles?: number; readonly modelChecks?: number };
+    readonly chains?: readonly { readonly first: number; readonly last: number; readonly progress: string }[];
   };
 };
 
@@ -357,8 +367,23 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
       const outputs = segments.map((s) => s.outputDigest ?? "");
       for (const digest of outputs) expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(new Set(outputs).size).toBe(outputs.length);
-      expect(segments[0]?.inputDigest ?? "").toBe("");
-      expect(segments.slice(1).map((s) => s.inputDigest)).toEqual(outputs.slice(0, -1));
+      // A chain's start (segment 0, and a keyframed scene's first clip) consumed nothing.
+      const consumed = plan.segments.map((s) => (s.chainStart ? "" : (outputs[s.index - 1] ?? "")));
+      expect(segments.map((s) => s.inputDigest ?? "")).toEqual(consumed);
+      if (chained(variant)) {
+        expect(plan.segments.map((s) => [s.chain, s.chainStart])).toEqual([
+          [0, true],
+          [0, false],
+          [1, true],
+        ]);
+        expect(status?.chains).toEqual([
+          { first: 0, last: 1, progress: "2/2" },
+          { first: 2, last: 2, progress: "1/1" },
+        ]);
+        // The second chain did not wait for the first: it started while segment 0 still rendered.
+        const [first, , keyframed] = segments;
+        expect(Date.parse(keyframed?.startTime ?? "")).toBeLessThan(Date.parse(first?.finishTime ?? ""));
+      }
 
       // The film in the workspace is what the plan says, frame for frame.
       expect(status?.output?.frames).toBe(plan.totals.frames);
@@ -382,7 +407,7 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
         const record = segments[i];
         if (!record) throw new Error(`segment ${String(i)} has no status record`);
         const dir = segmentFilesDirectory(workspace, record);
-        const input = i === 0 ? "" : (outputs[i - 1] ?? "");
+        const input = consumed[i] ?? "";
         const key = createHash("sha256").update(`${planned.hash}|${input}`).digest("hex").slice(0, 16);
         expect(path.relative(workspace, dir)).toBe(`segments/${String(i)}/${key}-0`);
         for (const file of ["clip.mp4", "latents.safetensors", "poster.png", "result.json"]) {
@@ -437,7 +462,11 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
         // of the variant's own SVI LoRA(s).
         const segment = Number(env.LV_SEGMENT_INDEX);
         const planned = plan.segments[segment];
-        if (variant === "film" || variant === "pro") {
+        if (chained(variant)) {
+          // The keyframed chain reads its keyframe as its reference image, and its start says it starts a chain.
+          const image = planned?.keyframe ? keyframe : { configMap: reference };
+          expect(JSON.parse(env.LV_REFERENCE_IMAGE ?? "null")).toEqual(image);
+          expect(env.LV_CHAIN_START).toBe(segment === 2 ? "true" : undefined);
           expect(JSON.parse(env.LV_LORAS ?? "[]")).toEqual(planned?.loras);
           expect(env.LV_GUIDANCE_SCALE).toBe(String(planned?.guidanceScale));
           expect(env.LV_SEED).toBe(String(planned?.seed));
