@@ -87,11 +87,49 @@ def test_planner_trims_are_taken_as_given() -> None:
         ({"LV_SEGMENT_HASH": ".."}, "LV_SEGMENT_HASH must be"),
         ({"LV_SEGMENT_HASH": "ab\x00"}, "LV_SEGMENT_HASH must be"),
         ({"LV_SEGMENT_HASH": "a" * 129}, "LV_SEGMENT_HASH must be"),
+        ({"LV_CHAIN_START": "yes"}, "LV_CHAIN_START must be true or false, got 'yes'"),
+        ({"LV_CHAIN_START": "TRUE"}, "LV_CHAIN_START must be true or false"),
+        ({"LV_CHAIN_START": "1"}, "LV_CHAIN_START must be true or false"),
+        (
+            {"LV_CHAIN_START": "true"},
+            r"segment 1 starts a chain \(LV_CHAIN_START=true\) from LV_REFERENCE_IMAGE: LV_INPUT_DIGEST must be empty",
+        ),
+        (
+            {"LV_CHAIN_START": "false", "LV_INPUT_DIGEST": ""},
+            "segment 1 continues segment 0: LV_INPUT_DIGEST is required",
+        ),
+        ({"LV_CHAIN_START": "true", "LV_SEGMENT_INDEX": "0"}, "segment 0 starts from the reference image"),
     ],
 )
 def test_bad_segment_specs_are_refused_with_the_variable_named(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(BadInput, match=message):
         parse_segment(env(**overrides))
+
+
+def test_a_chain_start_begins_without_a_predecessor_above_index_0() -> None:
+    start = parse_segment(env(LV_SEGMENT_INDEX="2", LV_SEGMENT_COUNT="4", LV_INPUT_DIGEST="", LV_CHAIN_START="true"))
+    assert (start.index, start.chain_start, start.starts_chain, start.input_digest) == (2, True, True, "")
+    # The attempt key of an empty input digest, as segment 0's.
+    assert start.attempt_dir == Path("/workspace/segments/2/0c050f3d31a90f04-0")
+    # Film trims its tail by default anywhere but the film's last segment: a chain's last is the operator's to keep.
+    assert (start.trim_head, start.trim_tail) == (0, 5)
+    pro = parse_segment(env(LV_VARIANT="pro", LV_INPUT_DIGEST="", LV_CHAIN_START="true"))
+    assert (pro.trim_head, pro.trim_tail, pro.kept_frames) == (0, 0, 81), "a chain's first clip keeps its head"
+    assert (
+        parse_segment(env(LV_VARIANT="pro", LV_INPUT_DIGEST="", LV_CHAIN_START="true", LV_TRIM_HEAD="5")).trim_head == 5
+    )
+    for unset in ({"LV_CHAIN_START": "false"}, {"LV_CHAIN_START": ""}, {}):
+        continuing = parse_segment(env(**unset))
+        assert not continuing.chain_start and not continuing.starts_chain
+    assert parse_segment(env(LV_CHAIN_START=" true ", LV_INPUT_DIGEST="")).chain_start
+
+
+def test_segment_0_starts_a_chain_with_or_without_the_flag() -> None:
+    """LV_CHAIN_START=true at index 0 is allowed and changes nothing: the same directory, the same fingerprint."""
+    plain = parse_segment(env(LV_SEGMENT_INDEX="0", LV_INPUT_DIGEST=""))
+    flagged = parse_segment(env(LV_SEGMENT_INDEX="0", LV_INPUT_DIGEST="", LV_CHAIN_START="true"))
+    assert plain.starts_chain and flagged.starts_chain and not plain.chain_start
+    assert flagged.attempt_dir == plain.attempt_dir and flagged.fingerprint() == plain.fingerprint()
 
 
 def test_fingerprint_covers_inputs_not_placement() -> None:

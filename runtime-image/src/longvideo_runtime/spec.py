@@ -94,6 +94,9 @@ _NOT_FINGERPRINTED = frozenset(
         "fetch_policy",
         "audio_dir",
         "pose_dir",
+        # Implied by the index and the input digest (a segment above 0 without one is a chain start, or refused):
+        # left out so that segment 0's fingerprint is the same with LV_CHAIN_START=true as without.
+        "chain_start",
     }
 )
 
@@ -201,6 +204,13 @@ class SegmentSpec:
     #: Where a configMap or pvc audio / pose source is mounted.
     audio_dir: Path = Path(AUDIO_DIR)
     pose_dir: Path = Path(POSE_DIR)
+    #: LV_CHAIN_START: a later chain's first segment (a keyframed scene's first clip), above index 0.
+    chain_start: bool = False
+
+    @property
+    def starts_chain(self) -> bool:
+        """Segment 0 or a later chain's start: it begins from LV_REFERENCE_IMAGE and consumes no hand-off."""
+        return self.index == 0 or self.chain_start
 
     @property
     def kept_frames(self) -> int:
@@ -409,7 +419,9 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
     if profile.protocol == "latent" and 1 + motion >= latent_frames(frames):
         raise BadInput(f"LV_MOTION_FRAMES {motion} motion latents leave nothing to generate in {frames} frames")
 
-    first = index == 0
+    chain_start = _chain_start(src.get("LV_CHAIN_START"))
+    first = index == 0 or chain_start
+    # The worker cannot tell a chain's last segment from its index: the operator sets LV_TRIM_TAIL there.
     last = segment_count is not None and index == segment_count - 1
     head_default = overlap if profile.trim == "head" and not first else 0
     tail_default = overlap if profile.trim == "tail" and not last else 0
@@ -435,9 +447,17 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
 
     input_digest = src.text("LV_INPUT_DIGEST", "").strip()
     if first and input_digest:
-        raise BadInput("segment 0 starts from the reference image: LV_INPUT_DIGEST must be empty")
+        if index == 0:
+            raise BadInput("segment 0 starts from the reference image: LV_INPUT_DIGEST must be empty")
+        raise BadInput(
+            f"segment {index} starts a chain (LV_CHAIN_START=true) from LV_REFERENCE_IMAGE: "
+            "LV_INPUT_DIGEST must be empty"
+        )
     if not first and not input_digest:
-        raise BadInput(f"segment {index} continues segment {index - 1}: LV_INPUT_DIGEST is required")
+        raise BadInput(
+            f"segment {index} continues segment {index - 1}: LV_INPUT_DIGEST is required "
+            "(unless LV_CHAIN_START=true makes it a chain's first segment)"
+        )
     if input_digest and not _is_digest(input_digest):
         raise BadInput(f"LV_INPUT_DIGEST must be sha256:<64 hex>, got {input_digest!r}")
     segment_hash = src.text("LV_SEGMENT_HASH").strip()
@@ -523,7 +543,17 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
         audio_guidance_scale=src.number("LV_AUDIO_GUIDANCE_SCALE", CONTRACT.variants[variant].audio_guidance_scale),
         audio_dir=Path(src.text("LV_AUDIO_DIR", AUDIO_DIR)),
         pose_dir=Path(src.text("LV_POSE_DIR", POSE_DIR)),
+        chain_start=chain_start,
     )
+
+
+def _chain_start(raw: str | None) -> bool:
+    """LV_CHAIN_START: `true` or `false`; unset or empty is false. True at index 0 is allowed: segment 0 starts the
+    first chain anyway."""
+    value = (raw or "").strip()
+    if value not in ("", "true", "false"):
+        raise BadInput(f"LV_CHAIN_START must be true or false, got {value[:40]!r}")
+    return value == "true"
 
 
 def parse_concat(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> ConcatSpec:
