@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from longvideo_runtime.errors import BadInput
-from longvideo_runtime.spec import parse_concat, parse_segment
+from longvideo_runtime.spec import ChainEnd, parse_concat, parse_segment
 
 DIGEST = "sha256:" + "ab" * 32
 #: What the operator's plan hashes look like: sha256 in hex.
@@ -87,6 +87,7 @@ def test_planner_trims_are_taken_as_given() -> None:
         ({"LV_SEGMENT_HASH": ".."}, "LV_SEGMENT_HASH must be"),
         ({"LV_SEGMENT_HASH": "ab\x00"}, "LV_SEGMENT_HASH must be"),
         ({"LV_SEGMENT_HASH": "a" * 129}, "LV_SEGMENT_HASH must be"),
+        ({"LV_INPUT_DIGEST": "sha256:" + "AB" * 32}, "sha256:<64 hex>"),
         ({"LV_CHAIN_START": "yes"}, "LV_CHAIN_START must be true or false, got 'yes'"),
         ({"LV_CHAIN_START": "TRUE"}, "LV_CHAIN_START must be true or false"),
         ({"LV_CHAIN_START": "1"}, "LV_CHAIN_START must be true or false"),
@@ -177,3 +178,54 @@ def test_concat_contract() -> None:
         parse_concat({"LV_SEGMENT_COUNT": "1", "LV_FINAL_DIGEST": DIGEST, "LV_OUTPUT_PATH": "/workspace/film.webm"})
     with pytest.raises(BadInput, match="LV_FINAL_DIGEST must be sha256"):
         parse_concat({"LV_SEGMENT_COUNT": "1", "LV_FINAL_DIGEST": "abc"})
+
+
+D1, D3 = "sha256:" + "1" * 64, "sha256:" + "3" * 64
+
+
+def concat_env(**overrides: str) -> dict[str, str]:
+    return {"LV_WORKSPACE": "/workspace", "LV_SEGMENT_COUNT": "4", "LV_FINAL_DIGEST": DIGEST, **overrides}
+
+
+def test_the_final_digest_names_one_chain_or_each_chains_end() -> None:
+    one = parse_concat(concat_env())
+    assert one.chains == (ChainEnd(3, DIGEST),) and one.claim_owner == DIGEST
+    # One chain written as a list is the same film, claimed as the bare digest an older concat would write.
+    listed = parse_concat(concat_env(LV_FINAL_DIGEST=f"3:{DIGEST}"))
+    assert listed.chains == one.chains and listed.claim_owner == DIGEST
+    two = parse_concat(concat_env(LV_FINAL_DIGEST=f" 1:{D1} , 3:{D3}"))
+    assert two.chains == (ChainEnd(1, D1), ChainEnd(3, D3))
+    assert two.claim_owner == f"1:{D1},3:{D3}" and two.final_digest == f"1:{D1} , 3:{D3}"
+    each = parse_concat(concat_env(LV_FINAL_DIGEST=",".join(f"{i}:{d}" for i, d in enumerate([D1, DIGEST, D3, D1]))))
+    assert [c.last for c in each.chains] == [0, 1, 2, 3]
+    assert parse_concat(concat_env(LV_SEGMENT_COUNT="1", LV_FINAL_DIGEST=f"0:{D1}")).chains == (ChainEnd(0, D1),)
+
+
+@pytest.mark.parametrize(
+    ("final", "message"),
+    [
+        ("abc", r"LV_FINAL_DIGEST must be sha256:<64 hex> \(the last segment's latents\), got 'abc'"),
+        ("sha256:" + "g" * 64, "LV_FINAL_DIGEST must be sha256:<64 hex>"),
+        (f"1:{D1},3:sha256:12", r"LV_FINAL_DIGEST entry 2 \('3:sha256:12'\) must be lastIndex:sha256:<64 hex>"),
+        (f"{D1},3:{D3}", r"LV_FINAL_DIGEST entry 1 \('sha256:1+'\) must be lastIndex:sha256:<64 hex>"),
+        (f"x:{D1},3:{D3}", r"entry 1 \('x:sha256:1+'\) must be lastIndex"),
+        (f"-1:{D1},3:{D3}", r"entry 1 \('-1:sha256:1+'\) must be lastIndex"),
+        (f"1:{D1},,3:{D3}", r"entry 2 \(''\) must be lastIndex"),
+        (f"1:{D1},3:{D3},", r"entry 3 \(''\) must be lastIndex"),
+        (f"1:{D1};3:{D3}", r"entry 1 \('1:sha256:1+;3:sha256:3+'\) must be lastIndex"),
+        (
+            f"2:{D1},1:{D3}",
+            r"entry 2 \('1:sha256:3+'\) ends at segment 1, not after the previous chain's last segment 2",
+        ),
+        (
+            f"1:{D1},1:{D3}",
+            r"entry 2 \('1:sha256:3+'\) ends at segment 1, not after the previous chain's last segment 1",
+        ),
+        (f"1:{D1},2:{D3}", r"last entry ends at segment 2, but the film's last segment is 3 \(LV_SEGMENT_COUNT 4\)"),
+        (f"1:{D1},5:{D3}", r"last entry ends at segment 5, but the film's last segment is 3"),
+        (f"2:{D1}", r"last entry ends at segment 2, but the film's last segment is 3"),
+    ],
+)
+def test_a_bad_final_digest_is_refused_naming_the_entry(final: str, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        parse_concat(concat_env(LV_FINAL_DIGEST=final))

@@ -262,11 +262,21 @@ class SegmentSpec:
 
 
 @dataclass(frozen=True)
+class ChainEnd:
+    """One chain of the film (LV_FINAL_DIGEST): its last segment and the latents digest that segment handed off."""
+
+    last: int
+    digest: str
+
+
+@dataclass(frozen=True)
 class ConcatSpec:
     workspace: Path
     segment_count: int
-    #: The last segment's latents digest, as the operator recorded it: the chain is walked back from there.
+    #: LV_FINAL_DIGEST as the operator gave it: one digest, or `lastIndex:digest,...` for a film of several chains.
     final_digest: str
+    #: The film's chains in storyline order, each walked back from its end; the last ends at segment_count - 1.
+    chains: tuple[ChainEnd, ...]
     output_path: Path
     expected_frames: int | None
     fps: int
@@ -275,6 +285,14 @@ class ConcatSpec:
     audio: ConditioningWindow | None = None
     audio_dir: Path = Path(AUDIO_DIR)
     fetch_policy: FetchPolicy = field(default_factory=lambda: parse_policy(None), compare=False)
+
+    @property
+    def claim_owner(self) -> str:
+        """Who this concatenation is, in the output claim: the bare digest for one chain (as a concat that knew only
+        that form wrote it, whichever form the operator used), else the chains as `last:digest,...`."""
+        if len(self.chains) == 1:
+            return self.chains[0].digest
+        return ",".join(f"{c.last}:{c.digest}" for c in self.chains)
 
 
 @dataclass(frozen=True)
@@ -363,8 +381,12 @@ class _Source:
         return cast(_T, value)
 
 
+#: A latents digest as the worker reports it (fsio.sha256_file).
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 def _is_digest(value: str) -> bool:
-    return value.startswith("sha256:") and len(value) == 71
+    return _DIGEST.fullmatch(value) is not None
 
 
 def _extra_loras(text: str, models_dir: Path) -> tuple[ExtraLora, ...]:
@@ -567,13 +589,13 @@ def parse_concat(env: Mapping[str, str], overrides: Mapping[str, str | None] | N
     audio_path = None
     if audio:
         audio_path = Path(audio) if Path(audio).is_absolute() else workspace / audio
+    segment_count = src.integer("LV_SEGMENT_COUNT", minimum=1)
     final_digest = src.text("LV_FINAL_DIGEST").strip()
-    if not _is_digest(final_digest):
-        raise BadInput(f"LV_FINAL_DIGEST must be sha256:<64 hex> (the last segment's latents), got {final_digest!r}")
     return ConcatSpec(
         workspace=workspace,
-        segment_count=src.integer("LV_SEGMENT_COUNT", minimum=1),
+        segment_count=segment_count,
         final_digest=final_digest,
+        chains=_chain_ends(final_digest, segment_count),
         output_path=output if output.is_absolute() else workspace / output,
         expected_frames=src.integer("LV_EXPECTED_FRAMES", minimum=1) if expected_raw not in (None, "") else None,
         fps=src.integer("LV_FPS", 16, minimum=1),
@@ -582,6 +604,39 @@ def parse_concat(env: Mapping[str, str], overrides: Mapping[str, str | None] | N
         audio_dir=Path(src.text("LV_AUDIO_DIR", AUDIO_DIR)),
         fetch_policy=parse_policy(src.get("LV_FETCH_POLICY")),
     )
+
+
+#: An entry of LV_FINAL_DIGEST's list form: `lastIndex:` before the digest.
+_CHAIN_ENTRY = re.compile(r"([0-9]+):(.*)")
+
+
+def _chain_ends(text: str, segment_count: int) -> tuple[ChainEnd, ...]:
+    """LV_FINAL_DIGEST: a bare digest (one chain, ending at the last segment) or `lastIndex:digest,...`, the chains
+    in storyline order, their last indices strictly increasing up to LV_SEGMENT_COUNT - 1."""
+    if _CHAIN_ENTRY.match(text) is None and "," not in text:
+        if not _is_digest(text):
+            raise BadInput(f"LV_FINAL_DIGEST must be sha256:<64 hex> (the last segment's latents), got {text[:100]!r}")
+        return (ChainEnd(segment_count - 1, text),)
+    chains: list[ChainEnd] = []
+    for number, raw in enumerate(text.split(","), start=1):
+        entry = raw.strip()
+        where = f"LV_FINAL_DIGEST entry {number} ({entry[:100]!r})"
+        match = _CHAIN_ENTRY.fullmatch(entry)
+        if match is None or not _is_digest(match[2]):
+            raise BadInput(f"{where} must be lastIndex:sha256:<64 hex>, one per chain, separated by commas")
+        last = int(match[1])
+        if chains and last <= chains[-1].last:
+            raise BadInput(
+                f"{where} ends at segment {last}, not after the previous chain's last segment {chains[-1].last}: "
+                "the chains are listed in storyline order"
+            )
+        chains.append(ChainEnd(last, match[2]))
+    if chains[-1].last != segment_count - 1:
+        raise BadInput(
+            f"LV_FINAL_DIGEST's last entry ends at segment {chains[-1].last}, but the film's last segment is "
+            f"{segment_count - 1} (LV_SEGMENT_COUNT {segment_count})"
+        )
+    return tuple(chains)
 
 
 def parse_probe(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> ProbeSpec:
