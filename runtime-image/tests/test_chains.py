@@ -235,3 +235,14 @@ def test_every_segment_its_own_chain(tmp_path: Path, reference_png: Path, keyfra
     film = concat(ws, tmp_path, final_digest(runs, 0, 1, 2, 3), LV_EXPECTED_FRAMES=str(4 * 9))
     assert film.code == 0, film.stderr[-2000:]
     assert film.message["frames"] == 4 * 9 and len(media.decode_frames(ws / "film.mp4")) == 4 * 9
+
+
+def test_chains_of_another_size_are_not_joined(tmp_path: Path, reference_png: Path, keyframe_png: Path) -> None:
+    ws = tmp_path / "ws"
+    first = segment(ws, 0, reference_png, "", tmp_path, LV_TRIM_TAIL="0")
+    wide = segment(ws, 1, keyframe_png, "", tmp_path, LV_CHAIN_START="true", LV_TRIM_TAIL="0", LV_WIDTH="96")
+    assert first.code == wide.code == 0
+    final = f"0:{first.message['latentsDigest']},1:{wide.message['latentsDigest']}"
+    run = concat(ws, tmp_path, final, LV_SEGMENT_COUNT="2")
+    assert run.code == 2 and "rendered at sizes 64x48, 96x48" in run.message["error"], run.message
+    assert not (ws / "film.mp4").exists()

@@ -141,6 +141,10 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
         raise BadInput(f"the segments keep {planned} frames but the plan expects {spec.expected_frames}")
     if any(int(r["fps"]) != spec.fps for r in results):
         raise BadInput(f"segments were rendered at {sorted({r['fps'] for r in results})} fps, the film is {spec.fps}")
+    # A hand-off holds one size through a chain, but chains are rendered apart, and stream copy cannot mix sizes.
+    sizes = sorted({f"{r['width']}x{r['height']}" for r in results})
+    if len(sizes) > 1:
+        raise BadInput(f"segments were rendered at sizes {', '.join(sizes)}: the clips of one film share one size")
     if spec.audio_path is not None and not spec.audio_path.is_file():
         raise BadInput(f"audio track {spec.audio_path} does not exist")
     track = film_audio(spec, planned)
