@@ -27,6 +27,17 @@ def temporaries(directory: Path) -> list[Path]:
     return [p for p in directory.iterdir() if fsio.TMP_MARK in p.name]
 
 
+def test_a_film_of_several_chains_is_named_by_each_chains_end(tmp_path: Path) -> None:
+    target = tmp_path / "film.mp4"
+    chains = output_claim.claim(target, owner=f"1:{A},3:{B}")
+    output_claim.claim(target, owner=B)
+    with pytest.raises(Superseded) as refused:
+        chains.commit(write_temp(chains, b"two chains"))
+    assert "(final digest bbbbbbbbbbbb) now writes" in refused.value.message
+    assert "not this one (final digest 1:aaaaaaaaaaaa,3:bbbbbbbbbbbb)" in refused.value.message
+    assert not target.exists()
+
+
 def test_the_owner_commits(tmp_path: Path) -> None:
     target = tmp_path / "film.mp4"
     claim = output_claim.claim(target, owner=A)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from longvideo_runtime.errors import BadInput
-from longvideo_runtime.spec import parse_concat, parse_segment
+from longvideo_runtime.spec import ChainEnd, parse_concat, parse_segment
 
 DIGEST = "sha256:" + "ab" * 32
 #: What the operator's plan hashes look like: sha256 in hex.
@@ -87,11 +87,50 @@ def test_planner_trims_are_taken_as_given() -> None:
         ({"LV_SEGMENT_HASH": ".."}, "LV_SEGMENT_HASH must be"),
         ({"LV_SEGMENT_HASH": "ab\x00"}, "LV_SEGMENT_HASH must be"),
         ({"LV_SEGMENT_HASH": "a" * 129}, "LV_SEGMENT_HASH must be"),
+        ({"LV_INPUT_DIGEST": "sha256:" + "AB" * 32}, "sha256:<64 hex>"),
+        ({"LV_CHAIN_START": "yes"}, "LV_CHAIN_START must be true or false, got 'yes'"),
+        ({"LV_CHAIN_START": "TRUE"}, "LV_CHAIN_START must be true or false"),
+        ({"LV_CHAIN_START": "1"}, "LV_CHAIN_START must be true or false"),
+        (
+            {"LV_CHAIN_START": "true"},
+            r"segment 1 starts a chain \(LV_CHAIN_START=true\) from LV_REFERENCE_IMAGE: LV_INPUT_DIGEST must be empty",
+        ),
+        (
+            {"LV_CHAIN_START": "false", "LV_INPUT_DIGEST": ""},
+            "segment 1 continues segment 0: LV_INPUT_DIGEST is required",
+        ),
+        ({"LV_CHAIN_START": "true", "LV_SEGMENT_INDEX": "0"}, "segment 0 starts from the reference image"),
     ],
 )
 def test_bad_segment_specs_are_refused_with_the_variable_named(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(BadInput, match=message):
         parse_segment(env(**overrides))
+
+
+def test_a_chain_start_begins_without_a_predecessor_above_index_0() -> None:
+    start = parse_segment(env(LV_SEGMENT_INDEX="2", LV_SEGMENT_COUNT="4", LV_INPUT_DIGEST="", LV_CHAIN_START="true"))
+    assert (start.index, start.chain_start, start.starts_chain, start.input_digest) == (2, True, True, "")
+    # The attempt key of an empty input digest, as segment 0's.
+    assert start.attempt_dir == Path("/workspace/segments/2/0c050f3d31a90f04-0")
+    # Film trims its tail by default anywhere but the film's last segment: a chain's last is the operator's to keep.
+    assert (start.trim_head, start.trim_tail) == (0, 5)
+    pro = parse_segment(env(LV_VARIANT="pro", LV_INPUT_DIGEST="", LV_CHAIN_START="true"))
+    assert (pro.trim_head, pro.trim_tail, pro.kept_frames) == (0, 0, 81), "a chain's first clip keeps its head"
+    assert (
+        parse_segment(env(LV_VARIANT="pro", LV_INPUT_DIGEST="", LV_CHAIN_START="true", LV_TRIM_HEAD="5")).trim_head == 5
+    )
+    for unset in ({"LV_CHAIN_START": "false"}, {"LV_CHAIN_START": ""}, {}):
+        continuing = parse_segment(env(**unset))
+        assert not continuing.chain_start and not continuing.starts_chain
+    assert parse_segment(env(LV_CHAIN_START=" true ", LV_INPUT_DIGEST="")).chain_start
+
+
+def test_segment_0_starts_a_chain_with_or_without_the_flag() -> None:
+    """LV_CHAIN_START=true at index 0 is allowed and changes nothing: the same directory, the same fingerprint."""
+    plain = parse_segment(env(LV_SEGMENT_INDEX="0", LV_INPUT_DIGEST=""))
+    flagged = parse_segment(env(LV_SEGMENT_INDEX="0", LV_INPUT_DIGEST="", LV_CHAIN_START="true"))
+    assert plain.starts_chain and flagged.starts_chain and not plain.chain_start
+    assert flagged.attempt_dir == plain.attempt_dir and flagged.fingerprint() == plain.fingerprint()
 
 
 def test_fingerprint_covers_inputs_not_placement() -> None:
@@ -139,3 +178,54 @@ def test_concat_contract() -> None:
         parse_concat({"LV_SEGMENT_COUNT": "1", "LV_FINAL_DIGEST": DIGEST, "LV_OUTPUT_PATH": "/workspace/film.webm"})
     with pytest.raises(BadInput, match="LV_FINAL_DIGEST must be sha256"):
         parse_concat({"LV_SEGMENT_COUNT": "1", "LV_FINAL_DIGEST": "abc"})
+
+
+D1, D3 = "sha256:" + "1" * 64, "sha256:" + "3" * 64
+
+
+def concat_env(**overrides: str) -> dict[str, str]:
+    return {"LV_WORKSPACE": "/workspace", "LV_SEGMENT_COUNT": "4", "LV_FINAL_DIGEST": DIGEST, **overrides}
+
+
+def test_the_final_digest_names_one_chain_or_each_chains_end() -> None:
+    one = parse_concat(concat_env())
+    assert one.chains == (ChainEnd(3, DIGEST),) and one.claim_owner == DIGEST
+    # One chain written as a list is the same film, claimed as the bare digest an older concat would write.
+    listed = parse_concat(concat_env(LV_FINAL_DIGEST=f"3:{DIGEST}"))
+    assert listed.chains == one.chains and listed.claim_owner == DIGEST
+    two = parse_concat(concat_env(LV_FINAL_DIGEST=f" 1:{D1} , 3:{D3}"))
+    assert two.chains == (ChainEnd(1, D1), ChainEnd(3, D3))
+    assert two.claim_owner == f"1:{D1},3:{D3}" and two.final_digest == f"1:{D1} , 3:{D3}"
+    each = parse_concat(concat_env(LV_FINAL_DIGEST=",".join(f"{i}:{d}" for i, d in enumerate([D1, DIGEST, D3, D1]))))
+    assert [c.last for c in each.chains] == [0, 1, 2, 3]
+    assert parse_concat(concat_env(LV_SEGMENT_COUNT="1", LV_FINAL_DIGEST=f"0:{D1}")).chains == (ChainEnd(0, D1),)
+
+
+@pytest.mark.parametrize(
+    ("final", "message"),
+    [
+        ("abc", r"LV_FINAL_DIGEST must be sha256:<64 hex> \(the last segment's latents\), got 'abc'"),
+        ("sha256:" + "g" * 64, "LV_FINAL_DIGEST must be sha256:<64 hex>"),
+        (f"1:{D1},3:sha256:12", r"LV_FINAL_DIGEST entry 2 \('3:sha256:12'\) must be lastIndex:sha256:<64 hex>"),
+        (f"{D1},3:{D3}", r"LV_FINAL_DIGEST entry 1 \('sha256:1+'\) must be lastIndex:sha256:<64 hex>"),
+        (f"x:{D1},3:{D3}", r"entry 1 \('x:sha256:1+'\) must be lastIndex"),
+        (f"-1:{D1},3:{D3}", r"entry 1 \('-1:sha256:1+'\) must be lastIndex"),
+        (f"1:{D1},,3:{D3}", r"entry 2 \(''\) must be lastIndex"),
+        (f"1:{D1},3:{D3},", r"entry 3 \(''\) must be lastIndex"),
+        (f"1:{D1};3:{D3}", r"entry 1 \('1:sha256:1+;3:sha256:3+'\) must be lastIndex"),
+        (
+            f"2:{D1},1:{D3}",
+            r"entry 2 \('1:sha256:3+'\) ends at segment 1, not after the previous chain's last segment 2",
+        ),
+        (
+            f"1:{D1},1:{D3}",
+            r"entry 2 \('1:sha256:3+'\) ends at segment 1, not after the previous chain's last segment 1",
+        ),
+        (f"1:{D1},2:{D3}", r"last entry ends at segment 2, but the film's last segment is 3 \(LV_SEGMENT_COUNT 4\)"),
+        (f"1:{D1},5:{D3}", r"last entry ends at segment 5, but the film's last segment is 3"),
+        (f"2:{D1}", r"last entry ends at segment 2, but the film's last segment is 3"),
+    ],
+)
+def test_a_bad_final_digest_is_refused_naming_the_entry(final: str, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        parse_concat(concat_env(LV_FINAL_DIGEST=final))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 torch = pytest.importorskip("torch")
 
@@ -25,6 +26,7 @@ from longvideo_runtime import media, safetensors_io  # noqa: E402
 from longvideo_runtime.logs import Logger  # noqa: E402
 from longvideo_runtime.segment import run_segment  # noqa: E402
 from longvideo_runtime.spec import parse_segment  # noqa: E402
+from longvideo_runtime.svi import models, protocol  # noqa: E402
 from longvideo_runtime.svi.backend import SviBackend  # noqa: E402
 
 
@@ -137,6 +139,47 @@ def test_pro_segment_builds_its_condition_from_latents_only(
     np.testing.assert_allclose(condition[:, 1].numpy(), handoff["motion_latents"][:, 0], rtol=0, atol=1e-6)
     assert torch.all(condition[:, 2:] == 0)
     assert second["trimHead"] == 5
+
+
+class EncodeRecording(SviBackend):
+    """The svi backend, keeping every video it VAE-encodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded: list[torch.Tensor] = []
+
+    def _encode(self, components: models.WanComponents, video: torch.Tensor) -> torch.Tensor:
+        self.encoded.append(video.detach().cpu())
+        return super()._encode(components, video)
+
+
+@pytest.mark.slow
+def test_a_pro_chain_start_encodes_its_keyframe_as_its_anchor(
+    tmp_path: Path, tiny_models: dict[str, Path], reference_png: Path
+) -> None:
+    """Segment 2 of a keyframed chain, with no segment before it in the workspace: as segment 0, its anchor latent is
+    its reference image's (the keyframe's), nothing else is known, and it keeps its head."""
+    keyframe = tmp_path / "keyframe.png"
+    Image.fromarray((255 - media.load_rgb(reference_png, W, H)).astype(np.uint8)).save(keyframe)
+    ws = tmp_path / "ws"
+    env = {
+        **svi_env(tiny_models, "pro", keyframe),
+        **segment_env(ws, 2, 4, LV_PROMPT="a market at noon", LV_CHAIN_START="true", LV_TRIM_TAIL="0"),
+    }
+    backend = EncodeRecording()
+    result = run_segment(parse_segment(env), Logger(level="error"), backend=backend)
+    assert sorted(p.name for p in (ws / "segments").iterdir()) == ["2"]
+    assert (result["chainStart"], result["inputDigest"], result["trimHead"], result["keptFrames"]) == (True, "", 0, 13)
+    (still,) = backend.encoded
+    expected = protocol.to_model_range(torch.from_numpy(media.load_rgb(keyframe, W, H))[None]).permute(1, 0, 2, 3)
+    assert torch.equal(still, expected[None]), "the anchor is encoded from the keyframe"
+    handoff, meta = safetensors_io.load(result_dir(ws, 2) / "latents.safetensors")
+    assert (meta["consumed"], meta["segment"]) == ("", "2")
+    assert backend.last_condition is not None
+    mask, condition = backend.last_condition[0, :4], backend.last_condition[0, 4:]
+    assert torch.all(mask[:, 0] == 1) and torch.all(mask[:, 1:] == 0)
+    np.testing.assert_allclose(condition[:, 0].numpy(), handoff["anchor_latent"][:, 0], rtol=0, atol=1e-6)
+    assert torch.all(condition[:, 1:] == 0), "no motion latents: a chain start continues nothing"
 
 
 @pytest.mark.slow

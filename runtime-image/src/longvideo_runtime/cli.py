@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     for option, variable in SEGMENT_OPTIONS:
         segment.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")
     concat = commands.add_parser(
-        "concat", help="concatenate the clips of the chain of hand-offs ending in LV_FINAL_DIGEST into the film"
+        "concat", help="concatenate the clips of the chains of hand-offs ending as LV_FINAL_DIGEST says into the film"
     )
     for option, variable in CONCAT_OPTIONS:
         concat.add_argument(option, dest=variable, metavar="VALUE", help=f"overrides {variable}")

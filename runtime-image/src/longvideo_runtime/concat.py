@@ -1,6 +1,7 @@
-"""The concat command: the film from the clips of the chain ending in LV_FINAL_DIGEST, by stream copy, checked
-against the plan (film_chain.py finds and checks the chain). It claims the output first and writes it only while
-the claim stands, so a stale concatenation still running never overwrites a newer film (output_claim.py)."""
+"""The concat command: the film from the clips of the chains ending as LV_FINAL_DIGEST says, in index order, by
+stream copy, checked against the plan (film_chain.py finds and checks the chains). It claims the output first and
+writes it only while the claim stands, so a stale concatenation still running never overwrites a newer film
+(output_claim.py)."""
 
 from __future__ import annotations
 
@@ -130,9 +131,9 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
     started = time.perf_counter()
     # Claimed first of all: the later a concatenation starts, the later it claims, so the newest one wins.
     fsio.ensure_dir(spec.output_path.parent)
-    claim = output_claim.claim(spec.output_path, owner=spec.final_digest)
-    log.info("output-claimed", path=str(spec.output_path), owner=spec.final_digest)
-    links = film_chain.walk(spec.workspace, spec.segment_count, spec.final_digest)
+    claim = output_claim.claim(spec.output_path, owner=spec.claim_owner)
+    log.info("output-claimed", path=str(spec.output_path), owner=spec.claim_owner, chains=len(spec.chains))
+    links = film_chain.walk(spec.workspace, spec.chains)
     log.info("chain-verified", directories=[str(link.directory) for link in links])
     results = [link.result for link in links]
     planned = sum(int(r["keptFrames"]) for r in results)
@@ -140,6 +141,10 @@ def run_concat(spec: ConcatSpec, log: Logger) -> dict[str, Any]:
         raise BadInput(f"the segments keep {planned} frames but the plan expects {spec.expected_frames}")
     if any(int(r["fps"]) != spec.fps for r in results):
         raise BadInput(f"segments were rendered at {sorted({r['fps'] for r in results})} fps, the film is {spec.fps}")
+    # A hand-off holds one size through a chain, but chains are rendered apart, and stream copy cannot mix sizes.
+    sizes = sorted({f"{r['width']}x{r['height']}" for r in results})
+    if len(sizes) > 1:
+        raise BadInput(f"segments were rendered at sizes {', '.join(sizes)}: the clips of one film share one size")
     if spec.audio_path is not None and not spec.audio_path.is_file():
         raise BadInput(f"audio track {spec.audio_path} does not exist")
     track = film_audio(spec, planned)

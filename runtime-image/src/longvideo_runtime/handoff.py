@@ -12,7 +12,7 @@ Tensors by backend and protocol:
 - animatic: `motion_frames` uint8 [k, H, W, 3] (pixel) or [4m, H, W, 3] (latent), clean frames without captions.
 
 Metadata (all strings): format, backend, variant, protocol, segment, plan (LV_SEGMENT_HASH), consumed (the digest
-of the handoff this segment started from, empty for segment 0), width, height, frames, seed, shapes
+of the handoff this segment started from, empty for a chain's first segment), width, height, frames, seed, shapes
 ("name:DTYPE[dims];..."). With `plan` and `consumed` in the bytes, a digest names one segment of one plan on one
 chain: two plans whose tensors happen to be equal (an animatic whose prompt changed) still hand off distinct files.
 """

@@ -6,9 +6,10 @@ though (a termination grace period, or a partitioned node). If it renames its fi
 is left at the output path while the operator records the new one.
 
 So each concatenation claims the output when it starts: it writes its final digest to `.<name>.writer` beside the
-output. The newest job claims last. A concatenation renames its film (and its contact sheet) into place only while
-the claim still names it. If not, it removes its temporary file, leaves the output alone, and fails with
-Superseded.
+output (a film of several chains: `last:digest,...`, each chain's end; one chain: the bare digest, whichever form
+LV_FINAL_DIGEST had). The newest job claims last. A concatenation renames its film (and its contact sheet) into
+place only while the claim still names it. If not, it removes its temporary file, leaves the output alone, and
+fails with Superseded.
 
 Two pods concatenating the same final digest hold the same claim and write the same film, so either rename is
 right. Claim order is start order, not job order: a stale pod that starts after the new one has claimed takes the
@@ -72,14 +73,19 @@ def current_owner(target: Path) -> str | None:
     return text or None
 
 
-def _short(digest: str) -> str:
-    """The first 12 hex characters of a digest like `sha256:<hex>`, enough to tell films apart in a message."""
-    return digest.rpartition(":")[2][:12]
+def _short(owner: str) -> str:
+    """The first 12 hex characters of a digest like `sha256:<hex>`, enough to tell films apart in a message; of each
+    chain's digest for an owner of several chains (`last:sha256:<hex>,...`)."""
+    shortened = []
+    for entry in owner.split(","):
+        last, _, digest = entry.rpartition("sha256:")
+        shortened.append(last + digest[:12])
+    return ",".join(shortened)
 
 
 @dataclass(frozen=True)
 class OutputClaim:
-    """One concatenation's claim on `target`: `owner` is its final digest."""
+    """One concatenation's claim on `target`: `owner` is its final digest (ConcatSpec.claim_owner)."""
 
     target: Path
     owner: str

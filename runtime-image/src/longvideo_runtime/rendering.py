@@ -30,7 +30,7 @@ class Conditioning:
 @dataclass(frozen=True)
 class RenderInput:
     spec: SegmentSpec
-    #: Segment i-1's verified handoff; None for segment 0.
+    #: Segment i-1's verified handoff; None for a chain's first segment (segment 0 or LV_CHAIN_START).
     previous: Handoff | None
     #: The reference image at the render resolution, uint8 [H, W, 3]; None when the segment does not need it.
     reference: Array | None
@@ -57,5 +57,6 @@ class Backend(Protocol):
 
 
 def needs_reference(spec: SegmentSpec) -> bool:
-    """Segment 0 starts from the reference image; reference padding repeats it in every clip."""
-    return spec.index == 0 or (spec.backend == "svi" and spec.padding == "reference")
+    """A chain's first segment starts from the reference image (the chain's keyframe); reference padding repeats it
+    in every clip."""
+    return spec.starts_chain or (spec.backend == "svi" and spec.padding == "reference")

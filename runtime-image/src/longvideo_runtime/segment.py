@@ -103,7 +103,7 @@ def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) 
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    previous = handoff.read_previous(spec) if spec.index > 0 else None
+    previous = None if spec.starts_chain else handoff.read_previous(spec)
     timings["handoff_read_seconds"] = time.perf_counter() - t
     if previous is not None:
         log.info(
@@ -175,6 +175,8 @@ def run_segment(spec: SegmentSpec, log: Logger, backend: Backend | None = None) 
         "width": spec.width,
         "height": spec.height,
         "inputDigest": spec.input_digest,
+        # Not in the termination message (the contract's fields): concat and the operator go by inputDigest.
+        "chainStart": spec.starts_chain,
         "latentsDigest": latents_digest,
         "fingerprint": spec.fingerprint(),
         "attempt": spec.attempt,

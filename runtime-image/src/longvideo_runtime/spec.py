@@ -94,6 +94,9 @@ _NOT_FINGERPRINTED = frozenset(
         "fetch_policy",
         "audio_dir",
         "pose_dir",
+        # Implied by the index and the input digest (a segment above 0 without one is a chain start, or refused):
+        # left out so that segment 0's fingerprint is the same with LV_CHAIN_START=true as without.
+        "chain_start",
     }
 )
 
@@ -201,6 +204,13 @@ class SegmentSpec:
     #: Where a configMap or pvc audio / pose source is mounted.
     audio_dir: Path = Path(AUDIO_DIR)
     pose_dir: Path = Path(POSE_DIR)
+    #: LV_CHAIN_START: a later chain's first segment (a keyframed scene's first clip), above index 0.
+    chain_start: bool = False
+
+    @property
+    def starts_chain(self) -> bool:
+        """Segment 0 or a later chain's start: it begins from LV_REFERENCE_IMAGE and consumes no hand-off."""
+        return self.index == 0 or self.chain_start
 
     @property
     def kept_frames(self) -> int:
@@ -252,11 +262,21 @@ class SegmentSpec:
 
 
 @dataclass(frozen=True)
+class ChainEnd:
+    """One chain of the film (LV_FINAL_DIGEST): its last segment and the latents digest that segment handed off."""
+
+    last: int
+    digest: str
+
+
+@dataclass(frozen=True)
 class ConcatSpec:
     workspace: Path
     segment_count: int
-    #: The last segment's latents digest, as the operator recorded it: the chain is walked back from there.
+    #: LV_FINAL_DIGEST as the operator gave it: one digest, or `lastIndex:digest,...` for a film of several chains.
     final_digest: str
+    #: The film's chains in storyline order, each walked back from its end; the last ends at segment_count - 1.
+    chains: tuple[ChainEnd, ...]
     output_path: Path
     expected_frames: int | None
     fps: int
@@ -265,6 +285,14 @@ class ConcatSpec:
     audio: ConditioningWindow | None = None
     audio_dir: Path = Path(AUDIO_DIR)
     fetch_policy: FetchPolicy = field(default_factory=lambda: parse_policy(None), compare=False)
+
+    @property
+    def claim_owner(self) -> str:
+        """Who this concatenation is, in the output claim: the bare digest for one chain (as a concat that knew only
+        that form wrote it, whichever form the operator used), else the chains as `last:digest,...`."""
+        if len(self.chains) == 1:
+            return self.chains[0].digest
+        return ",".join(f"{c.last}:{c.digest}" for c in self.chains)
 
 
 @dataclass(frozen=True)
@@ -353,8 +381,12 @@ class _Source:
         return cast(_T, value)
 
 
+#: A latents digest as the worker reports it (fsio.sha256_file).
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 def _is_digest(value: str) -> bool:
-    return value.startswith("sha256:") and len(value) == 71
+    return _DIGEST.fullmatch(value) is not None
 
 
 def _extra_loras(text: str, models_dir: Path) -> tuple[ExtraLora, ...]:
@@ -409,7 +441,9 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
     if profile.protocol == "latent" and 1 + motion >= latent_frames(frames):
         raise BadInput(f"LV_MOTION_FRAMES {motion} motion latents leave nothing to generate in {frames} frames")
 
-    first = index == 0
+    chain_start = _chain_start(src.get("LV_CHAIN_START"))
+    first = index == 0 or chain_start
+    # The worker cannot tell a chain's last segment from its index: the operator sets LV_TRIM_TAIL there.
     last = segment_count is not None and index == segment_count - 1
     head_default = overlap if profile.trim == "head" and not first else 0
     tail_default = overlap if profile.trim == "tail" and not last else 0
@@ -435,9 +469,17 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
 
     input_digest = src.text("LV_INPUT_DIGEST", "").strip()
     if first and input_digest:
-        raise BadInput("segment 0 starts from the reference image: LV_INPUT_DIGEST must be empty")
+        if index == 0:
+            raise BadInput("segment 0 starts from the reference image: LV_INPUT_DIGEST must be empty")
+        raise BadInput(
+            f"segment {index} starts a chain (LV_CHAIN_START=true) from LV_REFERENCE_IMAGE: "
+            "LV_INPUT_DIGEST must be empty"
+        )
     if not first and not input_digest:
-        raise BadInput(f"segment {index} continues segment {index - 1}: LV_INPUT_DIGEST is required")
+        raise BadInput(
+            f"segment {index} continues segment {index - 1}: LV_INPUT_DIGEST is required "
+            "(unless LV_CHAIN_START=true makes it a chain's first segment)"
+        )
     if input_digest and not _is_digest(input_digest):
         raise BadInput(f"LV_INPUT_DIGEST must be sha256:<64 hex>, got {input_digest!r}")
     segment_hash = src.text("LV_SEGMENT_HASH").strip()
@@ -523,7 +565,17 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
         audio_guidance_scale=src.number("LV_AUDIO_GUIDANCE_SCALE", CONTRACT.variants[variant].audio_guidance_scale),
         audio_dir=Path(src.text("LV_AUDIO_DIR", AUDIO_DIR)),
         pose_dir=Path(src.text("LV_POSE_DIR", POSE_DIR)),
+        chain_start=chain_start,
     )
+
+
+def _chain_start(raw: str | None) -> bool:
+    """LV_CHAIN_START: `true` or `false`; unset or empty is false. True at index 0 is allowed: segment 0 starts the
+    first chain anyway."""
+    value = (raw or "").strip()
+    if value not in ("", "true", "false"):
+        raise BadInput(f"LV_CHAIN_START must be true or false, got {value[:40]!r}")
+    return value == "true"
 
 
 def parse_concat(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> ConcatSpec:
@@ -537,13 +589,13 @@ def parse_concat(env: Mapping[str, str], overrides: Mapping[str, str | None] | N
     audio_path = None
     if audio:
         audio_path = Path(audio) if Path(audio).is_absolute() else workspace / audio
+    segment_count = src.integer("LV_SEGMENT_COUNT", minimum=1)
     final_digest = src.text("LV_FINAL_DIGEST").strip()
-    if not _is_digest(final_digest):
-        raise BadInput(f"LV_FINAL_DIGEST must be sha256:<64 hex> (the last segment's latents), got {final_digest!r}")
     return ConcatSpec(
         workspace=workspace,
-        segment_count=src.integer("LV_SEGMENT_COUNT", minimum=1),
+        segment_count=segment_count,
         final_digest=final_digest,
+        chains=_chain_ends(final_digest, segment_count),
         output_path=output if output.is_absolute() else workspace / output,
         expected_frames=src.integer("LV_EXPECTED_FRAMES", minimum=1) if expected_raw not in (None, "") else None,
         fps=src.integer("LV_FPS", 16, minimum=1),
@@ -552,6 +604,39 @@ def parse_concat(env: Mapping[str, str], overrides: Mapping[str, str | None] | N
         audio_dir=Path(src.text("LV_AUDIO_DIR", AUDIO_DIR)),
         fetch_policy=parse_policy(src.get("LV_FETCH_POLICY")),
     )
+
+
+#: An entry of LV_FINAL_DIGEST's list form: `lastIndex:` before the digest.
+_CHAIN_ENTRY = re.compile(r"([0-9]+):(.*)")
+
+
+def _chain_ends(text: str, segment_count: int) -> tuple[ChainEnd, ...]:
+    """LV_FINAL_DIGEST: a bare digest (one chain, ending at the last segment) or `lastIndex:digest,...`, the chains
+    in storyline order, their last indices strictly increasing up to LV_SEGMENT_COUNT - 1."""
+    if _CHAIN_ENTRY.match(text) is None and "," not in text:
+        if not _is_digest(text):
+            raise BadInput(f"LV_FINAL_DIGEST must be sha256:<64 hex> (the last segment's latents), got {text[:100]!r}")
+        return (ChainEnd(segment_count - 1, text),)
+    chains: list[ChainEnd] = []
+    for number, raw in enumerate(text.split(","), start=1):
+        entry = raw.strip()
+        where = f"LV_FINAL_DIGEST entry {number} ({entry[:100]!r})"
+        match = _CHAIN_ENTRY.fullmatch(entry)
+        if match is None or not _is_digest(match[2]):
+            raise BadInput(f"{where} must be lastIndex:sha256:<64 hex>, one per chain, separated by commas")
+        last = int(match[1])
+        if chains and last <= chains[-1].last:
+            raise BadInput(
+                f"{where} ends at segment {last}, not after the previous chain's last segment {chains[-1].last}: "
+                "the chains are listed in storyline order"
+            )
+        chains.append(ChainEnd(last, match[2]))
+    if chains[-1].last != segment_count - 1:
+        raise BadInput(
+            f"LV_FINAL_DIGEST's last entry ends at segment {chains[-1].last}, but the film's last segment is "
+            f"{segment_count - 1} (LV_SEGMENT_COUNT {segment_count})"
+        )
+    return tuple(chains)
 
 
 def parse_probe(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> ProbeSpec:

@@ -8,7 +8,7 @@
     <workspace>/inputs/<audio|pose>-<hash>         a url audio track or skeleton video, fetched once
 
 The attempt key is the first 16 (attemptKeyChars) hex characters of the sha256 of the UTF-8 text
-`<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>` (the input digest is empty for segment 0): the operator numbers attempts per
+`<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>` (the input digest is empty for a chain's start): the operator numbers attempts per
 segment, plan hash and input digest, so after segment i-1 is rendered again with a new digest, segment i starts
 again at attempt 0 under the same plan hash, while the earlier attempt 0's pod may still run; the input digest in
 the key keeps the two apart. Each attempt writes only its own directory, so no two pods write the same files; a
@@ -64,7 +64,7 @@ def segment_dir(workspace: Path, index: int) -> Path:
 
 
 def attempt_key(segment_hash: str, input_digest: str) -> str:
-    """The key of the attempts at a segment of plan `segment_hash` consuming `input_digest` ("" for segment 0).
+    """The key of the attempts at a segment of plan `segment_hash` consuming `input_digest` ("" for a chain's start).
 
     The first ATTEMPT_KEY_CHARS hex characters of sha256 over the UTF-8 text `<segment_hash>|<input_digest>`
     (attemptKey() in the operator's runtime-contract.ts).

@@ -83,7 +83,7 @@ class SviBackend:
             motion_u8 = torch.from_numpy(previous.tensors["motion_frames"]) if previous is not None else None
             if motion_u8 is None:
                 if reference is None:
-                    raise BadInput("segment 0 needs the reference image")
+                    raise BadInput("a chain's first segment needs the reference image")
                 motion_u8 = reference[None]
             ref_range = protocol.to_model_range(reference[None])[0] if reference is not None else None
             padding: Literal["reference", "zeros"] = "reference" if spec.padding == "reference" else "zeros"
@@ -96,7 +96,7 @@ class SviBackend:
                 motion = torch.from_numpy(previous.tensors["motion_latents"])[None]
             else:
                 if reference is None:
-                    raise BadInput("segment 0 needs the reference image")
+                    raise BadInput("a chain's first segment needs the reference image")
                 still = protocol.to_model_range(reference[None]).permute(1, 0, 2, 3)[None]
                 anchor = self._encode(components, still).float().cpu()
                 motion = None

@@ -59,7 +59,7 @@ def condition_mask(frames: int, height: int, width: int, known_frames: int = 1) 
 
 
 def latent_condition(anchor: torch.Tensor, motion: torch.Tensor | None, frames: int) -> torch.Tensor:
-    """[1, 16, T, h, w] = [anchor (1), motion latents (m, or none for segment 0), zeros]."""
+    """[1, 16, T, h, w] = [anchor (1), motion latents (m, or none for a chain's first segment), zeros]."""
     import torch
 
     t = latent_frames(frames)
