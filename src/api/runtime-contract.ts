@@ -192,6 +192,24 @@ export const runtimeEnv = {
       "chain in storyline order, each chain's last segment and its recorded digest. Chain k runs from the segment " +
       "after chain k-1's last to its own last; the last entry's index is LV_SEGMENT_COUNT - 1.",
   },
+  LV_INPUT_FROM: {
+    commands: segment,
+    setBy: "option",
+    description:
+      "Warm start (docs/adr/0026): the predecessor attempt's directory, relative to LV_WORKSPACE " +
+      "(segments/<i-1>/<key>-<attempt>), set instead of LV_INPUT_DIGEST (then empty) on a segment started while its " +
+      "predecessor still renders. The worker loads its models first, then polls that directory for the committed " +
+      "hand-off (workspaceLayout.handoffCommit) every 50 ms, verifies the latents' digest, and consumes them; it " +
+      "reports the digest it consumed as inputDigest. Its own attempt directory is keyed by `from:<LV_INPUT_FROM>` " +
+      "instead of an input digest.",
+  },
+  LV_WAIT_SECONDS: {
+    commands: segment,
+    setBy: "option",
+    description:
+      "With LV_INPUT_FROM: how long the worker waits for the predecessor's committed hand-off once its models are " +
+      "loaded, before it exits with exitCodes.waited. Unset: 3600.",
+  },
   LV_CHAIN_START: {
     commands: segment,
     setBy: "option",
@@ -278,6 +296,11 @@ export const exitCodes = {
   outOfMemory: 4,
   /** The workspace cannot be written (read-only, permissions, full). */
   workspace: 5,
+  /**
+   * A warm segment (LV_INPUT_FROM) waited LV_WAIT_SECONDS for its predecessor's hand-off, which never came: not its
+   * fault, and not counted as a failure; the operator starts it again from the hand-off it records.
+   */
+  waited: 6,
   /** Stopped by SIGTERM (node drain, preemption) before finishing. */
   terminated: 143,
 } as const;
@@ -289,6 +312,7 @@ export const failureReasons = {
   handoff: "handoff",
   outOfMemory: "out-of-memory",
   workspace: "workspace",
+  waited: "handoff-wait",
   terminated: "terminated",
 } as const satisfies Record<Exclude<keyof typeof exitCodes, "ok">, string>;
 
@@ -314,7 +338,8 @@ export const workspaceLayout = {
   /**
    * Hex characters of the attempt key in an attempt directory's name: the key is the first `attemptKeyChars`
    * characters of the sha256 (hex) of the UTF-8 text `<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>` (the input digest is
-   * empty for segment 0), so it names the plan hash and the input digest together (`attemptKey()`).
+   * empty for segment 0), so it names the plan hash and the input digest together (`attemptKey()`). A warm attempt,
+   * which learns its input digest only once it has waited for it, is keyed by `from:<LV_INPUT_FROM>` in its place.
    *
    * Why the input digest: the operator numbers attempts per (segment, plan hash, input digest). When segment i-1
    * is rendered again with a new latents digest, segment i starts again at attempt 0 under the same plan hash; a
@@ -328,6 +353,12 @@ export const workspaceLayout = {
   result: "result.json",
   /** The tensors the successor consumes (safetensors). */
   handoff: "latents.safetensors",
+  /**
+   * Written atomically as soon as the hand-off file is complete, before the clip is decoded (pro) or encoded (shot,
+   * film, talk, dance): JSON `{latentsDigest, committedAt}` (ISO 8601 with milliseconds). A warm successor polls for
+   * it; `result.json` is still written last, and only it makes the attempt complete.
+   */
+  handoffCommit: "handoff.json",
   /** Marks a file being written; renamed into place when complete. */
   temporaryMark: ".tmp-",
 } as const;
@@ -371,6 +402,13 @@ export const terminationMessage = {
     "latentsDigest",
     "seconds",
     "reused",
+    // Warm start's measures (docs/adr/0026): seconds from the process start to models loaded, waiting for the
+    // hand-off, denoising, decoding and encoding; and ISO 8601 instants of the hand-off committed, of the
+    // predecessor's hand-off seen (warm only) and of denoising started.
+    "phases",
+    "committedAt",
+    "handoffSeenAt",
+    "denoiseStartedAt",
   ],
   concat: ["ok", "kind", "path", "frames", "seconds", "segments", "audio", "digest", "contactSheet", "elapsed"],
   /**

@@ -160,7 +160,13 @@ describe("filmIntent", () => {
     expect(second).toMatchObject({ LV_STEPS: "4", LV_GUIDANCE_SCALE: "1", LV_SEED: "9", LV_NEGATIVE_PROMPT: "fog" });
     expect(JSON.parse(first?.LV_LORAS ?? "null")).toEqual([distilled]);
     expect(JSON.parse(third?.LV_LORAS ?? "null")).toEqual([distilled, { path: "loras/ink.safetensors", strength: 1 }]);
-    expect(optionEnvNames("segment").sort()).toEqual(["LV_CHAIN_START", "LV_LORAS", "LV_NEGATIVE_PROMPT"]);
+    expect(optionEnvNames("segment").sort()).toEqual([
+      "LV_CHAIN_START",
+      "LV_INPUT_FROM",
+      "LV_LORAS",
+      "LV_NEGATIVE_PROMPT",
+      "LV_WAIT_SECONDS",
+    ]);
   });
 
   it("plans one segment per clip with the segment contract in each environment", () => {
