@@ -155,6 +155,7 @@ function filmController(config: OperatorConfig, client: KubeClient, metrics: Ope
             tolerations: config.defaultTolerations,
             modelCacheClaim: config.modelCacheClaim,
             checkModelCache: true,
+            ...(config.warmStart.maxLeadMs > 0 ? { warmStart: config.warmStart } : {}),
             backend: config.defaultBackend,
             policy: config.filmPolicy,
           },

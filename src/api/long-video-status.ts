@@ -140,6 +140,12 @@ export const SegmentFailureReason = {
    * lost is rendered again first. On a segment whose own hand-off was lost, its record says so.
    */
   HandoffLost: "HandoffLost",
+  /**
+   * A warm attempt (docs/adr/0026) ended without rendering: its predecessor's hand-off never came in time (exit
+   * code 6), or it consumed another hand-off than its predecessor's recorded one. Not counted: the segment starts
+   * again from the recorded hand-off.
+   */
+  HandoffWait: "HandoffWait",
 } as const;
 export type SegmentFailureReason = (typeof SegmentFailureReason)[keyof typeof SegmentFailureReason];
 
@@ -178,6 +184,30 @@ export const segmentRecordSchema = z.strictObject({
     description:
       "Times this segment's hand-off was found missing or corrupt after it succeeded, each time rendered again.",
   }),
+  inputFrom: z
+    .string()
+    .max(64)
+    .regex(/^segments\/\d+\/[0-9a-f]+-\d+$/)
+    .exactOptional()
+    .meta({
+      description:
+        "Warm start: the predecessor attempt's directory the latest attempt was started after, before that attempt had committed its hand-off; it waited for the hand-off on the workspace.",
+    }),
+  phases: z
+    .strictObject({
+      ready: z.number().min(0).max(1e6).exactOptional(),
+      wait: z.number().min(0).max(1e6).exactOptional(),
+      denoise: z.number().min(0).max(1e6).exactOptional(),
+      decode: z.number().min(0).max(1e6).exactOptional(),
+      encode: z.number().min(0).max(1e6).exactOptional(),
+    })
+    .exactOptional()
+    .meta({
+      description:
+        "Seconds the latest attempt spent from its process start to models loaded (ready), waiting for its predecessor's hand-off, denoising, decoding and encoding, as the worker reported them.",
+    }),
+  committedAt: timestamp.exactOptional().meta({ description: "When the segment committed its hand-off." }),
+  denoiseStartedAt: timestamp.exactOptional().meta({ description: "When the segment started denoising." }),
 });
 
 /** What the probe Job read from a film's audio and skeleton video, before the film was planned. */

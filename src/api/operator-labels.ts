@@ -36,6 +36,11 @@ export const operatorAnnotations = {
   memoryLimit: "longvideo.dev/memory-limit",
   /** A key of the placement and resources the Job's pod template was made with. */
   podTemplate: "longvideo.dev/pod-template",
+  /**
+   * A warm Job's predecessor attempt directory (LV_INPUT_FROM, docs/adr/0026): it consumes whatever that attempt
+   * commits, so its input digest is "" until the predecessor's is known.
+   */
+  inputFrom: "longvideo.dev/input-from",
 } as const;
 
 /** Held on every film so deletion can honour the workspace retention policy before the film disappears. */

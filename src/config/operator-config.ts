@@ -45,6 +45,8 @@ const environmentSchema = z.object({
     .default("[]")
     .transform((text, ctx) => jsonOf(text, ctx, z.array(tolerationSchema))),
   LV_MODEL_CACHE_CLAIM: z.string().default(""),
+  LV_WARM_START_MAX_LEAD_SECONDS: z.coerce.number().min(0).max(86_400).default(600),
+  LV_WARM_START_MARGIN_SECONDS: z.coerce.number().min(0).max(3600).default(5),
   LV_FILM_POLICY: z
     .string()
     .default("{}")
@@ -120,6 +122,11 @@ export interface OperatorConfig {
   readonly defaultNodeSelector: Readonly<Record<string, string>>;
   readonly defaultTolerations: readonly Toleration[];
   readonly modelCacheClaim: string;
+  /**
+   * Warm start (the chart's `warmStart`, docs/adr/0026): how far ahead of its predecessor's expected hand-off a
+   * segment may be started (0: never; every hand-off is serial), and the margin added to the learned lead time.
+   */
+  readonly warmStart: { readonly maxLeadMs: number; readonly marginMs: number };
   /** What films may ask for (the chart's `filmPolicy`); unset, the safe defaults of `film-policy.ts`. */
   readonly filmPolicy: OperatorFilmPolicy;
   /** Where segment pods may fetch a url reference image from (the chart's `fetch`): their LV_FETCH_POLICY. */
@@ -168,6 +175,10 @@ export function operatorConfig(
       defaultNodeSelector: env.LV_DEFAULT_NODE_SELECTOR,
       defaultTolerations: env.LV_DEFAULT_TOLERATIONS,
       modelCacheClaim: env.LV_MODEL_CACHE_CLAIM,
+      warmStart: {
+        maxLeadMs: env.LV_WARM_START_MAX_LEAD_SECONDS * 1000,
+        marginMs: env.LV_WARM_START_MARGIN_SECONDS * 1000,
+      },
       filmPolicy: env.LV_FILM_POLICY,
       fetchPolicy: env.LV_FETCH_POLICY,
       watchNamespaces: env.LV_WATCH_NAMESPACES,

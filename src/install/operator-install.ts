@@ -224,6 +224,8 @@ export const operatorInstall: OperatorInstall = {
     // Keys in Helm's toJson order (sorted), so the value reads the same as the chart's.
     { name: "LV_DEFAULT_TOLERATIONS", value: '[{"effect":"NoSchedule","key":"nvidia.com/gpu","operator":"Exists"}]' },
     { name: "LV_MODEL_CACHE_CLAIM", value: "" },
+    { name: "LV_WARM_START_MAX_LEAD_SECONDS", value: "600" },
+    { name: "LV_WARM_START_MARGIN_SECONDS", value: "5" },
     // The safe default policy: what the chart's values.yaml sets (a tool test holds the two equal).
     { name: "LV_FILM_POLICY", value: canonicalJson(defaultOperatorFilmPolicy) },
     // Nothing allowed, no cluster ranges known (the chart's values ask the platform team for them), the

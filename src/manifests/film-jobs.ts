@@ -52,11 +52,16 @@ export function segmentJob(
       [operatorAnnotations.workspaceUid]: action.workspaceUid,
       [operatorAnnotations.memoryLimit]: intent.segmentResources.memory.limit,
       [operatorAnnotations.podTemplate]: podTemplateKey(intent),
+      ...(action.inputFrom === undefined ? {} : { [operatorAnnotations.inputFrom]: action.inputFrom }),
     },
     args: ["segment"],
     env: {
       ...segment.env,
       LV_INPUT_DIGEST: action.inputDigest,
+      // A warm pod waits for its predecessor's hand-off for as long as one attempt may take.
+      ...(action.inputFrom === undefined
+        ? {}
+        : { LV_INPUT_FROM: action.inputFrom, LV_WAIT_SECONDS: String(intent.deadlineSeconds) }),
       LV_ATTEMPT: String(action.attempt),
       LV_FETCH_POLICY: referenceFetchPolicyJson(runtime.fetchPolicy),
     },

@@ -14,6 +14,7 @@ import type {
   SegmentRecord,
 } from "./film-snapshot.ts";
 import { concatJobName, segmentJobName } from "./object-names.ts";
+import { attemptDir } from "../api/runtime-contract.ts";
 import { maxUncountedAttempts } from "./segment-record.ts";
 import { podTemplateKey } from "./pod-template-key.ts";
 
@@ -1192,5 +1193,127 @@ describe("decide: chains from keyframes", () => {
     );
     const status = statusOf(decisionEffects(decision));
     expect(status.segments?.find((r) => r.index === 1)?.state).toBe("Succeeded");
+  });
+});
+
+describe("decide: warm start", () => {
+  const warm = { maxLeadMs: 600_000, marginMs: 5_000 };
+  const warmIntent = (overrides: Partial<FilmIntent> = {}) => intent({ warm, ...overrides });
+  // Segment 0 rendered in 20 s: ready 6 s after its process started, denoising 10 s to its commit.
+  const timed = (record: SegmentRecord): SegmentRecord => ({
+    ...record,
+    phases: { ready: 6, wait: 0, denoise: 9, decode: 1, encode: 2 },
+    denoiseStartedAt: at(200),
+    committedAt: at(190),
+  });
+  const zero = timed(succeeded(0, "", "sha256:l0"));
+  /** Segment 1 running, its pod started `secondsAgo`. */
+  const runningOne = (secondsAgo: number) => {
+    const job = jobFor(1, "sha256:l0", 0);
+    return { job, pod: { ...podFor(job), startedAt: at(secondsAgo) } };
+  };
+  const followed = attemptDir(1, "h1", "sha256:l0", 0);
+  const warmJob = (finished?: "Succeeded" | "Failed"): ObservedJob => {
+    const name = segmentJobName(film, 2, "h2", `from:${followed}`, 0);
+    return { ...jobFor(2, "", 0, finished), name, uid: `uid-${name}`, inputFrom: followed };
+  };
+
+  it("starts the next segment while the running one renders, when its lead time has come", () => {
+    // Expected commit: started 14 s ago + 6 s ready + 10 s work = in 2 s; lead 6 s + 5 s margin: start now.
+    const one = runningOne(14);
+    const decision = decide(
+      snapshot({ intent: warmIntent(), status: { segments: [zero] }, jobs: [one.job], pods: [one.pod] }),
+    );
+    const create = decision.then.find((a) => a.kind === "createSegmentJob");
+    expect(create).toMatchObject({ segment: { index: 2 }, attempt: 0, inputDigest: "", inputFrom: followed });
+    expect(create?.kind === "createSegmentJob" && create.name).toBe(warmJob().name);
+    expect(decision.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
+  });
+
+  it("waits for the lead time, and asks to be woken then", () => {
+    // Expected commit in 16 s; lead 11 s: start in 5 s.
+    const one = runningOne(0);
+    const decision = decide(
+      snapshot({ intent: warmIntent(), status: { segments: [zero] }, jobs: [one.job], pods: [one.pod] }),
+    );
+    expect(created(decisionEffects(decision))).toEqual([]);
+    expect(decision.requeueAfterMs).toBe(5_000);
+  });
+
+  it("stays serial without what it learns from (a film's first hand-off, kwok's pods) and when turned off", () => {
+    const one = runningOne(60);
+    const untimed = succeeded(0, "", "sha256:l0");
+    for (const input of [
+      snapshot({ intent: warmIntent(), status: { segments: [untimed] }, jobs: [one.job], pods: [one.pod] }),
+      snapshot({ intent: intent(), status: { segments: [zero] }, jobs: [one.job], pods: [one.pod] }),
+      snapshot({
+        intent: warmIntent({ suspend: true }),
+        status: { segments: [zero] },
+        jobs: [one.job],
+        pods: [one.pod],
+      }),
+    ]) {
+      expect(created(decisionEffects(decide(input)))).toEqual([]);
+    }
+  });
+
+  it("keeps a waiting warm pod while the attempt it follows runs, and deletes it once that attempt failed", () => {
+    const one = runningOne(14);
+    const kept = decide(
+      snapshot({
+        intent: warmIntent(),
+        status: { segments: [zero] },
+        jobs: [one.job, warmJob()],
+        pods: [one.pod, podFor(warmJob())],
+      }),
+    );
+    expect(kept.then.filter((a) => a.kind === "deleteJob" || a.kind === "createSegmentJob")).toEqual([]);
+    const failed = jobFor(1, "sha256:l0", 0, "Failed");
+    const dropped = decide(
+      snapshot({
+        intent: warmIntent(),
+        status: { segments: [zero] },
+        jobs: [failed, warmJob()],
+        pods: [podFor(failed, '{"error":"CUDA error"}', 1), podFor(warmJob())],
+      }),
+    );
+    expect(dropped.then).toContainEqual(expect.objectContaining({ kind: "deleteJob", name: warmJob().name }));
+  });
+
+  it("takes the warm attempt as the next segment's once its predecessor succeeded, consuming the recorded output", () => {
+    const one = jobFor(1, "sha256:l0", 0, "Succeeded");
+    const decision = decide(
+      snapshot({
+        intent: warmIntent(),
+        status: { segments: [zero] },
+        jobs: [one, warmJob()],
+        pods: [podFor(one, '{"latentsDigest":"sha256:l1"}'), podFor(warmJob())],
+      }),
+    );
+    expect(created(decisionEffects(decision))).toEqual([]);
+    const record = statusOf(decisionEffects(decision)).segments?.find((r) => r.index === 2);
+    expect(record).toMatchObject({ state: "Running", inputDigest: "sha256:l1", inputFrom: followed, attempt: 0 });
+  });
+
+  it("renders again, serially and uncounted, a warm attempt that consumed another hand-off or waited in vain", () => {
+    const one = jobFor(1, "sha256:l0", 0, "Succeeded");
+    const base = [zero, succeeded(1, "sha256:l0", "sha256:l1")];
+    const ended = (message: string, exitCode?: number) =>
+      decide(
+        snapshot({
+          intent: warmIntent(),
+          status: { segments: base },
+          jobs: [one, warmJob(exitCode === undefined ? "Succeeded" : "Failed")],
+          pods: [podFor(one, '{"latentsDigest":"sha256:l1"}'), podFor(warmJob("Succeeded"), message, exitCode)],
+        }),
+      );
+    for (const decision of [
+      ended('{"latentsDigest":"sha256:l2","inputDigest":"sha256:other"}'),
+      ended('{"error":"no hand-off in 3600 s"}', 6),
+    ]) {
+      const record = statusOf(decisionEffects(decision)).segments?.find((r) => r.index === 2);
+      expect(record).toMatchObject({ state: "Retrying", reason: "HandoffWait", failures: 0 });
+      expect(created(decisionEffects(decision))).toEqual([{ index: 2, attempt: 1, input: "sha256:l1" }]);
+    }
   });
 });

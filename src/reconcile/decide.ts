@@ -33,9 +33,10 @@ import type { SegmentProgress } from "./segment-progress.ts";
 import { segmentStep } from "./segment-step.ts";
 import { workspaceScope } from "./workspace-scope.ts";
 import { outdatedJobs } from "./pod-template-key.ts";
+import { warmStep, withWarmInputs } from "./warm-start.ts";
 
 export function decide(observed: FilmSnapshot): Decision {
-  const snapshot = withPodOutcomes(observed);
+  const snapshot = withWarmInputs(withPodOutcomes(observed));
   if (snapshot.film.deleting) return deletionDecision(snapshot);
   const finalizer: SetupAction[] = snapshot.film.finalizers.includes(filmFinalizer) ? [] : [{ kind: "addFinalizer" }];
   if (!snapshot.intent.ok) {
@@ -146,7 +147,12 @@ function nextStep(snapshot: FilmSnapshot, intent: FilmIntent, progress: SegmentP
     const segment = chain.first + chain.valid <= chain.last ? intent.segments[chain.first + chain.valid] : undefined;
     return segment ? [segmentStep(snapshot, intent, progress, segment, chain.nextInput)] : [];
   });
-  if (open.length > 0) return chainSteps(open, intent.parallelism);
+  if (open.length > 0) {
+    const steps = chainSteps(open, intent.parallelism);
+    // A warm successor holds a GPU of its own beside the parallelism, for its overlap only (docs/adr/0026).
+    const warm = steps.failure ? [] : progress.chains.map((chain) => warmStep(snapshot, intent, progress, chain));
+    return warm.length === 0 ? steps : mergedSteps([steps, ...warm]);
+  }
   if (snapshot.film.status.output?.hash === intent.concat.hash) return idleStep;
   return concatStep(snapshot, intent, finalDigests(progress.chains));
 }
@@ -167,11 +173,18 @@ function chainSteps(steps: readonly ConcatStep[], parallelism: number): ConcatSt
     inFlight++;
     return true;
   });
+  const merged = mergedSteps(taken);
+  return failure ? { ...merged, failure } : merged;
+}
+
+/** Steps as one: every wanted job and action, the earliest requeue, and the first failure. */
+function mergedSteps(steps: readonly ConcatStep[]): ConcatStep {
   let requeueAfterMs: number | undefined;
-  for (const step of taken) requeueAfterMs = earliest(requeueAfterMs, step.requeueAfterMs);
+  for (const step of steps) requeueAfterMs = earliest(requeueAfterMs, step.requeueAfterMs);
+  const failure = steps.find((step) => step.failure)?.failure;
   return {
-    wanted: taken.flatMap((step) => step.wanted),
-    then: taken.flatMap((step) => step.then),
+    wanted: steps.flatMap((step) => step.wanted),
+    then: steps.flatMap((step) => step.then),
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
     ...(failure ? { failure } : {}),
   };

@@ -29,6 +29,7 @@ import type {
   ProbeIntent,
   ReferenceVolume,
   RuntimeEnv,
+  WarmStart,
   WorkspaceIntent,
 } from "./film-snapshot.ts";
 import { workspaceClaimName } from "./object-names.ts";
@@ -46,6 +47,8 @@ export interface IntentDefaults {
   readonly checkModelCache: boolean;
   /** The backend of films that name none. */
   readonly backend: Backend;
+  /** Warm start's limits (docs/adr/0026); absent: every hand-off is serial. */
+  readonly warmStart?: WarmStart;
   /** What films may ask for, by namespace. */
   readonly policy: OperatorFilmPolicy;
 }
@@ -68,6 +71,7 @@ export function filmIntent(film: IntentFilm, defaults: IntentDefaults): IntentRe
     segments: plan.segments.map((segment) => plannedSegment(segment, shared, spec)),
     chains: plan.chains.map((chain) => ({ first: chain.firstSegment, last: chain.lastSegment })),
     parallelism: spec.render.parallelism,
+    ...(defaults.warmStart ? { warm: defaults.warmStart } : {}),
     suspend: spec.suspend,
     retry: {
       limit: spec.retry.limit,

@@ -69,6 +69,11 @@ export interface FilmIntent {
   readonly chains: readonly { readonly first: number; readonly last: number }[];
   /** Segment Jobs of the film that may run at once (spec.render.parallelism). */
   readonly parallelism: number;
+  /**
+   * Warm start (docs/adr/0026): how far ahead of its predecessor's expected hand-off a segment may be started, and
+   * the margin added to the learned lead time; absent when the operator's configuration turns it off.
+   */
+  readonly warm?: WarmStart;
   readonly suspend: boolean;
   readonly retry: RetryPolicy;
   readonly placement: GpuPlacement;
@@ -93,6 +98,14 @@ export interface FilmIntent {
     /** The volume holding the film's audio track, when it is one (a url is fetched by the runtime). */
     readonly audioVolume?: ReferenceVolume;
   };
+}
+
+/** The operator's warm start settings, as a film's intent carries them. */
+export interface WarmStart {
+  /** The most time a successor may be started ahead of its predecessor's expected hand-off. */
+  readonly maxLeadMs: number;
+  /** Added to the lead learned from the film's segments (pod start, imports, model load). */
+  readonly marginMs: number;
 }
 
 /** Where a film's reference image lives, when it is a volume the render pods mount. */
@@ -166,8 +179,13 @@ export interface ObservedJob {
   readonly segment: number;
   /** The plan hash of the segment it renders (for the concat job, the film's concat hash). */
   readonly hash: string;
-  /** The latent digest it was told to consume; with the hash it identifies what the job renders. */
+  /**
+   * The latent digest it consumes; with the hash it identifies what the job renders. A warm Job's is its
+   * predecessor's output once that is known (resolved from `inputFrom`), "" until then.
+   */
   readonly inputDigest: string;
+  /** A warm Job's predecessor attempt directory (LV_INPUT_FROM), whose committed hand-off it waits for. */
+  readonly inputFrom?: string;
   readonly attempt: number;
   readonly createdAt: string;
   readonly finished: "Succeeded" | "Failed" | undefined;
@@ -285,7 +303,10 @@ export type FollowUpAction =
       readonly kind: "createSegmentJob";
       readonly segment: PlannedSegment;
       readonly attempt: number;
+      /** "" for a chain's start, and for a warm Job, which is given `inputFrom` instead. */
       readonly inputDigest: string;
+      /** Warm start: the predecessor attempt's directory whose hand-off the pod waits for (docs/adr/0026). */
+      readonly inputFrom?: string;
       readonly name: string;
       /** The workspace claim the pod will use. */
       readonly workspaceUid: string;

@@ -39,6 +39,7 @@ export function observedJob(job: JobObject): ObservedJob | undefined {
     segment: kind === "segment" ? Number(labels[operatorLabels.segment] ?? -1) : -1,
     hash: annotations[operatorAnnotations.hash] ?? "",
     inputDigest: annotations[operatorAnnotations.inputDigest] ?? "",
+    ...(annotations[operatorAnnotations.inputFrom] ? { inputFrom: annotations[operatorAnnotations.inputFrom] } : {}),
     attempt: Number(labels[operatorLabels.attempt] ?? 0),
     createdAt: job.metadata.creationTimestamp ?? new Date(0).toISOString(),
     ...recordedOnJob(annotations),

@@ -18,7 +18,7 @@ export function segmentRecord(
   const base = runningRecord(job, pod, prior, segment);
   if (!job.finished) return running(job, pod, prior) ? base : { ...base, state: "Pending" };
   const finishTime = pod?.finishedAt ?? base.startTime ?? job.createdAt;
-  if (job.finished === "Succeeded") return succeededRecord(base, finishTime, pod);
+  if (job.finished === "Succeeded") return succeededRecord(base, finishTime, pod, job.inputDigest);
   const reason = countedReason(failureReason(job, pod), segment.index, job.attempt);
   return failedRecord(base, finishTime, failureMessage(job, pod), reason, pod?.exitCode);
 }
@@ -48,6 +48,7 @@ function runningRecord(
     state: "Running",
     hash: segment.hash,
     inputDigest: job.inputDigest,
+    ...(job.inputFrom === undefined ? {} : { inputFrom: job.inputFrom }),
     ...nodeOf(pod, prior),
     startTime: pod?.startedAt ?? job.createdAt,
     ...evictionsOf(job, prior),
@@ -68,6 +69,7 @@ export function failureReason(job: ObservedJob, pod: ObservedPod | undefined): S
   if (pod?.disruption !== undefined) return SegmentFailureReason.Disrupted;
   if (pod?.exitCode === exitCodes.badInput) return SegmentFailureReason.BadInput;
   if (pod?.exitCode === exitCodes.handoff) return SegmentFailureReason.HandoffLost;
+  if (pod?.exitCode === exitCodes.waited) return SegmentFailureReason.HandoffWait;
   if (pod?.reason === "OOMKilled" || pod?.exitCode === exitCodes.outOfMemory) return SegmentFailureReason.OOMKilled;
   return SegmentFailureReason.Failed;
 }
@@ -76,6 +78,7 @@ export function failureReason(job: ObservedJob, pod: ObservedPod | undefined): S
 const uncountedReasons: ReadonlySet<string> = new Set([
   SegmentFailureReason.Disrupted,
   SegmentFailureReason.HandoffLost,
+  SegmentFailureReason.HandoffWait,
 ]);
 
 /**
@@ -153,11 +156,22 @@ function nodeOf(pod: ObservedPod | undefined, prior: SegmentRecord | undefined):
   return node ? { node } : {};
 }
 
-function succeededRecord(base: SegmentRecord, finishTime: string, pod: ObservedPod | undefined): SegmentRecord {
+function succeededRecord(
+  base: SegmentRecord,
+  finishTime: string,
+  pod: ObservedPod | undefined,
+  inputDigest: string,
+): SegmentRecord {
   const result = segmentResult(pod?.terminationMessage);
   if (!result?.outputDigest) {
     const message = "the render pod succeeded but left no result (latents digest) in its termination message";
     return failedRecord(base, finishTime, message, SegmentFailureReason.Failed);
+  }
+  // A warm attempt consumed what its predecessor committed: only that digest, the recorded one, keeps the chain
+  // verified. (kwok's imitation of the runtime reports none.)
+  if (base.inputFrom !== undefined && result.inputDigest !== undefined && result.inputDigest !== inputDigest) {
+    const message = `the warm attempt consumed ${result.inputDigest}, not its predecessor's recorded ${inputDigest}: rendered again from the recorded hand-off`;
+    return failedRecord(base, finishTime, message, SegmentFailureReason.HandoffWait);
   }
   return {
     ...base,
@@ -165,6 +179,9 @@ function succeededRecord(base: SegmentRecord, finishTime: string, pod: ObservedP
     finishTime,
     outputDigest: result.outputDigest,
     ...(result.frames === undefined ? {} : { frames: result.frames }),
+    ...(result.phases === undefined ? {} : { phases: result.phases }),
+    ...(result.committedAt === undefined ? {} : { committedAt: result.committedAt }),
+    ...(result.denoiseStartedAt === undefined ? {} : { denoiseStartedAt: result.denoiseStartedAt }),
   };
 }
 

@@ -17,7 +17,16 @@ export interface SegmentResult {
   readonly missingSegment?: number;
   /** A concatenation's contact sheet (one poster frame per segment), when it wrote one. */
   readonly contactSheet?: string;
+  /** Seconds per phase of the render (docs/adr/0026): ready, wait, denoise, decode, encode. */
+  readonly phases?: Readonly<Partial<Record<PhaseName, number>>>;
+  /** When it committed its hand-off, and when it started denoising (ISO 8601). */
+  readonly committedAt?: string;
+  readonly denoiseStartedAt?: string;
 }
+
+/** The phases a worker reports, in the order they run. */
+export const phaseNames = ["ready", "wait", "denoise", "decode", "encode"] as const;
+export type PhaseName = (typeof phaseNames)[number];
 
 /** A field some termination message of the contract carries. */
 type TerminationField = (typeof terminationMessage)[keyof Omit<typeof terminationMessage, "maxBytes">][number];
@@ -31,6 +40,9 @@ export const resultFields = {
   error: "error",
   missingSegment: "missingSegment",
   contactSheet: "contactSheet",
+  phases: "phases",
+  committedAt: "committedAt",
+  denoiseStartedAt: "denoiseStartedAt",
 } as const satisfies Record<keyof SegmentResult, TerminationField>;
 
 /** Kubernetes keeps the first 4096 bytes; a stray message is quoted shorter still. */
@@ -60,7 +72,33 @@ export function segmentResult(message: string | undefined): SegmentResult | unde
   if (missing !== undefined && Number.isInteger(missing)) result.missingSegment = missing;
   const sheet = stringField(fields[resultFields.contactSheet]);
   if (sheet !== undefined) result.contactSheet = sheet;
+  const phases = phasesField(fields[resultFields.phases]);
+  if (phases !== undefined) result.phases = phases;
+  const committed = instantField(fields[resultFields.committedAt]);
+  if (committed !== undefined) result.committedAt = committed;
+  const denoising = instantField(fields[resultFields.denoiseStartedAt]);
+  if (denoising !== undefined) result.denoiseStartedAt = denoising;
   return result;
+}
+
+/** The phases a message reports, each a finite non-negative number; none when it reports none. */
+function phasesField(value: unknown): Partial<Record<PhaseName, number>> | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const reported = value as Record<string, unknown>;
+  const phases: Partial<Record<PhaseName, number>> = {};
+  for (const name of phaseNames) {
+    const seconds = numberField(reported[name]);
+    if (seconds !== undefined && seconds >= 0) phases[name] = Math.round(seconds * 1000) / 1000;
+  }
+  return Object.keys(phases).length === 0 ? undefined : phases;
+}
+
+/** An ISO 8601 instant, normalised as the API's timestamps are written; none when it does not parse. */
+function instantField(value: unknown): string | undefined {
+  const text = stringField(value);
+  if (text === undefined) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
 
 function jsonObject(text: string): Record<string, unknown> | undefined {

@@ -1,0 +1,161 @@
+/**
+ * Warm start (docs/adr/0026): a chain's next segment is started while the segment before it still renders, early
+ * enough that its pod start and model load end about when the predecessor commits its hand-off. The warm pod is
+ * told which attempt it follows (LV_INPUT_FROM), not which digest, and waits on the workspace for that attempt's
+ * commit. Pure.
+ *
+ * The operator stays the authority. A warm Job is wanted only while the attempt it follows runs; once that attempt
+ * succeeded, the warm Job is the attempt at the segment with the predecessor's recorded output as its input
+ * ({@link withWarmInputs}), and the segment step treats it as any other. Anything else (the predecessor failed,
+ * retried, lost; a suspend; an edit) leaves it unwanted, and the reconciler deletes it.
+ */
+import { attemptDir } from "../api/runtime-contract.ts";
+import type { FilmStep } from "./film-step.ts";
+import { idleStep } from "./film-step.ts";
+import type {
+  FilmIntent,
+  FilmSnapshot,
+  ObservedJob,
+  PlannedSegment,
+  SegmentRecord,
+  WarmStart,
+} from "./film-snapshot.ts";
+import { EventReason } from "./film-conditions.ts";
+import { segmentJobName } from "./object-names.ts";
+import { latestPod, latestSegmentJob } from "./owned-jobs.ts";
+import { segmentResult } from "./segment-result.ts";
+import type { ChainProgress, SegmentProgress } from "./segment-progress.ts";
+
+/** The key a warm attempt's directory and Job name use in place of an input digest. */
+export function warmInputKey(inputFrom: string): string {
+  return `from:${inputFrom}`;
+}
+
+/** The directory an attempt writes, relative to the workspace (a warm one keyed by what it follows). */
+export function jobAttemptDir(job: ObservedJob): string {
+  const input = job.inputFrom === undefined ? job.inputDigest : warmInputKey(job.inputFrom);
+  return attemptDir(job.segment, job.hash, input, job.attempt);
+}
+
+/**
+ * The snapshot with each warm Job whose predecessor attempt succeeded given that attempt's output as its input
+ * digest: from then on it is simply the attempt at its segment for that input. A warm Job whose predecessor has
+ * not succeeded keeps "" (it waits).
+ */
+export function withWarmInputs(snapshot: FilmSnapshot): FilmSnapshot {
+  if (!snapshot.jobs.some((job) => job.inputFrom !== undefined)) return snapshot;
+  const byDir = new Map(snapshot.jobs.filter((j) => j.kind === "segment").map((j) => [jobAttemptDir(j), j]));
+  return {
+    ...snapshot,
+    jobs: snapshot.jobs.map((job) => {
+      if (job.inputFrom === undefined) return job;
+      const predecessor = byDir.get(job.inputFrom);
+      if (predecessor?.finished !== "Succeeded") return job;
+      const output = segmentResult(latestPod(snapshot.pods, predecessor)?.terminationMessage)?.outputDigest;
+      return output === undefined ? job : { ...job, inputDigest: output };
+    }),
+  };
+}
+
+/** What the film's rendered segments say about timing: the lead a warm pod needs, and a clip's work. */
+interface LearnedTiming {
+  /** The longest recent process start to models loaded, in ms. */
+  readonly readyMs: number;
+  /** The mean denoise start to hand-off committed, in ms. */
+  readonly workMs: number;
+}
+
+/** Segments a film's timing is learned from: the latest that reported their phases. */
+const learnedFrom = 8;
+
+/**
+ * The timing the film's latest rendered segments reported, or none yet (the first hand-off is serial; kwok's
+ * imitation of the worker reports no phases, so its films stay serial).
+ */
+export function learnedTiming(records: readonly SegmentRecord[]): LearnedTiming | undefined {
+  const timed = records
+    .filter((r) => r.state === "Succeeded" && r.phases?.ready !== undefined && r.committedAt && r.denoiseStartedAt)
+    .sort((a, b) => (a.finishTime ?? "").localeCompare(b.finishTime ?? ""))
+    .slice(-learnedFrom);
+  if (timed.length === 0) return undefined;
+  const readyMs = Math.max(...timed.map((r) => (r.phases?.ready ?? 0) * 1000));
+  const work = timed.map((r) => Date.parse(r.committedAt ?? "") - Date.parse(r.denoiseStartedAt ?? ""));
+  const workMs = work.reduce((sum, ms) => sum + Math.max(0, ms), 0) / work.length;
+  return { readyMs, workMs };
+}
+
+/**
+ * The warm part of a chain's step: keep a warm successor of the running segment, or start one when its lead time
+ * has come, or wake up then. Nothing for a film without warm start, a suspended one, a chain whose running
+ * segment is its last, or a successor that has run before (its later attempts are serial: the attempt numbers of a
+ * warm Job must be its segment's first).
+ */
+export function warmStep(
+  snapshot: FilmSnapshot,
+  intent: FilmIntent,
+  progress: SegmentProgress,
+  chain: ChainProgress,
+): FilmStep {
+  const warm = intent.warm;
+  const current = intent.segments[chain.first + chain.valid];
+  const next = intent.segments[chain.first + chain.valid + 1];
+  if (!warm || intent.suspend || !current || !next || next.index > chain.last) return idleStep;
+  const running = runningAttempt(snapshot, current, chain.nextInput);
+  if (!running) return idleStep;
+  const follows = jobAttemptDir(running.job);
+  const existing = snapshot.jobs.find(
+    (j) => j.kind === "segment" && j.segment === next.index && j.inputFrom === follows && !j.deleting,
+  );
+  if (existing) return { wanted: existing.finished ? [] : [existing.name], then: [] };
+  if (snapshot.jobs.some((j) => j.kind === "segment" && j.segment === next.index && j.hash === next.hash)) {
+    return idleStep;
+  }
+  const timing = learnedTiming(progress.records);
+  if (!timing) return idleStep;
+  const startAt = warmStartAt(warm, timing, running.startedAt, predecessorCommit(progress, current));
+  const waitMs = startAt - snapshot.now.getTime();
+  if (waitMs > 0) return { ...idleStep, requeueAfterMs: waitMs };
+  return startWarm(snapshot, next, current, follows);
+}
+
+/** The segment's attempt whose pod runs now, and since when; none while it waits for a node or has ended. */
+function runningAttempt(
+  snapshot: FilmSnapshot,
+  segment: PlannedSegment,
+  inputDigest: string,
+): { readonly job: ObservedJob; readonly startedAt: number } | undefined {
+  const job = latestSegmentJob(snapshot.jobs, segment, inputDigest);
+  const pod = job && !job.finished ? latestPod(snapshot.pods, job) : undefined;
+  if (!job || pod?.phase !== "Running" || pod.startedAt === undefined) return undefined;
+  return { job, startedAt: Date.parse(pod.startedAt) };
+}
+
+/** When the running segment's own predecessor committed the hand-off it waited for (a warm segment only). */
+function predecessorCommit(progress: SegmentProgress, current: PlannedSegment): number | undefined {
+  const before = progress.records.find((r) => r.index === current.index - 1);
+  return before?.committedAt === undefined ? undefined : Date.parse(before.committedAt);
+}
+
+/**
+ * When to start the successor: the running segment's expected commit (its denoising start, from its pod start plus
+ * the model load, or from its own predecessor's commit if later, plus a clip's work) less the lead (the model load
+ * plus the margin, at most the maximum lead).
+ */
+function warmStartAt(warm: WarmStart, timing: LearnedTiming, podStarted: number, inputCommitted?: number): number {
+  const denoising = Math.max(podStarted + timing.readyMs, inputCommitted ?? 0);
+  const lead = Math.min(timing.readyMs + warm.marginMs, warm.maxLeadMs);
+  return denoising + timing.workMs - lead;
+}
+
+function startWarm(snapshot: FilmSnapshot, next: PlannedSegment, current: PlannedSegment, follows: string): FilmStep {
+  const workspaceUid = snapshot.workspaceClaim?.uid ?? "";
+  const name = segmentJobName(snapshot.film, next.index, next.hash, warmInputKey(follows), 0, workspaceUid);
+  const message = `segment ${String(next.index)} started warm (${name}): it loads while segment ${String(current.index)} renders, and consumes the hand-off ${follows} commits`;
+  return {
+    wanted: [name],
+    then: [
+      { kind: "createSegmentJob", segment: next, attempt: 0, inputDigest: "", inputFrom: follows, name, workspaceUid },
+      { kind: "event", type: "Normal", reason: EventReason.SegmentStarted, message },
+    ],
+  };
+}
