@@ -20,6 +20,8 @@ export interface FilmControllerObserver {
   ): void;
   /** A successor's job was created this long after its predecessor was first seen to end. */
   handedOff(seconds: number): void;
+  /** A hand-off's gap as the workers measured it: predecessor's commit to successor's denoising (docs/adr/0026). */
+  handoffGap(mode: "warm" | "serial", seconds: number): void;
   /** How many films are in each phase now. */
   filmsByPhase(counts: ReadonlyMap<FilmPhase, number>): void;
   /** Every film's progress now (its status.progress): the films gone since the last call are no longer listed. */

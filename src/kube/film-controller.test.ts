@@ -37,6 +37,7 @@ function controller(watch: Pick<FilmControllerOptions, "watchNamespaces" | "watc
         reconciled: nothing,
         segmentEnded: nothing,
         handedOff: nothing,
+        handoffGap: nothing,
         filmsByPhase: nothing,
         filmProgress: nothing,
       },

@@ -378,6 +378,7 @@ export class FilmController {
         resource: intent?.placement.resourceName ?? "unknown",
         count: intent?.placement.count ?? 0,
       });
+      if (ended.gap) this.#observer.handoffGap(ended.gap.mode, ended.gap.seconds);
     }
     if (done.includes("createSegmentJob") || done.includes("createConcatJob")) {
       const from = decision.facts.handoffFrom;

@@ -25,6 +25,7 @@ export class OperatorMetrics {
   readonly segments: Counter<"result">;
   readonly segmentDuration: Histogram<"backend">;
   readonly handoffLatency: Histogram;
+  readonly handoffGap: Histogram<"mode">;
   readonly films: Gauge<"phase">;
   readonly gpuSeconds: Counter<"resource">;
   /** Per film: segments rendered and planned, the dashboard's per-film progress. */
@@ -110,6 +111,7 @@ export class OperatorMetrics {
     this.segments = domain.segments;
     this.segmentDuration = domain.segmentDuration;
     this.handoffLatency = domain.handoffLatency;
+    this.handoffGap = domain.handoffGap;
     this.films = domain.films;
     this.filmSegmentsRendered = domain.filmSegmentsRendered;
     this.filmSegmentsPlanned = domain.filmSegmentsPlanned;
@@ -148,6 +150,9 @@ export class OperatorMetrics {
       },
       handedOff: (seconds) => {
         this.handoffLatency.observe(seconds);
+      },
+      handoffGap: (mode, seconds) => {
+        this.handoffGap.observe({ mode }, seconds);
       },
       filmsByPhase: (counts) => {
         for (const [phase, count] of counts) this.films.set({ phase }, count);
@@ -208,6 +213,13 @@ function domainMetrics(registers: Registry[]) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
+  const handoffGap = new Histogram<"mode">({
+    name: "longvideo_handoff_gap_seconds",
+    help: "Time from a segment committing its hand-off to its successor starting to denoise it, as the workers report them; mode warm when the successor was started before the commit",
+    labelNames: ["mode"],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers,
+  });
   const films = new Gauge<"phase">({
     name: "longvideo_films",
     help: "LongVideos by phase",
@@ -232,5 +244,14 @@ function domainMetrics(registers: Registry[]) {
     labelNames: ["namespace", "name"],
     registers,
   });
-  return { segments, segmentDuration, handoffLatency, films, gpuSeconds, filmSegmentsRendered, filmSegmentsPlanned };
+  return {
+    segments,
+    segmentDuration,
+    handoffLatency,
+    handoffGap,
+    films,
+    gpuSeconds,
+    filmSegmentsRendered,
+    filmSegmentsPlanned,
+  };
 }

@@ -1295,6 +1295,36 @@ describe("decide: warm start", () => {
     expect(record).toMatchObject({ state: "Running", inputDigest: "sha256:l1", inputFrom: followed, attempt: 0 });
   });
 
+  it("reports a warm hand-off's gap, from the predecessor's commit to the successor's denoising, for metrics", () => {
+    const one = { ...succeeded(1, "sha256:l0", "sha256:l1"), committedAt: at(30) };
+    const job = { ...warmJob("Succeeded"), inputDigest: "" };
+    const decision = decide(
+      snapshot({
+        intent: warmIntent(),
+        status: { segments: [zero, one] },
+        jobs: [jobFor(1, "sha256:l0", 0, "Succeeded"), job],
+        pods: [
+          podFor(jobFor(1, "sha256:l0", 0, "Succeeded"), '{"latentsDigest":"sha256:l1"}'),
+          podFor(
+            job,
+            JSON.stringify({
+              latentsDigest: "sha256:l2",
+              inputDigest: "sha256:l1",
+              committedAt: at(10),
+              denoiseStartedAt: new Date(Date.parse(at(30)) + 40).toISOString(),
+              phases: { ready: 5, wait: 12.5, denoise: 15, decode: 1, encode: 2 },
+            }),
+          ),
+        ],
+      }),
+    );
+    expect(decision.facts.segmentsEnded).toEqual([
+      { result: "succeeded", seconds: expect.any(Number) as number, gap: { seconds: 0.04, mode: "warm" } },
+    ]);
+    const record = statusOf(decisionEffects(decision)).segments?.find((r) => r.index === 2);
+    expect(record).toMatchObject({ state: "Succeeded", inputFrom: followed, phases: { wait: 12.5 } });
+  });
+
   it("renders again, serially and uncounted, a warm attempt that consumed another hand-off or waited in vain", () => {
     const one = jobFor(1, "sha256:l0", 0, "Succeeded");
     const base = [zero, succeeded(1, "sha256:l0", "sha256:l1")];

@@ -349,7 +349,15 @@ export type SegmentOutcome = "succeeded" | "failed" | "retried";
 
 /** Facts for metrics that only the decision knows (a segment's end is seen once, when it is recorded). */
 export interface DecisionFacts {
-  readonly segmentsEnded: readonly { readonly result: SegmentOutcome; readonly seconds: number }[];
+  readonly segmentsEnded: readonly {
+    readonly result: SegmentOutcome;
+    readonly seconds: number;
+    /**
+     * A succeeded segment's hand-off gap: from its predecessor committing the hand-off to its own denoising start,
+     * as both workers reported them; `warm` when it was started before that commit (docs/adr/0026).
+     */
+    readonly gap?: { readonly seconds: number; readonly mode: "warm" | "serial" };
+  }[];
   /**
    * The segment whose end the job created in this decision follows (segment i-1 for segment i, the last segment
    * for the concatenation), when one was created: where a hand-off's clock started.

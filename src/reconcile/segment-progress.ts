@@ -13,6 +13,7 @@ import { retryDelayMs } from "./attempt-policy.ts";
 import { latestPod, latestSegmentJob } from "./owned-jobs.ts";
 import { countedFailures, isFinal, recordSeconds, segmentRecord, willRetry } from "./segment-record.ts";
 import type {
+  DecisionFacts,
   FilmIntent,
   FilmSnapshot,
   FollowUpAction,
@@ -45,7 +46,7 @@ export interface SegmentProgress {
   /** Each chain's progress, in storyline order. */
   readonly chains: readonly ChainProgress[];
   /** Attempts whose end this snapshot shows for the first time, for metrics. */
-  readonly ended: readonly { readonly result: SegmentOutcome; readonly seconds: number }[];
+  readonly ended: DecisionFacts["segmentsEnded"];
   /** An event for each of those ends. */
   readonly events: readonly FollowUpAction[];
 }
@@ -54,7 +55,7 @@ export function segmentProgress(snapshot: FilmSnapshot, intent: FilmIntent): Seg
   const previous = new Map((snapshot.film.status.segments ?? []).map((r) => [r.index, r]));
   const lost = lostHandoffs(snapshot, intent);
   const records: SegmentRecord[] = [];
-  const ended: { result: SegmentOutcome; seconds: number }[] = [];
+  const ended: DecisionFacts["segmentsEnded"][number][] = [];
   const events: FollowUpAction[] = [];
   const chains: ChainProgress[] = [];
   for (const { first, last } of intent.chains) {
@@ -69,7 +70,8 @@ export function segmentProgress(snapshot: FilmSnapshot, intent: FilmIntent): Seg
         break;
       }
       if (found.newlyEnded) {
-        ended.push(outcomeOf(found.newlyEnded, intent));
+        const gap = handoffGap(records.at(-1), found.newlyEnded);
+        ended.push({ ...outcomeOf(found.newlyEnded, intent), ...(gap ? { gap } : {}) });
         events.push(endEvent(found.newlyEnded, intent));
       }
       if (found.record) records.push(found.record);
@@ -190,6 +192,22 @@ function handoffLost(
       message: `re-rendering from segment ${String(record.index)}: ${message}`,
     },
   };
+}
+
+/**
+ * The time between a predecessor committing its hand-off and its successor starting to denoise it, when both
+ * workers reported those instants (a chain's start has no predecessor in `before`'s place: it is another chain's).
+ */
+function handoffGap(
+  before: SegmentRecord | undefined,
+  record: SegmentRecord,
+): { readonly seconds: number; readonly mode: "warm" | "serial" } | undefined {
+  if (before?.index !== record.index - 1 || record.state !== "Succeeded" || (record.inputDigest ?? "") === "") {
+    return undefined;
+  }
+  if (before.committedAt === undefined || record.denoiseStartedAt === undefined) return undefined;
+  const seconds = (Date.parse(record.denoiseStartedAt) - Date.parse(before.committedAt)) / 1000;
+  return { seconds: Math.max(0, seconds), mode: record.inputFrom === undefined ? "serial" : "warm" };
 }
 
 /** Whether a job tells more than the record: a later attempt, or the end of the recorded one. */

@@ -323,6 +323,7 @@ describe("a reconcile in flight when leadership ends", () => {
           reconciled: () => undefined,
           segmentEnded: () => undefined,
           handedOff: () => undefined,
+          handoffGap: () => undefined,
           filmsByPhase: () => undefined,
           filmProgress: () => undefined,
         },
