@@ -37,6 +37,7 @@ describe("LongVideo spec defaults", () => {
         steps: 50,
         seed: 42,
         parallelism: 1,
+        warmStart: true,
       },
       gpu: { count: 1, resourceName: "nvidia.com/gpu" },
       storage: {

@@ -322,6 +322,16 @@ const renderSchema = celValidated(
             "Segment pods of this film that may render at once, each on its own spec.gpu.count GPUs: chains started " +
             "by keyframed scenes render in parallel up to this many. 1: one segment at a time.",
         }),
+      warmStart: z
+        .boolean()
+        .default(true)
+        .meta({
+          description:
+            "Start each segment's pod while the segment before it still renders, so that its model load overlaps the " +
+            "render and it starts denoising as soon as the hand-off is committed (docs/adr/0026). It holds a second " +
+            "GPU for the overlap; false renders strictly one segment after another. The operator's warmStart " +
+            "settings cap it (or turn it off for every film).",
+        }),
       audioGuidanceScale: z.number().min(1).max(20).exactOptional().meta({
         description: "Talk: audio classifier-free guidance (SVI's third pass per step); defaults to 5.0.",
       }),

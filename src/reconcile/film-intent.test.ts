@@ -398,6 +398,21 @@ describe("filmIntent", () => {
     expect(plain.intent.concat.hash).not.toBe(concat.hash);
   });
 
+  it("starts segments warm only when the operator allows it and the film does not turn it off", () => {
+    const warmOf = (render: Record<string, unknown>, operator: Partial<IntentDefaults>) => {
+      const result = filmIntent(
+        { name: "bay", namespace: "studio", spec: { ...spec, render: { backend: "animatic", ...render } } },
+        { ...defaults, ...operator },
+      );
+      if (!result.ok) throw new Error(JSON.stringify(result));
+      return result.intent.warm;
+    };
+    const limits = { maxLeadMs: 600_000, marginMs: 5_000 };
+    expect(warmOf({}, { warmStart: limits })).toEqual(limits);
+    expect(warmOf({ warmStart: false }, { warmStart: limits })).toBeUndefined();
+    expect(warmOf({}, {})).toBeUndefined();
+  });
+
   it("keeps workspace claim names within 63 characters", () => {
     expect(workspaceClaimName("x".repeat(63)).length).toBeLessThanOrEqual(63);
   });

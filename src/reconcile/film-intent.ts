@@ -71,7 +71,7 @@ export function filmIntent(film: IntentFilm, defaults: IntentDefaults): IntentRe
     segments: plan.segments.map((segment) => plannedSegment(segment, shared, spec)),
     chains: plan.chains.map((chain) => ({ first: chain.firstSegment, last: chain.lastSegment })),
     parallelism: spec.render.parallelism,
-    ...(defaults.warmStart ? { warm: defaults.warmStart } : {}),
+    ...(defaults.warmStart && spec.render.warmStart ? { warm: defaults.warmStart } : {}),
     suspend: spec.suspend,
     retry: {
       limit: spec.retry.limit,
