@@ -12,6 +12,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse } from "yaml";
 import { attemptDir } from "../../src/api/runtime-contract.ts";
+import { warmInputKey } from "../../src/reconcile/warm-start.ts";
 import { runtimePython } from "../../src/cli/render-command.ts";
 import { kubectl, run } from "../support/kubectl.ts";
 
@@ -136,10 +137,14 @@ export interface FilmView {
       readonly node?: string;
       readonly attempt?: number;
       readonly inputDigest?: string;
+      readonly inputFrom?: string;
       readonly outputDigest?: string;
       readonly frames?: number;
       readonly startTime?: string;
       readonly finishTime?: string;
+      readonly phases?: Readonly<Record<string, number>>;
+      readonly committedAt?: string;
+      readonly denoiseStartedAt?: string;
     }[];
     readonly startTime?: string;
     readonly completionTime?: string;
@@ -210,14 +215,22 @@ export function workspaceDirectory(namespace: string, claimName: string): string
 /**
  * The directory in `workspace` holding a segment's clip, poster, latents and result.json: the runtime contract's
  * `attemptDir()` of the attempt its status record names: its plan hash, the input digest it consumed ("" when the
- * record has none) and its attempt number. (A segment whose attempt reported an earlier attempt's result as reused
- * has its files in that earlier attempt's directory; these tests render every segment once.)
+ * record has none; a warm attempt's is keyed by the attempt it followed) and its attempt number. (A segment whose
+ * attempt reported an earlier attempt's result as reused has its files in that earlier attempt's directory; these
+ * tests render every segment once.)
  */
 export function segmentFilesDirectory(
   workspace: string,
-  record: { readonly index: number; readonly hash: string; readonly inputDigest?: string; readonly attempt?: number },
+  record: {
+    readonly index: number;
+    readonly hash: string;
+    readonly inputDigest?: string;
+    readonly inputFrom?: string;
+    readonly attempt?: number;
+  },
 ): string {
-  return path.join(workspace, attemptDir(record.index, record.hash, record.inputDigest ?? "", record.attempt ?? 0));
+  const input = record.inputFrom === undefined ? (record.inputDigest ?? "") : warmInputKey(record.inputFrom);
+  return path.join(workspace, attemptDir(record.index, record.hash, input, record.attempt ?? 0));
 }
 
 /** Copies the finished film and its contact sheet out of the workspace into `outDir`; returns their paths. */

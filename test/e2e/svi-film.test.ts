@@ -407,7 +407,8 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
         const record = segments[i];
         if (!record) throw new Error(`segment ${String(i)} has no status record`);
         const dir = segmentFilesDirectory(workspace, record);
-        const input = consumed[i] ?? "";
+        // A warm attempt (docs/adr/0026) is keyed by the attempt it followed instead of the digest it consumed.
+        const input = record.inputFrom === undefined ? (consumed[i] ?? "") : `from:${record.inputFrom}`;
         const key = createHash("sha256").update(`${planned.hash}|${input}`).digest("hex").slice(0, 16);
         expect(path.relative(workspace, dir)).toBe(`segments/${String(i)}/${key}-0`);
         for (const file of ["clip.mp4", "latents.safetensors", "poster.png", "result.json"]) {
