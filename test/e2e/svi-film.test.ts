@@ -12,8 +12,7 @@
  * operator exists, and it uninstalls its own in afterAll.
  */
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +32,7 @@ import {
   watchFilm,
   workspaceDirectory,
 } from "./film-demo.ts";
+import { buildTinyModelCache, modelCacheObjects, realNode } from "./tiny-model-cache.ts";
 import { longVideoSpecVerdict } from "../../src/api/long-video.ts";
 import type { Variant } from "../../src/api/variant-profiles.ts";
 import type { FilmView } from "./film-demo.ts";
@@ -41,7 +41,6 @@ import type { SegmentPlan } from "../../src/plan/segment-plan.ts";
 
 const release = { name: "lv-svi", namespace: "lv-e2e-svi-system" };
 const filmsNamespace = "lv-e2e-svi-films";
-const realNode = "lv-local";
 /** The model cache: a host directory on the real node, a PersistentVolume pinned to it, a claim bound to that. */
 const modelsDir = path.join(repoRoot, ".cache/e2e/svi-models");
 const modelsVolume = "lv-e2e-svi-models";
@@ -65,58 +64,6 @@ const runtimeImageOverride = process.env.LV_E2E_RUNTIME_IMAGE
 const say = (line: string) => {
   process.stdout.write(`[svi e2e ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 };
-
-/** Writes the tiny models under the worker's default names into `dir`, with the runtime's dev venv. */
-function buildTinyModelCache(dir: string): void {
-  const venv = run("bash", [path.join(repoRoot, "runtime-image/install-dev.sh")])
-    .trim()
-    .split("\n")
-    .at(-1);
-  if (!venv) throw new Error("install-dev.sh printed no venv");
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(path.dirname(dir), { recursive: true });
-  execFileSync(path.join(venv, "bin/python"), ["-m", "longvideo_runtime.svi.tiny", "--layout", "model-cache", dir], {
-    env: { ...process.env, PYTHONPATH: path.join(repoRoot, "runtime-image/src") },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-/** A statically provisioned, read-only volume on the real node holding `dir`, and the claim bound to it. */
-function modelCacheObjects(dir: string, volumeName = modelsVolume, claimName = modelsClaim): string {
-  const volume = {
-    apiVersion: "v1",
-    kind: "PersistentVolume",
-    metadata: { name: volumeName },
-    spec: {
-      capacity: { storage: "1Gi" },
-      accessModes: ["ReadOnlyMany"],
-      persistentVolumeReclaimPolicy: "Retain",
-      storageClassName: "",
-      volumeMode: "Filesystem",
-      claimRef: { namespace: filmsNamespace, name: claimName },
-      local: { path: dir },
-      nodeAffinity: {
-        required: {
-          nodeSelectorTerms: [
-            { matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [realNode] }] },
-          ],
-        },
-      },
-    },
-  };
-  const claim = {
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    metadata: { name: claimName, namespace: filmsNamespace },
-    spec: {
-      accessModes: ["ReadOnlyMany"],
-      storageClassName: "",
-      volumeName,
-      resources: { requests: { storage: "1Gi" } },
-    },
-  };
-  return JSON.stringify({ apiVersion: "v1", kind: "List", items: [volume, claim] });
-}
 
 /** The inputs talk and dance films read besides the reference image (ConfigMaps of scripts/example-inputs.sh). */
 const conditioningInputs: Partial<Record<Variant, Record<string, unknown>>> = {
@@ -322,7 +269,7 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
     ])
       expect(existsSync(path.join(modelsDir, file)), file).toBe(true);
     ensureRestrictedNamespace(filmsNamespace);
-    run("kubectl", ["apply", "-f", "-"], modelCacheObjects(modelsDir));
+    run("kubectl", ["apply", "-f", "-"], modelCacheObjects(modelsDir, modelsVolume, modelsClaim, filmsNamespace));
     let phase = "";
     for (let i = 0; i < 60 && phase !== "Bound"; i++) {
       phase = kubectl("get", "pvc", modelsClaim, "-n", filmsNamespace, "-o", "jsonpath={.status.phase}");
@@ -526,7 +473,7 @@ describe("svi films on the real node, from a model cache of tiny models", () => 
     cpSync(modelsDir, brokenDir, { recursive: true });
     rmSync(path.join(brokenDir, missing));
     writeFileSync(path.join(brokenDir, corrupt), "these are not the weights you are looking for\n");
-    run("kubectl", ["apply", "-f", "-"], modelCacheObjects(brokenDir, brokenVolume, brokenClaim));
+    run("kubectl", ["apply", "-f", "-"], modelCacheObjects(brokenDir, brokenVolume, brokenClaim, filmsNamespace));
     const manifest = sviFilm("film");
     manifest.metadata.name = "wrong-models";
     manifest.spec.storage.models.claimName = brokenClaim;
