@@ -36,6 +36,8 @@ POSTER_FILE = _LAYOUT.poster
 RESULT_FILE = _LAYOUT.result
 #: The tensors segment i+1 consumes.
 HANDOFF_FILE = _LAYOUT.handoff
+#: Written right after HANDOFF_FILE: the hand-off is committed (a warm successor may take it), ADR 0026.
+HANDOFF_COMMIT_FILE = _LAYOUT.handoff_commit
 TEMPORARY_MARK = _LAYOUT.temporary_mark
 #: The files a complete attempt directory holds beside result.json.
 SEGMENT_FILES = (CLIP_FILE, POSTER_FILE, HANDOFF_FILE)
