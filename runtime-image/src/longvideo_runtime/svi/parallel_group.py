@@ -83,7 +83,8 @@ def join(spec: SegmentSpec, log: Logger) -> Ranks:
         init_method="env://",
         rank=rank,
         world_size=world,
-        timeout=COLLECTIVE_TIMEOUT,
+        # A warm attempt's rank 0 waits for its hand-off before the first broadcast: the other ranks wait as long.
+        timeout=COLLECTIVE_TIMEOUT + (timedelta(seconds=spec.wait_seconds) if spec.warm else timedelta()),
     )
     ranks = make_ranks(rank, plan, device)
     log.info(
