@@ -50,6 +50,8 @@ SEGMENT_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--trim-tail", "LV_TRIM_TAIL"),
     ("--kept-frames", "LV_KEPT_FRAMES"),
     ("--input-digest", "LV_INPUT_DIGEST"),
+    ("--input-from", "LV_INPUT_FROM"),
+    ("--wait-seconds", "LV_WAIT_SECONDS"),
     ("--workspace", "LV_WORKSPACE"),
     ("--backend", "LV_BACKEND"),
     ("--variant", "LV_VARIANT"),

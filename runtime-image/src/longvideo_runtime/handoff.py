@@ -1,9 +1,10 @@
 """The handoff from segment i to segment i+1: `segments/<i>/<key>-<attempt>/latents.safetensors`.
 
 Its digest is the sha256 of the file's bytes (the writer is canonical, so equal content gives an equal digest).
-The operator passes that digest to the next segment as LV_INPUT_DIGEST; the next segment looks for it among the
-complete attempt directories of segment i (by the digest their result.json records, then by the file's own) and
-refuses any other file.
+Right after the file, handoff.json commits it ({"latentsDigest", "committedAt"}): a warm successor (LV_INPUT_FROM,
+warm.py) waits for that commit and checks the file against it. The operator passes that digest to the next segment
+as LV_INPUT_DIGEST; the next segment looks for it among the complete attempt directories of segment i (by the
+digest their result.json records, then by the file's own) and refuses any other file.
 
 Tensors by backend and protocol:
 - svi, pixel protocol (shot, film): `motion_frames` uint8 [k, H, W, 3], the last k decoded frames of the clip.

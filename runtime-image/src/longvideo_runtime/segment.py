@@ -1,5 +1,6 @@
-"""The segment command: find and verify the handoff, render, trim, write this attempt's own directory
-`segments/<i>/<key>-<attempt>/` file by file atomically, result.json last."""
+"""The segment command: find and verify the handoff (or, warm, wait for its commit), render, trim, write this
+attempt's own directory `segments/<i>/<key>-<attempt>/` file by file atomically: the hand-off and its commit
+(handoff.json) as soon as the backend has the tensors, result.json last."""
 
 from __future__ import annotations
 
@@ -116,13 +117,13 @@ class _Attempt:
         self.clock = clock
         self.timings: dict[str, float] = {}
         self._previous = previous
-        self._asked = False
+        self.asked = False
         self.committed: tuple[Path, str] | None = None
 
     def previous(self) -> Handoff | None:
-        if self._asked:
+        if self.asked:
             return self._previous
-        self._asked = True
+        self.asked = True
         self.clock.mark("ready")
         if self.spec.warm:
             commit = warm.wait_for_commit(self.spec, self.log)
@@ -143,7 +144,7 @@ class _Attempt:
     def commit(self, tensors: dict[str, Array]) -> None:
         if self.committed is not None:
             raise RuntimeError("the backend committed its hand-off twice")
-        if not self._asked:
+        if not self.asked:
             raise RuntimeError("the backend committed a hand-off before it asked for its predecessor's")
         t = time.perf_counter()
         latents_path, digest = handoff.write(self.spec, tensors)
@@ -211,7 +212,7 @@ def run_segment(
     timings["backend_import_seconds"] = time.perf_counter() - t
     log.info("render-start", frames=spec.frames, seed=spec.seed, steps=spec.steps)
     output = engine.render(RenderInput(spec=spec, stages=attempt, reference=image, log=log, conditioning=conditioning))
-    if not attempt._asked:
+    if not attempt.asked:
         raise RuntimeError("the backend rendered without asking for its predecessor's hand-off")
     if attempt.committed is None:
         attempt.commit(output.handoff)
