@@ -315,3 +315,16 @@ def test_a_warm_segment_on_two_ranks_waits_on_rank_0_and_renders_what_one_proces
         np.testing.assert_allclose(
             warm_tensors[name].astype(np.float64), tensor.astype(np.float64), rtol=0, atol=TOLERANCE
         )
+
+
+def test_the_ranks_collectives_allow_for_a_warm_wait() -> None:
+    from longvideo_runtime.spec import parse_segment
+    from longvideo_runtime.svi.parallel_group import COLLECTIVE_TIMEOUT, MAX_WAIT, collective_timeout
+
+    base = {"LV_SEGMENT_INDEX": "1", "LV_SEGMENT_HASH": "h", "LV_PROMPT": "p", "LV_GPU_COUNT": "2"}
+    serial = parse_segment({**base, "LV_INPUT_DIGEST": "sha256:" + "ab" * 32, "LV_WAIT_SECONDS": "600"})
+    assert collective_timeout(serial) == COLLECTIVE_TIMEOUT
+    warm = {**base, "LV_INPUT_FROM": "segments/0/0123456789abcdef-0"}
+    assert collective_timeout(parse_segment(warm)).total_seconds() == COLLECTIVE_TIMEOUT.total_seconds() + 3600
+    huge = parse_segment({**warm, "LV_WAIT_SECONDS": "1e300"})
+    assert collective_timeout(huge) == COLLECTIVE_TIMEOUT + MAX_WAIT
