@@ -16,7 +16,16 @@ W, H, FRAMES = 64, 48, 13
 LAYOUT: dict[str, Any] = json.loads((SRC / "longvideo_runtime" / "contract.json").read_text())["workspaceLayout"]
 #: What the operator's plan hash leaves out: where and how often a segment runs, and what it consumes (the hash
 #: chains through the predecessor's hash, not its digest).
-_NOT_HASHED = {"LV_WORKSPACE", "LV_ATTEMPT", "LV_INPUT_DIGEST", "LV_TERMINATION_LOG", "LV_SEGMENT_HASH"}
+_NOT_HASHED = {
+    "LV_WORKSPACE",
+    "LV_ATTEMPT",
+    "LV_INPUT_DIGEST",
+    "LV_INPUT_FROM",
+    "LV_WAIT_SECONDS",
+    "LV_TERMINATION_LOG",
+    "LV_SEGMENT_HASH",
+    "LV_DEBUG_STALL_AT",
+}
 
 
 def plan_hash(env: Mapping[str, str]) -> str:
@@ -44,8 +53,10 @@ def attempt_key(segment_hash: str, input_digest: str) -> str:
 
 
 def attempt_dir(env: Mapping[str, str]) -> Path:
-    """The directory the segment pod with this environment writes, by the contract's rule (attemptDir())."""
-    key = attempt_key(env["LV_SEGMENT_HASH"], env.get("LV_INPUT_DIGEST", ""))
+    """The directory the segment pod with this environment writes, by the contract's rule (attemptDir()); a warm
+    attempt's key is of `from:<LV_INPUT_FROM>` in place of the input digest."""
+    warm = env.get("LV_INPUT_FROM", "")
+    key = attempt_key(env["LV_SEGMENT_HASH"], f"from:{warm}" if warm else env.get("LV_INPUT_DIGEST", ""))
     segment = Path(env["LV_WORKSPACE"]) / LAYOUT["segmentsDir"] / env["LV_SEGMENT_INDEX"]
     return segment / f"{key}-{env.get('LV_ATTEMPT', '0')}"
 

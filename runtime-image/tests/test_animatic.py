@@ -48,7 +48,13 @@ def test_three_segments_continue_each_other_and_concat_to_the_plan(
         assert run.message["inputDigest"] == ("" if i == 0 else latents_digest(ws, i - 1))
         assert len(json.dumps(run.termination)) < 4096
         seg = result_dir(ws, i)
-        assert sorted(p.name for p in seg.iterdir()) == ["clip.mp4", "latents.safetensors", "poster.png", "result.json"]
+        assert sorted(p.name for p in seg.iterdir()) == [
+            "clip.mp4",
+            "handoff.json",
+            "latents.safetensors",
+            "poster.png",
+            "result.json",
+        ]
         _, meta = safetensors_io.load(seg / "latents.safetensors")
         assert meta["consumed"] == run.message["inputDigest"] and meta["segment"] == str(i)
         probe = media.probe(seg / "clip.mp4")

@@ -16,7 +16,7 @@ from chain import attempt_dir, attempt_key, complete_dirs, segment_env
 from conftest import SRC, Run, run_cli
 
 COMMON = {"LV_BACKEND": "animatic", "LV_VARIANT": "film", "LV_WIDTH": "64", "LV_HEIGHT": "48", "LV_FRAMES": "9"}
-FILES = ["clip.mp4", "latents.safetensors", "poster.png", "result.json"]
+FILES = ["clip.mp4", "handoff.json", "latents.safetensors", "poster.png", "result.json"]
 
 
 def first_env(ws: Path, reference: Path, **extra: str) -> dict[str, str]:
@@ -66,7 +66,7 @@ def test_two_attempts_of_a_segment_write_separate_directories(tmp_path: Path, re
     lost = stalled(lost_env, "before-result")
     try:
         before = snapshot(attempt_dir(lost_env))
-        assert sorted(before) == ["clip.mp4", "latents.safetensors", "poster.png"]
+        assert sorted(before) == ["clip.mp4", "handoff.json", "latents.safetensors", "poster.png"]
         # Attempt 1 of the same segment (same plan hash) renders meanwhile, into a directory of its own.
         retry_env = first_env(ws, reference_png, LV_ATTEMPT="1")
         retry = render(retry_env, tmp_path)
@@ -130,7 +130,7 @@ def test_a_segment_rendered_again_after_its_predecessor_changed_digest_writes_an
     old = stalled(old_env, "before-result")
     try:
         before = snapshot(attempt_dir(old_env))
-        assert sorted(before) == ["clip.mp4", "latents.safetensors", "poster.png"]
+        assert sorted(before) == ["clip.mp4", "handoff.json", "latents.safetensors", "poster.png"]
         # Segment 0 rendered again hands off another digest (another seed stands in for a render that differs).
         new_input = render(first_env(ws, reference_png, LV_SEED="7"), tmp_path).message["latentsDigest"]
         assert new_input != old_input

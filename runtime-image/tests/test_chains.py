@@ -101,7 +101,7 @@ def test_a_chain_start_renders_from_its_keyframe_with_no_predecessor(
     assert run.code == 0, run.stderr[-3000:]
     assert sorted(p.name for p in (ws / "segments").iterdir()) == ["2"], "nothing of segments 0 and 1 was read"
     assert run.termination == run.message
-    assert set(run.message) == set(CONTRACT["terminationMessage"]["segment"]) - {"reused"}
+    assert set(run.message) == set(CONTRACT["terminationMessage"]["segment"]) - {"reused", "handoffSeenAt"}
     assert (run.message["segment"], run.message["inputDigest"], run.message["keptFrames"]) == (2, "", kept)
     assert not [line for line in run.logs if line["event"] == "handoff-verified"]
     directory = result_dir(ws, 2)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from chain import concat_env, latents_digest, render_chain, segment_env
+from chain import concat_env, latents_digest, render_chain, result_dir, segment_env
 from conftest import SRC, run_cli
 from longvideo_runtime import contract, errors, fsio, workspace_layout
 from longvideo_runtime.backends import FACTORIES
@@ -344,7 +344,23 @@ def test_every_message_the_worker_ends_with_has_only_the_contracts_fields(tmp_pa
     runs = render_chain(ws, 2, ["a sea"], tmp_path, **COMMON, LV_REFERENCE_IMAGE_PATH=str(reference_png))
     for run in runs:
         assert run.termination == run.message
-        assert set(run.message) == set(FIELDS["segment"]) - {"reused"}
+        # handoffSeenAt: a warm attempt's only (a serial one read its hand-off, it saw no commit).
+        assert set(run.message) == set(FIELDS["segment"]) - {"reused", "handoffSeenAt"}
+    warm = run_cli(
+        ["segment"],
+        segment_env(
+            ws,
+            1,
+            2,
+            **COMMON,
+            LV_PROMPT="a sea",
+            LV_INPUT_FROM=str(result_dir(ws, 0).relative_to(ws)),
+            LV_REFERENCE_IMAGE_PATH=str(reference_png),
+        ),
+        tmp_path,
+    )
+    assert warm.code == 0 and warm.termination == warm.message, warm.stderr[-2000:]
+    assert set(warm.message) == set(FIELDS["segment"]) - {"reused"}
     again = run_cli(
         ["segment"],
         segment_env(
@@ -358,7 +374,7 @@ def test_every_message_the_worker_ends_with_has_only_the_contracts_fields(tmp_pa
         ),
         tmp_path,
     )
-    assert again.code == 0 and set(again.message) == set(FIELDS["segment"])
+    assert again.code == 0 and set(again.message) == set(FIELDS["segment"]) - {"handoffSeenAt"}
 
     film = run_cli(["concat"], concat_env(ws, runs), tmp_path)
     assert film.code == 0 and set(film.message) == set(FIELDS["concat"])

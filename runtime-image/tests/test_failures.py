@@ -161,7 +161,9 @@ def test_killed_mid_write_leaves_no_result_and_a_retry_finishes(tmp_path: Path, 
     retry = run_cli(["segment"], env, tmp_path)
     assert retry.code == 0, retry.stderr
     names = sorted(p.name for p in attempt_dir(env).iterdir())
-    assert names == ["clip.mp4", "latents.safetensors", "poster.png", "result.json"], "stale temporaries are removed"
+    assert names == ["clip.mp4", "handoff.json", "latents.safetensors", "poster.png", "result.json"], (
+        "stale temporaries are removed"
+    )
     assert {p.name: p.read_bytes() for p in attempt_dir(other).iterdir()} == other_files
     assert attempt_dir(other) != attempt_dir(env)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from longvideo_runtime import workspace_layout
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.spec import ChainEnd, parse_concat, parse_segment
 
@@ -229,3 +232,60 @@ def test_the_final_digest_names_one_chain_or_each_chains_end() -> None:
 def test_a_bad_final_digest_is_refused_naming_the_entry(final: str, message: str) -> None:
     with pytest.raises(BadInput, match=message):
         parse_concat(concat_env(LV_FINAL_DIGEST=final))
+
+
+# --- warm start (LV_INPUT_FROM, LV_WAIT_SECONDS; ADR 0026) --------------------------------------------------------
+
+FROM = "segments/0/0c724370f2057ac5-2"
+
+
+def test_a_warm_start_names_its_predecessors_attempt_and_is_keyed_by_it() -> None:
+    warm = parse_segment(env(LV_INPUT_DIGEST="", LV_INPUT_FROM=FROM))
+    assert (warm.warm, warm.input_from, warm.input_digest, warm.wait_seconds) == (True, FROM, "", 3600.0)
+    assert warm.predecessor_dir == Path("/workspace") / FROM
+    # The attempt key of `from:<LV_INPUT_FROM>` in place of an input digest: the operator names it the same way.
+    key = hashlib.sha256(f"{PLAN_HASH}|from:{FROM}".encode()).hexdigest()[:16]
+    assert warm.attempt_key == key == workspace_layout.attempt_key(PLAN_HASH, "from:" + FROM)
+    assert warm.attempt_dir == Path(f"/workspace/segments/1/{key}-0")
+    assert warm.attempt_dir != parse_segment(env()).attempt_dir
+    other = parse_segment(env(LV_INPUT_DIGEST="", LV_INPUT_FROM="segments/0/0c724370f2057ac5-3"))
+    assert other.attempt_dir != warm.attempt_dir, "another predecessor attempt, another directory"
+    # Once the digest is seen, the spec is the serial one's but for where it writes.
+    seen = replace(warm, input_digest=DIGEST)
+    assert seen.fingerprint() == parse_segment(env()).fingerprint()
+    assert seen.attempt_dir == warm.attempt_dir
+    assert parse_segment(env(LV_INPUT_DIGEST="", LV_INPUT_FROM=FROM, LV_WAIT_SECONDS="0.3")).wait_seconds == 0.3
+    assert parse_segment(env(LV_INPUT_DIGEST="", LV_INPUT_FROM=FROM, LV_WAIT_SECONDS="")).wait_seconds == 3600.0
+    assert parse_segment(env(LV_WAIT_SECONDS="5")).warm is False
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"LV_INPUT_FROM": FROM}, "LV_INPUT_FROM and LV_INPUT_DIGEST are exclusive"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": FROM, "LV_CHAIN_START": "true"}, "LV_INPUT_FROM must be empty"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": FROM, "LV_SEGMENT_INDEX": "0"}, "LV_INPUT_FROM must be empty"),
+        (
+            {"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": "segments/1/0c724370f2057ac5-2"},
+            "LV_INPUT_FROM must be segments/0/",
+        ),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": "segments/00/0c724370f2057ac5-2"}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": "/workspace/" + FROM}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": "/" + FROM}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": "segments/0/../0/0c724370f2057ac5-2"}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": "segments/0/.."}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": "../segments/0/0c724370f2057ac5-2"}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": "inputs/0/0c724370f2057ac5-2"}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": "segments/0/0c724370f2057ac5"}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": "segments/0/..-2"}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": FROM + "/"}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": FROM + "/latents.safetensors"}, "LV_INPUT_FROM must be"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": FROM, "LV_WAIT_SECONDS": "0"}, "LV_WAIT_SECONDS must be positive"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": FROM, "LV_WAIT_SECONDS": "-1"}, "LV_WAIT_SECONDS must be positive"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": FROM, "LV_WAIT_SECONDS": "soon"}, "LV_WAIT_SECONDS must be a number"),
+        ({"LV_INPUT_DIGEST": "", "LV_INPUT_FROM": FROM, "LV_WAIT_SECONDS": "inf"}, "LV_WAIT_SECONDS must be finite"),
+    ],
+)
+def test_a_bad_warm_start_is_refused_naming_the_variable(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        parse_segment(env(**overrides))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +17,7 @@ torch = pytest.importorskip("torch")
 from chain import (  # noqa: E402
     H,
     W,
+    attempt_dir,
     complete_dirs,
     concat_env,
     latents_digest,
@@ -219,3 +224,55 @@ def test_out_of_memory_maps_to_exit_4() -> None:
     assert _classify(MemoryError()).code == ExitCode.OUT_OF_MEMORY
     assert _classify(RuntimeError("DefaultCPUAllocator: can't allocate memory")).code == ExitCode.OUT_OF_MEMORY
     assert _classify(ValueError("boom")).code == ExitCode.INTERNAL
+
+
+@pytest.mark.slow
+def test_a_warm_pro_segment_loads_first_then_renders_what_the_serial_one_does(
+    tmp_path: Path, tiny_models: dict[str, Path], reference_png: Path
+) -> None:
+    """Warm hand-off (ADR 0026) on the real code path: segment 1 loads its models, waits for segment 0's commit (made
+    before segment 0's VAE decode), and hands off exactly what segment 1 rendered serially from that digest does."""
+    ws = tmp_path / "ws"
+    first = {**svi_env(tiny_models, "pro", reference_png), **segment_env(ws, 0, 3, LV_PROMPT="a boat")}
+    source = str(attempt_dir(first).relative_to(ws))
+    warm_env = {
+        **svi_env(tiny_models, "pro", reference_png),
+        **segment_env(ws, 1, 3, LV_PROMPT="gulls", LV_INPUT_FROM=source),
+    }
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(run_cli, ["segment"], warm_env, tmp_path)
+        time.sleep(0.5)
+        zero = run_cli(["segment"], first, tmp_path)
+        warm = pending.result(timeout=600)
+    assert zero.code == 0, zero.stderr[-3000:]
+    assert warm.code == 0, warm.stderr[-3000:]
+    serial_env = {
+        **svi_env(tiny_models, "pro", reference_png),
+        **segment_env(ws, 1, 3, LV_PROMPT="gulls", LV_INPUT_DIGEST=zero.message["latentsDigest"]),
+    }
+    assert serial_env["LV_SEGMENT_HASH"] == warm_env["LV_SEGMENT_HASH"]
+    serial = run_cli(["segment"], serial_env, tmp_path)
+    assert serial.code == 0, serial.stderr[-3000:]
+
+    assert warm.message["inputDigest"] == serial.message["inputDigest"] == zero.message["latentsDigest"]
+    assert warm.message["latentsDigest"] == serial.message["latentsDigest"], "the warm path renders the same thing"
+    assert datetime.fromisoformat(warm.message["handoffSeenAt"]) >= datetime.fromisoformat(zero.message["committedAt"])
+    assert "handoffSeenAt" not in serial.message
+    # The models were loaded and the LoRAs merged before the wait began.
+    events = [line["event"] for line in warm.logs]
+    assert events.index("lora-merged") < events.index("handoff-waiting") < events.index("handoff-seen")
+    for run, directory in (
+        (zero, attempt_dir(first)),
+        (warm, attempt_dir(warm_env)),
+        (serial, attempt_dir(serial_env)),
+    ):
+        result = json.loads((directory / "result.json").read_text())
+        assert set(run.message["phases"]) == set(result["phases"]) == {"ready", "wait", "denoise", "decode", "encode"}
+        for phase in ("ready", "denoise", "decode", "encode"):
+            assert result["phases"][phase] > 0, phase
+        marks = {k: datetime.fromisoformat(v) for k, v in result["instants"].items()}
+        # Pro commits its latents between the denoising and the VAE decode.
+        assert marks["denoised"] <= marks["committed"] <= marks["decode"] < marks["decoded"] <= marks["encode"]
+        assert json.loads((directory / "handoff.json").read_text())["latentsDigest"] == result["latentsDigest"]
+    assert warm.message["phases"]["wait"] > 0
+    assert serial.message["phases"]["wait"] == 0

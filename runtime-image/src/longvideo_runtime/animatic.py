@@ -129,13 +129,19 @@ def conditioned(frame: Array, conditioning: Conditioning, band: Array | None, in
 
 
 class AnimaticBackend:
+    """Its phases (phases.py): nothing to load, so `ready` is the process's start-up; `denoise` draws the clean frames
+    (the camera move: what the successor's hand-off is made of), and the hand-off is committed right after; `decode`
+    draws the captions and the conditioning overlays onto them (the frames of the clip)."""
+
     def render(self, request: RenderInput) -> RenderOutput:
-        started = time.perf_counter()
-        spec = request.spec
+        spec, stages = request.spec, request.stages
         w, h = spec.width, spec.height
+        previous = stages.previous()
+        stages.mark("denoise")
+        started = time.perf_counter()
         carried: Array
-        if request.previous is not None:
-            carried = request.previous.tensors["motion_frames"]
+        if previous is not None:
+            carried = previous.tensors["motion_frames"]
         else:
             if request.reference is None:
                 request.log.warning("reference-unavailable", detail="animatic draws a placeholder first frame")
@@ -144,11 +150,11 @@ class AnimaticBackend:
                 first = request.reference
             carried = first[None]
         lead = len(carried)
-        if request.previous is not None and spec.protocol == "latent":
+        if previous is not None and spec.protocol == "latent":
             # Pro: frame 0 is the anchor frame, then the frames the motion latents stand for; both are trimmed.
             lead = 1 + len(carried)
             carried = np.concatenate([carried[:1], carried])
-        if request.previous is None:
+        if previous is None:
             lead = 1
         base = Image.fromarray(carried[-1])
         camera = Camera(spec.seed, w, h, spec.frames)
@@ -156,6 +162,13 @@ class AnimaticBackend:
         clean[:lead] = carried[:lead]
         for t in range(lead, spec.frames):
             clean[t] = camera.view(base, t - lead + 1)
+        count = spec.motion_frames if spec.protocol == "pixel" else FRAMES_PER_LATENT * spec.motion_frames
+        handoff = {"motion_frames": np.ascontiguousarray(clean[-count:])}
+        drawn = time.perf_counter()
+        stages.mark("denoised")
+        stages.commit(handoff)
+        stages.mark("decode")
+        captioned = time.perf_counter()
         band = wave_band(request.conditioning, w, h)
         frames = np.stack(
             [
@@ -163,9 +176,12 @@ class AnimaticBackend:
                 for i in range(spec.frames)
             ]
         )
-        count = spec.motion_frames if spec.protocol == "pixel" else FRAMES_PER_LATENT * spec.motion_frames
+        stages.mark("decoded")
         return RenderOutput(
             frames=frames,
-            handoff={"motion_frames": np.ascontiguousarray(clean[-count:])},
-            timings={"draw_seconds": time.perf_counter() - started},
+            handoff=handoff,
+            timings={
+                "draw_seconds": drawn - started,
+                "caption_seconds": time.perf_counter() - captioned,
+            },
         )

@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,10 +27,13 @@ from typing import Any, NoReturn
 from longvideo_runtime.contract import CONTRACT
 from longvideo_runtime.errors import BadInput, ExitCode, HandoffError, OutOfMemory, Terminated, WorkerError
 from longvideo_runtime.logs import Logger
+from longvideo_runtime.phases import PhaseClock, process_started
 from longvideo_runtime.spec import DEFAULT_TERMINATION_LOG, MODELS_DIR
 from longvideo_runtime.variants import VARIANTS, Variant
 
 MAX_TERMINATION_BYTES = CONTRACT.termination_message.max_bytes
+#: When this module was imported: a segment's start where /proc cannot tell the process's (phases.py).
+STARTED = time.time()
 
 # (option, variable) pairs: each option overrides the LV_* variable of the same meaning.
 SEGMENT_OPTIONS: tuple[tuple[str, str], ...] = (
@@ -46,6 +50,8 @@ SEGMENT_OPTIONS: tuple[tuple[str, str], ...] = (
     ("--trim-tail", "LV_TRIM_TAIL"),
     ("--kept-frames", "LV_KEPT_FRAMES"),
     ("--input-digest", "LV_INPUT_DIGEST"),
+    ("--input-from", "LV_INPUT_FROM"),
+    ("--wait-seconds", "LV_WAIT_SECONDS"),
     ("--workspace", "LV_WORKSPACE"),
     ("--backend", "LV_BACKEND"),
     ("--variant", "LV_VARIANT"),
@@ -253,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _report_text(termination, text, log)
                 return outcome.code
             rank = launcher.launched_rank() if spec.svi.gpu_count > 1 else None
+            # A rank's start is the launcher's (its parent): the pod's first process.
+            clock = PhaseClock(process_started(os.getppid() if rank is not None else None) or STARTED)
             if rank is not None:
                 log = log.bind(rank=rank[0])
                 if rank[0] > 0:
@@ -260,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                     serve(spec, log)
                     return ExitCode.OK
-            _report(termination, summary(run_segment(spec, log)), log)
+            _report(termination, summary(run_segment(spec, log, clock=clock)), log)
         elif args.command in ("check-models", "fetch-models"):
             models_dir = Path(args.models_dir or os.environ.get("LV_MODELS_DIR") or MODELS_DIR)
             if args.command == "fetch-models":

@@ -76,6 +76,8 @@ class ExitCodes:
     handoff: int
     out_of_memory: int
     workspace: int
+    #: A warm segment's predecessor committed no hand-off within LV_WAIT_SECONDS (ADR 0026).
+    waited: int
     terminated: int
 
 
@@ -88,6 +90,7 @@ class FailureReasons:
     handoff: str
     out_of_memory: str
     workspace: str
+    waited: str
     terminated: str
 
 
@@ -101,6 +104,8 @@ class WorkspaceLayout:
     poster: str
     result: str
     handoff: str
+    #: Written atomically right after the hand-off: `{"latentsDigest", "committedAt"}` (ADR 0026).
+    handoff_commit: str
     temporary_mark: str
 
 
@@ -296,6 +301,7 @@ def _workspace_layout(node: _Node) -> WorkspaceLayout:
         poster=node.field("poster").text(),
         result=node.field("result").text(),
         handoff=node.field("handoff").text(),
+        handoff_commit=node.field("handoffCommit").text(),
         temporary_mark=node.field("temporaryMark").text(),
     )
 

@@ -25,6 +25,9 @@ class ExitCode(IntEnum):
     OUT_OF_MEMORY = _CODES.out_of_memory
     #: The workspace cannot be written (read-only, permissions, full).
     WORKSPACE = _CODES.workspace
+    #: A warm segment waited LV_WAIT_SECONDS for its predecessor's committed hand-off in vain (not a failure of its
+    #: own: the operator does not count it).
+    WAITED = _CODES.waited
     #: Stopped by SIGTERM (node drain, preemption) before finishing.
     TERMINATED = _CODES.terminated
 
@@ -69,6 +72,13 @@ class OutOfMemory(WorkerError):
 class WorkspaceError(WorkerError):
     code = ExitCode.WORKSPACE
     kind = _REASONS.workspace
+
+
+class Waited(WorkerError):
+    """LV_INPUT_FROM's attempt committed no hand-off (handoff.json) within LV_WAIT_SECONDS."""
+
+    code = ExitCode.WAITED
+    kind = _REASONS.waited
 
 
 class Terminated(WorkerError):

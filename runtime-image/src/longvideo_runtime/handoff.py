@@ -1,9 +1,10 @@
 """The handoff from segment i to segment i+1: `segments/<i>/<key>-<attempt>/latents.safetensors`.
 
 Its digest is the sha256 of the file's bytes (the writer is canonical, so equal content gives an equal digest).
-The operator passes that digest to the next segment as LV_INPUT_DIGEST; the next segment looks for it among the
-complete attempt directories of segment i (by the digest their result.json records, then by the file's own) and
-refuses any other file.
+Right after the file, handoff.json commits it ({"latentsDigest", "committedAt"}): a warm successor (LV_INPUT_FROM,
+warm.py) waits for that commit and checks the file against it. The operator passes that digest to the next segment
+as LV_INPUT_DIGEST; the next segment looks for it among the complete attempt directories of segment i (by the
+digest their result.json records, then by the file's own) and refuses any other file.
 
 Tensors by backend and protocol:
 - svi, pixel protocol (shot, film): `motion_frames` uint8 [k, H, W, 3], the last k decoded frames of the clip.
@@ -20,6 +21,7 @@ chain: two plans whose tensors happen to be equal (an animatic whose prompt chan
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ from longvideo_runtime.arrays import Array
 from longvideo_runtime.errors import BadInput, HandoffError
 from longvideo_runtime.spec import SegmentSpec
 from longvideo_runtime.variants import FRAMES_PER_LATENT, VAE_SCALE
-from longvideo_runtime.workspace_layout import HANDOFF_FILE, RESULT_FILE
+from longvideo_runtime.workspace_layout import HANDOFF_COMMIT_FILE, HANDOFF_FILE, RESULT_FILE
 
 FORMAT = "longvideo.handoff/v1"
 LATENT_CHANNELS = 16
@@ -121,9 +123,42 @@ def _find(spec: SegmentSpec) -> tuple[Path, bytes]:
     )
 
 
+def write_commit(directory: Path, digest: str, committed_at: str) -> None:
+    """Commits the hand-off `directory` holds (ADR 0026): handoff.json, atomically, after latents.safetensors."""
+    record = {"latentsDigest": digest, "committedAt": committed_at}
+    fsio.write_bytes(directory / HANDOFF_COMMIT_FILE, (json.dumps(record, sort_keys=True) + "\n").encode())
+
+
 def read_previous(spec: SegmentSpec) -> Handoff:
     """Segment i-1's handoff, found by LV_INPUT_DIGEST and checked to fit this segment's settings."""
     path, data = _find(spec)
+    return _check(spec, path, data)
+
+
+def read_committed(spec: SegmentSpec, directory: Path) -> Handoff:
+    """The hand-off a warm attempt's predecessor committed in `directory`, whose digest must be LV_INPUT_DIGEST's
+    stand-in, the digest its handoff.json names (spec.input_digest once seen)."""
+    path = directory / HANDOFF_FILE
+    previous = spec.index - 1
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise HandoffError(
+            f"segment {previous}'s committed latents {path} cannot be read: {e.strerror or e}",
+            missing_segment=previous,
+        ) from None
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    if digest != spec.input_digest:
+        raise HandoffError(
+            f"{path} has digest {digest}, but its {HANDOFF_COMMIT_FILE} commits {spec.input_digest} (corrupt or "
+            "replaced)",
+            missing_segment=previous,
+        )
+    return _check(spec, path, data)
+
+
+def _check(spec: SegmentSpec, path: Path, data: bytes) -> Handoff:
+    """The hand-off in `data` (whose digest is spec.input_digest), checked to fit this segment's settings."""
     digest = spec.input_digest
     previous = spec.index - 1
     try:

@@ -27,11 +27,31 @@ class Conditioning:
     pose: Array | None = None
 
 
+class Stages(Protocol):
+    """How a backend tells the segment command where it is, and gets its hand-off in and out (ADR 0026).
+
+    A backend calls `previous()` once, when everything that does not need the predecessor is loaded;
+    `mark("denoise")`, `mark("denoised")`, `mark("decode")` and `mark("decoded")` where those phases start and end
+    (phases.py); and `commit(tensors)` once, as soon as the successor's hand-off tensors exist. Only the process that
+    writes the outputs (rank 0) calls them.
+    """
+
+    def previous(self) -> Handoff | None:
+        """Segment i-1's verified hand-off, None for a chain's first segment; a warm attempt waits for it here."""
+        ...
+
+    def mark(self, instant: str) -> None: ...
+
+    def commit(self, tensors: dict[str, Array]) -> None:
+        """Writes the hand-off for segment i+1 and commits it (handoff.json): a warm successor may start from it."""
+        ...
+
+
 @dataclass(frozen=True)
 class RenderInput:
     spec: SegmentSpec
-    #: Segment i-1's verified handoff; None for a chain's first segment (segment 0 or LV_CHAIN_START).
-    previous: Handoff | None
+    #: The hand-off in and out, and the phase marks (see Stages).
+    stages: Stages
     #: The reference image at the render resolution, uint8 [H, W, 3]; None when the segment does not need it.
     reference: Array | None
     log: Logger

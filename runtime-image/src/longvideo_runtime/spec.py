@@ -37,6 +37,8 @@ REFERENCE_DIR = CONTRACT.mount_paths.reference
 AUDIO_DIR = CONTRACT.mount_paths.audio
 POSE_DIR = CONTRACT.mount_paths.pose
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+#: LV_WAIT_SECONDS when unset.
+DEFAULT_WAIT_SECONDS = 3600.0
 #: LV_SEGMENT_HASH (the operator's plan hash, 64 hex characters) names a directory: letters, digits, `_` and `-`,
 #: not starting with `-`, so it is one safe path component whatever its length.
 SEGMENT_HASH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}")
@@ -97,6 +99,10 @@ _NOT_FINGERPRINTED = frozenset(
         # Implied by the index and the input digest (a segment above 0 without one is a chain start, or refused):
         # left out so that segment 0's fingerprint is the same with LV_CHAIN_START=true as without.
         "chain_start",
+        # Where a warm attempt waited for its hand-off, and for how long: the digest it consumed (input_digest, once
+        # seen) is what it renders from, so a warm result has the fingerprint of the serial one.
+        "input_from",
+        "wait_seconds",
     }
 )
 
@@ -206,6 +212,15 @@ class SegmentSpec:
     pose_dir: Path = Path(POSE_DIR)
     #: LV_CHAIN_START: a later chain's first segment (a keyframed scene's first clip), above index 0.
     chain_start: bool = False
+    #: LV_INPUT_FROM: a warm attempt's predecessor attempt directory, relative to the workspace (ADR 0026); "" when
+    #: serial. A warm spec's input_digest is "" until the worker has seen the committed hand-off.
+    input_from: str = ""
+    #: LV_WAIT_SECONDS: how long a warm attempt waits for that commit once its models are loaded.
+    wait_seconds: float = DEFAULT_WAIT_SECONDS
+
+    @property
+    def warm(self) -> bool:
+        return bool(self.input_from)
 
     @property
     def starts_chain(self) -> bool:
@@ -221,16 +236,27 @@ class SegmentSpec:
         return PROFILES[self.variant].protocol
 
     @property
+    def attempt_input(self) -> str:
+        """What the attempt key is made of besides the plan hash: the input digest, or for a warm attempt
+        `from:<LV_INPUT_FROM>` (the digest does not exist when the operator names the attempt)."""
+        return f"from:{self.input_from}" if self.input_from else self.input_digest
+
+    @property
     def attempt_key(self) -> str:
-        """The key of the plan hash and the input digest, shared by every attempt at this segment and input."""
-        return workspace_layout.attempt_key(self.segment_hash, self.input_digest)
+        """The key of the plan hash and the input, shared by every attempt at this segment and input."""
+        return workspace_layout.attempt_key(self.segment_hash, self.attempt_input)
 
     @property
     def attempt_dir(self) -> Path:
         """The directory this attempt writes, and no other pod does: `segments/<i>/<key>-<attempt>/`."""
         return workspace_layout.attempt_dir(
-            self.workspace, self.index, self.segment_hash, self.input_digest, self.attempt
+            self.workspace, self.index, self.segment_hash, self.attempt_input, self.attempt
         )
+
+    @property
+    def predecessor_dir(self) -> Path:
+        """A warm attempt's predecessor attempt directory (LV_INPUT_FROM under the workspace)."""
+        return self.workspace / self.input_from
 
     @property
     def segment_dir(self) -> Path:
@@ -385,7 +411,7 @@ class _Source:
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
-def _is_digest(value: str) -> bool:
+def is_digest(value: str) -> bool:
     return _DIGEST.fullmatch(value) is not None
 
 
@@ -468,6 +494,10 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
             raise BadInput(f"{name} must be a multiple of 16, got {value}")
 
     input_digest = src.text("LV_INPUT_DIGEST", "").strip()
+    input_from = _input_from(src.text("LV_INPUT_FROM", "").strip(), index, first, input_digest)
+    wait_seconds = src.number("LV_WAIT_SECONDS", DEFAULT_WAIT_SECONDS)
+    if not (math.isfinite(wait_seconds) and wait_seconds > 0):
+        raise BadInput(f"LV_WAIT_SECONDS must be positive (seconds), got {src.get('LV_WAIT_SECONDS')!r}")
     if first and input_digest:
         if index == 0:
             raise BadInput("segment 0 starts from the reference image: LV_INPUT_DIGEST must be empty")
@@ -475,12 +505,12 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
             f"segment {index} starts a chain (LV_CHAIN_START=true) from LV_REFERENCE_IMAGE: "
             "LV_INPUT_DIGEST must be empty"
         )
-    if not first and not input_digest:
+    if not first and not input_digest and not input_from:
         raise BadInput(
             f"segment {index} continues segment {index - 1}: LV_INPUT_DIGEST is required "
-            "(unless LV_CHAIN_START=true makes it a chain's first segment)"
+            "(or LV_INPUT_FROM for a warm start; unless LV_CHAIN_START=true makes it a chain's first segment)"
         )
-    if input_digest and not _is_digest(input_digest):
+    if input_digest and not is_digest(input_digest):
         raise BadInput(f"LV_INPUT_DIGEST must be sha256:<64 hex>, got {input_digest!r}")
     segment_hash = src.text("LV_SEGMENT_HASH").strip()
     if not SEGMENT_HASH.fullmatch(segment_hash):
@@ -566,7 +596,40 @@ def parse_segment(env: Mapping[str, str], overrides: Mapping[str, str | None] | 
         audio_dir=Path(src.text("LV_AUDIO_DIR", AUDIO_DIR)),
         pose_dir=Path(src.text("LV_POSE_DIR", POSE_DIR)),
         chain_start=chain_start,
+        input_from=input_from,
+        wait_seconds=wait_seconds,
     )
+
+
+#: LV_INPUT_FROM: `segments/<i-1>/<key>-<attempt>`, each part one plain path component.
+_INPUT_FROM = re.compile(r"([^/]+)/(0|[1-9][0-9]*)/([^/]+)")
+
+
+def _input_from(value: str, index: int, first: bool, input_digest: str) -> str:
+    """LV_INPUT_FROM checked strictly: it names a directory the worker reads, so nothing but segment index-1's
+    attempt directories under the workspace."""
+    if not value:
+        return ""
+    if input_digest:
+        raise BadInput("LV_INPUT_FROM and LV_INPUT_DIGEST are exclusive: a warm start names its predecessor's attempt")
+    if first:
+        raise BadInput(
+            f"segment {index} starts a chain from the reference image: LV_INPUT_FROM must be empty "
+            "(it is for a segment that continues its predecessor)"
+        )
+    want = f"{workspace_layout.SEGMENTS_DIR}/{index - 1}/<key>-<attempt>"
+    match = _INPUT_FROM.fullmatch(value)
+    name = workspace_layout.parse_attempt_name(match[3]) if match is not None else None
+    if (
+        match is None
+        or match[1] != workspace_layout.SEGMENTS_DIR
+        or int(match[2]) != index - 1
+        or name is None
+        or match[3] in (".", "..")
+        or not SEGMENT_HASH.fullmatch(name.key)
+    ):
+        raise BadInput(f"LV_INPUT_FROM must be {want} (relative to LV_WORKSPACE), got {value[:200]!r}")
+    return value
 
 
 def _chain_start(raw: str | None) -> bool:
@@ -614,7 +677,7 @@ def _chain_ends(text: str, segment_count: int) -> tuple[ChainEnd, ...]:
     """LV_FINAL_DIGEST: a bare digest (one chain, ending at the last segment) or `lastIndex:digest,...`, the chains
     in storyline order, their last indices strictly increasing up to LV_SEGMENT_COUNT - 1."""
     if _CHAIN_ENTRY.match(text) is None and "," not in text:
-        if not _is_digest(text):
+        if not is_digest(text):
             raise BadInput(f"LV_FINAL_DIGEST must be sha256:<64 hex> (the last segment's latents), got {text[:100]!r}")
         return (ChainEnd(segment_count - 1, text),)
     chains: list[ChainEnd] = []
@@ -622,7 +685,7 @@ def _chain_ends(text: str, segment_count: int) -> tuple[ChainEnd, ...]:
         entry = raw.strip()
         where = f"LV_FINAL_DIGEST entry {number} ({entry[:100]!r})"
         match = _CHAIN_ENTRY.fullmatch(entry)
-        if match is None or not _is_digest(match[2]):
+        if match is None or not is_digest(match[2]):
             raise BadInput(f"{where} must be lastIndex:sha256:<64 hex>, one per chain, separated by commas")
         last = int(match[1])
         if chains and last <= chains[-1].last:

@@ -2,18 +2,21 @@
 
     <workspace>/segments/<i>/<key>-<attempt>/      one attempt at segment i (the attempt key, LV_ATTEMPT):
                                                    clip.mp4, poster.png, latents.safetensors,
+                                                   handoff.json (right after the latents: they are committed,
+                                                   a warm successor may take them, ADR 0026),
                                                    result.json (written last: the directory is complete)
                                                    and for talk and dance conditioning.png
     <workspace>/inputs/reference-<hash>            a url reference image, fetched once (the worker's own)
     <workspace>/inputs/<audio|pose>-<hash>         a url audio track or skeleton video, fetched once
 
 The attempt key is the first 16 (attemptKeyChars) hex characters of the sha256 of the UTF-8 text
-`<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>` (the input digest is empty for a chain's start): the operator numbers attempts per
-segment, plan hash and input digest, so after segment i-1 is rendered again with a new digest, segment i starts
-again at attempt 0 under the same plan hash, while the earlier attempt 0's pod may still run; the input digest in
-the key keeps the two apart. Each attempt writes only its own directory, so no two pods write the same files; a
-reader finds a hand-off by its digest among the attempt directories of a segment, never by a fixed path. A file
-being written carries the temporary mark (`.<name>.tmp-<writer>`) until it is renamed into place.
+`<LV_SEGMENT_HASH>|<LV_INPUT_DIGEST>` (the input digest is empty for a chain's start; a warm attempt's is
+`from:<LV_INPUT_FROM>`): the operator numbers attempts per segment, plan hash and input digest, so after segment i-1
+is rendered again with a new digest, segment i starts again at attempt 0 under the same plan hash, while the earlier
+attempt 0's pod may still run; the input digest in the key keeps the two apart. Each attempt writes only its own
+directory, so no two pods write the same files; a reader finds a hand-off by its digest among the attempt
+directories of a segment, never by a fixed path. A file being written carries the temporary mark
+(`.<name>.tmp-<writer>`) until it is renamed into place.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ POSTER_FILE = _LAYOUT.poster
 RESULT_FILE = _LAYOUT.result
 #: The tensors segment i+1 consumes.
 HANDOFF_FILE = _LAYOUT.handoff
+#: Written right after HANDOFF_FILE: the hand-off is committed (a warm successor may take it), ADR 0026.
+HANDOFF_COMMIT_FILE = _LAYOUT.handoff_commit
 TEMPORARY_MARK = _LAYOUT.temporary_mark
 #: The files a complete attempt directory holds beside result.json.
 SEGMENT_FILES = (CLIP_FILE, POSTER_FILE, HANDOFF_FILE)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from longvideo_runtime import conditioning_media
+from longvideo_runtime.arrays import Array
 from longvideo_runtime.errors import BadInput
 from longvideo_runtime.rendering import RenderInput, RenderOutput
 from longvideo_runtime.svi import models, parallel_group, parallel_render, protocol
@@ -19,7 +20,7 @@ from longvideo_runtime.svi.conditioning_inputs import talk_audio
 from longvideo_runtime.svi.dance import clip_pose
 from longvideo_runtime.svi.guidance import Guidance, TalkGuidance, TextGuidance
 from longvideo_runtime.svi.sampler import ExpertSwitch, sample
-from longvideo_runtime.svi.talk import TalkModels, load_talk
+from longvideo_runtime.svi.talk import AudioTokens, TalkModels, load_talk
 from longvideo_runtime.variants import VAE_SCALE, latent_frames
 
 
@@ -46,7 +47,7 @@ class SviBackend:
         return models.vae_encode(components, video)
 
     def render(self, request: RenderInput) -> RenderOutput:
-        spec, previous, log = request.spec, request.previous, request.log
+        spec, stages, log = request.spec, request.stages, request.log
         settings = spec.svi
         timings: dict[str, float] = {}
         # Rank 0 of a sequence-parallel segment (svi/parallel_render.py); None in one process.
@@ -74,6 +75,34 @@ class SviBackend:
         guided = spec.guidance_scale > 1 if talk is None else (spec.guidance_scale, spec.audio_guidance_scale) != (1, 1)
         negative = models.encode_text(components, settings.negative_prompt) if guided else None
         timings["text_seconds"] = time.perf_counter() - t
+
+        # conditioning_media's record of the windows (start, frames, sha256 of what it decoded), plus what the models
+        # were fed from them. Neither the audio features nor the pose features need the predecessor.
+        consumed: dict[str, Any] = conditioning_media.consumed_windows(spec, request.conditioning)
+        heard: AudioTokens | None = None
+        if talk is not None:
+            t = time.perf_counter()
+            heard = talk_audio(spec, talk)
+            consumed.setdefault("audioWindow", {}).update(heard.record)
+            timings["audio_seconds"] = time.perf_counter() - t
+            log.info("audio-window", **heard.record)
+        posed: AbstractContextManager[None] = nullcontext()
+        pose_features: torch.Tensor | None = None
+        if dance is not None:
+            t = time.perf_counter()
+            if request.conditioning.pose is None:
+                raise BadInput("a dance segment needs its skeleton frames (LV_POSE, LV_POSE_WINDOW)")
+            pose = clip_pose(dance, request.conditioning.pose)
+            consumed.setdefault("poseWindow", {}).update(pose.record)
+            pose_features = pose.features
+            posed = dance.pose.active(pose_features)
+            timings["pose_seconds"] = time.perf_counter() - t
+            log.info("pose-window", **pose.record)
+
+        # Everything above is the models and what needs no predecessor: a warm attempt waits for its hand-off here.
+        asked = time.perf_counter()
+        previous = stages.previous()
+        waited = time.perf_counter() - asked
 
         t = time.perf_counter()
         reference = torch.from_numpy(request.reference) if request.reference is not None else None
@@ -110,16 +139,8 @@ class SviBackend:
         self.trace.condition_shape = tuple(condition.shape)
         timings["condition_seconds"] = time.perf_counter() - t
 
-        # conditioning_media's record of the windows (start, frames, sha256 of what it decoded), plus what the models
-        # were fed from them.
-        consumed: dict[str, Any] = conditioning_media.consumed_windows(spec, request.conditioning)
         guidance: Guidance = TextGuidance(text, negative, image, spec.guidance_scale)
-        posed: AbstractContextManager[None] = nullcontext()
-        pose_features: torch.Tensor | None = None
-        if talk is not None:
-            t = time.perf_counter()
-            heard = talk_audio(spec, talk)
-            consumed.setdefault("audioWindow", {}).update(heard.record)
+        if talk is not None and heard is not None:
             silent_text = negative if negative is not None else text
             guidance = TalkGuidance(
                 text,
@@ -131,19 +152,8 @@ class SviBackend:
                 heard.tokens,
                 heard.silent,
             )
-            timings["audio_seconds"] = time.perf_counter() - t
-            log.info("audio-window", **heard.record)
-        if dance is not None:
-            t = time.perf_counter()
-            if request.conditioning.pose is None:
-                raise BadInput("a dance segment needs its skeleton frames (LV_POSE, LV_POSE_WINDOW)")
-            pose = clip_pose(dance, request.conditioning.pose)
-            consumed.setdefault("poseWindow", {}).update(pose.record)
-            pose_features = pose.features
-            posed = dance.pose.active(pose_features)
-            timings["pose_seconds"] = time.perf_counter() - t
-            log.info("pose-window", **pose.record)
 
+        stages.mark("denoise")
         t = time.perf_counter()
         shape = (1, components.vae.config.z_dim, latent_frames(spec.frames), h // VAE_SCALE, w // VAE_SCALE)
         noise = protocol.initial_noise(spec.seed, shape)
@@ -172,23 +182,32 @@ class SviBackend:
         self.trace.audio_attentions = talk.audio.calls if talk is not None else 0
         self.trace.pose_additions = dance.pose.calls if dance is not None else 0
         timings["denoise_seconds"] = time.perf_counter() - t
+        stages.mark("denoised")
 
-        t = time.perf_counter()
-        self.trace.vae_decodes += 1
-        frames = protocol.to_uint8(models.vae_decode(components, latents)).cpu().numpy()
-        timings["decode_seconds"] = time.perf_counter() - t
-        timings["model_seconds"] = time.perf_counter() - compute
-        if frames.shape[0] != spec.frames:
-            raise RuntimeError(f"the VAE decoded {frames.shape[0]} frames from {shape[2]} latents, not {spec.frames}")
-
-        if spec.protocol == "pixel":
-            handoff = {"motion_frames": np.ascontiguousarray(frames[-spec.motion_frames :])}
-        else:
+        handoff: dict[str, Array]
+        if spec.protocol == "latent":
+            # Pro hands off latents: committed before the decode, which the successor does not need.
             assert anchor is not None
             handoff = {
                 "motion_latents": latents[0, :, -spec.motion_frames :].float().cpu().numpy().copy(),
                 "anchor_latent": anchor[0].float().cpu().numpy().copy(),
             }
+            stages.commit(handoff)
+
+        stages.mark("decode")
+        t = time.perf_counter()
+        self.trace.vae_decodes += 1
+        frames = protocol.to_uint8(models.vae_decode(components, latents)).cpu().numpy()
+        timings["decode_seconds"] = time.perf_counter() - t
+        stages.mark("decoded")
+        timings["model_seconds"] = time.perf_counter() - compute - waited
+        if frames.shape[0] != spec.frames:
+            raise RuntimeError(f"the VAE decoded {frames.shape[0]} frames from {shape[2]} latents, not {spec.frames}")
+
+        if spec.protocol == "pixel":
+            # Shot, film, talk, dance hand off decoded frames: committed before the clip's encode.
+            handoff = {"motion_frames": np.ascontiguousarray(frames[-spec.motion_frames :])}
+            stages.commit(handoff)
         log.info(
             "svi-trace",
             vae_encodes=self.trace.vae_encodes,

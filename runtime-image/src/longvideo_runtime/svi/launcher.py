@@ -43,6 +43,7 @@ from longvideo_runtime.errors import (
     HandoffError,
     OutOfMemory,
     Terminated,
+    Waited,
     WorkerError,
     WorkspaceError,
 )
@@ -58,7 +59,7 @@ AFTER_RANK_0_SECONDS = 10.0
 _PR_SET_PDEATHSIG = 1
 _REASONS: dict[int, str] = {
     int(error.code): error.kind
-    for error in (WorkerError, BadInput, HandoffError, OutOfMemory, WorkspaceError, Terminated)
+    for error in (WorkerError, BadInput, HandoffError, OutOfMemory, WorkspaceError, Waited, Terminated)
 }
 
 

@@ -25,6 +25,8 @@ from longvideo_runtime.svi.parallel_plan import ParallelPlan, plan_segment
 #: How long a collective may wait with every rank alive. The first one waits for rank 0 to load its models and
 #: build the conditioning, hence the generous bound; a rank that dies is caught by the launcher at once, not by this.
 COLLECTIVE_TIMEOUT = timedelta(minutes=30)
+#: The most of LV_WAIT_SECONDS a collective's timeout allows for.
+MAX_WAIT = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,14 @@ def _cpu_threads(world: int) -> None:
     torch.set_num_threads(max(1, cores // world))
 
 
+def collective_timeout(spec: SegmentSpec) -> timedelta:
+    """COLLECTIVE_TIMEOUT, plus LV_WAIT_SECONDS for a warm attempt: its rank 0 waits for the hand-off before the first
+    broadcast, and the other ranks wait as long (capped, so that any LV_WAIT_SECONDS makes a timedelta)."""
+    if not spec.warm:
+        return COLLECTIVE_TIMEOUT
+    return COLLECTIVE_TIMEOUT + timedelta(seconds=min(spec.wait_seconds, MAX_WAIT.total_seconds()))
+
+
 def join(spec: SegmentSpec, log: Logger) -> Ranks:
     """Joins the launch's process group and makes the plan's subgroups."""
     found = launched_rank()
@@ -83,7 +93,7 @@ def join(spec: SegmentSpec, log: Logger) -> Ranks:
         init_method="env://",
         rank=rank,
         world_size=world,
-        timeout=COLLECTIVE_TIMEOUT,
+        timeout=collective_timeout(spec),
     )
     ranks = make_ranks(rank, plan, device)
     log.info(

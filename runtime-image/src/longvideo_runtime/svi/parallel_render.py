@@ -1,6 +1,7 @@
 """The denoising loop of a sequence-parallel segment, and the whole life of ranks 1..P-1.
 
-Rank 0 is the segment command as in one process: it reads the hand-off, encodes text and images, builds the
+Rank 0 is the segment command as in one process: it reads the hand-off (a warm attempt's rank 0 waits for it, the
+others meanwhile in the first broadcast, whose timeout allows for LV_WAIT_SECONDS), encodes text and images, builds the
 condition, decodes the latents with the VAE and writes every output. It broadcasts what the loop needs (noise,
 condition, prompt embeddings, image features, pose features) once; the other ranks load only the experts and
 their adapters, run the same loop on their share of the work, and end without writing anything. Every rank ends
