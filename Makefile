@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CLUSTER := test/cluster
 
 .PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-tools test-integration test-gpu \
-        test-e2e demo cluster-up cluster-down run bench bench-chains bench-warm chaos generate \
+        test-e2e demo cluster-up cluster-down run bench bench-chains bench-argo bench-warm chaos generate \
         images-push registry test-gpu-image test-gpu-node
 
 help:
@@ -80,13 +80,16 @@ chaos: deps ## the full chaos suite on the local cluster (50 films, 100 leader k
 	@bash $(CLUSTER)/cluster-up.sh
 	@. $(CLUSTER)/env.sh; KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/chaos/chaos.ts
 
-bench: deps ## benchmarks: the runtime's per-segment overhead, then the operator on a fresh local cluster; figures last
+bench: deps ## benchmarks: the runtime's per-segment overhead, then the operator on a fresh local cluster, beside Argo Workflows, then warm start on the real node; figures last
+	@bash $(CLUSTER)/build-binaries.sh argo-workflows
 	@bash runtime-image/bench/run-bench.sh
 	@bash $(CLUSTER)/cluster-down.sh
 	@LV_KWOK_NODES_PER_POOL=$$(( $${LV_BENCH_NODES:-100} / 2 )) bash $(CLUSTER)/cluster-up.sh
 	@trap 'bash $(CLUSTER)/cluster-down.sh || exit 1' EXIT; . $(CLUSTER)/env.sh; \
 	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/operator-bench.ts && \
-	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/chains-bench.ts
+	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/chains-bench.ts && \
+	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig LV_ARGO_BIN=$$ARGO_BIN node test/bench/argo-bench.ts && \
+	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/warm-bench.ts
 
 bench-warm: deps ## the same film serial and warm on the real node (animatic, tiny svi): wall, hand-off gap, idle share, GPU held per denoising
 	@bash $(CLUSTER)/cluster-up.sh
@@ -97,6 +100,14 @@ bench-chains: deps ## one keyframed film rendered serially and then chain-parall
 	@bash $(CLUSTER)/cluster-up.sh
 	@trap 'bash $(CLUSTER)/cluster-down.sh || exit 1' EXIT; . $(CLUSTER)/env.sh; \
 	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/chains-bench.ts
+
+# Argo is built here and in bench only, never by deps: CI does not pay minutes for a controller its tests never run.
+# 50 chains of one-GPU pods need 7 of the h100 pool's 8-GPU nodes: the pools get 8 nodes each.
+bench-argo: deps ## the same chain of kwok pods run by Argo Workflows (as installed, requeue 1s) and by this operator: gaps and wall times
+	@bash $(CLUSTER)/build-binaries.sh argo-workflows
+	@LV_KWOK_NODES_PER_POOL=$${LV_KWOK_NODES_PER_POOL:-8} bash $(CLUSTER)/cluster-up.sh
+	@trap 'bash $(CLUSTER)/cluster-down.sh || exit 1' EXIT; . $(CLUSTER)/env.sh; \
+	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig LV_ARGO_BIN=$$ARGO_BIN node test/bench/argo-bench.ts
 
 run: node-modules ## the operator, out of cluster, against $$KUBECONFIG (default: the local cluster)
 	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.cache/cluster/kubeconfig} node src/main.ts

@@ -149,11 +149,44 @@ build_kueue() {
   rm -rf "$KUEUE_BIN"; mv "$KUEUE_BIN.partial" "$KUEUE_BIN"
 }
 
+# Argo Workflows' controller, for the side-by-side benchmark only (never part of `all`: CI does not pay for it).
+# `go install ...@version` needs the module's version list, which the proxy refuses, so a wrapper module requires the
+# pinned version; the CRDs are copied from the same module so controller and CRDs are of one version.
+build_argo_workflows() {
+  have_all "$ARGO_BIN" workflow-controller && [ -d "$ARGO_BIN/crds" ] && return 0
+  log "building Argo Workflows $ARGO_WORKFLOWS_VERSION (workflow-controller); a cold build takes minutes on 2 cores"
+  local dir; dir=$(wrapper_dir "argo-workflows-$ARGO_WORKFLOWS_VERSION")
+  cat >"$dir/go.mod" <<GOMOD
+module longvideo.dev/cluster-binaries/argo-workflows
+
+go 1.24
+
+require github.com/argoproj/argo-workflows/v3 $ARGO_WORKFLOWS_VERSION
+GOMOD
+  cat >"$dir/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/argoproj/argo-workflows/v3/cmd/workflow-controller"
+GO
+  rm -rf "$ARGO_BIN.partial"; mkdir -p "$ARGO_BIN.partial/crds"
+  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -tags tools -ldflags "-s -w" \
+    -o "$ARGO_BIN.partial/workflow-controller" github.com/argoproj/argo-workflows/v3/cmd/workflow-controller)
+  local src
+  src=$(cd "$dir" && go mod download -json "github.com/argoproj/argo-workflows/v3@$ARGO_WORKFLOWS_VERSION" |
+    sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  [ -d "$src/manifests/base/crds/minimal" ] || die "no CRDs in $src/manifests/base/crds/minimal"
+  cp "$src"/manifests/base/crds/minimal/argoproj.io_*.yaml "$ARGO_BIN.partial/crds/"
+  rm -rf "$ARGO_BIN"; mv "$ARGO_BIN.partial" "$ARGO_BIN"
+}
+
 what=${1:-all}
 case $what in
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   kueue) build_kueue ;;
+  argo-workflows) build_argo_workflows ;;
   kwok) install_tool "$KWOK_BIN" kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" ;;
   helm) install_tool "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ;;
   containerd) build_containerd ;;

@@ -15,6 +15,8 @@ HELM_BIN=$LV_BIN/helm-$HELM_VERSION
 CONTAINERD_BIN=$LV_BIN/containerd-$CONTAINERD_VERSION
 LPP_BIN=$LV_BIN/local-path-provisioner-$LOCAL_PATH_PROVISIONER_VERSION
 KUEUE_BIN=$LV_BIN/kueue-$KUEUE_VERSION
+# Not on PATH either: only the Argo benchmark starts it, by its full path.
+ARGO_BIN=$LV_BIN/argo-workflows-$ARGO_WORKFLOWS_VERSION
 # Not on PATH (its name is too generic): scripts and tests start it by its full path.
 REGISTRY_BIN=$LV_BIN/registry-$DISTRIBUTION_VERSION
 # The local registry's loopback port (make registry, the end-to-end test); the real node pulls from it over plain HTTP.
