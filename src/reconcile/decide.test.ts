@@ -1230,6 +1230,18 @@ describe("decide: warm start", () => {
     expect(decision.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
   });
 
+  it("starts it as early as its predecessor's Job, when a clip is shorter than a pod start and a model load", () => {
+    // Segment 1's Job was made 30 s ago and its pod has not started: its commit is due 14 s ago by the clock.
+    const one = jobFor(1, "sha256:l0", 0);
+    const decision = decide(snapshot({ intent: warmIntent(), status: { segments: [zero] }, jobs: [one] }));
+    expect(decision.then).toContainEqual(expect.objectContaining({ kind: "createSegmentJob", inputFrom: followed }));
+    // Not for a Job Kueue still holds: it may wait for quota for hours.
+    const held = decide(
+      snapshot({ intent: warmIntent(), status: { segments: [zero] }, jobs: [{ ...one, suspended: "queued" }] }),
+    );
+    expect(held.then.filter((a) => a.kind === "createSegmentJob" && a.inputFrom !== undefined)).toEqual([]);
+  });
+
   it("waits for the lead time, and asks to be woken then", () => {
     // Expected commit in 16 s; lead 11 s: start in 5 s.
     const one = runningOne(0);

@@ -118,16 +118,21 @@ export function warmStep(
   return startWarm(snapshot, next, current, follows);
 }
 
-/** The segment's attempt whose pod runs now, and since when; none while it waits for a node or has ended. */
+/**
+ * The segment's attempt under way, and since when its pod runs: its pod's start, or, while the pod is still to
+ * start, its Job's creation (a clip shorter than a pod start and a model load needs its successor started that
+ * early). None once it has ended, or while Kueue holds it.
+ */
 function runningAttempt(
   snapshot: FilmSnapshot,
   segment: PlannedSegment,
   inputDigest: string,
 ): { readonly job: ObservedJob; readonly startedAt: number } | undefined {
   const job = latestSegmentJob(snapshot.jobs, segment, inputDigest);
-  const pod = job && !job.finished ? latestPod(snapshot.pods, job) : undefined;
-  if (!job || pod?.phase !== "Running" || pod.startedAt === undefined) return undefined;
-  return { job, startedAt: Date.parse(pod.startedAt) };
+  if (!job || job.finished || job.deleting || job.suspended !== undefined) return undefined;
+  const pod = latestPod(snapshot.pods, job);
+  if (pod && pod.phase !== "Running" && pod.phase !== "Pending") return undefined;
+  return { job, startedAt: Date.parse(pod?.startedAt ?? job.createdAt) };
 }
 
 /** When the running segment's own predecessor committed the hand-off it waited for (a warm segment only). */

@@ -153,9 +153,13 @@ describe("warm start on the real node", () => {
         for (const record of warmRecords) {
           const before = records[record.index - 1];
           if (!before) throw new Error(`segment ${String(record.index)} has no predecessor record`);
-          // It followed its predecessor's recorded attempt, and waited on the workspace for it.
+          // It followed its predecessor's recorded attempt, and saw its commit on the workspace (at once, when it
+          // became ready after the commit: then it waited 0 s).
           expect(record.inputFrom).toBe(path.relative(workspace, segmentFilesDirectory(workspace, before)));
-          expect(record.phases?.wait).toBeGreaterThan(0);
+          const dir = segmentFilesDirectory(workspace, record);
+          const result = JSON.parse(readFileSync(path.join(dir, "result.json"), "utf8")) as { handoffSeenAt?: string };
+          expect(Date.parse(result.handoffSeenAt ?? "")).toBeGreaterThanOrEqual(Date.parse(before.committedAt ?? ""));
+          expect(record.phases?.wait).toBeGreaterThanOrEqual(0);
         }
       } else {
         expect(warmRecords).toEqual([]);
