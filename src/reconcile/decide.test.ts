@@ -15,6 +15,7 @@ import type {
 } from "./film-snapshot.ts";
 import { concatJobName, segmentJobName } from "./object-names.ts";
 import { attemptDir } from "../api/runtime-contract.ts";
+import { maxWarmAhead } from "./warm-start.ts";
 import { maxUncountedAttempts } from "./segment-record.ts";
 import { podTemplateKey } from "./pod-template-key.ts";
 
@@ -1240,6 +1241,35 @@ describe("decide: warm start", () => {
       snapshot({ intent: warmIntent(), status: { segments: [zero] }, jobs: [{ ...one, suspended: "queued" }] }),
     );
     expect(held.then.filter((a) => a.kind === "createSegmentJob" && a.inputFrom !== undefined)).toEqual([]);
+  });
+
+  it("keeps warm pods a few clips ahead when a clip is shorter than a model load, each following the one before", () => {
+    const five: PlannedSegment[] = [0, 1, 2, 3, 4].map((index) => ({
+      index,
+      hash: `h${String(index)}`,
+      chain: 0,
+      chainStart: index === 0,
+      keptFrames: 76,
+      env: {},
+    }));
+    // Clips of 1 s of work after 6 s of loading.
+    const quick = { ...zero, denoiseStartedAt: at(200), committedAt: at(199) };
+    const one = runningOne(1);
+    const two = warmJob();
+    const decision = decide(
+      snapshot({
+        intent: warmIntent({ segments: five, chains: [{ first: 0, last: 4 }] }),
+        status: { segments: [quick] },
+        jobs: [one.job, two],
+        pods: [one.pod, podFor(two)],
+      }),
+    );
+    const create = decision.then.find((a) => a.kind === "createSegmentJob");
+    // Segment 3 follows segment 2's warm attempt, whose directory is keyed by what segment 2 follows.
+    const twoDir = attemptDir(2, "h2", `from:${followed}`, 0);
+    expect(create).toMatchObject({ segment: { index: 3 }, attempt: 0, inputFrom: twoDir });
+    expect(decision.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
+    expect(maxWarmAhead).toBeGreaterThanOrEqual(2);
   });
 
   it("waits for the lead time, and asks to be woken then", () => {

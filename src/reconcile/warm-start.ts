@@ -12,14 +12,7 @@
 import { attemptDir } from "../api/runtime-contract.ts";
 import type { FilmStep } from "./film-step.ts";
 import { idleStep } from "./film-step.ts";
-import type {
-  FilmIntent,
-  FilmSnapshot,
-  ObservedJob,
-  PlannedSegment,
-  SegmentRecord,
-  WarmStart,
-} from "./film-snapshot.ts";
+import type { FilmIntent, FilmSnapshot, ObservedJob, PlannedSegment, SegmentRecord } from "./film-snapshot.ts";
 import { EventReason } from "./film-conditions.ts";
 import { segmentJobName } from "./object-names.ts";
 import { latestPod, latestSegmentJob } from "./owned-jobs.ts";
@@ -85,10 +78,17 @@ export function learnedTiming(records: readonly SegmentRecord[]): LearnedTiming 
 }
 
 /**
- * The warm part of a chain's step: keep a warm successor of the running segment, or start one when its lead time
- * has come, or wake up then. Nothing for a film without warm start, a suspended one, a chain whose running
- * segment is its last, or a successor that has run before (its later attempts are serial: the attempt numbers of a
- * warm Job must be its segment's first).
+ * Warm pods a chain may have waiting ahead of its rendering segment: each is started only when its expected start of
+ * denoising is within the lead time, so clips longer than a model load have one ahead; clips shorter than it (the
+ * CPU image's tiny ones) need a few to keep the chain busy. The bound keeps a film from holding a GPU per clip.
+ */
+export const maxWarmAhead = 3;
+
+/**
+ * The warm part of a chain's step: keep the warm successors of the rendering segment, each following the one before
+ * it, and start the next when its lead time has come, or wake up then. Nothing for a film without warm start, a
+ * suspended one, or a successor that has run before (its later attempts are serial: the attempt numbers of a warm
+ * Job must be its segment's first).
  */
 export function warmStep(
   snapshot: FilmSnapshot,
@@ -98,24 +98,58 @@ export function warmStep(
 ): FilmStep {
   const warm = intent.warm;
   const current = intent.segments[chain.first + chain.valid];
-  const next = intent.segments[chain.first + chain.valid + 1];
-  if (!warm || intent.suspend || !current || !next || next.index > chain.last) return idleStep;
+  if (!warm || intent.suspend || !current) return idleStep;
   const running = runningAttempt(snapshot, current, chain.nextInput);
   if (!running) return idleStep;
-  const follows = jobAttemptDir(running.job);
-  const existing = snapshot.jobs.find(
-    (j) => j.kind === "segment" && j.segment === next.index && j.inputFrom === follows && !j.deleting,
-  );
-  if (existing) return { wanted: existing.finished ? [] : [existing.name], then: [] };
-  if (snapshot.jobs.some((j) => j.kind === "segment" && j.segment === next.index && j.hash === next.hash)) {
-    return idleStep;
-  }
   const timing = learnedTiming(progress.records);
-  if (!timing) return idleStep;
-  const startAt = warmStartAt(warm, timing, running.startedAt, predecessorCommit(progress, current));
-  const waitMs = startAt - snapshot.now.getTime();
-  if (waitMs > 0) return { ...idleStep, requeueAfterMs: waitMs };
-  return startWarm(snapshot, next, current, follows);
+  // When the running attempt is expected to commit: from its start (or its own input's commit), plus a clip's work.
+  const commitAt = timing
+    ? Math.max(running.startedAt + timing.readyMs, predecessorCommit(progress, current) ?? 0) + timing.workMs
+    : undefined;
+  const ahead = warmAhead(snapshot, current, chain, { job: running.job, commitAt }, timing);
+  const wanted = ahead.jobs.map((job) => job.name);
+  const next = intent.segments[current.index + ahead.jobs.length + 1];
+  const room = ahead.open && ahead.jobs.length < maxWarmAhead && next !== undefined && next.index <= chain.last;
+  if (!room || !timing || ahead.commitAt === undefined || ranBefore(snapshot, next)) return { wanted, then: [] };
+  const waitMs = ahead.commitAt - Math.min(timing.readyMs + warm.marginMs, warm.maxLeadMs) - snapshot.now.getTime();
+  if (waitMs > 0) return { wanted, then: [], requeueAfterMs: waitMs };
+  const started = startWarm(snapshot, next, ahead.last, ahead.follows);
+  return { wanted: [...wanted, ...started.wanted], then: started.then };
+}
+
+/**
+ * The warm Jobs already waiting ahead of the running attempt, each following the one before it; the attempt the
+ * next would follow and when that one is expected to commit; and whether the walk may go on (not past a warm Job
+ * that ended: its segment's next attempt is serial).
+ */
+function warmAhead(
+  snapshot: FilmSnapshot,
+  current: PlannedSegment,
+  chain: ChainProgress,
+  from: { readonly job: ObservedJob; readonly commitAt: number | undefined },
+  timing: LearnedTiming | undefined,
+): { jobs: ObservedJob[]; follows: string; commitAt: number | undefined; last: number; open: boolean } {
+  const jobs: ObservedJob[] = [];
+  let follows = jobAttemptDir(from.job);
+  let commitAt = from.commitAt;
+  for (let index = current.index + 1; index <= chain.last && jobs.length < maxWarmAhead; index++) {
+    const existing = snapshot.jobs.find(
+      (j) => j.kind === "segment" && j.segment === index && j.inputFrom === follows && !j.deleting,
+    );
+    if (!existing) break;
+    if (existing.finished) return { jobs, follows, commitAt, last: index - 1, open: false };
+    jobs.push(existing);
+    follows = jobAttemptDir(existing);
+    const started = Date.parse(latestPod(snapshot.pods, existing)?.startedAt ?? existing.createdAt);
+    commitAt =
+      timing && commitAt !== undefined ? Math.max(commitAt, started + timing.readyMs) + timing.workMs : undefined;
+  }
+  return { jobs, follows, commitAt, last: current.index + jobs.length, open: true };
+}
+
+/** Whether a segment has a Job for its plan already (any input): its next attempts are serial. */
+function ranBefore(snapshot: FilmSnapshot, segment: PlannedSegment): boolean {
+  return snapshot.jobs.some((j) => j.kind === "segment" && j.segment === segment.index && j.hash === segment.hash);
 }
 
 /**
@@ -141,21 +175,10 @@ function predecessorCommit(progress: SegmentProgress, current: PlannedSegment): 
   return before?.committedAt === undefined ? undefined : Date.parse(before.committedAt);
 }
 
-/**
- * When to start the successor: the running segment's expected commit (its denoising start, from its pod start plus
- * the model load, or from its own predecessor's commit if later, plus a clip's work) less the lead (the model load
- * plus the margin, at most the maximum lead).
- */
-function warmStartAt(warm: WarmStart, timing: LearnedTiming, podStarted: number, inputCommitted?: number): number {
-  const denoising = Math.max(podStarted + timing.readyMs, inputCommitted ?? 0);
-  const lead = Math.min(timing.readyMs + warm.marginMs, warm.maxLeadMs);
-  return denoising + timing.workMs - lead;
-}
-
-function startWarm(snapshot: FilmSnapshot, next: PlannedSegment, current: PlannedSegment, follows: string): FilmStep {
+function startWarm(snapshot: FilmSnapshot, next: PlannedSegment, after: number, follows: string): FilmStep {
   const workspaceUid = snapshot.workspaceClaim?.uid ?? "";
   const name = segmentJobName(snapshot.film, next.index, next.hash, warmInputKey(follows), 0, workspaceUid);
-  const message = `segment ${String(next.index)} started warm (${name}): it loads while segment ${String(current.index)} renders, and consumes the hand-off ${follows} commits`;
+  const message = `segment ${String(next.index)} started warm (${name}): it loads while segment ${String(after)} renders or waits, and consumes the hand-off ${follows} commits`;
   return {
     wanted: [name],
     then: [
