@@ -220,7 +220,16 @@ async function main(): Promise<void> {
     { stdio: "inherit" },
   );
   const entry = path.join(dist, "main.js");
-  const env = { LV_CONCURRENCY: concurrency, LV_LOG_LEVEL: "warn", NODE_OPTIONS: nodeOptions };
+  // The chart's lease timings: the test harness's short ones made a replica starved by the burst of creation lose
+  // its lease and exit.
+  const env = {
+    LV_CONCURRENCY: concurrency,
+    LV_LOG_LEVEL: "warn",
+    NODE_OPTIONS: nodeOptions,
+    LV_LEASE_DURATION_SECONDS: "15",
+    LV_RENEW_DEADLINE_SECONDS: "10",
+    LV_RETRY_PERIOD_SECONDS: "2",
+  };
   const floor = importFloorMiB(dist);
 
   // The restart below reuses the identity: a container the kubelet restarts in place keeps its pod name, so the new
@@ -228,11 +237,16 @@ async function main(): Promise<void> {
   const identity = "scale-a";
   let operator = await startOperator({ identity, leaseNamespace: "default", env, entry });
   let expectedExit = false;
-  process.on("exit", () => {
-    if (!expectedExit && (operator.child.exitCode !== null || operator.child.signalCode !== null)) {
-      console.error(`the operator exited early; its last output:\n${operator.logs().slice(-3000)}`);
-    }
-  });
+  // A replica that exits on its own (a lost lease, a crash) ends the run at once: the figures would be meaningless.
+  const failOnExit = (replica: OperatorProcess) =>
+    replica.child.once("exit", (code, signal) => {
+      if (expectedExit) return;
+      console.error(
+        `the operator exited (${String(code ?? signal)}); its last output:\n${replica.logs().slice(-3000)}`,
+      );
+      process.exit(1);
+    });
+  failOnExit(operator);
   while ((await operator.get("/readyz")).status !== 200) await sleep(100);
   await sleep(2_000);
   const idleRss = memoryMiB(operator.child.pid, "VmRSS");
@@ -285,6 +299,7 @@ async function main(): Promise<void> {
   const killed = performance.now();
   operator = await startOperator({ identity, leaseNamespace: "default", env, entry });
   expectedExit = false;
+  failOnExit(operator);
   peak = new MemoryPeak(operator);
   let ready = Number.NaN;
   let resynced = Number.NaN;
