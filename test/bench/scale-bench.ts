@@ -185,7 +185,7 @@ async function growLiveFilms(peak: MemoryPeak, from: number, target: number, dea
     await peak.sample();
   }
   // Settling is not cut short by the budget: a figure at the scale reached needs that scale settled.
-  const settleDeadline = Math.max(deadline, Date.now()) + 5 * 60_000;
+  const settleDeadline = Math.max(deadline, Date.now()) + 3 * 60_000;
   for (;;) {
     const metrics = await peak.sample();
     const jobs = await jobCount(liveNamespace);
