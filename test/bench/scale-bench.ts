@@ -55,8 +55,23 @@ function memoryMiB(pid: number | undefined, field: "VmRSS" | "VmHWM"): number {
   return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) / 1024;
 }
 
+/**
+ * One of the operator's endpoints, retried: a busy process can reset a kept-alive connection the client was about
+ * to reuse, which says nothing about the operator.
+ */
+async function endpoint(operator: OperatorProcess, pathname: string): Promise<{ status: number; text: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operator.get(pathname);
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await sleep(200);
+    }
+  }
+}
+
 async function scrape(operator: OperatorProcess): Promise<Scrape> {
-  return new Scrape((await operator.get("/metrics")).text);
+  return new Scrape((await endpoint(operator, "/metrics")).text);
 }
 
 /**
@@ -247,7 +262,7 @@ async function main(): Promise<void> {
       process.exit(1);
     });
   failOnExit(operator);
-  while ((await operator.get("/readyz")).status !== 200) await sleep(100);
+  while ((await endpoint(operator, "/readyz")).status !== 200) await sleep(100);
   await sleep(2_000);
   const idleRss = memoryMiB(operator.child.pid, "VmRSS");
   const idleHeap = (await scrape(operator)).sum("nodejs_heap_size_used_bytes") / mib;
@@ -305,7 +320,7 @@ async function main(): Promise<void> {
   let resynced = Number.NaN;
   while (Number.isNaN(ready) || Number.isNaN(resynced)) {
     if (performance.now() - killed > 120_000) break;
-    if (Number.isNaN(ready) && (await operator.get("/readyz")).status === 200)
+    if (Number.isNaN(ready) && (await endpoint(operator, "/readyz")).status === 200)
       ready = (performance.now() - killed) / 1000;
     if (Number.isNaN(resynced) && (await peak.sample()).sum("controller_runtime_reconcile_total") >= atRestart)
       resynced = (performance.now() - killed) / 1000;
