@@ -298,6 +298,12 @@ async function main(): Promise<void> {
     })
     .join(", ");
   const reconcilesPerSegment = afterShort.sum("controller_runtime_reconcile_total", "", beforeShort) / transitions;
+  // Each figure also goes to stderr as soon as it is known, so a run cut short still leaves what it measured.
+  console.error(
+    `[scale] per segment: ${requestsPerSegment.toFixed(2)} API requests (${requestsByVerb}), ` +
+      `${cpuMsPerSegment.toFixed(1)} CPU ms, ${reconcilesPerSegment.toFixed(2)} reconciles; idle RSS ` +
+      `${idleRss.toFixed(0)} MiB, imports ${floor.imported.toFixed(0)} MiB, bare Node ${floor.bare.toFixed(0)} MiB`,
+  );
   await removeNamespace(shortNamespace);
 
   // Memory and recovery: live films up to the restart's scale, a SIGKILL, a new process, then the rest.
@@ -328,6 +334,10 @@ async function main(): Promise<void> {
     await sleep(200);
   }
   const peakAfterRestart = peak.highWater();
+  console.error(
+    `[scale] ${String(atRestart)} films: peak RSS ${peakBeforeRestart.toFixed(0)} MiB before the kill; new process ` +
+      `ready ${ready.toFixed(2)} s, every film reconciled ${resynced.toFixed(2)} s, peak RSS ${peakAfterRestart.toFixed(0)} MiB`,
+  );
 
   const reached = await growLiveFilms(peak, atRestart, liveFilms, deadline);
   const creationMinutes = (performance.now() - creationStarted) / 60_000;
