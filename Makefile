@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CLUSTER := test/cluster
 
 .PHONY: help deps system-packages node-modules binaries images test test-static test-unit test-tools test-integration test-gpu \
-        test-e2e demo cluster-up cluster-down run bench bench-chains bench-argo bench-warm chaos generate \
+        test-e2e demo cluster-up cluster-down run bench bench-chains bench-argo bench-warm bench-scale chaos generate \
         images-push registry test-gpu-image test-gpu-node
 
 help:
@@ -95,6 +95,12 @@ bench-warm: deps ## the same film serial and warm on the real node (animatic, ti
 	@bash $(CLUSTER)/cluster-up.sh
 	@trap 'bash $(CLUSTER)/cluster-down.sh || exit 1' EXIT; . $(CLUSTER)/env.sh; \
 	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/warm-bench.ts
+
+bench-scale: deps ## the operator's own cost at scale on a fresh cluster of kwok nodes: memory, API requests and CPU per segment, restart; goals beside
+	@bash $(CLUSTER)/cluster-down.sh
+	@LV_REAL_NODE=0 LV_KWOK_NODES_PER_POOL=$$(( $${LV_BENCH_NODES:-100} / 2 )) bash $(CLUSTER)/cluster-up.sh
+	@trap 'bash $(CLUSTER)/cluster-down.sh || exit 1' EXIT; . $(CLUSTER)/env.sh; \
+	  KUBECONFIG=$(CURDIR)/.cache/cluster/kubeconfig node test/bench/scale-bench.ts
 
 bench-chains: deps ## one keyframed film rendered serially and then chain-parallel on kwok, wall times and their ratio
 	@bash $(CLUSTER)/cluster-up.sh

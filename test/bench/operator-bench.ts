@@ -3,9 +3,7 @@
  * a second. Prints figures last: hand-off latency, throughput, API requests per segment, peak memory, and the
  * time a restarted operator takes to be ready and to have looked at every film again.
  *
- * Workspaces are statically provisioned PersistentVolumes bound in advance: the local cluster's dynamic provisioner
- * runs a helper pod on the one real node for every claim made and deleted, which would load the shared 2 cores
- * with containerd work that belongs to no operator.
+ * Workspaces are statically provisioned PersistentVolumes bound in advance (`workspace-volumes.ts` says why).
  *
  * Environment: LV_BENCH_FILMS (200), LV_BENCH_SEGMENTS (20), LV_BENCH_CONCURRENCY (16), LV_BENCH_RUN_FOR (1s),
  * LV_BENCH_NODE_OPTIONS (the chart's nodeOptions).
@@ -19,8 +17,10 @@ import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { startOperator } from "../support/operator-process.ts";
 import type { OperatorProcess } from "../support/operator-process.ts";
-import { kubectl, run } from "../support/kubectl.ts";
+import { kubectl } from "../support/kubectl.ts";
 import { testKubeConfig } from "../support/test-kube-config.ts";
+import { Scrape } from "./scrape.ts";
+import { benchStorageClass, benchVolumeLabel, createWorkspaceVolumes } from "./workspace-volumes.ts";
 
 const films = Number(process.env.LV_BENCH_FILMS ?? 200);
 const segments = Number(process.env.LV_BENCH_SEGMENTS ?? 20);
@@ -31,7 +31,6 @@ const kc = testKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const api = { group: "longvideo.dev", version: "v1alpha1", namespace, plural: "longvideos" };
-const storageClass = "lv-bench-static";
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 /** The operator's Node flags: the chart's (heap limits), unless LV_BENCH_NODE_OPTIONS says otherwise. */
 const chartValues = parse(readFileSync(path.join(repoRoot, "charts/longvideo-operator/values.yaml"), "utf8")) as {
@@ -44,61 +43,6 @@ function rssMiB(pid: number | undefined, field: "VmRSS" | "VmHWM"): number {
   const status = readFileSync(`/proc/${String(pid)}/status`, "utf8");
   const kib = Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
   return kib / 1024;
-}
-
-/** Prometheus text parsed into samples, so two scrapes can be subtracted (the load phase minus the baseline). */
-class Scrape {
-  readonly #samples: { name: string; labels: string; value: number }[];
-
-  constructor(text: string) {
-    this.#samples = [...text.matchAll(/^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)$/gm)].map((m) => ({
-      name: m[1] ?? "",
-      labels: m[2] ?? "",
-      value: Number(m[3]),
-    }));
-  }
-
-  /** Sum of one metric's samples whose labels include `matcher`, less the same sum in `before`. */
-  sum(name: string, matcher = "", before?: Scrape): number {
-    const own = this.#samples
-      .filter((s) => s.name === name && s.labels.includes(matcher))
-      .reduce((sum, s) => sum + s.value, 0);
-    return own - (before?.sum(name, matcher) ?? 0);
-  }
-
-  /**
-   * A quantile of a histogram (over its series whose labels include `matcher`, less `before`'s counts),
-   * interpolated linearly inside the bucket as Prometheus' histogram_quantile does. In seconds.
-   */
-  quantile(name: string, q: number, matcher = "", before?: Scrape): number {
-    const counts = new Map<number, number>();
-    const add = (scrape: Scrape, sign: number) => {
-      for (const s of scrape.#samples) {
-        if (s.name !== `${name}_bucket` || !s.labels.includes(matcher)) continue;
-        const le = /le="([^"]+)"/.exec(s.labels)?.[1];
-        if (le === undefined) continue;
-        const bound = le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le);
-        counts.set(bound, (counts.get(bound) ?? 0) + sign * s.value);
-      }
-    };
-    add(this, 1);
-    if (before) add(before, -1);
-    const buckets = [...counts].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
-    const total = buckets.at(-1)?.count ?? 0;
-    if (total <= 0) return Number.NaN;
-    const rank = q * total;
-    let lower = 0;
-    let below = 0;
-    for (const bucket of buckets) {
-      if (bucket.count >= rank) {
-        if (!Number.isFinite(bucket.le)) return lower;
-        return lower + ((bucket.le - lower) * (rank - below)) / Math.max(1, bucket.count - below);
-      }
-      lower = bucket.le;
-      below = bucket.count;
-    }
-    return lower;
-  }
 }
 
 async function namespaceExists(): Promise<boolean> {
@@ -118,41 +62,6 @@ async function removeNamespace(): Promise<void> {
   }
 }
 
-/** One PersistentVolume per film, bound ahead to the claim the operator will make (`<film>-workspace`). */
-function createWorkspaceVolumes(names: readonly string[]): void {
-  const volumes = names.map((film) => ({
-    apiVersion: "v1",
-    kind: "PersistentVolume",
-    metadata: { name: `lv-bench-${film}`, labels: { "longvideo.dev/bench": "yes" } },
-    spec: {
-      storageClassName: storageClass,
-      capacity: { storage: "20Gi" },
-      accessModes: ["ReadWriteMany"],
-      persistentVolumeReclaimPolicy: "Retain",
-      hostPath: { path: `/tmp/lv-bench/${film}`, type: "DirectoryOrCreate" },
-      claimRef: { namespace, name: `${film}-workspace` },
-    },
-  }));
-  run(
-    "kubectl",
-    ["apply", "-f", "-"],
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "List",
-      items: [
-        {
-          apiVersion: "storage.k8s.io/v1",
-          kind: "StorageClass",
-          metadata: { name: storageClass },
-          provisioner: "kubernetes.io/no-provisioner",
-          volumeBindingMode: "Immediate",
-        },
-        ...volumes,
-      ],
-    }),
-  );
-}
-
 async function succeeded(names: ReadonlySet<string>): Promise<number> {
   const list = (await custom.listNamespacedCustomObject(api)) as {
     items: { metadata: { name: string }; status?: { phase?: string } }[];
@@ -170,7 +79,7 @@ interface Phase {
 /** Creates `count` films of `segments` segments named `<prefix>-<i>` and waits until every one has succeeded. */
 async function renderFilms(operator: OperatorProcess, prefix: string, count: number): Promise<Phase> {
   const names = Array.from({ length: count }, (_, i) => `${prefix}-${String(i)}`);
-  createWorkspaceVolumes(names);
+  createWorkspaceVolumes(namespace, names);
   const started = performance.now();
   for (let i = 0; i < count; i += 20) {
     await Promise.all(
@@ -190,7 +99,7 @@ async function renderFilms(operator: OperatorProcess, prefix: string, count: num
                 tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
               },
               podMetadata: { annotations: { "sim.longvideo.dev/run-for": runFor } },
-              storage: { workspace: { accessMode: "ReadWriteMany", storageClassName: storageClass } },
+              storage: { workspace: { accessMode: "ReadWriteMany", storageClassName: benchStorageClass } },
             },
           },
         }),
@@ -276,7 +185,7 @@ async function main(): Promise<void> {
   });
   // Films left by an interrupted run would be finalized during the measurement: remove them first.
   await removeNamespace();
-  kubectl("delete", "persistentvolumes", "-l", "longvideo.dev/bench=yes", "--wait=true");
+  kubectl("delete", "persistentvolumes", "-l", benchVolumeLabel, "--wait=true");
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   const idleRss = rssMiB(operator.child.pid, "VmRSS");
 
@@ -301,7 +210,7 @@ async function main(): Promise<void> {
   const resynced = (performance.now() - restarted) / 1000;
   // The films' finalizers need a running operator: delete while it still serves them, so the next run starts clean.
   await removeNamespace();
-  kubectl("delete", "persistentvolumes", "-l", "longvideo.dev/bench=yes", "--wait=false");
+  kubectl("delete", "persistentvolumes", "-l", benchVolumeLabel, "--wait=false");
   stopping = true;
   await operator.stop();
 
