@@ -4,6 +4,7 @@
  * the workspace mounted read-only, passing the `restricted` Pod Security level. Pure.
  */
 import { mountPaths, attemptDir, workspaceLayout } from "../api/runtime-contract.ts";
+import { warmInputKey } from "../reconcile/warm-start.ts";
 import { operatorLabels } from "../api/operator-labels.ts";
 import { workspaceClaimName } from "../reconcile/object-names.ts";
 import type { WatchedFilm } from "./film-progress.ts";
@@ -33,7 +34,13 @@ export function fetchPlan(film: WatchedFilm, nowMs: number): FetchPlan {
   }
   const sheet = output.contactSheet ?? output.path.replace(/\.mp4$/, ".contact.png");
   const clips = (status.segments ?? []).map((record) => ({
-    source: `${mountPaths.workspace}/${attemptDir(record.index, record.hash, record.inputDigest ?? "", record.attempt)}/${workspaceLayout.clip}`,
+    // A warm attempt's directory is keyed by the attempt it followed, not by the digest it consumed (ADR 0026).
+    source: `${mountPaths.workspace}/${attemptDir(
+      record.index,
+      record.hash,
+      record.inputFrom === undefined ? (record.inputDigest ?? "") : warmInputKey(record.inputFrom),
+      record.attempt,
+    )}/${workspaceLayout.clip}`,
     target: `clips/${name}-segment-${String(record.index).padStart(3, "0")}.mp4`,
     what: "clip" as const,
   }));

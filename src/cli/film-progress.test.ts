@@ -101,7 +101,10 @@ describe("fetchPlan", () => {
           hash: "c",
           contactSheet: "/workspace/film.contact.png",
         },
-        segments: rendering.status?.segments?.slice(0, 2) ?? [],
+        // Segment 1 started warm: its files are in the directory keyed by the attempt it followed.
+        segments: (rendering.status?.segments?.slice(0, 2) ?? []).map((r) =>
+          r.index === 1 ? { ...r, inputFrom: attemptDir(0, "h0", "", 0) } : r,
+        ),
       },
     };
     const plan = fetchPlan(film, now);
@@ -116,7 +119,7 @@ describe("fetchPlan", () => {
         what: "clip",
       },
       {
-        source: `/workspace/${attemptDir(1, "h1", "", 0)}/clip.mp4`,
+        source: `/workspace/${attemptDir(1, "h1", `from:${attemptDir(0, "h0", "", 0)}`, 0)}/clip.mp4`,
         target: "clips/harbour-segment-001.mp4",
         what: "clip",
       },
