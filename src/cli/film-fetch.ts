@@ -3,8 +3,8 @@
  * clip) and the short-lived pod it reads them through: non-root, read-only everywhere, no service account token,
  * the workspace mounted read-only, passing the `restricted` Pod Security level. Pure.
  */
-import { mountPaths, attemptDir, workspaceLayout } from "../api/runtime-contract.ts";
-import { warmInputKey } from "../reconcile/warm-start.ts";
+import { mountPaths, workspaceLayout } from "../api/runtime-contract.ts";
+import { recordAttemptDir } from "../reconcile/warm-start.ts";
 import { operatorLabels } from "../api/operator-labels.ts";
 import { workspaceClaimName } from "../reconcile/object-names.ts";
 import type { WatchedFilm } from "./film-progress.ts";
@@ -34,13 +34,7 @@ export function fetchPlan(film: WatchedFilm, nowMs: number): FetchPlan {
   }
   const sheet = output.contactSheet ?? output.path.replace(/\.mp4$/, ".contact.png");
   const clips = (status.segments ?? []).map((record) => ({
-    // A warm attempt's directory is keyed by the attempt it followed, not by the digest it consumed (ADR 0026).
-    source: `${mountPaths.workspace}/${attemptDir(
-      record.index,
-      record.hash,
-      record.inputFrom === undefined ? (record.inputDigest ?? "") : warmInputKey(record.inputFrom),
-      record.attempt,
-    )}/${workspaceLayout.clip}`,
+    source: `${mountPaths.workspace}/${recordAttemptDir(record)}/${workspaceLayout.clip}`,
     target: `clips/${name}-segment-${String(record.index).padStart(3, "0")}.mp4`,
     what: "clip" as const,
   }));

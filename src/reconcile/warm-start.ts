@@ -24,6 +24,18 @@ export function warmInputKey(inputFrom: string): string {
   return `from:${inputFrom}`;
 }
 
+/** The directory a recorded attempt wrote, relative to the workspace (a warm one keyed by what it followed). */
+export function recordAttemptDir(record: {
+  readonly index: number;
+  readonly hash: string;
+  readonly attempt?: number;
+  readonly inputDigest?: string;
+  readonly inputFrom?: string;
+}): string {
+  const input = record.inputFrom === undefined ? (record.inputDigest ?? "") : warmInputKey(record.inputFrom);
+  return attemptDir(record.index, record.hash, input, record.attempt ?? 0);
+}
+
 /** The directory an attempt writes, relative to the workspace (a warm one keyed by what it follows). */
 export function jobAttemptDir(job: ObservedJob): string {
   const input = job.inputFrom === undefined ? job.inputDigest : warmInputKey(job.inputFrom);

@@ -22,6 +22,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { startOperator } from "../support/operator-process.ts";
 import { run } from "../support/kubectl.ts";
 import { localClusterKubeconfig, testKubeConfig } from "../support/test-kube-config.ts";
+import { benchStorageClass, benchVolumeLabel, createWorkspaceVolumes } from "./workspace-volumes.ts";
 
 const steps = Number(process.env.LV_ARGO_STEPS ?? 10);
 const chains = Number(process.env.LV_ARGO_CHAINS ?? 50);
@@ -31,7 +32,6 @@ const repoRoot = path.resolve(import.meta.dirname, "../..");
 const kc = testKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
-const storageClass = "lv-bench-argo-static";
 /** Where the pods go, for Argo as for the operator: the kwok h100 pool, past its GPU taint. */
 const pool = {
   nodeSelector: { "longvideo.dev/pool": "h100" },
@@ -200,43 +200,6 @@ async function removeNamespace(name: string): Promise<void> {
   }
 }
 
-/**
- * One pre-bound PersistentVolume per chain for the claim `<chain>-workspace`, as operator-bench makes them: the
- * local-path provisioner would run a helper pod on the real node for each, loading the CPUs everyone shares.
- */
-function createWorkspaceVolumes(namespace: string, names: readonly string[]): void {
-  run(
-    "kubectl",
-    ["apply", "-f", "-"],
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "List",
-      items: [
-        {
-          apiVersion: "storage.k8s.io/v1",
-          kind: "StorageClass",
-          metadata: { name: storageClass },
-          provisioner: "kubernetes.io/no-provisioner",
-          volumeBindingMode: "Immediate",
-        },
-        ...names.map((chain) => ({
-          apiVersion: "v1",
-          kind: "PersistentVolume",
-          metadata: { name: `lv-bench-argo-${namespace}-${chain}`, labels: { "longvideo.dev/bench": "argo" } },
-          spec: {
-            storageClassName: storageClass,
-            capacity: { storage: "20Gi" },
-            accessModes: ["ReadWriteMany"],
-            persistentVolumeReclaimPolicy: "Retain",
-            hostPath: { path: `/tmp/lv-bench-argo/${namespace}/${chain}`, type: "DirectoryOrCreate" },
-            claimRef: { namespace, name: `${chain}-workspace` },
-          },
-        })),
-      ],
-    }),
-  );
-}
-
 /** The claims Argo's steps mount (the operator makes its own), waited on until bound so no step waits for one. */
 async function createClaims(namespace: string, names: readonly string[]): Promise<void> {
   await Promise.all(
@@ -246,7 +209,7 @@ async function createClaims(namespace: string, names: readonly string[]): Promis
         body: {
           metadata: { name: `${chain}-workspace` },
           spec: {
-            storageClassName: storageClass,
+            storageClassName: benchStorageClass,
             accessModes: ["ReadWriteMany"],
             resources: { requests: { storage: "20Gi" } },
           },
@@ -313,7 +276,7 @@ function film(name: string) {
       render: { backend: "animatic" },
       gpu: pool,
       podMetadata: { annotations: { "sim.longvideo.dev/run-for": runFor } },
-      storage: { workspace: { accessMode: "ReadWriteMany", storageClassName: storageClass } },
+      storage: { workspace: { accessMode: "ReadWriteMany", storageClassName: benchStorageClass } },
     },
   };
 }
@@ -484,7 +447,7 @@ async function main(): Promise<void> {
     path.join(repoRoot, "crds/longvideo.dev_longvideos.yaml"),
   ]);
   run("kubectl", ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
-  run("kubectl", ["delete", "persistentvolumes", "-l", "longvideo.dev/bench=argo", "--wait=true"]);
+  run("kubectl", ["delete", "persistentvolumes", "-l", benchVolumeLabel, "--wait=true"]);
 
   const clock = new PodClock();
   const watching = clock.start();
@@ -495,7 +458,7 @@ async function main(): Promise<void> {
     results.push(...(await operator(clock, "lv-bench-argo-films")));
   } finally {
     watching.abort();
-    run("kubectl", ["delete", "persistentvolumes", "-l", "longvideo.dev/bench=argo", "--wait=false"]);
+    run("kubectl", ["delete", "persistentvolumes", "-l", benchVolumeLabel, "--wait=false"]);
   }
 
   console.log(

@@ -11,8 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse } from "yaml";
-import { attemptDir } from "../../src/api/runtime-contract.ts";
-import { warmInputKey } from "../../src/reconcile/warm-start.ts";
+import { recordAttemptDir } from "../../src/reconcile/warm-start.ts";
 import { runtimePython } from "../../src/cli/render-command.ts";
 import { kubectl, run } from "../support/kubectl.ts";
 
@@ -229,8 +228,7 @@ export function segmentFilesDirectory(
     readonly attempt?: number;
   },
 ): string {
-  const input = record.inputFrom === undefined ? (record.inputDigest ?? "") : warmInputKey(record.inputFrom);
-  return path.join(workspace, attemptDir(record.index, record.hash, input, record.attempt ?? 0));
+  return path.join(workspace, recordAttemptDir(record));
 }
 
 /** Copies the finished film and its contact sheet out of the workspace into `outDir`; returns their paths. */
