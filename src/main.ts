@@ -113,7 +113,8 @@ async function main(): Promise<number> {
   };
 
   if (config.leaderElection) {
-    await runElected(config, client, metrics, log, stop, runWorkers, (now) => {
+    const leaseClient = () => new KubeClient(kubeConfig, metrics.restClientObserver());
+    await runElected(config, leaseClient, metrics, log, stop, runWorkers, (now) => {
       leading = now;
     });
   } else {
@@ -186,13 +187,16 @@ function filmController(config: OperatorConfig, client: KubeClient, metrics: Ope
 /** Runs the workers while this replica holds the lease; losing it stops the whole process (see below). */
 async function runElected(
   config: OperatorConfig,
-  client: KubeClient,
+  leaseClient: () => KubeClient,
   metrics: OperatorMetrics,
   log: Logger,
   stop: AbortController,
   runWorkers: (leadership: Leadership) => Promise<void>,
   setLeading: (leading: boolean) => void,
 ): Promise<void> {
+  // The lease has a connection pool of its own: its renewals never wait for a socket behind reconcile writes, and a
+  // connection those writes left hanging cannot hold a renewal.
+  const client = leaseClient();
   const elector = new LeaderElector(
     client,
     {
@@ -219,6 +223,7 @@ async function runElected(
     workers = runWorkers(leadership);
   });
   await workers;
+  await client.close();
 }
 
 main().then(

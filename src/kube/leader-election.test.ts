@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { KubeResult, RequestOptions } from "./kube-client.ts";
-import { LeaderElector, leaseRequestTimeoutMs } from "./leader-election.ts";
+import { LeaderElector, leaseRequestTimeoutMs, renewTimeoutMs } from "./leader-election.ts";
 import type { ElectionClock, LeaderElectionOptions, LeaseClient, Leadership } from "./leader-election.ts";
 
 interface Lease {
@@ -11,7 +11,9 @@ interface Lease {
 /** One Lease with the API server's optimistic concurrency, answering after `latencyMs`. */
 class FakeLeaseServer {
   lease: Lease | undefined;
-  readonly latencyMs: number;
+  latencyMs: number;
+  /** Every request answered, by method. */
+  readonly answered: string[] = [];
   #version = 0;
 
   constructor(latencyMs = 20) {
@@ -19,6 +21,7 @@ class FakeLeaseServer {
   }
 
   answer(method: string, body: unknown): KubeResult<unknown> {
+    this.answered.push(method);
     const conflict = (reason: string) => ({
       ok: false as const,
       error: { kind: reason as "Conflict", status: 409, message: reason },
@@ -35,6 +38,13 @@ class FakeLeaseServer {
     this.#version += 1;
     this.lease = { ...written, metadata: { ...written.metadata, resourceVersion: String(this.#version) } };
     return { ok: true, value: structuredClone(this.lease) };
+  }
+
+  /** Someone else (a person, a tool) writes the Lease without taking it: its resourceVersion moves on. */
+  touch(): void {
+    if (!this.lease) return;
+    this.#version += 1;
+    this.lease = { ...this.lease, metadata: { ...this.lease.metadata, resourceVersion: String(this.#version) } };
   }
 
   /** A connection to this server; a frozen one's requests never settle, aborted or not. */
@@ -140,7 +150,47 @@ describe("leaseRequestTimeoutMs", () => {
   });
 });
 
+describe("renewTimeoutMs", () => {
+  it("gives a renewal the time left before the renew deadline but one campaign request, never less than one", () => {
+    const timing = { renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+    expect(renewTimeoutMs(timing, 8_000)).toBe(6_000);
+    expect(renewTimeoutMs(timing, 3_000)).toBe(2_000);
+  });
+});
+
 describe("LeaderElector", () => {
+  it("renews with one write over the Lease it last wrote, and reads afresh only after a conflict", async () => {
+    const server = new FakeLeaseServer();
+    const a = candidate(server, "a");
+    await vi.advanceTimersByTimeAsync(500);
+    expect(a.elector.isLeader).toBe(true);
+    server.answered.length = 0;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(server.answered.length).toBeGreaterThanOrEqual(7);
+    expect(new Set(server.answered)).toEqual(new Set(["PUT"]));
+
+    // Someone else wrote the Lease: the next renewal conflicts, reads it and writes again in the same attempt.
+    server.touch();
+    server.answered.length = 0;
+    await vi.advanceTimersByTimeAsync(1_250);
+    expect(server.answered).toEqual(["PUT", "GET", "PUT"]);
+    expect(a.lost).toEqual([]);
+    expect(server.lease?.spec.holderIdentity).toBe("a");
+  });
+
+  it("keeps leading through an API server that answers slower than a campaign request may wait", async () => {
+    const server = new FakeLeaseServer();
+    const a = candidate(server, "a");
+    await vi.advanceTimersByTimeAsync(500);
+    expect(a.elector.isLeader).toBe(true);
+    // Slower than the campaign timeout (1 s with these timings), well inside the renew deadline (4 s).
+    server.latencyMs = 1_400;
+    expect(server.latencyMs).toBeGreaterThan(leaseRequestTimeoutMs(options));
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(a.lost).toEqual([]);
+    expect(a.elector.isLeader).toBe(true);
+  });
+
   it("leads and keeps leading while renewals succeed", async () => {
     const server = new FakeLeaseServer();
     const a = candidate(server, "a");
@@ -157,10 +207,10 @@ describe("LeaderElector", () => {
   });
 
   it("stops leading at its last renewal's start plus the renew deadline, while a renew request still hangs", async () => {
-    // Renewals start every 1.2 s (a retry period after the previous one's two 100 ms requests): at 1.2 s, 2.4 s...
+    // Renewals start a retry period apart (1 s) and take one 100 ms request: none is in flight at 2.5 s.
     const server = new FakeLeaseServer(100);
     const a = candidate(server, "a");
-    await vi.advanceTimersByTimeAsync(2_000);
+    await vi.advanceTimersByTimeAsync(2_500);
     expect(a.elector.isLeader).toBe(true);
     a.connection.frozen = true;
     const lastRenewal = Date.parse(server.lease?.spec.renewTime ?? "");

@@ -61,12 +61,27 @@ export function leadershipUntil(signal: AbortSignal): Leadership {
 export type LeadingCallback = (leadership: Leadership) => void;
 
 /**
- * How long one lease request may take: at most half the renew deadline, so that a hung request leaves room for
- * another attempt before it, and otherwise the retry period, but not under a second (a slow API server under load
- * still answers).
+ * How long one lease request may take while campaigning: at most half the renew deadline, so that a hung request
+ * leaves room for another attempt before it, and otherwise the retry period, but not under a second (a slow API
+ * server under load still answers). A leader gives its renewals longer: see {@link renewTimeoutMs}.
  */
 export function leaseRequestTimeoutMs(options: Pick<LeaderElectionOptions, "renewDeadlineMs" | "retryPeriodMs">) {
   return Math.min(options.renewDeadlineMs / 2, Math.max(1000, options.retryPeriodMs));
+}
+
+/**
+ * How long a leader's renewal may take, `remainingMs` before its renew deadline: all of it but one campaign
+ * request's timeout, which is left so that a renewal hung on a dead connection still leaves time for one more on a
+ * fresh one; never less than a campaign request. An API server saturated by the operator's own writes answers in
+ * seconds, not within one retry period: cutting renewals off at the campaign timeout (2 s by default) lost the
+ * lease under a burst of 2000 films while the API server was in fact answering (docs/adr/0013-fenced-leadership.md).
+ */
+export function renewTimeoutMs(
+  options: Pick<LeaderElectionOptions, "renewDeadlineMs" | "retryPeriodMs">,
+  remainingMs: number,
+): number {
+  const campaign = leaseRequestTimeoutMs(options);
+  return Math.max(campaign, remainingMs - campaign);
 }
 
 interface Lease {
@@ -112,6 +127,12 @@ export class LeaderElector {
   /** Monotonic time this replica first saw the current record. */
   #observedAt = 0;
   #leading = false;
+  /**
+   * The Lease as this replica last wrote it while holding it. A leader renews by writing over it directly, one
+   * request instead of a read and a write (client-go's fast path); a conflict means someone else wrote since, and
+   * the renewal reads the Lease afresh.
+   */
+  #held: Lease | undefined;
 
   constructor(
     client: LeaseClient,
@@ -194,11 +215,15 @@ export class LeaderElector {
     this.#log.acquired(identity);
     onLeading({ signal: ended.signal, holds });
     const stop = AbortSignal.any([signal, ended.signal]);
+    let lastAttempt = acquiredAt;
     while (!stop.aborted) {
-      await sleep(retryPeriodMs, stop);
+      // Renewals start a retry period apart, however long the last one took: a slow answer must not also push the
+      // next renewal later and leave it less of the deadline.
+      await sleep(Math.max(0, lastAttempt + retryPeriodMs - this.#clock.now()), stop);
       if (aborted(stop)) break;
       const attempt = this.#clock.now();
-      const renewed = await this.#tryAcquireOrRenew(stop);
+      lastAttempt = attempt;
+      const renewed = await this.#tryAcquireOrRenew(stop, renewTimeoutMs(this.#options, deadline - attempt));
       // A renewal answered after the deadline revives nothing: the leader may already have stopped acting.
       if (!holds()) break;
       if (renewed) {
@@ -220,7 +245,7 @@ export class LeaderElector {
     }
   }
 
-  async #tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
+  async #tryAcquireOrRenew(signal: AbortSignal, timeoutMs = this.#requestTimeoutMs): Promise<boolean> {
     const { identity, leaseDurationMs, namespace, name } = this.#options;
     const wallNow = this.#clock.wallNow();
     const desired = (existing: Lease["spec"] | undefined): Lease["spec"] => {
@@ -234,7 +259,28 @@ export class LeaderElector {
       };
     };
 
-    const current = await this.#request<Lease>("GET", this.#path, {}, signal);
+    const held = this.#leading ? this.#held : undefined;
+    if (held) {
+      const renewed = await this.#request<Lease>(
+        "PUT",
+        this.#path,
+        { body: { ...held, spec: desired(held.spec) }, query: { fieldManager: identity } },
+        signal,
+        timeoutMs,
+      );
+      if (renewed.ok) {
+        this.#hold(renewed.value);
+        return true;
+      }
+      this.#held = undefined;
+      // Only a conflict is worth a fresh read within this attempt; anything else waits for the next one.
+      if (renewed.error.kind !== "Conflict") {
+        this.#failed(renewed.error, signal);
+        return false;
+      }
+    }
+
+    const current = await this.#request<Lease>("GET", this.#path, {}, signal, timeoutMs);
     if (!current.ok) {
       if (current.error.kind !== "NotFound") {
         this.#failed(current.error, signal);
@@ -249,12 +295,13 @@ export class LeaderElector {
           query: { fieldManager: identity },
         },
         signal,
+        timeoutMs,
       );
       if (!created.ok) {
         if (created.error.kind !== "AlreadyExists") this.#failed(created.error, signal);
         return false;
       }
-      this.#observe(created.value.spec);
+      this.#hold(created.value);
       return true;
     }
 
@@ -271,13 +318,19 @@ export class LeaderElector {
       this.#path,
       { body: { ...lease, spec: desired(lease.spec) }, query: { fieldManager: identity } },
       signal,
+      timeoutMs,
     );
     if (!updated.ok) {
       if (updated.error.kind !== "Conflict") this.#failed(updated.error, signal);
       return false;
     }
-    this.#observe(updated.value.spec);
+    this.#hold(updated.value);
     return true;
+  }
+
+  #hold(lease: Lease): void {
+    this.#held = lease;
+    this.#observe(lease.spec);
   }
 
   /** Reports a failed request, unless it was abandoned because leading or running ended: that is no failure. */
@@ -299,8 +352,8 @@ export class LeaderElector {
     path: string,
     options: Pick<RequestOptions, "body" | "query">,
     signal?: AbortSignal,
+    timeoutMs = this.#requestTimeoutMs,
   ): Promise<KubeResult<T>> {
-    const timeoutMs = this.#requestTimeoutMs;
     const timeout = new AbortController();
     const timer = setTimeout(() => {
       timeout.abort();
