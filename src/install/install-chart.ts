@@ -11,8 +11,8 @@ import { operatorInstall } from "./operator-install.ts";
 import type { ExplainedPolicyRule, HttpProbeFacts, OperatorInstall } from "./operator-install.ts";
 
 /**
- * Namespace, CRD, ServiceAccount, RBAC, Deployment, PodDisruptionBudget and metrics Service of the operator, in the order
- * `kubectl apply -f` needs (the namespace before what lives in it).
+ * Namespace, CRD, ServiceAccount, RBAC, the Lease's FlowSchema, Deployment, PodDisruptionBudget and metrics Service
+ * of the operator, in the order `kubectl apply -f` needs (the namespace before what lives in it).
  */
 export class InstallChart extends Chart {
   constructor(scope: Construct, id: string, install: OperatorInstall = operatorInstall) {
@@ -45,6 +45,7 @@ export class InstallChart extends Chart {
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: install.leaderElectionRoleName },
       subjects: [serviceAccount],
     });
+    this.#prioritiseLease(install);
     new k8s.KubeDeployment(this, "deployment", {
       metadata: { name, namespace },
       spec: {
@@ -105,6 +106,32 @@ export class InstallChart extends Chart {
             port: install.metricsPort.port,
             targetPort: k8s.IntOrString.fromString(install.metricsPort.name),
             protocol: "TCP",
+          },
+        ],
+      },
+    });
+  }
+
+  /** The FlowSchema that puts the operator's Lease requests in the API server's leader-election priority level. */
+  #prioritiseLease(install: OperatorInstall): void {
+    const { name, namespace } = install;
+    new ApiObject(this, "leader-election-flow-schema", {
+      apiVersion: "flowcontrol.apiserver.k8s.io/v1",
+      kind: "FlowSchema",
+      metadata: { name: install.leaderElectionRoleName },
+      spec: {
+        priorityLevelConfiguration: { name: install.leaseFlowSchema.priorityLevel },
+        matchingPrecedence: install.leaseFlowSchema.matchingPrecedence,
+        distinguisherMethod: { type: "ByUser" },
+        rules: [
+          {
+            subjects: [{ kind: "ServiceAccount", serviceAccount: { name, namespace } }],
+            resourceRules: install.leaderElectionRules.map((rule) => ({
+              apiGroups: [...rule.apiGroups],
+              resources: [...rule.resources],
+              verbs: [...rule.verbs],
+              namespaces: [namespace],
+            })),
           },
         ],
       },

@@ -100,11 +100,18 @@ describe("manifests/install.yaml", () => {
       "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
       "rbac.authorization.k8s.io/v1 Role",
       "rbac.authorization.k8s.io/v1 RoleBinding",
+      "flowcontrol.apiserver.k8s.io/v1 FlowSchema",
       "apps/v1 Deployment",
       "policy/v1 PodDisruptionBudget",
       "v1 Service",
     ]);
-    const clusterScoped = new Set(["Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"]);
+    const clusterScoped = new Set([
+      "Namespace",
+      "CustomResourceDefinition",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "FlowSchema",
+    ]);
     for (const object of objects) {
       const where = `${object.kind} ${object.metadata.name}`;
       if (clusterScoped.has(object.kind)) expect(object.metadata.namespace, where).toBeUndefined();

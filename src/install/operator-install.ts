@@ -62,6 +62,12 @@ export interface OperatorInstall {
   /** Granted by a Role in the operator's namespace, where its Lease lives. */
   readonly leaderElectionRules: readonly ExplainedPolicyRule[];
   readonly leaderElectionRoleName: string;
+  /**
+   * API Priority and Fairness for the operator's Lease requests: a FlowSchema (named after the Role) that puts
+   * them in the API server's `leader-election` priority level, ahead of everything its reconcilers send, so that a
+   * burst of the operator's own writes cannot make it miss a renewal.
+   */
+  readonly leaseFlowSchema: { readonly priorityLevel: string; readonly matchingPrecedence: number };
   readonly metricsPort: { readonly name: string; readonly port: number };
   readonly livenessProbe: HttpProbeFacts;
   readonly readinessProbe: HttpProbeFacts;
@@ -181,6 +187,9 @@ export const operatorInstall: OperatorInstall = {
     },
   ],
   leaderElectionRoleName: `${name}-leader-election`,
+  // Kubernetes' own `leader-election` level (kube-controller-manager's and the scheduler's leases); 150 sits between
+  // its system FlowSchemas (100 and 200) and is far ahead of the service-account catch-all (9000).
+  leaseFlowSchema: { priorityLevel: "leader-election", matchingPrecedence: 150 },
   metricsPort,
   livenessProbe: { path: "/healthz", periodSeconds: 10, failureThreshold: 3 },
   readinessProbe: { path: "/readyz", periodSeconds: 5, failureThreshold: 2 },

@@ -275,6 +275,34 @@ describe("the operator installed by Helm on the local cluster", () => {
     expect(answer("update", "leases.coordination.k8s.io", filmsNamespace)).toBe("no");
   });
 
+  it("has the API server put the operator's Lease requests, and only those, in the leader-election priority level", () => {
+    // The API server names the FlowSchema and priority level that classified a request in its response headers;
+    // kubectl prints them at -v=9. Impersonation comes before API Priority and Fairness in its handler chain.
+    const classification = (...args: string[]) => {
+      const trace = execFileSync("kubectl", [...args, "--as", serviceAccount, "-v=9", "-o", "name"], {
+        env: { ...process.env, KUBECONFIG: kubeconfig },
+        encoding: "utf8",
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      return {
+        flowSchema: /X-Kubernetes-Pf-Flowschema-Uid: (\S+)/i.exec(trace)?.[1],
+        priorityLevel: /X-Kubernetes-Pf-Prioritylevel-Uid: (\S+)/i.exec(trace)?.[1],
+      };
+    };
+    const uid = (kind: string, name: string) => kubectl("get", kind, name, "-o", "jsonpath={.metadata.uid}");
+    const flowSchema = uid("flowschema", "longvideo-operator-leader-election");
+    const leaderElection = uid("prioritylevelconfiguration", "leader-election");
+    expect(flowSchema).not.toBe("");
+    expect(classification("get", "lease", "longvideo-operator", "-n", release.namespace)).toEqual({
+      flowSchema,
+      priorityLevel: leaderElection,
+    });
+    const podList = classification("get", "pods", "-n", filmsNamespace);
+    expect(podList.flowSchema).toBeDefined();
+    expect(podList.flowSchema).not.toBe(flowSchema);
+    expect(podList.priorityLevel).not.toBe(leaderElection);
+  });
+
   it("renders the example film on the real node: frames and duration as planned, every clip continuing the last", async () => {
     prometheus = await startPrometheus({ namespace: release.namespace, serviceName: "longvideo-operator" });
     ensureRestrictedNamespace(filmsNamespace);

@@ -66,6 +66,30 @@ describe("the Helm chart and manifests/install.yaml", () => {
     expect(rules(chartObjects(), "the chart")?.length).toBe(operatorInstall.leaderElectionRules.length);
   });
 
+  it("put the same Lease requests, of the operator's service account only, in the leader-election priority level", () => {
+    const flowSchema = (objects: ObjectView[], source: string) =>
+      find(objects, "FlowSchema", leaderElectionRoleName, source).spec;
+    const spec = flowSchema(chartObjects(), "the chart");
+    expect(flowSchema(install, "install.yaml")).toEqual(spec);
+    expect(spec).toMatchObject({
+      priorityLevelConfiguration: { name: operatorInstall.leaseFlowSchema.priorityLevel },
+      matchingPrecedence: operatorInstall.leaseFlowSchema.matchingPrecedence,
+      rules: [
+        {
+          subjects: [{ kind: "ServiceAccount", serviceAccount: { name, namespace } }],
+          resourceRules: operatorInstall.leaderElectionRules.map((rule) => ({
+            apiGroups: rule.apiGroups,
+            resources: rule.resources,
+            verbs: rule.verbs,
+            namespaces: [namespace],
+          })),
+        },
+      ],
+    });
+    const off = renderedObjects<ObjectView>(helmTemplate({ name, namespace }, ["leaderElection.flowSchema=false"]));
+    expect(off.filter((object) => object.kind === "FlowSchema")).toEqual([]);
+  });
+
   it("set the same environment variables on the operator", () => {
     const names = (objects: ObjectView[], source: string) =>
       podSpec(find(objects, "Deployment", name, source)).containers.flatMap((c) => (c.env ?? []).map((e) => e.name));
