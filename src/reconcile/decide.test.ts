@@ -1322,6 +1322,37 @@ describe("decide: warm start", () => {
     expect(dropped.then).toContainEqual(expect.objectContaining({ kind: "deleteJob", name: warmJob().name }));
   });
 
+  it("does not tell a warm pod that cannot be placed yet as the film's wait, until it is the segment's attempt", () => {
+    const one = runningOne(14);
+    const unplaced = { ...podFor(warmJob()), phase: "Pending", unschedulable: "0/3 nodes have a free nvidia.com/gpu" };
+    const rendering = decide(
+      snapshot({
+        intent: warmIntent(),
+        status: { segments: [zero] },
+        jobs: [one.job, warmJob()],
+        pods: [one.pod, unplaced],
+      }),
+    );
+    const progressing = rendering.status?.conditions?.find((c) => c.type === "Progressing");
+    expect(progressing?.reason).not.toBe("Unschedulable");
+    expect(rendering.then.filter((a) => a.kind === "event" && a.reason === "SegmentUnschedulable")).toEqual([]);
+
+    // Once segment 1 succeeded the warm Job is segment 2's attempt: now the film does wait for it.
+    const done = jobFor(1, "sha256:l0", 0, "Succeeded");
+    const waiting = decide(
+      snapshot({
+        intent: warmIntent(),
+        status: { segments: [zero] },
+        jobs: [done, warmJob()],
+        pods: [podFor(done, '{"latentsDigest":"sha256:l1"}'), unplaced],
+      }),
+    );
+    expect(waiting.status?.conditions?.find((c) => c.type === "Progressing")).toMatchObject({
+      reason: "Unschedulable",
+      message: expect.stringContaining("0/3 nodes have a free nvidia.com/gpu") as string,
+    });
+  });
+
   it("takes the warm attempt as the next segment's once its predecessor succeeded, consuming the recorded output", () => {
     const one = jobFor(1, "sha256:l0", 0, "Succeeded");
     const decision = decide(

@@ -51,7 +51,11 @@ export function refusalWait(snapshot: FilmSnapshot): FilmWait | undefined {
  * cannot be created; its node is lost; no node fits it; its container cannot start.
  */
 export function podWait(snapshot: FilmSnapshot, wanted: ReadonlySet<string>): FilmWait | undefined {
-  const jobs = snapshot.jobs.filter((j) => wanted.has(j.name) && !j.finished);
+  // A warm Job still waiting for the attempt it follows holds nothing back: the film renders that attempt. Once
+  // it is the segment's attempt (its input known), what holds it up holds the film.
+  const jobs = snapshot.jobs.filter(
+    (j) => wanted.has(j.name) && !j.finished && !(j.inputFrom !== undefined && j.inputDigest === ""),
+  );
   for (const job of jobs) {
     const pods = snapshot.pods.filter((p) => p.jobName === job.name);
     const wait = jobWait(job, pods);
