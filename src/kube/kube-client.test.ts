@@ -5,8 +5,8 @@
 import { createServer } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClusterCredentials } from "./cluster-credentials.ts";
 import { KubeClient } from "./kube-client.ts";
 
 let server: Server;
@@ -17,14 +17,13 @@ beforeAll(async () => {
   server = createServer(() => undefined);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ name: "frozen", server: `http://127.0.0.1:${String(port)}`, skipTLSVerify: true }],
-    users: [{ name: "nobody" }],
-    contexts: [{ name: "frozen", cluster: "frozen", user: "nobody" }],
-    currentContext: "frozen",
+  const credentials = new ClusterCredentials({
+    server: `http://127.0.0.1:${String(port)}`,
+    source: "test",
+    tls: { rejectUnauthorized: false },
+    authenticator: { kind: "none" },
   });
-  client = new KubeClient(config, { requestDone: () => undefined });
+  client = new KubeClient(credentials, { requestDone: () => undefined });
 });
 
 afterAll(async () => {
