@@ -47,10 +47,25 @@ export interface ExecPluginOptions {
   readonly timeoutMs?: number;
 }
 
+interface RunError extends Error {
+  readonly code?: unknown;
+  readonly killed?: boolean;
+  readonly signal?: NodeJS.Signals | null;
+}
+
 interface Outcome {
   readonly stdout: string;
   readonly stderr: string;
-  readonly error: (Error & { code?: unknown }) | null;
+  readonly error: RunError | null;
+}
+
+/** What went wrong with a run, in a few words: execFile's own message repeats the whole command line. */
+function failure(error: RunError): string {
+  if (error.code === "ENOENT") return "not found";
+  if (error.killed === true) return `killed (${String(error.signal)}): it ran too long`;
+  if (typeof error.code === "number") return `exited with code ${String(error.code)}`;
+  if (error.signal) return `ended by ${error.signal}`;
+  return `failed: ${error.message}`;
 }
 
 function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Outcome> {
@@ -116,8 +131,7 @@ export class ExecCredentialPlugin {
     if (outcome.error) {
       const hint = this.#config.installHint === undefined ? "" : `; ${this.#config.installHint.trim()}`;
       const stderr = outcome.stderr.trim().slice(-500);
-      const why = outcome.error.code === "ENOENT" ? "not found" : outcome.error.message.split("\n")[0];
-      return this.#failure(`running ${command}: ${why ?? ""}${stderr === "" ? "" : `: ${stderr}`}${hint}`);
+      return this.#failure(`${command} ${failure(outcome.error)}${stderr === "" ? "" : `: ${stderr}`}${hint}`);
     }
     const parsed = this.#parse(outcome.stdout);
     if (parsed.ok) this.#cached = parsed.value;
