@@ -89,6 +89,7 @@ describe.skipIf(!openssl)("KubeClient over TLS with the operator's own credentia
     for (const [name, subject] of [
       ["server", "/CN=kubernetes.test"],
       ["client", "/O=longvideo/CN=operator-test"],
+      ["rotated", "/O=longvideo/CN=operator-rotated"],
     ] as const) {
       run("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
       run(
@@ -117,7 +118,7 @@ describe.skipIf(!openssl)("KubeClient over TLS with the operator's own credentia
   const seen: Seen[] = [];
   let server: ReturnType<typeof createHttpsServer>;
   let port = 0;
-  /** Answers 401 to the token "stale", 200 with what it saw to anything else. */
+  /** Answers 401 to the token "stale" and at /refuse, 200 with what it saw to anything else. */
   beforeAll(async () => {
     makeCertificates();
     server = createHttpsServer(
@@ -136,7 +137,7 @@ describe.skipIf(!openssl)("KubeClient over TLS with the operator's own credentia
           authorization: request.headers.authorization,
         };
         seen.push(entry);
-        const refused = entry.authorization === "Bearer stale";
+        const refused = entry.authorization === "Bearer stale" || request.url === "/refuse";
         response.writeHead(refused ? 401 : 200, { "Content-Type": "application/json" });
         response.end(JSON.stringify(refused ? { kind: "Status", reason: "Unauthorized", code: 401 } : entry));
       },
@@ -221,6 +222,38 @@ describe.skipIf(!openssl)("KubeClient over TLS with the operator's own credentia
       expect(accepted.ok ? accepted.value.authorization : accepted.error).toBe("Bearer rotated");
     } finally {
       await client.close();
+    }
+  });
+
+  it("gets a new connection pool when an exec plugin hands out a new client certificate after a 401", async () => {
+    // The plugin answers with the first certificate, then with the rotated one.
+    const plugin = pki("cert-plugin.mjs");
+    writeFileSync(
+      plugin,
+      `import { existsSync, readFileSync, writeFileSync } from "node:fs";
+const name = existsSync("${pki("ran")}") ? "rotated" : "client";
+writeFileSync("${pki("ran")}", "");
+const read = (file) => readFileSync("${dir}/" + file, "utf8");
+process.stdout.write(JSON.stringify({
+  apiVersion: "client.authentication.k8s.io/v1",
+  kind: "ExecCredential",
+  status: { clientCertificateData: read(name + ".crt"), clientKeyData: read(name + ".key") },
+}));
+`,
+    );
+    const client = await clientFor(
+      { "certificate-authority": "ca.crt", "tls-server-name": "kubernetes.test" },
+      { exec: { apiVersion: "client.authentication.k8s.io/v1", command: process.execPath, args: [plugin] } },
+    );
+    try {
+      const first = await client.get<Seen>("/whoami");
+      expect(first.ok ? first.value.clientName : first.error).toBe("operator-test");
+      const refused = await client.get("/refuse");
+      expect(refused.ok ? undefined : refused.error.status).toBe(401);
+      const rotated = await client.get<Seen>("/whoami");
+      expect(rotated.ok ? rotated.value.clientName : rotated.error).toBe("operator-rotated");
+    } finally {
+      await client.close(1_000);
     }
   });
 });

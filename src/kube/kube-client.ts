@@ -162,7 +162,7 @@ export class KubeClient implements KubeWriter {
    */
   #pool: { readonly tls: ClusterTls; readonly dispatcher: Dispatcher } | undefined;
   /** Pools replaced by a new client certificate, closing once their requests are answered. */
-  readonly #retired: Dispatcher[] = [];
+  readonly #retiring = new Set<Promise<void>>();
   /** Aborted when close() gives up waiting: every request and watch ends with it. */
   readonly #dropped = new AbortController();
 
@@ -190,7 +190,13 @@ export class KubeClient implements KubeWriter {
 
   #pooled(tls: ClusterTls): Dispatcher {
     if (this.#pool?.tls === tls) return this.#pool.dispatcher;
-    if (this.#pool) this.#retired.push(this.#pool.dispatcher);
+    if (this.#pool) {
+      const closing: Promise<void> = this.#pool.dispatcher
+        .close()
+        .catch(() => undefined)
+        .finally(() => this.#retiring.delete(closing));
+      this.#retiring.add(closing);
+    }
     const dispatcher = new Agent({ connect: { ...tls } });
     this.#pool = { tls, dispatcher };
     return dispatcher;
@@ -206,15 +212,15 @@ export class KubeClient implements KubeWriter {
    * hanging on a frozen connection must not keep a replica that lost its lease from exiting.
    */
   async close(graceMs = 5_000): Promise<void> {
-    const dispatchers = [...this.#retired, ...(this.#pool ? [this.#pool.dispatcher] : [])];
-    if (dispatchers.length === 0) return;
+    const dispatcher = this.#pool?.dispatcher;
+    if (!dispatcher && this.#retiring.size === 0) return;
     // Aborting is what ends a request on a connection that never answers: destroying the dispatcher leaves such a
     // fetch, and close() with it, pending for good (undici 8).
     const drop = setTimeout(() => {
       this.#dropped.abort(new Error("the client closed before the API server answered"));
     }, graceMs);
     try {
-      await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
+      await Promise.all([...this.#retiring, dispatcher?.close()]);
     } finally {
       clearTimeout(drop);
     }
