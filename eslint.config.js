@@ -16,6 +16,15 @@ const noIoModules = {
   group: ["node:fs", "node:fs/*", "node:net", "node:http", "node:child_process"],
   message: "Pure code performs no I/O.",
 };
+/**
+ * Loading client-node costs the operator's process 64 MiB of RSS, its KubeConfig alone as much as the whole package
+ * (ADR 0028); the operator has its own client and kubeconfig loader. The CLI and the tests keep client-node.
+ */
+const operatorRuntime = {
+  name: "@kubernetes/client-node",
+  allowTypeImports: true,
+  message: "The operator process does not load client-node: use src/kube's KubeClient and loadClusterCredentials.",
+};
 /** The folders of src/, each allowed to import only the layers beneath it (main.ts wires them all). */
 const layers = ["api", "plan", "reconcile", "manifests", "kube", "metrics", "config", "http", "install", "cli"];
 /** Restricts a folder's imports of other src/ folders to `allowed`. */
@@ -24,6 +33,14 @@ function onlyImports(allowed, why) {
     .filter((layer) => !allowed.includes(layer))
     .map((layer) => ({ group: [`../${layer}/*`, `../../src/${layer}/*`], message: why }));
 }
+
+const belowKube = [
+  namedModules,
+  ...onlyImports(
+    ["api", "plan", "reconcile", "manifests", "config", "install", "cli", "http"],
+    "Only main.ts wires src/kube in.",
+  ),
+];
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", ".cache/", "charts/", "manifests/", "crds/", "runtime-image/"] },
@@ -128,21 +145,18 @@ export default tseslint.config(
   },
   {
     // Nothing below the I/O layer imports it: only main.ts and the adapters that implement its observers do.
-    files: ["src/config/**/*.ts", "src/install/**/*.ts", "src/cli/**/*.ts", "src/http/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            namedModules,
-            ...onlyImports(
-              ["api", "plan", "reconcile", "manifests", "config", "install", "cli", "http"],
-              "Only main.ts wires src/kube in.",
-            ),
-          ],
-        },
-      ],
-    },
+    files: ["src/install/**/*.ts", "src/cli/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: belowKube }] },
+  },
+  {
+    // The same, for the layers the operator process loads: client-node only as types (see operatorRuntime).
+    files: ["src/config/**/*.ts", "src/http/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { paths: [operatorRuntime], patterns: belowKube }] },
+  },
+  {
+    files: ["src/kube/**/*.ts", "src/metrics/**/*.ts", "src/main.ts", "src/operator-logger.ts"],
+    ignores: ["src/**/*.test.ts"],
+    rules: { "no-restricted-imports": ["error", { paths: [operatorRuntime], patterns: [namedModules] }] },
   },
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
 );

@@ -3,17 +3,18 @@
  * clock, API client, metrics registry, controller, leader elector and HTTP endpoints, then wires them together.
  */
 import process from "node:process";
-import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { leaderElectionSummary, operatorConfig } from "./config/operator-config.ts";
 import type { OperatorConfig } from "./config/operator-config.ts";
 import { startOperatorServer } from "./http/operator-server.ts";
+import { credentialsErrorMessage } from "./kube/credentials-error.ts";
 import { FencedClient } from "./kube/fenced-client.ts";
 import type { FenceObserver } from "./kube/fenced-client.ts";
 import { FilmController } from "./kube/film-controller.ts";
 import { KubeClient } from "./kube/kube-client.ts";
 import { LeaderElector, leadershipUntil } from "./kube/leader-election.ts";
+import { loadClusterCredentials } from "./kube/load-cluster-credentials.ts";
 import { ensureLeaseNamespace } from "./kube/lease-namespace.ts";
 import type { Leadership } from "./kube/leader-election.ts";
 import { OperatorMetrics } from "./metrics/operator-metrics.ts";
@@ -29,17 +30,17 @@ async function main(): Promise<number> {
   const config = parsed.config;
   const log = operatorLogger(config);
 
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
-  const server = kubeConfig.getCurrentCluster()?.server;
-  if (!server) {
-    log.fatal("no Kubernetes cluster in the kubeconfig or the pod environment");
+  const credentials = await loadClusterCredentials({ env: process.env });
+  if (!credentials.ok) {
+    log.fatal({ error: credentials.error }, `no cluster to run in: ${credentialsErrorMessage(credentials.error)}`);
     return 2;
   }
+  const { server, source } = credentials.value;
+  log.info({ server, credentials: source }, "cluster credentials loaded");
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = new OperatorMetrics(registry, new URL(server).host);
-  const client = new KubeClient(kubeConfig, metrics.restClientObserver());
+  const client = new KubeClient(credentials.value, metrics.restClientObserver());
 
   const controller = filmController(config, client, metrics, log);
   log.info(leaderElectionSummary(config));

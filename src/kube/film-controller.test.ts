@@ -1,6 +1,6 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { referenceFetchPolicySchema } from "../api/reference-fetch-policy.ts";
 import { describe, expect, it } from "vitest";
+import { ClusterCredentials } from "./cluster-credentials.ts";
 import { FilmController } from "./film-controller.ts";
 import type { FilmControllerOptions } from "./film-controller.ts";
 import { KubeClient } from "./kube-client.ts";
@@ -8,14 +8,13 @@ import { silentQueueObserver } from "./work-queue.ts";
 
 /** A controller that is never run: only what it would list and watch is read. */
 function controller(watch: Pick<FilmControllerOptions, "watchNamespaces" | "watchNodes">): FilmController {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: "c", server: "https://127.0.0.1:1" }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
+  const credentials = new ClusterCredentials({
+    server: "https://127.0.0.1:1",
+    source: "test",
+    tls: { rejectUnauthorized: true },
+    authenticator: { kind: "none" },
   });
-  const client = new KubeClient(kubeConfig, { requestDone: () => undefined });
+  const client = new KubeClient(credentials, { requestDone: () => undefined });
   const nothing = () => undefined;
   return new FilmController(
     client,

@@ -1,13 +1,14 @@
 /**
  * The operator's one door to the API server: typed results instead of thrown HTTP errors, every request counted,
- * and watches as plain async streams. Authentication and TLS come from client-node's KubeConfig.
+ * and watches as plain async streams. Authentication and TLS come from the operator's own {@link ClusterCredentials}:
+ * client-node's KubeConfig alone would cost the process 64 MiB (ADR 0028).
  */
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
-import { HttpMethod, RequestContext } from "@kubernetes/client-node";
-import type { KubeConfig } from "@kubernetes/client-node";
 import { Agent, fetch } from "undici";
 import type { Dispatcher } from "undici";
+import type { ClusterCredentials, ClusterTls } from "./cluster-credentials.ts";
+import { credentialsErrorMessage } from "./credentials-error.ts";
 
 /** The failure kinds the operator decides on; everything else is `Unexpected`. */
 export type KubeErrorKind =
@@ -141,55 +142,69 @@ function networkError(cause: unknown): KubeError {
   return { kind: "Network", status: 0, message: cause instanceof Error ? cause.message : String(cause) };
 }
 
-const methodNames: Readonly<Record<string, HttpMethod>> = {
-  GET: HttpMethod.GET,
-  POST: HttpMethod.POST,
-  PUT: HttpMethod.PUT,
-  PATCH: HttpMethod.PATCH,
-  DELETE: HttpMethod.DELETE,
-};
+/** A request ready to send: its URL, its headers and the pool to send it through. */
+interface Prepared {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly dispatcher: Dispatcher;
+}
 
 /** A thin REST client over the API server's JSON API. */
 export class KubeClient implements KubeWriter {
-  readonly #config: KubeConfig;
-  readonly #server: string;
+  readonly #credentials: ClusterCredentials;
   readonly #observer: RestClientObserver;
   /**
-   * One connection pool for the client's life. client-node builds a new undici Agent for every request, so each
-   * request paid a TLS handshake and left an idle socket behind: at a few requests per segment that was most of
-   * the operator's CPU, much of the API server's, and a good part of the operator's memory. The TLS material
-   * belongs to the kubeconfig's user, which client-node's own agent cache also treats as fixed; headers (tokens
-   * that rotate) are still applied per request.
+   * One connection pool for as long as the TLS material stays the same (the client's life, unless an exec plugin
+   * hands out a new client certificate). client-node built a new undici Agent for every request, so each request
+   * paid a TLS handshake and left an idle socket behind: at a few requests per segment that was most of the
+   * operator's CPU, much of the API server's, and a good part of the operator's memory. Headers (tokens that
+   * rotate) are applied per request.
    */
-  #dispatcher: Dispatcher | undefined;
+  #pool: { readonly tls: ClusterTls; readonly dispatcher: Dispatcher } | undefined;
+  /** Pools replaced by a new client certificate, closing once their requests are answered. */
+  readonly #retiring = new Set<Promise<void>>();
   /** Aborted when close() gives up waiting: every request and watch ends with it. */
   readonly #dropped = new AbortController();
 
-  constructor(config: KubeConfig, observer: RestClientObserver) {
-    const cluster = config.getCurrentCluster();
-    if (!cluster) throw new Error("the kubeconfig has no current cluster");
-    this.#config = config;
-    this.#server = cluster.server.replace(/\/$/, "");
+  constructor(credentials: ClusterCredentials, observer: RestClientObserver) {
+    this.#credentials = credentials;
     this.#observer = observer;
   }
 
-  async #context(method: string, path: string, query: RequestOptions["query"]): Promise<RequestContext> {
-    const url = new URL(this.#server + path);
+  /** The URL, the credentials' headers and the pool for their TLS material; a credential failure is a value. */
+  async #prepared(path: string, query: RequestOptions["query"]): Promise<KubeResult<Prepared>> {
+    const url = new URL(this.#credentials.server + path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const httpMethod = methodNames[method];
-    if (!httpMethod) throw new Error(`unsupported method ${method}`);
-    const context = new RequestContext(url.toString(), httpMethod);
-    await this.#config.applySecurityAuthentication(context);
-    return context;
+    const authentication = await this.#credentials.authentication();
+    if (!authentication.ok) {
+      return {
+        ok: false,
+        error: { kind: "Unauthorized", status: 0, message: credentialsErrorMessage(authentication.error) },
+      };
+    }
+    const { headers, tls } = authentication.value;
+    return { ok: true, value: { url: url.toString(), headers: { ...headers }, dispatcher: this.#pooled(tls) } };
   }
 
-  #pooled(context: RequestContext): Dispatcher | undefined {
-    // A plain-http server (kubectl proxy) gets no dispatcher from client-node: one of our own, so that close() owns
-    // every connection this client opened.
-    this.#dispatcher ??= context.getDispatcher() ?? new Agent();
-    return this.#dispatcher;
+  #pooled(tls: ClusterTls): Dispatcher {
+    if (this.#pool?.tls === tls) return this.#pool.dispatcher;
+    if (this.#pool) {
+      const closing: Promise<void> = this.#pool.dispatcher
+        .close()
+        .catch(() => undefined)
+        .finally(() => this.#retiring.delete(closing));
+      this.#retiring.add(closing);
+    }
+    const dispatcher = new Agent({ connect: { ...tls } });
+    this.#pool = { tls, dispatcher };
+    return dispatcher;
+  }
+
+  /** A 401 may mean a rotated token or an expired exec credential: the next request fetches fresh ones. */
+  #answered(status: number): void {
+    if (status === 401) this.#credentials.rejected();
   }
 
   /**
@@ -197,15 +212,15 @@ export class KubeClient implements KubeWriter {
    * hanging on a frozen connection must not keep a replica that lost its lease from exiting.
    */
   async close(graceMs = 5_000): Promise<void> {
-    const dispatcher = this.#dispatcher;
-    if (!dispatcher) return;
+    const dispatcher = this.#pool?.dispatcher;
+    if (!dispatcher && this.#retiring.size === 0) return;
     // Aborting is what ends a request on a connection that never answers: destroying the dispatcher leaves such a
     // fetch, and close() with it, pending for good (undici 8).
     const drop = setTimeout(() => {
       this.#dropped.abort(new Error("the client closed before the API server answered"));
     }, graceMs);
     try {
-      await dispatcher.close();
+      await Promise.all([...this.#retiring, dispatcher?.close()]);
     } finally {
       clearTimeout(drop);
     }
@@ -218,30 +233,27 @@ export class KubeClient implements KubeWriter {
 
   /** Performs one request; a non-2xx answer becomes a `KubeError`, never an exception. */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<KubeResult<T>> {
-    let context: RequestContext;
-    try {
-      context = await this.#context(method, path, options.query);
-    } catch (cause) {
-      return { ok: false, error: networkError(cause) };
-    }
-    const headers: Record<string, string> = { ...context.getHeaders(), Accept: "application/json" };
+    const prepared = await this.#prepared(path, options.query);
+    if (!prepared.ok) return prepared;
+    const { url, headers, dispatcher } = prepared.value;
+    headers.Accept = "application/json";
     let body: string | undefined;
     if (options.body !== undefined) {
       body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
       headers["Content-Type"] = options.contentType ?? "application/json";
     }
-    const dispatcher = this.#pooled(context);
     const sent = performance.now();
     try {
-      const response = await fetch(context.getUrl(), {
+      const response = await fetch(url, {
         method,
         headers,
-        ...(dispatcher ? { dispatcher } : {}),
+        dispatcher,
         ...(body === undefined ? {} : { body }),
         signal: this.#until(options.signal),
       });
       const text = await response.text();
       this.#observer.requestDone(method, String(response.status), (performance.now() - sent) / 1000);
+      this.#answered(response.status);
       let parsed: unknown = text;
       try {
         parsed = text === "" ? undefined : JSON.parse(text);
@@ -296,22 +308,14 @@ export class KubeClient implements KubeWriter {
     query: Readonly<Record<string, string | number | boolean | undefined>>,
     signal: AbortSignal,
   ): Promise<KubeResult<AsyncIterable<WatchEvent<T>>>> {
-    let context: RequestContext;
-    try {
-      context = await this.#context("GET", path, { ...query, watch: true });
-    } catch (cause) {
-      return { ok: false, error: networkError(cause) };
-    }
-    const dispatcher = this.#pooled(context);
+    const prepared = await this.#prepared(path, { ...query, watch: true });
+    if (!prepared.ok) return prepared;
+    const { url, headers, dispatcher } = prepared.value;
     const sent = performance.now();
     try {
-      const response = await fetch(context.getUrl(), {
-        method: "GET",
-        headers: context.getHeaders(),
-        ...(dispatcher ? { dispatcher } : {}),
-        signal: this.#until(signal),
-      });
+      const response = await fetch(url, { method: "GET", headers, dispatcher, signal: this.#until(signal) });
       this.#observer.requestDone("WATCH", String(response.status), (performance.now() - sent) / 1000);
+      this.#answered(response.status);
       if (!response.ok || !response.body) {
         const text = await response.text();
         let parsed: unknown = text;

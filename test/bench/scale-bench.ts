@@ -19,11 +19,11 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BatchV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import { parse } from "yaml";
 import { startOperator } from "../support/operator-process.ts";
 import type { OperatorProcess } from "../support/operator-process.ts";
 import { kubectl } from "../support/kubectl.ts";
 import { testKubeConfig } from "../support/test-kube-config.ts";
+import { importFloorMiB, operatorNodeOptions } from "./import-floor.ts";
 import { Scrape } from "./scrape.ts";
 import { benchStorageClass, benchVolumeLabel, createWorkspaceVolumes } from "./workspace-volumes.ts";
 
@@ -42,10 +42,7 @@ const batch = kc.makeApiClient(BatchV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const films = { group: "longvideo.dev", version: "v1alpha1", plural: "longvideos" };
 const repoRoot = path.resolve(import.meta.dirname, "../..");
-const chartValues = parse(readFileSync(path.join(repoRoot, "charts/longvideo-operator/values.yaml"), "utf8")) as {
-  nodeOptions?: string;
-};
-const nodeOptions = process.env.LV_BENCH_NODE_OPTIONS ?? chartValues.nodeOptions ?? "";
+const nodeOptions = operatorNodeOptions();
 const mib = 2 ** 20;
 const mb = 10 ** 6;
 
@@ -72,31 +69,6 @@ async function endpoint(operator: OperatorProcess, pathname: string): Promise<{ 
 
 async function scrape(operator: OperatorProcess): Promise<Scrape> {
   return new Scrape((await endpoint(operator, "/metrics")).text);
-}
-
-/**
- * RSS of a Node process (the operator's flags) that has only imported what `main.js` imports, and of one that imported
- * nothing: the floor under the operator's memory before it lists a single object.
- */
-function importFloorMiB(dist: string): { bare: number; imported: number } {
-  const mainSource = readFileSync(path.join(dist, "main.js"), "utf8");
-  const specifiers = [...mainSource.matchAll(/^import\s[^"']*["']([^"']+)["'];?$/gm)].map((m) => m[1] ?? "");
-  const urls = specifiers.map((s) => (s.startsWith(".") ? `file://${path.join(dist, s)}` : s));
-  const measure = (imports: readonly string[]) =>
-    Number(
-      execFileSync(
-        process.execPath,
-        [
-          ...nodeOptions.split(/\s+/).filter(Boolean),
-          "--input-type=module",
-          "-e",
-          imports.map((u) => `await import(${JSON.stringify(u)});`).join("") +
-            "globalThis.gc?.(); process.stdout.write(String(process.memoryUsage.rss()));",
-        ],
-        { cwd: repoRoot, encoding: "utf8" },
-      ),
-    ) / mib;
-  return { bare: measure([]), imported: measure(urls) };
 }
 
 async function namespaceExists(name: string): Promise<boolean> {
@@ -245,7 +217,7 @@ async function main(): Promise<void> {
     LV_RENEW_DEADLINE_SECONDS: "10",
     LV_RETRY_PERIOD_SECONDS: "2",
   };
-  const floor = importFloorMiB(dist);
+  const floor = importFloorMiB(dist, nodeOptions);
 
   // The restart below reuses the identity: a container the kubelet restarts in place keeps its pod name, so the new
   // process renews its own lease at once instead of waiting out the lease of a holder that can no longer release it.

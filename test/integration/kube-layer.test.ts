@@ -11,10 +11,10 @@ import type { InformerEvent } from "../../src/kube/informer.ts";
 import { KubeClient } from "../../src/kube/kube-client.ts";
 import type { KubeError } from "../../src/kube/kube-client.ts";
 import { LeaderElector } from "../../src/kube/leader-election.ts";
-import { testKubeConfig } from "../support/test-kube-config.ts";
+import { testClusterCredentials } from "../support/test-kube-config.ts";
 
 const requests: string[] = [];
-const client = new KubeClient(testKubeConfig(), {
+const client = new KubeClient(await testClusterCredentials(), {
   requestDone: (method, code) => {
     requests.push(`${method} ${code}`);
   },
@@ -79,7 +79,7 @@ describe("KubeClient", () => {
     };
     diagnosticsChannel.subscribe("undici:client:connected", onConnected);
     const timed: number[] = [];
-    const fresh = new KubeClient(testKubeConfig(), {
+    const fresh = new KubeClient(await testClusterCredentials(), {
       requestDone: (_method, _code, seconds) => {
         timed.push(seconds);
       },

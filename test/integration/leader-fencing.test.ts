@@ -26,10 +26,10 @@ import { startOperator, testFilmPolicy } from "../support/operator-process.ts";
 import type { OperatorProcess } from "../support/operator-process.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 import type { TcpProxy } from "../support/tcp-proxy.ts";
-import { localClusterKubeconfig, testKubeConfig } from "../support/test-kube-config.ts";
+import { localClusterKubeconfig, testClusterCredentials, testKubeConfig } from "../support/test-kube-config.ts";
 
 const kc = testKubeConfig();
-const client = new KubeClient(kc, { requestDone: () => undefined });
+const client = new KubeClient(await testClusterCredentials(), { requestDone: () => undefined });
 const namespace = `lv-it-fence-${randomBytes(3).toString("hex")}`;
 const operators: OperatorProcess[] = [];
 const films = new FilmFixture(kc, namespace, () => operators.map((o) => `${o.identity}:\n${o.logs()}`).join("\n"));
