@@ -114,7 +114,7 @@ async function main(): Promise<number> {
   };
 
   if (config.leaderElection) {
-    const leaseClient = () => new KubeClient(kubeConfig, metrics.restClientObserver());
+    const leaseClient = () => new KubeClient(credentials.value, metrics.restClientObserver());
     await runElected(config, leaseClient, metrics, log, stop, runWorkers, (now) => {
       leading = now;
     });
