@@ -8,6 +8,7 @@ import { HttpMethod, RequestContext } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Agent, fetch } from "undici";
 import type { Dispatcher } from "undici";
+import { requestResource } from "./request-resource.ts";
 
 /** The failure kinds the operator decides on; everything else is `Unexpected`. */
 export type KubeErrorKind =
@@ -40,8 +41,11 @@ export type KubeResult<T> =
 
 /** Counts and times requests the way client-go's `rest_client_*` metrics do. */
 export interface RestClientObserver {
-  /** `seconds` runs from sending the request to the whole response (to the headers, for a watch). */
-  requestDone(method: string, code: string, seconds: number): void;
+  /**
+   * `seconds` runs from sending the request to the whole response (to the headers, for a watch); `resource` is
+   * what the path is about ({@link requestResource}: `jobs`, `longvideos/status`), never a name.
+   */
+  requestDone(method: string, code: string, seconds: number, resource: string): void;
 }
 
 export type PatchType = "merge" | "json" | "apply";
@@ -231,6 +235,7 @@ export class KubeClient implements KubeWriter {
       headers["Content-Type"] = options.contentType ?? "application/json";
     }
     const dispatcher = this.#pooled(context);
+    const resource = requestResource(path);
     const sent = performance.now();
     try {
       const response = await fetch(context.getUrl(), {
@@ -241,7 +246,7 @@ export class KubeClient implements KubeWriter {
         signal: this.#until(options.signal),
       });
       const text = await response.text();
-      this.#observer.requestDone(method, String(response.status), (performance.now() - sent) / 1000);
+      this.#observer.requestDone(method, String(response.status), (performance.now() - sent) / 1000, resource);
       let parsed: unknown = text;
       try {
         parsed = text === "" ? undefined : JSON.parse(text);
@@ -251,7 +256,7 @@ export class KubeClient implements KubeWriter {
       if (response.ok) return { ok: true, value: parsed as T };
       return { ok: false, error: kubeErrorOf(response.status, parsed) };
     } catch (cause) {
-      this.#observer.requestDone(method, "<error>", (performance.now() - sent) / 1000);
+      this.#observer.requestDone(method, "<error>", (performance.now() - sent) / 1000, resource);
       return { ok: false, error: networkError(cause) };
     }
   }
@@ -303,6 +308,7 @@ export class KubeClient implements KubeWriter {
       return { ok: false, error: networkError(cause) };
     }
     const dispatcher = this.#pooled(context);
+    const resource = requestResource(path);
     const sent = performance.now();
     try {
       const response = await fetch(context.getUrl(), {
@@ -311,7 +317,7 @@ export class KubeClient implements KubeWriter {
         ...(dispatcher ? { dispatcher } : {}),
         signal: this.#until(signal),
       });
-      this.#observer.requestDone("WATCH", String(response.status), (performance.now() - sent) / 1000);
+      this.#observer.requestDone("WATCH", String(response.status), (performance.now() - sent) / 1000, resource);
       if (!response.ok || !response.body) {
         const text = await response.text();
         let parsed: unknown = text;
@@ -325,7 +331,7 @@ export class KubeClient implements KubeWriter {
       const lines = createInterface({ input: Readable.fromWeb(response.body), crlfDelay: Infinity });
       return { ok: true, value: watchEvents<T>(lines) };
     } catch (cause) {
-      this.#observer.requestDone("WATCH", "<error>", (performance.now() - sent) / 1000);
+      this.#observer.requestDone("WATCH", "<error>", (performance.now() - sent) / 1000, resource);
       return { ok: false, error: networkError(cause) };
     }
   }

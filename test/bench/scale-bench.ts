@@ -11,7 +11,8 @@
  *
  * Environment: LV_SCALE_FILMS (2000), LV_SCALE_SEGMENTS (50), LV_SCALE_RESTART_FILMS (1000), LV_SCALE_SHORT_FILMS
  * (50), LV_SCALE_SHORT_SEGMENTS (10), LV_SCALE_BUDGET_MINUTES (12, for creating and settling the live films),
- * LV_BENCH_CONCURRENCY (16), LV_BENCH_NODE_OPTIONS (the chart's nodeOptions).
+ * LV_BENCH_CONCURRENCY (16), LV_BENCH_NODE_OPTIONS (the chart's nodeOptions); LV_SCALE_ONLY_PER_SEGMENT=1 stops
+ * after the work per segment (a few minutes instead of the better part of an hour).
  * `make bench-scale` starts a fresh cluster with LV_BENCH_NODES kwok nodes (100), runs this, and stops the cluster.
  */
 import { execFileSync } from "node:child_process";
@@ -34,6 +35,7 @@ const shortFilms = Number(process.env.LV_SCALE_SHORT_FILMS ?? 50);
 const shortSegments = Number(process.env.LV_SCALE_SHORT_SEGMENTS ?? 10);
 const budgetMs = Number(process.env.LV_SCALE_BUDGET_MINUTES ?? 12) * 60_000;
 const concurrency = process.env.LV_BENCH_CONCURRENCY ?? "16";
+const onlyPerSegment = process.env.LV_SCALE_ONLY_PER_SEGMENT === "1";
 const liveNamespace = "lv-scale";
 const shortNamespace = "lv-scale-short";
 const kc = testKubeConfig();
@@ -211,6 +213,26 @@ async function growLiveFilms(peak: MemoryPeak, from: number, target: number, dea
   }
 }
 
+/**
+ * API requests per segment by method and resource, largest first, one line each: where a segment's requests go.
+ * Watches are left out: they are the informers' long polls, not work a segment causes.
+ */
+function requestSplit(after: Scrape, before: Scrape, segments: number): string {
+  const name = "rest_client_requests_total";
+  const rows = ["GET", "POST", "PATCH", "PUT", "DELETE"].flatMap((method) =>
+    after.labelValues(name, "resource").map((resource) => {
+      const matches = (labels: string) =>
+        labels.includes(`method="${method}"`) && labels.includes(`resource="${resource}"`);
+      return { label: `${method} ${resource}`, count: after.sumWhere(name, matches) - before.sumWhere(name, matches) };
+    }),
+  );
+  return rows
+    .filter((row) => row.count > 0)
+    .sort((a, b) => b.count - a.count)
+    .map((row) => `  ${row.label.padEnd(32)} ${(row.count / segments).toFixed(2)}`)
+    .join("\n");
+}
+
 interface Row {
   readonly figure: string;
   readonly value: string;
@@ -297,6 +319,7 @@ async function main(): Promise<void> {
       return `${verb} ${count.toFixed(2)}`;
     })
     .join(", ");
+  const requestsByResource = requestSplit(afterShort, beforeShort, transitions);
   const reconcilesPerSegment = afterShort.sum("controller_runtime_reconcile_total", "", beforeShort) / transitions;
   // Each figure also goes to stderr as soon as it is known, so a run cut short still leaves what it measured.
   console.error(
@@ -304,6 +327,12 @@ async function main(): Promise<void> {
       `${cpuMsPerSegment.toFixed(1)} CPU ms, ${reconcilesPerSegment.toFixed(2)} reconciles; idle RSS ` +
       `${idleRss.toFixed(0)} MiB, imports ${floor.imported.toFixed(0)} MiB, bare Node ${floor.bare.toFixed(0)} MiB`,
   );
+  console.error(`[scale] API requests per segment by method and resource:\n${requestsByResource}`);
+  if (onlyPerSegment) {
+    expectedExit = true;
+    await operator.stop();
+    return;
+  }
   await removeNamespace(shortNamespace);
 
   // Memory and recovery: live films up to the restart's scale, a SIGKILL, a new process, then the rest.
