@@ -249,7 +249,16 @@ async function main(): Promise<void> {
     "-f",
     path.resolve(import.meta.dirname, "../../crds/longvideo.dev_longvideos.yaml"),
   );
-  kubectl("wait", "--for=condition=Established", "crd/longvideos.longvideo.dev", "--timeout=60s");
+  // On a cluster just started the CRD may have no conditions yet, which `kubectl wait` takes for an error.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      kubectl("wait", "--for=condition=Established", "crd/longvideos.longvideo.dev", "--timeout=60s");
+      break;
+    } catch (error) {
+      if (attempt >= 10) throw error;
+      await sleep(1_000);
+    }
+  }
   const dist = path.join(repoRoot, ".cache/bench/dist");
   execFileSync(
     path.join(repoRoot, "node_modules/.bin/tsc"),
