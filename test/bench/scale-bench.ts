@@ -12,11 +12,12 @@
  * Environment: LV_SCALE_FILMS (2000), LV_SCALE_SEGMENTS (50), LV_SCALE_RESTART_FILMS (1000), LV_SCALE_SHORT_FILMS
  * (50), LV_SCALE_SHORT_SEGMENTS (10), LV_SCALE_BUDGET_MINUTES (12, for creating and settling the live films),
  * LV_BENCH_CONCURRENCY (16), LV_BENCH_NODE_OPTIONS (the chart's nodeOptions); LV_SCALE_ONLY_PER_SEGMENT=1 stops
- * after the work per segment (a few minutes instead of the better part of an hour).
+ * after the work per segment (a few minutes instead of the better part of an hour); LV_SCALE_LOG_LEVEL (warn) and
+ * LV_SCALE_LOG_FILE: the operator's log level, and a file its output is written to at the end.
  * `make bench-scale` starts a fresh cluster with LV_BENCH_NODES kwok nodes (100), runs this, and stops the cluster.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BatchV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
@@ -270,7 +271,7 @@ async function main(): Promise<void> {
   // its lease and exit.
   const env = {
     LV_CONCURRENCY: concurrency,
-    LV_LOG_LEVEL: "warn",
+    LV_LOG_LEVEL: process.env.LV_SCALE_LOG_LEVEL ?? "warn",
     NODE_OPTIONS: nodeOptions,
     LV_LEASE_DURATION_SECONDS: "15",
     LV_RENEW_DEADLINE_SECONDS: "10",
@@ -340,6 +341,7 @@ async function main(): Promise<void> {
   if (onlyPerSegment) {
     expectedExit = true;
     await operator.stop();
+    if (process.env.LV_SCALE_LOG_FILE) writeFileSync(process.env.LV_SCALE_LOG_FILE, operator.logs());
     return;
   }
   await removeNamespace(shortNamespace);
