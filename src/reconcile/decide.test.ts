@@ -318,6 +318,18 @@ describe("decide", () => {
     expect(decision.facts.handoffFrom).toBe(0);
   });
 
+  it("writes no status when a pod is only scheduled; its node is recorded once it runs", () => {
+    const job = jobFor(0, "", 0);
+    const created = snapshot({ jobs: [job] });
+    const pending = statusOf(decisionEffects(decide(created)));
+    expect(pending.segments?.[0]).toMatchObject({ state: "Pending" });
+    const scheduled: ObservedPod = { name: "p", jobName: job.name, phase: "Pending", nodeName: "kwok-h100-1" };
+    const film = { ...created.film, status: pending };
+    expect(decisionEffects(decide({ ...created, film, pods: [scheduled] }))).toEqual([]);
+    const running = statusOf(decisionEffects(decide({ ...created, film, pods: [podFor(job)] })));
+    expect(running.segments?.[0]).toMatchObject({ state: "Running", node: "kwok-h100-1" });
+  });
+
   describe("one event per hand-off", () => {
     const events = (actions: readonly Effect[]) =>
       actions.flatMap((a) => (a.kind === "event" ? [{ reason: a.reason, message: a.message }] : []));
