@@ -220,12 +220,19 @@ async function growLiveFilms(peak: MemoryPeak, from: number, target: number, dea
  */
 function requestSplit(after: Scrape, before: Scrape, segments: number): string {
   const name = "rest_client_requests_total";
+  const codes = after.labelValues(name, "code");
   const rows = ["GET", "POST", "PATCH", "PUT", "DELETE"].flatMap((method) =>
-    after.labelValues(name, "resource").map((resource) => {
-      const matches = (labels: string) =>
-        labels.includes(`method="${method}"`) && labels.includes(`resource="${resource}"`);
-      return { label: `${method} ${resource}`, count: after.sumWhere(name, matches) - before.sumWhere(name, matches) };
-    }),
+    after.labelValues(name, "resource").flatMap((resource) =>
+      codes.map((code) => {
+        const matches = (labels: string) =>
+          labels.includes(`code="${code}"`) &&
+          labels.includes(`method="${method}"`) &&
+          labels.includes(`resource="${resource}"`);
+        // Answers other than success are what a change to the operator could spare, so they show apart.
+        const label = `${method} ${resource}${code.startsWith("2") ? "" : ` (${code})`}`;
+        return { label, count: after.sumWhere(name, matches) - before.sumWhere(name, matches) };
+      }),
+    ),
   );
   return rows
     .filter((row) => row.count > 0)
@@ -330,6 +337,13 @@ async function main(): Promise<void> {
     })
     .join(", ");
   const requestsByResource = requestSplit(afterShort, beforeShort, transitions);
+  const reconcilesByResult = afterShort
+    .labelValues("controller_runtime_reconcile_total", "result")
+    .map((result) => {
+      const count = afterShort.sum("controller_runtime_reconcile_total", `result="${result}"`, beforeShort);
+      return `${result} ${(count / transitions).toFixed(2)}`;
+    })
+    .join(", ");
   const reconcilesPerSegment = afterShort.sum("controller_runtime_reconcile_total", "", beforeShort) / transitions;
   // Each figure also goes to stderr as soon as it is known, so a run cut short still leaves what it measured.
   console.error(
@@ -338,6 +352,7 @@ async function main(): Promise<void> {
       `${idleRss.toFixed(0)} MiB, imports ${floor.imported.toFixed(0)} MiB, bare Node ${floor.bare.toFixed(0)} MiB`,
   );
   console.error(`[scale] API requests per segment by method and resource:\n${requestsByResource}`);
+  console.error(`[scale] reconciles per segment by result: ${reconcilesByResult}`);
   if (onlyPerSegment) {
     expectedExit = true;
     await operator.stop();
