@@ -234,7 +234,10 @@ function requestSplit(after: Scrape, before: Scrape, segments: number): string {
       }),
     ),
   );
-  return rows
+  const byLabel = new Map<string, number>();
+  for (const row of rows) byLabel.set(row.label, (byLabel.get(row.label) ?? 0) + row.count);
+  return [...byLabel]
+    .map(([label, count]) => ({ label, count }))
     .filter((row) => row.count > 0)
     .sort((a, b) => b.count - a.count)
     .map((row) => `  ${row.label.padEnd(32)} ${(row.count / segments).toFixed(2)}`)
