@@ -1,8 +1,14 @@
 /**
- * The shapes of the objects the operator caches, and the functions that reduce what the API server sends to them.
- * Informers keep every owned Job and Pod of every film; whole objects (managed fields, pod specs carrying each
- * segment's environment, volumes and probes) would make the cache grow with what nobody reads.
+ * The shapes of the objects the operator caches, and the functions that reduce what the API server sends to them
+ * (each informer's `trim`, as client-go's `SetTransform`). Informers keep every owned Job and Pod of every film;
+ * whole objects (managed fields, pod specs carrying each segment's environment, volumes and probes) would make the
+ * cache grow with what nobody reads.
+ *
+ * What is kept is what src/reconcile/observed-objects.ts and the controller's event handlers read, and nothing
+ * else: a field read here but dropped would read as absent, a silent wrong decision, so each reduction is tested
+ * by deciding on the reduced objects and the whole ones alike (cached-object.test.ts).
  */
+import { operatorLabels } from "../api/operator-labels.ts";
 import type {
   ClaimObject,
   EventObject,
@@ -15,6 +21,28 @@ import type {
 
 type Metadata = NonNullable<KubeObject["metadata"]>;
 
+/** The annotation `kubectl apply` keeps the whole applied object in: a second copy of a film's spec. */
+export const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
+
+/** The Job controller's label naming a pod's Job, new and legacy. */
+const jobNameLabels: readonly string[] = ["batch.kubernetes.io/job-name", "job-name"];
+const operatorLabelPrefix = "longvideo.dev/";
+
+/**
+ * Labels the operator reads back: its own (which film, kind, segment and attempt an object is, how objects are
+ * indexed by film) and the Job controller's name of a pod's Job. A film's `podMetadata` labels, the Job
+ * controller's others and a node's dozens are read by nobody here.
+ */
+function readLabel(key: string): boolean {
+  return key.startsWith(operatorLabelPrefix) || key === operatorLabels.managedBy || jobNameLabels.includes(key);
+}
+
+function readLabels(labels: Metadata["labels"]): Pick<Metadata, "labels"> {
+  if (labels === undefined) return {};
+  const kept = Object.entries(labels).filter(([key]) => readLabel(key));
+  return kept.length === 0 ? {} : { labels: Object.fromEntries(kept) };
+}
+
 /** The identity fields every cached object keeps: what keys it, selects it and tells its owner. */
 function identity(metadata: Metadata | undefined): Metadata {
   return {
@@ -22,30 +50,46 @@ function identity(metadata: Metadata | undefined): Metadata {
     ...(metadata?.namespace === undefined ? {} : { namespace: metadata.namespace }),
     ...(metadata?.uid === undefined ? {} : { uid: metadata.uid }),
     ...(metadata?.resourceVersion === undefined ? {} : { resourceVersion: metadata.resourceVersion }),
-    ...(metadata?.labels === undefined ? {} : { labels: metadata.labels }),
+    ...readLabels(metadata?.labels),
     ...(metadata?.ownerReferences === undefined
       ? {}
       : { ownerReferences: metadata.ownerReferences.map(({ uid, kind, name }) => ({ uid, kind, name })) }),
   };
 }
 
-/** An object without its managed fields, which the API server sends with every object and nobody here reads. */
-export function withoutManagedFields<T extends KubeObject>(object: T): T {
-  if (!object.metadata || !("managedFields" in object.metadata)) return object;
-  const metadata: Record<string, unknown> = { ...object.metadata };
-  delete metadata.managedFields;
-  return { ...object, metadata };
+/**
+ * A film without its managed fields (sent with every object, read by nobody here) and without the copy of itself
+ * `kubectl apply` leaves in an annotation. Spec and status are read whole (the intent, the records), so they stay;
+ * so does the rest of its metadata, which is small.
+ */
+export function cachedFilm<T extends KubeObject>(film: T): T {
+  const metadata = film.metadata as (Metadata & { annotations?: Readonly<Record<string, string>> }) | undefined;
+  const applied = metadata?.annotations !== undefined && lastAppliedAnnotation in metadata.annotations;
+  if (!metadata || (!("managedFields" in metadata) && !applied)) return film;
+  const kept: Record<string, unknown> = { ...metadata };
+  delete kept.managedFields;
+  if (applied) {
+    const annotations = Object.entries(metadata.annotations ?? {}).filter(([key]) => key !== lastAppliedAnnotation);
+    if (annotations.length === 0) delete kept.annotations;
+    else kept.annotations = Object.fromEntries(annotations);
+  }
+  return { ...film, metadata: kept };
 }
 
-/** A film keeps spec and status (both are read); only managed fields go. */
-export const cachedFilm = withoutManagedFields;
+/** The operator's own annotations of a Job (hash, digests, claim, limits, template key): the only ones read. */
+function operatorAnnotations(
+  annotations: JobObject["metadata"]["annotations"],
+): Pick<JobObject["metadata"], "annotations"> {
+  const kept = Object.entries(annotations ?? {}).filter(([key]) => key.startsWith(operatorLabelPrefix));
+  return kept.length === 0 ? {} : { annotations: Object.fromEntries(kept) };
+}
 
 export function cachedJob(job: JobObject): JobObject {
   const { annotations, creationTimestamp, deletionTimestamp } = job.metadata;
   return {
     metadata: {
       ...identity(job.metadata),
-      ...(annotations === undefined ? {} : { annotations }),
+      ...operatorAnnotations(annotations),
       ...(creationTimestamp === undefined ? {} : { creationTimestamp }),
       ...(deletionTimestamp === undefined ? {} : { deletionTimestamp }),
     },
@@ -77,11 +121,48 @@ export function cachedPod(pod: PodObject): PodObject {
             ...(status.phase === undefined ? {} : { phase: status.phase }),
             ...(status.reason === undefined ? {} : { reason: status.reason }),
             ...toldConditions(status.conditions),
-            ...(status.containerStatuses === undefined
-              ? {}
-              : { containerStatuses: status.containerStatuses.map((c) => (c.state ? { state: c.state } : {})) }),
+            ...firstContainerState(status.containerStatuses),
           },
         }),
+  };
+}
+
+type ContainerStatus = NonNullable<NonNullable<PodObject["status"]>["containerStatuses"]>[number];
+type ContainerState = NonNullable<ContainerStatus["state"]>;
+
+/**
+ * The first container's state (the render container's: the only one read), with only what is read of it: why it
+ * waits, when it started, how it ended. Image, IDs, restart counts and readiness go.
+ */
+function firstContainerState(
+  statuses: NonNullable<PodObject["status"]>["containerStatuses"],
+): Pick<NonNullable<PodObject["status"]>, "containerStatuses"> {
+  if (statuses === undefined) return {};
+  const state = statuses[0]?.state;
+  if (state === undefined) return { containerStatuses: statuses.length === 0 ? [] : [{}] };
+  const { waiting, running, terminated } = state;
+  const reduced: ContainerState = {
+    ...(waiting ? { waiting: defined({ reason: waiting.reason, message: waiting.message }) } : {}),
+    ...(running ? { running: defined({ startedAt: running.startedAt }) } : {}),
+    ...(terminated
+      ? {
+          terminated: defined({
+            exitCode: terminated.exitCode,
+            reason: terminated.reason,
+            message: terminated.message,
+            startedAt: terminated.startedAt,
+            finishedAt: terminated.finishedAt,
+          }),
+        }
+      : {}),
+  };
+  return { containerStatuses: [{ state: reduced }] };
+}
+
+/** An object without its undefined fields: absent stays absent, as exactOptionalPropertyTypes wants. */
+function defined<T extends Record<string, unknown>>(fields: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
   };
 }
 

@@ -45,6 +45,7 @@ import {
   cachedPod,
   cachedWorkload,
 } from "./cached-object.ts";
+import { CreatedJobs } from "./created-jobs.ts";
 import { filmProgressOf } from "./film-controller-observer.ts";
 import type { FilmControllerObserver, ReconcileResult } from "./film-controller-observer.ts";
 import { Informer, objectKey } from "./informer.ts";
@@ -113,6 +114,8 @@ export class FilmController {
   readonly #nodeReady = new Map<string, boolean>();
   /** Per film: the last create the API server refused, until a create succeeds. */
   readonly #refusals = new Map<string, CreateRefusal>();
+  /** Jobs created that the informer has not delivered yet: a reconcile in between must not create them again. */
+  readonly #createdJobs = new CreatedJobs();
   readonly #queue: WorkQueue;
   /** Per film, per segment: when the operator first heard the segment ended, since the film's last job was created. */
   readonly #endedAt = new Map<string, Map<string, number>>();
@@ -206,7 +209,11 @@ export class FilmController {
       // A segment that ended unblocks its successor: that film goes ahead of routine work.
       this.#queue.add(key, ended === undefined ? "routine" : "handoff");
     };
-    this.#jobs.onChange(toFilm);
+    this.#jobs.onChange((job, event) => {
+      const key = filmKeyOf(job);
+      if (key !== undefined) this.#createdJobs.delivered(key, job);
+      toFilm(job, event);
+    });
     this.#pods.onChange(toFilm);
     this.#claims.onChange(toFilm);
     this.#jobEvents.onChange((event) => {
@@ -349,6 +356,7 @@ export class FilmController {
         this.#remember(key, current, result.value);
         current = result.value;
       }
+      if (isJob(result.value)) this.#createdJobs.created(key, cachedJob(result.value));
       done.push(step.kind);
     }
     return { done };
@@ -411,6 +419,7 @@ export class FilmController {
 
   #forget(key: string): void {
     this.#refusals.delete(key);
+    this.#createdJobs.forget(key);
     this.#intents.delete(key);
     this.#written.delete(key);
     this.#endedAt.delete(key);
@@ -471,7 +480,7 @@ export class FilmController {
 
   #snapshot(key: string, film: LongVideoObject): FilmSnapshot {
     const claimName = workspaceClaimName(film.metadata.name ?? "");
-    const jobs = this.#jobs.listIndexed(key);
+    const jobs = this.#createdJobs.withCreated(key, this.#jobs.listIndexed(key));
     const pods = this.#pods.listIndexed(key);
     const refusal = this.#refusals.get(key);
     const nodes = this.#nodes;
@@ -661,6 +670,11 @@ function filmKeyOf(object: KubeObject): string | undefined {
   const film = object.metadata?.labels?.[operatorLabels.film];
   const namespace = object.metadata?.namespace;
   return film && namespace ? `${namespace}/${film}` : undefined;
+}
+
+/** A Job as the API server answers a create with it. */
+function isJob(value: unknown): value is JobObject {
+  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "Job";
 }
 
 function isFilm(value: unknown): value is LongVideoObject {

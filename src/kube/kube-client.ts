@@ -9,6 +9,7 @@ import { Agent, fetch } from "undici";
 import type { Dispatcher } from "undici";
 import type { ClusterCredentials, ClusterTls } from "./cluster-credentials.ts";
 import { credentialsErrorMessage } from "./credentials-error.ts";
+import { requestResource } from "./request-resource.ts";
 
 /** The failure kinds the operator decides on; everything else is `Unexpected`. */
 export type KubeErrorKind =
@@ -41,8 +42,11 @@ export type KubeResult<T> =
 
 /** Counts and times requests the way client-go's `rest_client_*` metrics do. */
 export interface RestClientObserver {
-  /** `seconds` runs from sending the request to the whole response (to the headers, for a watch). */
-  requestDone(method: string, code: string, seconds: number): void;
+  /**
+   * `seconds` runs from sending the request to the whole response (to the headers, for a watch); `resource` is
+   * what the path is about ({@link requestResource}: `jobs`, `longvideos/status`), never a name.
+   */
+  requestDone(method: string, code: string, seconds: number, resource: string): void;
 }
 
 export type PatchType = "merge" | "json" | "apply";
@@ -242,6 +246,7 @@ export class KubeClient implements KubeWriter {
       body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
       headers["Content-Type"] = options.contentType ?? "application/json";
     }
+    const resource = requestResource(path);
     const sent = performance.now();
     try {
       const response = await fetch(url, {
@@ -252,7 +257,7 @@ export class KubeClient implements KubeWriter {
         signal: this.#until(options.signal),
       });
       const text = await response.text();
-      this.#observer.requestDone(method, String(response.status), (performance.now() - sent) / 1000);
+      this.#observer.requestDone(method, String(response.status), (performance.now() - sent) / 1000, resource);
       this.#answered(response.status);
       let parsed: unknown = text;
       try {
@@ -263,7 +268,7 @@ export class KubeClient implements KubeWriter {
       if (response.ok) return { ok: true, value: parsed as T };
       return { ok: false, error: kubeErrorOf(response.status, parsed) };
     } catch (cause) {
-      this.#observer.requestDone(method, "<error>", (performance.now() - sent) / 1000);
+      this.#observer.requestDone(method, "<error>", (performance.now() - sent) / 1000, resource);
       return { ok: false, error: networkError(cause) };
     }
   }
@@ -311,10 +316,11 @@ export class KubeClient implements KubeWriter {
     const prepared = await this.#prepared(path, { ...query, watch: true });
     if (!prepared.ok) return prepared;
     const { url, headers, dispatcher } = prepared.value;
+    const resource = requestResource(path);
     const sent = performance.now();
     try {
       const response = await fetch(url, { method: "GET", headers, dispatcher, signal: this.#until(signal) });
-      this.#observer.requestDone("WATCH", String(response.status), (performance.now() - sent) / 1000);
+      this.#observer.requestDone("WATCH", String(response.status), (performance.now() - sent) / 1000, resource);
       this.#answered(response.status);
       if (!response.ok || !response.body) {
         const text = await response.text();
@@ -329,7 +335,7 @@ export class KubeClient implements KubeWriter {
       const lines = createInterface({ input: Readable.fromWeb(response.body), crlfDelay: Infinity });
       return { ok: true, value: watchEvents<T>(lines) };
     } catch (cause) {
-      this.#observer.requestDone("WATCH", "<error>", (performance.now() - sent) / 1000);
+      this.#observer.requestDone("WATCH", "<error>", (performance.now() - sent) / 1000, resource);
       return { ok: false, error: networkError(cause) };
     }
   }

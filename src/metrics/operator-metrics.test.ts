@@ -100,3 +100,23 @@ describe("OperatorMetrics.workQueueObserver", () => {
     expect(await count("routine")).toBe(2);
   });
 });
+
+describe("OperatorMetrics.restClientObserver", () => {
+  it("counts requests by method and resource, so what a segment costs can be split", async () => {
+    const registry = new Registry();
+    const observer = new OperatorMetrics(registry, "api:6443").restClientObserver();
+    observer.requestDone("POST", "201", 0.01, "jobs");
+    observer.requestDone("POST", "201", 0.01, "events");
+    observer.requestDone("POST", "201", 0.01, "events");
+    observer.requestDone("PATCH", "200", 0.01, "longvideos/status");
+    const count = (method: string, resource: string) =>
+      sample(
+        registry,
+        "rest_client_requests_total",
+        `code="${method === "POST" ? "201" : "200"}",method="${method}",host="api:6443",resource="${resource}"`,
+      );
+    expect(await count("POST", "events")).toBe(2);
+    expect(await count("POST", "jobs")).toBe(1);
+    expect(await count("PATCH", "longvideos/status")).toBe(1);
+  });
+});

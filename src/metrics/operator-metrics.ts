@@ -20,7 +20,7 @@ export class OperatorMetrics {
   readonly workqueueWorkDuration: Histogram<"name">;
   readonly workqueueRetries: Counter<"name">;
   readonly leaderStatus: Gauge<"name">;
-  readonly restRequests: Counter<"code" | "method" | "host">;
+  readonly restRequests: Counter<"code" | "method" | "host" | "resource">;
   readonly restLatency: Histogram<"verb" | "host">;
   readonly segments: Counter<"result">;
   readonly segmentDuration: Histogram<"backend">;
@@ -96,8 +96,8 @@ export class OperatorMetrics {
     });
     this.restRequests = new Counter({
       name: "rest_client_requests_total",
-      help: "Number of HTTP requests, partitioned by status code, method, and host",
-      labelNames: ["code", "method", "host"],
+      help: "Number of HTTP requests, partitioned by status code, method, host, and the resource requested",
+      labelNames: ["code", "method", "host", "resource"],
       registers,
     });
     this.restLatency = new Histogram({
@@ -118,11 +118,14 @@ export class OperatorMetrics {
     this.gpuSeconds = domain.gpuSeconds;
   }
 
-  /** Counts API requests by code and method and times them by verb (`rest_client_*`). */
+  /**
+   * Counts API requests by code, method and resource (what each costs per segment is read off the split) and times
+   * them by verb (`rest_client_*`).
+   */
   restClientObserver(): RestClientObserver {
     return {
-      requestDone: (method, code, seconds) => {
-        this.restRequests.inc({ code, method, host: this.#host });
+      requestDone: (method, code, seconds, resource) => {
+        this.restRequests.inc({ code, method, host: this.#host, resource });
         this.restLatency.observe({ verb: method, host: this.#host }, seconds);
       },
     };

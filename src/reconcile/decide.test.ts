@@ -209,7 +209,8 @@ describe("decide", () => {
         jobs: [jobFor(0, "", 0, "Succeeded")],
         pods: [podFor(jobFor(0, "", 0, "Succeeded"), '{"segment":0,"frames":81,"latentsDigest":"sha256:l0"}')],
       }),
-      kinds: ["updateStatus", "event", "createSegmentJob", "event"],
+      // One event tells the success and the hand-off (handoffEvents).
+      kinds: ["updateStatus", "event", "createSegmentJob"],
       created: [{ index: 1, attempt: 0, input: "sha256:l0" }],
       phase: "Rendering",
       progress: "1/3",
@@ -315,6 +316,85 @@ describe("decide", () => {
     });
     expect(decision.facts.segmentsEnded).toEqual([{ result: "succeeded", seconds: 15 }]);
     expect(decision.facts.handoffFrom).toBe(0);
+  });
+
+  it("writes no status when a pod is only scheduled; its node is recorded once it runs", () => {
+    const job = jobFor(0, "", 0);
+    const created = snapshot({ jobs: [job] });
+    const pending = statusOf(decisionEffects(decide(created)));
+    expect(pending.segments?.[0]).toMatchObject({ state: "Pending" });
+    const scheduled: ObservedPod = { name: "p", jobName: job.name, phase: "Pending", nodeName: "kwok-h100-1" };
+    const film = { ...created.film, status: pending };
+    expect(decisionEffects(decide({ ...created, film, pods: [scheduled] }))).toEqual([]);
+    const running = statusOf(decisionEffects(decide({ ...created, film, pods: [podFor(job)] })));
+    expect(running.segments?.[0]).toMatchObject({ state: "Running", node: "kwok-h100-1" });
+  });
+
+  describe("one event per hand-off", () => {
+    const events = (actions: readonly Effect[]) =>
+      actions.flatMap((a) => (a.kind === "event" ? [{ reason: a.reason, message: a.message }] : []));
+
+    it("tells a segment's success and its successor's start in one event, before the successor's job is made", () => {
+      const job = jobFor(0, "", 0, "Succeeded");
+      const effects = decisionEffects(
+        decide(snapshot({ jobs: [job], pods: [podFor(job, '{"frames":81,"latentsDigest":"sha256:l0"}')] })),
+      );
+      const successor = effects.find((a) => a.kind === "createSegmentJob");
+      expect(events(effects)).toEqual([
+        {
+          reason: "SegmentSucceeded",
+          message: `segment 0 rendered on kwok-h100-1 in 15.0s; segment 1 follows (${successor?.kind === "createSegmentJob" ? successor.name : ""})`,
+        },
+      ]);
+    });
+
+    it("tells the last segment's success and the concatenation's start in one event", () => {
+      const job = jobFor(2, "sha256:l1", 0, "Succeeded");
+      const effects = decisionEffects(
+        decide(
+          snapshot({
+            status: { segments: [succeeded(0, "", "sha256:l0"), succeeded(1, "sha256:l0", "sha256:l1")] },
+            jobs: [job],
+            pods: [podFor(job, '{"frames":81,"latentsDigest":"sha256:l2"}')],
+          }),
+        ),
+      );
+      expect(kinds(effects)).toEqual(["updateStatus", "event", "createConcatJob"]);
+      expect(events(effects)[0]?.message).toMatch(/^segment 2 rendered on .*; the concatenation follows \(.+\)$/);
+    });
+
+    it("keeps a start of its own where no success comes with it: a film's first segment, a retry", () => {
+      expect(events(decisionEffects(decide(snapshot({}))))).toEqual([
+        { reason: "SegmentStarted", message: expect.stringMatching(/^segment 0 of 3 started/) as unknown },
+      ]);
+      const retry = snapshot({
+        status: {
+          segments: [
+            succeeded(0, "", "sha256:l0"),
+            { index: 1, attempt: 0, state: "Retrying", hash: "h1", inputDigest: "sha256:l0", finishTime: at(11) },
+          ],
+        },
+        jobs: [jobFor(1, "sha256:l0", 0, "Failed")],
+        pods: [podFor(jobFor(1, "sha256:l0", 0, "Failed"), '{"error":"x"}', 1)],
+      });
+      expect(events(decisionEffects(decide(retry))).map((e) => e.reason)).toEqual(["SegmentStarted"]);
+    });
+
+    it("tells a success alone when its successor may not start yet (suspended)", () => {
+      const job = jobFor(0, "", 0, "Succeeded");
+      const effects = decisionEffects(
+        decide(
+          snapshot({
+            intent: intent({ suspend: true }),
+            jobs: [job],
+            pods: [podFor(job, '{"frames":81,"latentsDigest":"sha256:l0"}')],
+          }),
+        ),
+      );
+      expect(events(effects)).toEqual([
+        { reason: "SegmentSucceeded", message: "segment 0 rendered on kwok-h100-1 in 15.0s" },
+      ]);
+    });
   });
 
   it("estimates completion from observed segment times, and the estimate does not move with the clock alone", () => {

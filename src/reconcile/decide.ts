@@ -25,6 +25,7 @@ import type { Decision, Effect, FilmIntent, FilmSnapshot, FollowUpAction, SetupA
 import { filmStatus, remainingRefreshMs, statusChanged } from "./film-status.ts";
 import { podWait, refusalWait, waitEvent, workspaceWait } from "./film-wait.ts";
 import { idleStep } from "./film-step.ts";
+import { handoffEvents } from "./handoff-events.ts";
 import { invalidSpecDecision } from "./invalid-spec.ts";
 import { probeDecision } from "./probe-step.ts";
 import { activeJobs, strandedJobs, withPodOutcomes } from "./owned-jobs.ts";
@@ -101,8 +102,7 @@ function renderDecision(snapshot: FilmSnapshot, intent: FilmIntent, setup: reado
     // First: what holds the film back is told even when the create it is about is refused again.
     ...waitEvent(film.status, waiting),
     ...(snapshot.workspaceClaim ? [] : [{ kind: "createWorkspace", workspace: intent.workspace } as const]),
-    ...progress.events,
-    ...step.then,
+    ...handoffEvents([...progress.events, ...step.then]),
     ...activeJobs(snapshot.jobs).flatMap((job): FollowUpAction[] => {
       if (wanted.has(job.name)) return [];
       const pod = strandedPods.get(job.name);

@@ -17,6 +17,10 @@ export const EventReason = {
   ModelCacheIncomplete: "ModelCacheIncomplete",
   /** The probe Job read the film's inputs: their durations are in status.inputs and the film is planned. */
   InputsRead: "InputsRead",
+  /**
+   * A segment's attempt started where no success comes with it (a chain's first segment, a retry, a warm start); a
+   * hand-off's start is told in its predecessor's SegmentSucceeded event (handoff-events.ts).
+   */
   SegmentStarted: "SegmentStarted",
   /** An attempt's job disappeared before it ended; a new attempt replaces it without spending a retry. */
   SegmentLost: "SegmentLost",

@@ -337,7 +337,14 @@ export type FollowUpAction =
        */
       readonly unlessPodEnded?: string;
     }
-  | { readonly kind: "event"; readonly type: EventType; readonly reason: string; readonly message: string };
+  | {
+      readonly kind: "event";
+      readonly type: EventType;
+      readonly reason: string;
+      readonly message: string;
+      /** The segment whose success the event tells: what follows it is told in the same event. */
+      readonly succeeded?: number;
+    };
 
 export type Action = SetupAction | FollowUpAction;
 

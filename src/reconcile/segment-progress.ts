@@ -232,6 +232,7 @@ function endEvent(record: SegmentRecord, intent: FilmIntent): FollowUpAction {
       type: "Normal",
       reason: EventReason.SegmentSucceeded,
       message: `segment ${index} rendered on ${record.node ?? "an unknown node"} in ${seconds}s`,
+      succeeded: record.index,
     };
   }
   const message = record.message ?? "";

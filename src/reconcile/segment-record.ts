@@ -16,11 +16,22 @@ export function segmentRecord(
   segment: PlannedSegment,
 ): SegmentRecord {
   const base = runningRecord(job, pod, prior, segment);
-  if (!job.finished) return running(job, pod, prior) ? base : { ...base, state: "Pending" };
+  if (!job.finished) return running(job, pod, prior) ? base : pendingRecord(base, prior);
   const finishTime = pod?.finishedAt ?? base.startTime ?? job.createdAt;
   if (job.finished === "Succeeded") return succeededRecord(base, finishTime, pod, job.inputDigest);
   const reason = countedReason(failureReason(job, pod), segment.index, job.attempt);
   return failedRecord(base, finishTime, failureMessage(job, pod), reason, pod?.exitCode);
+}
+
+/**
+ * An attempt that does not run yet. Its node is the one it ran on (the field's meaning), recorded once it runs: a
+ * pod being scheduled is no reason for a status write of its own, and skipping it saves one of a segment's writes
+ * (docs/adr/0008). A node already recorded (an earlier attempt's, or before a Kueue eviction) stays.
+ */
+function pendingRecord(base: SegmentRecord, prior: SegmentRecord | undefined): SegmentRecord {
+  const pending: SegmentRecord = { ...base, state: "Pending" };
+  delete pending.node;
+  return prior?.node ? { ...pending, node: prior.node } : pending;
 }
 
 /**

@@ -11,11 +11,13 @@
  *
  * Environment: LV_SCALE_FILMS (2000), LV_SCALE_SEGMENTS (50), LV_SCALE_RESTART_FILMS (1000), LV_SCALE_SHORT_FILMS
  * (50), LV_SCALE_SHORT_SEGMENTS (10), LV_SCALE_BUDGET_MINUTES (12, for creating and settling the live films),
- * LV_BENCH_CONCURRENCY (16), LV_BENCH_NODE_OPTIONS (the chart's nodeOptions).
+ * LV_BENCH_CONCURRENCY (16), LV_BENCH_NODE_OPTIONS (the chart's nodeOptions); LV_SCALE_ONLY_PER_SEGMENT=1 stops
+ * after the work per segment (a few minutes instead of the better part of an hour); LV_SCALE_LOG_LEVEL (warn) and
+ * LV_SCALE_LOG_FILE: the operator's log level, and a file its output is written to at the end.
  * `make bench-scale` starts a fresh cluster with LV_BENCH_NODES kwok nodes (100), runs this, and stops the cluster.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BatchV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
@@ -34,6 +36,7 @@ const shortFilms = Number(process.env.LV_SCALE_SHORT_FILMS ?? 50);
 const shortSegments = Number(process.env.LV_SCALE_SHORT_SEGMENTS ?? 10);
 const budgetMs = Number(process.env.LV_SCALE_BUDGET_MINUTES ?? 12) * 60_000;
 const concurrency = process.env.LV_BENCH_CONCURRENCY ?? "16";
+const onlyPerSegment = process.env.LV_SCALE_ONLY_PER_SEGMENT === "1";
 const liveNamespace = "lv-scale";
 const shortNamespace = "lv-scale-short";
 const kc = testKubeConfig();
@@ -183,6 +186,36 @@ async function growLiveFilms(peak: MemoryPeak, from: number, target: number, dea
   }
 }
 
+/**
+ * API requests per segment by method and resource, largest first, one line each: where a segment's requests go.
+ * Watches are left out: they are the informers' long polls, not work a segment causes.
+ */
+function requestSplit(after: Scrape, before: Scrape, segments: number): string {
+  const name = "rest_client_requests_total";
+  const codes = after.labelValues(name, "code");
+  const rows = ["GET", "POST", "PATCH", "PUT", "DELETE"].flatMap((method) =>
+    after.labelValues(name, "resource").flatMap((resource) =>
+      codes.map((code) => {
+        const matches = (labels: string) =>
+          labels.includes(`code="${code}"`) &&
+          labels.includes(`method="${method}"`) &&
+          labels.includes(`resource="${resource}"`);
+        // Answers other than success are what a change to the operator could spare, so they show apart.
+        const label = `${method} ${resource}${code.startsWith("2") ? "" : ` (${code})`}`;
+        return { label, count: after.sumWhere(name, matches) - before.sumWhere(name, matches) };
+      }),
+    ),
+  );
+  const byLabel = new Map<string, number>();
+  for (const row of rows) byLabel.set(row.label, (byLabel.get(row.label) ?? 0) + row.count);
+  return [...byLabel]
+    .map(([label, count]) => ({ label, count }))
+    .filter((row) => row.count > 0)
+    .sort((a, b) => b.count - a.count)
+    .map((row) => `  ${row.label.padEnd(32)} ${(row.count / segments).toFixed(2)}`)
+    .join("\n");
+}
+
 interface Row {
   readonly figure: string;
   readonly value: string;
@@ -199,7 +232,16 @@ async function main(): Promise<void> {
     "-f",
     path.resolve(import.meta.dirname, "../../crds/longvideo.dev_longvideos.yaml"),
   );
-  kubectl("wait", "--for=condition=Established", "crd/longvideos.longvideo.dev", "--timeout=60s");
+  // On a cluster just started the CRD may have no conditions yet, which `kubectl wait` takes for an error.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      kubectl("wait", "--for=condition=Established", "crd/longvideos.longvideo.dev", "--timeout=60s");
+      break;
+    } catch (error) {
+      if (attempt >= 10) throw error;
+      await sleep(1_000);
+    }
+  }
   const dist = path.join(repoRoot, ".cache/bench/dist");
   execFileSync(
     path.join(repoRoot, "node_modules/.bin/tsc"),
@@ -211,7 +253,7 @@ async function main(): Promise<void> {
   // its lease and exit.
   const env = {
     LV_CONCURRENCY: concurrency,
-    LV_LOG_LEVEL: "warn",
+    LV_LOG_LEVEL: process.env.LV_SCALE_LOG_LEVEL ?? "warn",
     NODE_OPTIONS: nodeOptions,
     LV_LEASE_DURATION_SECONDS: "15",
     LV_RENEW_DEADLINE_SECONDS: "10",
@@ -269,6 +311,14 @@ async function main(): Promise<void> {
       return `${verb} ${count.toFixed(2)}`;
     })
     .join(", ");
+  const requestsByResource = requestSplit(afterShort, beforeShort, transitions);
+  const reconcilesByResult = afterShort
+    .labelValues("controller_runtime_reconcile_total", "result")
+    .map((result) => {
+      const count = afterShort.sum("controller_runtime_reconcile_total", `result="${result}"`, beforeShort);
+      return `${result} ${(count / transitions).toFixed(2)}`;
+    })
+    .join(", ");
   const reconcilesPerSegment = afterShort.sum("controller_runtime_reconcile_total", "", beforeShort) / transitions;
   // Each figure also goes to stderr as soon as it is known, so a run cut short still leaves what it measured.
   console.error(
@@ -276,6 +326,14 @@ async function main(): Promise<void> {
       `${cpuMsPerSegment.toFixed(1)} CPU ms, ${reconcilesPerSegment.toFixed(2)} reconciles; idle RSS ` +
       `${idleRss.toFixed(0)} MiB, imports ${floor.imported.toFixed(0)} MiB, bare Node ${floor.bare.toFixed(0)} MiB`,
   );
+  console.error(`[scale] API requests per segment by method and resource:\n${requestsByResource}`);
+  console.error(`[scale] reconciles per segment by result: ${reconcilesByResult}`);
+  if (onlyPerSegment) {
+    expectedExit = true;
+    await operator.stop();
+    if (process.env.LV_SCALE_LOG_FILE) writeFileSync(process.env.LV_SCALE_LOG_FILE, operator.logs());
+    return;
+  }
   await removeNamespace(shortNamespace);
 
   // Memory and recovery: live films up to the restart's scale, a SIGKILL, a new process, then the rest.

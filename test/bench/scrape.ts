@@ -19,6 +19,20 @@ export class Scrape {
     return own - (before?.sum(name, matcher) ?? 0);
   }
 
+  /** Sum of one metric's samples whose labels satisfy `matches`. */
+  sumWhere(name: string, matches: (labels: string) => boolean): number {
+    return this.#samples.filter((s) => s.name === name && matches(s.labels)).reduce((sum, s) => sum + s.value, 0);
+  }
+
+  /** The values one label takes across a metric's samples, each once. */
+  labelValues(name: string, label: string): string[] {
+    const values = this.#samples
+      .filter((s) => s.name === name)
+      .map((s) => new RegExp(`(?:^|,)${label}="([^"]*)"`).exec(s.labels)?.[1])
+      .filter((v): v is string => v !== undefined);
+    return [...new Set(values)];
+  }
+
   /**
    * A quantile of a histogram (over its series whose labels include `matcher`, less `before`'s counts),
    * interpolated linearly inside the bucket as Prometheus' histogram_quantile does. In seconds.
