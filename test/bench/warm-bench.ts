@@ -84,6 +84,9 @@ interface Figures {
 const phaseNames = ["ready", "wait", "denoise", "decode", "encode"] as const;
 type PhaseName = (typeof phaseNames)[number];
 
+/** Seconds the film's segments spent in one phase, summed, as their workers reported them. */
+const secondsIn = (records: Records, name: PhaseName) => records.reduce((sum, r) => sum + (r.phases?.[name] ?? 0), 0);
+
 /** The figures of one finished film, from its records. */
 function figures(done: FilmView): Figures {
   const records: Records = [...(done.status?.segments ?? [])].sort((a, b) => a.index - b.index);
@@ -103,12 +106,8 @@ function figures(done: FilmView): Figures {
   }
   // A GPU is held from the worker's start to its clip encoded, as the worker timed it in ms. The pod's own start and
   // finish are whole seconds in its status, as coarse as a tiny clip, and would make a serial clip seem held for 0 s.
-  const held = records.reduce((sum, r) => {
-    const phases = r.phases ?? {};
-    const worked = (phases.ready ?? 0) + (phases.wait ?? 0) + (phases.denoise ?? 0) + (phases.decode ?? 0);
-    return sum + (worked + (phases.encode ?? 0)) * 1000;
-  }, 0);
-  const denoised = records.reduce((sum, r) => sum + (r.phases?.denoise ?? 0) * 1000, 0);
+  const held = phaseNames.reduce((sum, name) => sum + secondsIn(records, name) * 1000, 0);
+  const denoised = secondsIn(records, "denoise") * 1000;
   return {
     wall: (ms(done.status?.completionTime) - ms(done.status?.startTime)) / 1000,
     gapP50: quantile(gaps, 0.5),
@@ -116,9 +115,10 @@ function figures(done: FilmView): Figures {
     idleShare: span > 0 ? (span - covered) / span : Number.NaN,
     heldPerDenoising: denoised > 0 ? held / denoised : Number.NaN,
     warmSegments: records.filter((r) => r.inputFrom !== undefined).length,
-    phases: Object.fromEntries(
-      phaseNames.map((name) => [name, records.reduce((sum, r) => sum + (r.phases?.[name] ?? 0), 0) / records.length]),
-    ) as Record<PhaseName, number>,
+    phases: Object.fromEntries(phaseNames.map((name) => [name, secondsIn(records, name) / records.length])) as Record<
+      PhaseName,
+      number
+    >,
   };
 }
 
