@@ -151,3 +151,18 @@ describe("operatorConfig: where the leader-election Lease lives", () => {
     );
   });
 });
+
+describe("operatorConfig: warm start (LV_WARM_START_*)", () => {
+  it("defaults to a 600 s lead cap, a 5 s margin and three warm pods ahead", () => {
+    expect(configOf({}).warmStart).toEqual({ maxLeadMs: 600_000, marginMs: 5_000, maxAhead: 3 });
+    expect(configOf({ LV_WARM_START_MAX_AHEAD: "1" }).warmStart.maxAhead).toBe(1);
+  });
+
+  it("refuses a bound of warm pods ahead that is not a whole number from 1 to 8, naming the variable", () => {
+    for (const bad of ["0", "9", "1.5", "two"]) {
+      expect(errorsOf({ LV_WARM_START_MAX_AHEAD: bad }), bad).toEqual([
+        expect.stringMatching(/^LV_WARM_START_MAX_AHEAD: /) as unknown,
+      ]);
+    }
+  });
+});

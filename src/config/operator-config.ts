@@ -47,6 +47,7 @@ const environmentSchema = z.object({
   LV_MODEL_CACHE_CLAIM: z.string().default(""),
   LV_WARM_START_MAX_LEAD_SECONDS: z.coerce.number().min(0).max(86_400).default(600),
   LV_WARM_START_MARGIN_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+  LV_WARM_START_MAX_AHEAD: z.coerce.number().int().min(1).max(8).default(3),
   LV_FILM_POLICY: z
     .string()
     .default("{}")
@@ -124,9 +125,10 @@ export interface OperatorConfig {
   readonly modelCacheClaim: string;
   /**
    * Warm start (the chart's `warmStart`, docs/adr/0026): how far ahead of its predecessor's expected hand-off a
-   * segment may be started (0: never; every hand-off is serial), and the margin added to the learned lead time.
+   * segment may be started (0: never; every hand-off is serial), the margin added to the learned lead time, and how
+   * many warm pods a chain may have waiting ahead of its rendering segment.
    */
-  readonly warmStart: { readonly maxLeadMs: number; readonly marginMs: number };
+  readonly warmStart: { readonly maxLeadMs: number; readonly marginMs: number; readonly maxAhead: number };
   /** What films may ask for (the chart's `filmPolicy`); unset, the safe defaults of `film-policy.ts`. */
   readonly filmPolicy: OperatorFilmPolicy;
   /** Where segment pods may fetch a url reference image from (the chart's `fetch`): their LV_FETCH_POLICY. */
@@ -178,6 +180,7 @@ export function operatorConfig(
       warmStart: {
         maxLeadMs: env.LV_WARM_START_MAX_LEAD_SECONDS * 1000,
         marginMs: env.LV_WARM_START_MARGIN_SECONDS * 1000,
+        maxAhead: env.LV_WARM_START_MAX_AHEAD,
       },
       filmPolicy: env.LV_FILM_POLICY,
       fetchPolicy: env.LV_FETCH_POLICY,

@@ -235,6 +235,7 @@ export const operatorInstall: OperatorInstall = {
     { name: "LV_MODEL_CACHE_CLAIM", value: "" },
     { name: "LV_WARM_START_MAX_LEAD_SECONDS", value: "600" },
     { name: "LV_WARM_START_MARGIN_SECONDS", value: "5" },
+    { name: "LV_WARM_START_MAX_AHEAD", value: "3" },
     // The safe default policy: what the chart's values.yaml sets (a tool test holds the two equal).
     { name: "LV_FILM_POLICY", value: canonicalJson(defaultOperatorFilmPolicy) },
     // Nothing allowed, no cluster ranges known (the chart's values ask the platform team for them), the

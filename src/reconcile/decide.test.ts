@@ -15,7 +15,6 @@ import type {
 } from "./film-snapshot.ts";
 import { concatJobName, segmentJobName } from "./object-names.ts";
 import { attemptDir } from "../api/runtime-contract.ts";
-import { maxWarmAhead } from "./warm-start.ts";
 import { maxUncountedAttempts } from "./segment-record.ts";
 import { podTemplateKey } from "./pod-template-key.ts";
 
@@ -1278,7 +1277,7 @@ describe("decide: chains from keyframes", () => {
 });
 
 describe("decide: warm start", () => {
-  const warm = { maxLeadMs: 600_000, marginMs: 5_000 };
+  const warm = { maxLeadMs: 600_000, marginMs: 5_000, maxAhead: 3 };
   const warmIntent = (overrides: Partial<FilmIntent> = {}) => intent({ warm, ...overrides });
   // Segment 0 rendered in 20 s: ready 6 s after its process started, denoising 10 s to its commit.
   const timed = (record: SegmentRecord): SegmentRecord => ({
@@ -1336,20 +1335,53 @@ describe("decide: warm start", () => {
     const quick = { ...zero, denoiseStartedAt: at(200), committedAt: at(199) };
     const one = runningOne(1);
     const two = warmJob();
-    const decision = decide(
-      snapshot({
-        intent: warmIntent({ segments: five, chains: [{ first: 0, last: 4 }] }),
-        status: { segments: [quick] },
-        jobs: [one.job, two],
-        pods: [one.pod, podFor(two)],
-      }),
-    );
+    const ahead = (maxAhead: number) =>
+      decide(
+        snapshot({
+          intent: warmIntent({ segments: five, chains: [{ first: 0, last: 4 }], warm: { ...warm, maxAhead } }),
+          status: { segments: [quick] },
+          jobs: [one.job, two],
+          pods: [one.pod, podFor(two)],
+        }),
+      );
+    const decision = ahead(3);
     const create = decision.then.find((a) => a.kind === "createSegmentJob");
     // Segment 3 follows segment 2's warm attempt, whose directory is keyed by what segment 2 follows.
     const twoDir = attemptDir(2, "h2", `from:${followed}`, 0);
     expect(create).toMatchObject({ segment: { index: 3 }, attempt: 0, inputFrom: twoDir });
     expect(decision.then.filter((a) => a.kind === "deleteJob")).toEqual([]);
-    expect(maxWarmAhead).toBeGreaterThanOrEqual(2);
+    // The operator's maxAhead bounds them: with 1, segment 2's warm pod is kept and nothing more is started.
+    const bounded = ahead(1);
+    expect(bounded.then.filter((a) => a.kind === "createSegmentJob" || a.kind === "deleteJob")).toEqual([]);
+  });
+
+  it("deletes warm pods beyond the operator's maxAhead, the farthest first", () => {
+    const five: PlannedSegment[] = [0, 1, 2, 3, 4].map((index) => ({
+      index,
+      hash: `h${String(index)}`,
+      chain: 0,
+      chainStart: index === 0,
+      keptFrames: 76,
+      env: {},
+    }));
+    const quick = { ...zero, denoiseStartedAt: at(200), committedAt: at(199) };
+    const one = runningOne(1);
+    const two = warmJob();
+    const twoDir = attemptDir(2, "h2", `from:${followed}`, 0);
+    const threeName = segmentJobName(film, 3, "h3", `from:${twoDir}`, 0);
+    const three: ObservedJob = { ...jobFor(3, "", 0), name: threeName, uid: `uid-${threeName}`, inputFrom: twoDir };
+    const decision = decide(
+      snapshot({
+        intent: warmIntent({ segments: five, chains: [{ first: 0, last: 4 }], warm: { ...warm, maxAhead: 1 } }),
+        status: { segments: [quick] },
+        jobs: [one.job, two, three],
+        pods: [one.pod, podFor(two), podFor(three)],
+      }),
+    );
+    expect(decision.then.filter((a) => a.kind === "createSegmentJob")).toEqual([]);
+    expect(decision.then.filter((a) => a.kind === "deleteJob")).toEqual([
+      { kind: "deleteJob", name: threeName, uid: three.uid },
+    ]);
   });
 
   it("waits for the lead time, and asks to be woken then", () => {

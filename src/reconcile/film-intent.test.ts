@@ -407,7 +407,7 @@ describe("filmIntent", () => {
       if (!result.ok) throw new Error(JSON.stringify(result));
       return result.intent.warm;
     };
-    const limits = { maxLeadMs: 600_000, marginMs: 5_000 };
+    const limits = { maxLeadMs: 600_000, marginMs: 5_000, maxAhead: 3 };
     expect(warmOf({}, { warmStart: limits })).toEqual(limits);
     expect(warmOf({ warmStart: false }, { warmStart: limits })).toBeUndefined();
     expect(warmOf({}, {})).toBeUndefined();

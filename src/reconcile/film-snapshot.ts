@@ -106,6 +106,11 @@ export interface WarmStart {
   readonly maxLeadMs: number;
   /** Added to the lead learned from the film's segments (pod start, imports, model load). */
   readonly marginMs: number;
+  /**
+   * Warm pods a chain may have waiting ahead of its rendering segment. Each loads its models on its own GPU; where
+   * loads share a node's CPUs or disk they slow each other, so a smaller bound can hand off sooner (docs/adr/0026).
+   */
+  readonly maxAhead: number;
 }
 
 /** Where a film's reference image lives, when it is a volume the render pods mount. */

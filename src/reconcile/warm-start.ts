@@ -90,15 +90,11 @@ export function learnedTiming(records: readonly SegmentRecord[]): LearnedTiming 
 }
 
 /**
- * Warm pods a chain may have waiting ahead of its rendering segment: each is started only when its expected start of
- * denoising is within the lead time, so clips longer than a model load have one ahead; clips shorter than it (the
- * CPU image's tiny ones) need a few to keep the chain busy. The bound keeps a film from holding a GPU per clip.
- */
-export const maxWarmAhead = 3;
-
-/**
  * The warm part of a chain's step: keep the warm successors of the rendering segment, each following the one before
- * it, and start the next when its lead time has come, or wake up then. Nothing for a film without warm start, a
+ * it, and start the next when its lead time has come, or wake up then. Each is started only when its expected start
+ * of denoising is within the lead time, so clips longer than a model load have one ahead; clips shorter than it (the
+ * CPU image's tiny ones) need a few to keep the chain busy, up to the operator's `maxAhead`, which keeps a film from
+ * holding a GPU per clip. Nothing for a film without warm start, a
  * suspended one, or a successor that has run before (its later attempts are serial: the attempt numbers of a warm
  * Job must be its segment's first).
  */
@@ -118,10 +114,10 @@ export function warmStep(
   const commitAt = timing
     ? Math.max(running.startedAt + timing.readyMs, predecessorCommit(progress, current) ?? 0) + timing.workMs
     : undefined;
-  const ahead = warmAhead(snapshot, current, chain, { job: running.job, commitAt }, timing);
+  const ahead = warmAhead(snapshot, current, chain, { job: running.job, commitAt }, timing, warm.maxAhead);
   const wanted = ahead.jobs.map((job) => job.name);
   const next = intent.segments[current.index + ahead.jobs.length + 1];
-  const room = ahead.open && ahead.jobs.length < maxWarmAhead && next !== undefined && next.index <= chain.last;
+  const room = ahead.open && ahead.jobs.length < warm.maxAhead && next !== undefined && next.index <= chain.last;
   if (!room || !timing || ahead.commitAt === undefined || ranBefore(snapshot, next)) return { wanted, then: [] };
   const waitMs = ahead.commitAt - Math.min(timing.readyMs + warm.marginMs, warm.maxLeadMs) - snapshot.now.getTime();
   if (waitMs > 0) return { wanted, then: [], requeueAfterMs: waitMs };
@@ -140,11 +136,12 @@ function warmAhead(
   chain: ChainProgress,
   from: { readonly job: ObservedJob; readonly commitAt: number | undefined },
   timing: LearnedTiming | undefined,
+  maxAhead: number,
 ): { jobs: ObservedJob[]; follows: string; commitAt: number | undefined; last: number; open: boolean } {
   const jobs: ObservedJob[] = [];
   let follows = jobAttemptDir(from.job);
   let commitAt = from.commitAt;
-  for (let index = current.index + 1; index <= chain.last && jobs.length < maxWarmAhead; index++) {
+  for (let index = current.index + 1; index <= chain.last && jobs.length < maxAhead; index++) {
     const existing = snapshot.jobs.find(
       (j) => j.kind === "segment" && j.segment === index && j.inputFrom === follows && !j.deleting,
     );
