@@ -36,6 +36,7 @@ import type {
 import { workspaceClaimName } from "../reconcile/object-names.ts";
 import { compactedStatus } from "../reconcile/status-compaction.ts";
 import { filmSnapshot, hasEnded } from "../reconcile/observed-objects.ts";
+import { timedRecords, timingShape } from "../reconcile/timing-shape.ts";
 import {
   cachedClaim,
   cachedEvent,
@@ -52,6 +53,7 @@ import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog } from "./informer.ts";
 import { MultiNamespaceInformer } from "./multi-namespace-informer.ts";
 import { FencedClient } from "./fenced-client.ts";
+import { ShapeTimings } from "./shape-timings.ts";
 import type { KubeClient, KubeError, KubeResult, KubeWriter } from "./kube-client.ts";
 import type { WorkOutcome, WorkQueueObserver } from "./work-queue.ts";
 import { WorkQueue } from "./work-queue.ts";
@@ -123,7 +125,12 @@ export class FilmController {
    * Per film: its intent, valid while the spec (generation) and what the probe read of its inputs
    * (`status.inputs`) are the ones it was derived from.
    */
-  readonly #intents = new Map<string, { uid: string; generation: number; inputs: string; intent: IntentResult }>();
+  readonly #intents = new Map<
+    string,
+    { uid: string; generation: number; inputs: string; intent: IntentResult; shape: string | undefined }
+  >();
+  /** The latest timed segments per timing shape, across films: a film's first warm lead time (docs/adr/0026). */
+  readonly #shapeTimings = new ShapeTimings();
   /**
    * Per film: the version this operator last wrote, and the versions it superseded. Until the informer delivers
    * the write, the cache still holds one of those; reconciling from it would only conflict.
@@ -467,15 +474,17 @@ export class FilmController {
     this.#written.set(key, { older, film: cachedFilm(written) });
   }
 
-  #intent(key: string, film: LongVideoObject): IntentResult {
+  /** The film's intent and its timing shape (none for an unusable spec), derived once per spec and inputs. */
+  #intent(key: string, film: LongVideoObject): { intent: IntentResult; shape: string | undefined } {
     const uid = film.metadata.uid ?? "";
     const generation = film.metadata.generation ?? 0;
     const inputs = JSON.stringify(film.status?.inputs ?? null);
     const known = this.#intents.get(key);
-    if (known?.uid === uid && known.generation === generation && known.inputs === inputs) return known.intent;
+    if (known?.uid === uid && known.generation === generation && known.inputs === inputs) return known;
     const intent = this.#options.intentOf(film);
-    this.#intents.set(key, { uid, generation, inputs, intent });
-    return intent;
+    const derived = { uid, generation, inputs, intent, shape: intent.ok ? timingShape(intent.intent) : undefined };
+    this.#intents.set(key, derived);
+    return derived;
   }
 
   #snapshot(key: string, film: LongVideoObject): FilmSnapshot {
@@ -484,10 +493,12 @@ export class FilmController {
     const pods = this.#pods.listIndexed(key);
     const refusal = this.#refusals.get(key);
     const nodes = this.#nodes;
-    return filmSnapshot({
+    const { intent, shape } = this.#intent(key, film);
+    const uid = film.metadata.uid ?? "";
+    const snapshot = filmSnapshot({
       now: this.#options.now(),
       film,
-      intent: this.#intent(key, film),
+      intent,
       jobs,
       pods,
       claim: this.#claims.get(`${film.metadata.namespace ?? ""}/${claimName}`),
@@ -498,7 +509,10 @@ export class FilmController {
       workloads: jobs.flatMap((job) => this.#workloads.listIndexed(objectKey(job))),
       ...(nodes?.hasSynced() ? { nodes: (name: string) => nodes.get(name) } : {}),
       ...(refusal ? { refusal } : {}),
+      ...(shape === undefined ? {} : { shapeTiming: this.#shapeTimings.of(shape, uid) }),
     });
+    if (shape !== undefined) this.#shapeTimings.note(shape, uid, timedRecords(snapshot.film.status.segments ?? []));
+    return snapshot;
   }
 
   #filmPath(film: LongVideoObject): string {

@@ -1384,6 +1384,34 @@ describe("decide: warm start", () => {
     ]);
   });
 
+  it("starts the first hand-off warm from another film's timing of the same shape, its own timing once it has one", () => {
+    // Segment 0 runs, started 14 s ago; nothing of this film is timed yet.
+    const job = jobFor(0, "", 0);
+    const pod = { ...podFor(job), startedAt: at(14) };
+    const zeroDir = attemptDir(0, "h0", "", 0);
+    const seeded = (shapeTiming: readonly SegmentRecord[]) =>
+      decide({ ...snapshot({ intent: warmIntent(), jobs: [job], pods: [pod] }), shapeTiming });
+    // Another film of the shape: ready 6 s, 10 s of work; commit expected in 2 s, lead 11 s: start now.
+    expect(seeded([zero]).then).toContainEqual(
+      expect.objectContaining({
+        kind: "createSegmentJob",
+        segment: expect.objectContaining({ index: 1 }) as unknown,
+        inputFrom: zeroDir,
+      }),
+    );
+    // Without one, the first hand-off stays serial.
+    expect(created(decisionEffects(seeded([])))).toEqual([]);
+    // Its own timing wins: clips of 100 s of work put the commit 92 s away, beyond the 11 s lead: it waits.
+    const slow = { ...zero, denoiseStartedAt: at(300), committedAt: at(200) };
+    const one = runningOne(14);
+    const own = decide({
+      ...snapshot({ intent: warmIntent(), status: { segments: [slow] }, jobs: [one.job], pods: [one.pod] }),
+      shapeTiming: [zero],
+    });
+    expect(created(decisionEffects(own))).toEqual([]);
+    expect(own.requeueAfterMs).toBe(81_000);
+  });
+
   it("waits for the lead time, and asks to be woken then", () => {
     // Expected commit in 16 s; lead 11 s: start in 5 s.
     const one = runningOne(0);

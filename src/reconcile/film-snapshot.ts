@@ -279,6 +279,11 @@ export interface FilmSnapshot {
    * name), as the I/O layer last saw it; cleared once a create succeeds.
    */
   readonly refusal?: CreateRefusal;
+  /**
+   * The latest timed segments of another film of the same timing shape (`timingShape`) that the operator has seen:
+   * what a film learns its warm lead time from before its own first hand-off.
+   */
+  readonly shapeTiming?: readonly SegmentRecord[];
 }
 
 /** A create the API server refused: what, and its own words. */

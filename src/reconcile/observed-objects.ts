@@ -21,6 +21,7 @@ import type {
   ObservedFilm,
   ObservedJob,
   ObservedPod,
+  SegmentRecord,
 } from "./film-snapshot.ts";
 import { workspaceClaimName } from "./object-names.ts";
 import { expandedStatus } from "./status-compaction.ts";
@@ -217,6 +218,8 @@ export interface ObservedObjects {
   /** The nodes by name, when the operator may watch them; without them no node is judged lost. */
   readonly nodes?: (name: string) => NodeObject | undefined;
   readonly refusal?: CreateRefusal;
+  /** Another film's latest timed segments of the same timing shape (see {@link FilmSnapshot.shapeTiming}). */
+  readonly shapeTiming?: readonly SegmentRecord[];
 }
 
 /** The snapshot of one film: the film, its intent, and the jobs, pods and claim the caches hold for it. */
@@ -250,6 +253,7 @@ export function filmSnapshot(observed: ObservedObjects): FilmSnapshot {
       return [{ ...seen, ...(blocked ? { blocked } : {}), ...lostNode(seen.nodeName, observed.nodes) }];
     }),
     ...(observed.refusal ? { refusal: observed.refusal } : {}),
+    ...(observed.shapeTiming && observed.shapeTiming.length > 0 ? { shapeTiming: observed.shapeTiming } : {}),
     workspaceClaim: observed.claim && {
       name: workspaceClaimName(film.name),
       uid: observed.claim.metadata.uid ?? "",

@@ -18,6 +18,7 @@ import { segmentJobName } from "./object-names.ts";
 import { latestPod, latestSegmentJob } from "./owned-jobs.ts";
 import { segmentResult } from "./segment-result.ts";
 import type { ChainProgress, SegmentProgress } from "./segment-progress.ts";
+import { timedRecords } from "./timing-shape.ts";
 
 /** The key a warm attempt's directory and Job name use in place of an input digest. */
 export function warmInputKey(inputFrom: string): string {
@@ -70,23 +71,25 @@ interface LearnedTiming {
   readonly workMs: number;
 }
 
-/** Segments a film's timing is learned from: the latest that reported their phases. */
-const learnedFrom = 8;
-
 /**
- * The timing the film's latest rendered segments reported, or none yet (the first hand-off is serial; kwok's
- * imitation of the worker reports no phases, so its films stay serial).
+ * The timing the latest rendered segments reported, or none (kwok's imitation of the worker reports no phases, so
+ * its films stay serial).
  */
 export function learnedTiming(records: readonly SegmentRecord[]): LearnedTiming | undefined {
-  const timed = records
-    .filter((r) => r.state === "Succeeded" && r.phases?.ready !== undefined && r.committedAt && r.denoiseStartedAt)
-    .sort((a, b) => (a.finishTime ?? "").localeCompare(b.finishTime ?? ""))
-    .slice(-learnedFrom);
+  const timed = timedRecords(records);
   if (timed.length === 0) return undefined;
   const readyMs = Math.max(...timed.map((r) => (r.phases?.ready ?? 0) * 1000));
   const work = timed.map((r) => Date.parse(r.committedAt ?? "") - Date.parse(r.denoiseStartedAt ?? ""));
   const workMs = work.reduce((sum, ms) => sum + Math.max(0, ms), 0) / work.length;
   return { readyMs, workMs };
+}
+
+/**
+ * What the film's own segments taught; before its first hand-off, what another film of the same timing shape
+ * (pool, resources, models, clip size, steps) taught.
+ */
+function filmTiming(snapshot: FilmSnapshot, progress: SegmentProgress): LearnedTiming | undefined {
+  return learnedTiming(progress.records) ?? learnedTiming(snapshot.shapeTiming ?? []);
 }
 
 /**
@@ -109,7 +112,7 @@ export function warmStep(
   if (!warm || intent.suspend || !current) return idleStep;
   const running = runningAttempt(snapshot, current, chain.nextInput);
   if (!running) return idleStep;
-  const timing = learnedTiming(progress.records);
+  const timing = filmTiming(snapshot, progress);
   // When the running attempt is expected to commit: from its start (or its own input's commit), plus a clip's work.
   const commitAt = timing
     ? Math.max(running.startedAt + timing.readyMs, predecessorCommit(progress, current) ?? 0) + timing.workMs
