@@ -53,6 +53,7 @@ import { Informer, objectKey } from "./informer.ts";
 import type { InformerLog } from "./informer.ts";
 import { MultiNamespaceInformer } from "./multi-namespace-informer.ts";
 import { FencedClient } from "./fenced-client.ts";
+import { RecentlyUsedMap } from "./recently-used-map.ts";
 import { ShapeTimings } from "./shape-timings.ts";
 import type { KubeClient, KubeError, KubeResult, KubeWriter } from "./kube-client.ts";
 import type { WorkOutcome, WorkQueueObserver } from "./work-queue.ts";
@@ -91,6 +92,12 @@ const nodesPath = "/api/v1/nodes";
 /** The Kueue API version whose Workloads are read: v0.17 serves and stores it (a Kueue serving only v1beta1 adds no words). */
 const kueueApiPath = "/apis/kueue.x-k8s.io/v1beta2";
 const informerDefaults = { backoffBaseMs: 500, backoffMaxMs: 30_000, watchTimeoutSeconds: 240 };
+/**
+ * Films whose intents are kept, the least recently reconciled forgotten first. A film of 50 segments' intent is
+ * about 19 KB of heap (ADR 0008): 37 MiB for 2000 live films, most of which wait on a long segment and are
+ * reconciled only by a resync; planning one again costs about 0.7 ms.
+ */
+const keptIntents = 256;
 
 export class FilmController {
   readonly #options: FilmControllerOptions;
@@ -125,10 +132,10 @@ export class FilmController {
    * Per film: its intent, valid while the spec (generation) and what the probe read of its inputs
    * (`status.inputs`) are the ones it was derived from.
    */
-  readonly #intents = new Map<
+  readonly #intents = new RecentlyUsedMap<
     string,
     { uid: string; generation: number; inputs: string; intent: IntentResult; shape: string | undefined }
-  >();
+  >(keptIntents);
   /** The latest timed segments per timing shape, across films: a film's first warm lead time (docs/adr/0026). */
   readonly #shapeTimings = new ShapeTimings();
   /**

@@ -5,8 +5,9 @@
  * of its own.
  */
 import type { SegmentRecord } from "../api/long-video-status.ts";
+import { RecentlyUsedMap } from "./recently-used-map.ts";
 
-/** Shapes remembered; the least recently noted is forgotten first. Each holds at most a few records. */
+/** Shapes remembered; the least recently used is forgotten first. Each holds at most a few records. */
 const maxShapes = 256;
 
 interface Latest {
@@ -17,7 +18,7 @@ interface Latest {
 }
 
 export class ShapeTimings {
-  readonly #latest = new Map<string, Latest>();
+  readonly #latest = new RecentlyUsedMap<string, Latest>(maxShapes);
 
   /**
    * Notes a film's latest timed segments (oldest first) for its shape; they replace what the shape held when they
@@ -29,12 +30,7 @@ export class ShapeTimings {
     const known = this.#latest.get(shape);
     if (known && known.film !== film && known.finished > finished) return;
     if (known?.film === film && known.finished === finished) return;
-    this.#latest.delete(shape);
     this.#latest.set(shape, { film, records, finished });
-    if (this.#latest.size > maxShapes) {
-      const oldest = this.#latest.keys().next();
-      if (!oldest.done) this.#latest.delete(oldest.value);
-    }
   }
 
   /** The latest timed segments of another film of this shape, or none. */

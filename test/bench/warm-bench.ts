@@ -11,11 +11,17 @@
  * - GPU-seconds held per GPU-second denoising (the worker's phases from its start to its clip encoded, over its
  *   denoising, summed), goal <= 1.10.
  *
+ * Each warm hand-off's gap is split, from the instants each worker wrote in its result.json on the workspace, into:
+ * the successor still loading after the commit (its `ready` later than the commit), seeing the commit (polling), and
+ * its own work from seeing it to denoising (reading and verifying the hand-off, and for shot and film the VAE encode
+ * of the condition video made from the predecessor's motion frames: `condition_seconds`).
+ *
  * The svi film is rendered warm twice: with the chart's default `warmStart.maxAhead` (3 warm pods ahead), then with 1,
  * since on this node every pod's model load shares the same two cores.
  *
  * Environment: LV_WARM_CLIPS_ANIMATIC (8), LV_WARM_CLIPS_SVI (5). `make bench-warm` starts a cluster and runs this.
  */
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import {
   applyFilmObject,
@@ -26,10 +32,13 @@ import {
   otherOperators,
   repoRoot,
   run,
+  segmentFilesDirectory,
   watchFilm,
+  workspaceDirectory,
 } from "../e2e/film-demo.ts";
 import type { FilmView } from "../e2e/film-demo.ts";
 import { buildTinyModelCache, modelCacheObjects } from "../e2e/tiny-model-cache.ts";
+import { workspaceClaimName } from "../../src/reconcile/object-names.ts";
 
 const release = { name: "lv-bench-warm", namespace: "lv-bench-warm-system" };
 const namespace = "lv-bench-warm-films";
@@ -82,6 +91,65 @@ interface Figures {
   readonly warmSegments: number;
   /** Mean seconds per segment of each phase the worker reported: where a clip's time goes. */
   readonly phases: Readonly<Record<PhaseName, number>>;
+  /** The warm hand-offs' gaps split by where they went (ms, p50 each), and how many were still loading. */
+  readonly split: HandoffSplit | undefined;
+}
+
+interface HandoffSplit {
+  readonly count: number;
+  readonly stillLoading: number;
+  readonly loadingP50: number;
+  readonly seeingP50: number;
+  readonly ownWorkP50: number;
+  readonly conditionP50: number;
+}
+
+/** The instants and timings a worker wrote in its result.json. */
+interface ResultTimes {
+  readonly instants?: Readonly<Record<string, string>>;
+  readonly timings?: Readonly<Record<string, number>>;
+}
+
+/** Each warm hand-off's gap split into the successor's load after the commit, seeing it, and its own work. */
+function handoffSplit(records: Records, results: readonly ResultTimes[]): HandoffSplit | undefined {
+  const parts = records.slice(1).flatMap((record, i) => {
+    const before = records[i];
+    const times = results[i + 1]?.instants;
+    if (record.inputFrom === undefined || !before || !times) return [];
+    const commit = ms(before.committedAt);
+    const ready = ms(times.ready);
+    const seen = ms(times.seen);
+    const loading = Math.max(0, ready - commit);
+    return [
+      {
+        loading,
+        seeing: seen - Math.max(commit, ready),
+        ownWork: ms(record.denoiseStartedAt) - seen,
+        condition: (results[i + 1]?.timings?.condition_seconds ?? 0) * 1000,
+      },
+    ];
+  });
+  if (parts.length === 0) return undefined;
+  return {
+    count: parts.length,
+    stillLoading: parts.filter((p) => p.loading > 0).length,
+    loadingP50: quantile(
+      parts.map((p) => p.loading),
+      0.5,
+    ),
+    seeingP50: quantile(
+      parts.map((p) => p.seeing),
+      0.5,
+    ),
+    ownWorkP50: quantile(
+      parts.map((p) => p.ownWork),
+      0.5,
+    ),
+    conditionP50: quantile(
+      parts.map((p) => p.condition),
+      0.5,
+    ),
+  };
 }
 
 const phaseNames = ["ready", "wait", "denoise", "decode", "encode"] as const;
@@ -90,8 +158,8 @@ type PhaseName = (typeof phaseNames)[number];
 /** Seconds the film's segments spent in one phase, summed, as their workers reported them. */
 const secondsIn = (records: Records, name: PhaseName) => records.reduce((sum, r) => sum + (r.phases?.[name] ?? 0), 0);
 
-/** The figures of one finished film, from its records. */
-function figures(done: FilmView): Figures {
+/** The figures of one finished film, from its records and its workers' result files. */
+function figures(done: FilmView, results: readonly ResultTimes[]): Figures {
   const records: Records = [...(done.status?.segments ?? [])].sort((a, b) => a.index - b.index);
   const gaps = records.slice(1).map((r, i) => ms(r.denoiseStartedAt) - ms(records[i]?.committedAt));
   const denoising = records.map((r) => {
@@ -122,6 +190,7 @@ function figures(done: FilmView): Figures {
       PhaseName,
       number
     >,
+    split: handoffSplit(records, results),
   };
 }
 
@@ -129,7 +198,15 @@ async function render(name: string, backend: Backend, warm: boolean): Promise<Fi
   applyFilmObject(namespace, film(name, backend, warm));
   const done = await watchFilm(namespace, name, () => undefined, 900_000);
   if (done.status?.phase !== "Succeeded") throw new Error(`${name}: ${JSON.stringify(done.status?.conditions)}`);
-  return figures(done);
+  const workspace = workspaceDirectory(namespace, workspaceClaimName(name));
+  const records = [...(done.status.segments ?? [])].sort((a, b) => a.index - b.index);
+  const results = records.map(
+    (record) =>
+      JSON.parse(
+        readFileSync(path.join(segmentFilesDirectory(workspace, record), "result.json"), "utf8"),
+      ) as ResultTimes,
+  );
+  return figures(done, results);
 }
 
 async function main(): Promise<void> {
@@ -176,6 +253,14 @@ async function main(): Promise<void> {
   for (const [label, f] of rows) {
     console.log(
       `  ${label.padEnd(17)}  ${phaseNames.map((name) => `${name} ${f.phases[name].toFixed(2)}`).join("  ")}`,
+    );
+  }
+  console.log("  warm hand-offs' gaps split (p50): the successor still loading, seeing the commit, its own work:");
+  for (const [label, f] of rows) {
+    if (!f.split) continue;
+    const s = f.split;
+    console.log(
+      `  ${label.padEnd(17)}  ${String(s.count)} warm, ${String(s.stillLoading)} still loading at the commit; loading ${s.loadingP50.toFixed(0)} ms, seeing ${s.seeingP50.toFixed(0)} ms, own work ${s.ownWorkP50.toFixed(0)} ms (of which the condition encode ${s.conditionP50.toFixed(0)} ms)`,
     );
   }
   for (const [backend, warmLabel] of [
