@@ -146,6 +146,9 @@ async function jobCount(namespace: string): Promise<number> {
 class MemoryPeak {
   rss = 0;
   heap = 0;
+  /** The V8 heap's committed size and the memory outside it (Buffers, undici's): RSS that is not heap in use. */
+  heapCommitted = 0;
+  external = 0;
   readonly operator: OperatorProcess;
   constructor(operator: OperatorProcess) {
     this.operator = operator;
@@ -154,6 +157,8 @@ class MemoryPeak {
     this.rss = Math.max(this.rss, memoryMiB(this.operator.child.pid, "VmRSS"));
     const now = await scrape(this.operator);
     this.heap = Math.max(this.heap, now.sum("nodejs_heap_size_used_bytes") / mib);
+    this.heapCommitted = Math.max(this.heapCommitted, now.sum("nodejs_heap_size_total_bytes") / mib);
+    this.external = Math.max(this.external, now.sum("nodejs_external_memory_bytes") / mib);
     return now;
   }
   /** The kernel's high-water mark catches what one-second samples miss. */
@@ -405,6 +410,11 @@ async function main(): Promise<void> {
       goal: "",
     },
     { figure: "  V8 heap used, peak", value: `${peak.heap.toFixed(0)} MiB`, goal: "" },
+    {
+      figure: "  V8 heap committed / external memory, peak",
+      value: `${peak.heapCommitted.toFixed(0)} / ${peak.external.toFixed(0)} MiB`,
+      goal: "",
+    },
     {
       figure: `  peak RSS / heap with ${String(atRestart)} films (before the kill)`,
       value: `${peakBeforeRestart.toFixed(0)} MiB / ${heapBeforeRestart.toFixed(0)} MiB`,

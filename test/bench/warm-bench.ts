@@ -16,6 +16,9 @@
  * its own work from seeing it to denoising (reading and verifying the hand-off, and for shot and film the VAE encode
  * of the condition video made from the predecessor's motion frames: `condition_seconds`).
  *
+ * The svi film is also rendered as SVI-Pro (variant pro), serial and warm: it hands over latents, committed before
+ * its decode, so its successor has no condition video to encode.
+ *
  * The svi film is rendered warm twice: with the chart's default `warmStart.maxAhead` (3 warm pods ahead), then with 1,
  * since on this node every pod's model load shares the same two cores.
  *
@@ -54,7 +57,7 @@ const clips = {
 type Backend = keyof typeof clips;
 type Records = NonNullable<NonNullable<FilmView["status"]>["segments"]>;
 
-function film(name: string, backend: Backend, warmStart: boolean) {
+function film(name: string, backend: Backend, warmStart: boolean, variant: "film" | "pro") {
   const render =
     backend === "svi"
       ? { backend, resolution: { width: 256, height: 256 }, framesPerClip: 17, steps: 2, warmStart }
@@ -64,7 +67,7 @@ function film(name: string, backend: Backend, warmStart: boolean) {
     kind: "LongVideo",
     metadata: { name },
     spec: {
-      variant: "film",
+      variant,
       referenceImage: { configMap: reference },
       storyline: [{ prompt: "A harbour wakes: boats leave one by one into the morning mist.", clips: clips[backend] }],
       render,
@@ -194,8 +197,13 @@ function figures(done: FilmView, results: readonly ResultTimes[]): Figures {
   };
 }
 
-async function render(name: string, backend: Backend, warm: boolean): Promise<Figures> {
-  applyFilmObject(namespace, film(name, backend, warm));
+async function render(
+  name: string,
+  backend: Backend,
+  warm: boolean,
+  variant: "film" | "pro" = "film",
+): Promise<Figures> {
+  applyFilmObject(namespace, film(name, backend, warm, variant));
   const done = await watchFilm(namespace, name, () => undefined, 900_000);
   if (done.status?.phase !== "Succeeded") throw new Error(`${name}: ${JSON.stringify(done.status?.conditions)}`);
   const workspace = workspaceDirectory(namespace, workspaceClaimName(name));
@@ -231,6 +239,8 @@ async function main(): Promise<void> {
       rows.push([`${backend} serial`, await render(`${backend}-serial`, backend, false)]);
       rows.push([`${backend} warm`, await render(`${backend}-warm`, backend, true)]);
     }
+    rows.push(["svi pro serial", await render("svi-pro-serial", "svi", false, "pro")]);
+    rows.push(["svi pro warm", await render("svi-pro-warm", "svi", true, "pro")]);
     installOperator(release, ["--set", "replicaCount=1", "--set", "warmStart.maxAhead=1"]);
     rows.push(["svi warm, 1 ahead", await render("svi-warm-one-ahead", "svi", true)]);
   } finally {
@@ -267,6 +277,7 @@ async function main(): Promise<void> {
     ["animatic", "animatic warm"],
     ["svi", "svi warm"],
     ["svi", "svi warm, 1 ahead"],
+    ["svi pro", "svi pro warm"],
   ] as const) {
     const serial = rows.find(([l]) => l === `${backend} serial`)?.[1];
     const warm = rows.find(([l]) => l === warmLabel)?.[1];
