@@ -1322,17 +1322,18 @@ describe("decide: warm start", () => {
     expect(held.then.filter((a) => a.kind === "createSegmentJob" && a.inputFrom !== undefined)).toEqual([]);
   });
 
+  /** A film of five clips of one chain, and its segment 0's timing: clips of 1 s of work after 6 s of loading. */
+  const five: PlannedSegment[] = [0, 1, 2, 3, 4].map((index) => ({
+    index,
+    hash: `h${String(index)}`,
+    chain: 0,
+    chainStart: index === 0,
+    keptFrames: 76,
+    env: {},
+  }));
+  const quick = { ...zero, denoiseStartedAt: at(200), committedAt: at(199) };
+
   it("keeps warm pods a few clips ahead when a clip is shorter than a model load, each following the one before", () => {
-    const five: PlannedSegment[] = [0, 1, 2, 3, 4].map((index) => ({
-      index,
-      hash: `h${String(index)}`,
-      chain: 0,
-      chainStart: index === 0,
-      keptFrames: 76,
-      env: {},
-    }));
-    // Clips of 1 s of work after 6 s of loading.
-    const quick = { ...zero, denoiseStartedAt: at(200), committedAt: at(199) };
     const one = runningOne(1);
     const two = warmJob();
     const ahead = (maxAhead: number) =>
@@ -1356,15 +1357,6 @@ describe("decide: warm start", () => {
   });
 
   it("deletes warm pods beyond the operator's maxAhead, the farthest first", () => {
-    const five: PlannedSegment[] = [0, 1, 2, 3, 4].map((index) => ({
-      index,
-      hash: `h${String(index)}`,
-      chain: 0,
-      chainStart: index === 0,
-      keptFrames: 76,
-      env: {},
-    }));
-    const quick = { ...zero, denoiseStartedAt: at(200), committedAt: at(199) };
     const one = runningOne(1);
     const two = warmJob();
     const twoDir = attemptDir(2, "h2", `from:${followed}`, 0);

@@ -133,25 +133,18 @@ function handoffSplit(records: Records, results: readonly ResultTimes[]): Handof
     ];
   });
   if (parts.length === 0) return undefined;
+  const p50 = (part: keyof (typeof parts)[number]) =>
+    quantile(
+      parts.map((p) => p[part]),
+      0.5,
+    );
   return {
     count: parts.length,
     stillLoading: parts.filter((p) => p.loading > 0).length,
-    loadingP50: quantile(
-      parts.map((p) => p.loading),
-      0.5,
-    ),
-    seeingP50: quantile(
-      parts.map((p) => p.seeing),
-      0.5,
-    ),
-    ownWorkP50: quantile(
-      parts.map((p) => p.ownWork),
-      0.5,
-    ),
-    conditionP50: quantile(
-      parts.map((p) => p.condition),
-      0.5,
-    ),
+    loadingP50: p50("loading"),
+    seeingP50: p50("seeing"),
+    ownWorkP50: p50("ownWork"),
+    conditionP50: p50("condition"),
   };
 }
 
