@@ -15,6 +15,10 @@ export default defineConfig({
           // nothing but the Node that runs them.
           name: "tools",
           include: ["test/tools/**/*.test.ts"],
+          // Each test starts a pinned binary (helm template, the runtime worker) while the project's other files
+          // build images on the same 2 cores: a first helm start has taken over vitest's 5 s default there. Not a
+          // timing assertion; a hung tool still fails.
+          testTimeout: 60_000,
         },
       },
       {
